@@ -1,0 +1,1 @@
+"""Postern's configuration: settings per environment, CSP data, gunicorn settings."""

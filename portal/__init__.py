@@ -1,0 +1,129 @@
+"""Postern: a secure pay-by-link and data-capture portal for contact centres.
+
+``create_app`` reads as the list of what makes up the application. Building it has no side
+effects: nothing connects, creates tables or writes files until a request or a command runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, g
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config.settings import PROJECT_ROOT, config_class
+
+
+def create_app(env_name: str | None = None, overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the application for ``env_name`` (default: ``POSTERN_ENV``).
+
+    Raises ``config.settings.ConfigError`` when the configuration is unsafe (production without
+    its secrets), before anything is served.
+    """
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+        instance_path=str(PROJECT_ROOT / "instance"),
+    )
+    load_config(app, env_name, overrides)
+    init_logging(app)
+    init_proxy(app)
+    init_extensions(app)
+    register_blueprints(app)
+    init_security(app)
+    init_staff_sessions(app)
+    init_templates(app)
+    register_error_handlers(app)
+    register_commands(app)
+    return app
+
+
+def load_config(app: Flask, env_name: str | None, overrides: dict[str, Any] | None) -> None:
+    settings = config_class(env_name)
+    app.config.from_object(settings)
+    if overrides:
+        app.config.update(overrides)
+    settings.validate(app.config)
+
+
+def init_logging(app: Flask) -> None:
+    from portal.observability.logging import init_logging as _init
+
+    _init(app)
+
+
+def init_proxy(app: Flask) -> None:
+    """Trust X-Forwarded-* only from as many proxies as configured, and only when configured."""
+    hops = app.config["PROXY_HOPS"]
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
+
+
+def init_extensions(app: Flask) -> None:
+    from portal import models  # noqa: F401  (registers every table on the metadata)
+    from portal.extensions import db, limiter, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    limiter.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from portal.agent.views import bp as agent_bp
+    from portal.auth.views import bp as auth_bp
+    from portal.backoffice.views import bp as backoffice_bp
+    from portal.customer.views import bp as customer_bp
+    from portal.health import bp as health_bp
+    from portal.webhooks.views import bp as webhooks_bp
+
+    app.register_blueprint(health_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(agent_bp, url_prefix="/agent")
+    app.register_blueprint(backoffice_bp, url_prefix="/backoffice")
+    app.register_blueprint(customer_bp, url_prefix="/c")
+    app.register_blueprint(webhooks_bp, url_prefix="/webhooks")
+
+
+def init_security(app: Flask) -> None:
+    from portal.security.csrf import init_csrf
+    from portal.security.headers import init_security_headers
+
+    init_csrf(app)
+    init_security_headers(app)
+
+
+def init_staff_sessions(app: Flask) -> None:
+    """Load the staff member behind the session cookie, once per request, for every blueprint."""
+    from portal.security.sessions import load_session
+
+    @app.before_request
+    def _load_staff() -> None:
+        from flask import request
+
+        if request.endpoint in ("static", "health.healthz", "health.readyz"):
+            return
+        loaded = load_session()
+        g.staff_user, g.staff_session = loaded.user, loaded.row
+        g.session_end_reason = loaded.ended_reason
+
+
+def init_templates(app: Flask) -> None:
+    @app.context_processor
+    def _globals() -> dict[str, Any]:
+        return {
+            "org_name": app.config["ORG_NAME"],
+            "current_staff": g.get("staff_user"),
+        }
+
+
+def register_error_handlers(app: Flask) -> None:
+    from portal.errors import init_error_handlers
+
+    init_error_handlers(app)
+
+
+def register_commands(app: Flask) -> None:
+    from portal.cli import register
+
+    register(app)

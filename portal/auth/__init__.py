@@ -1,0 +1,1 @@
+"""Staff authentication: login, lockout, TOTP MFA, recovery codes, password changes."""

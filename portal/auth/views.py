@@ -1,0 +1,258 @@
+"""Login, second factor, logout, MFA enrolment and password change."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_limiter.util import get_remote_address
+
+from portal import audit
+from portal.auth import mfa, service
+from portal.auth.forms import CodeForm, LoginForm, PasswordChangeForm
+from portal.extensions import db, limiter
+from portal.security import sessions
+from portal.security.authz import Permission, has_permission, mfa_required
+from portal.security.guards import login_required
+from portal.security.passwords import PasswordPolicyError, verify_password
+from portal.security.redirects import safe_next
+
+bp = Blueprint("auth", __name__)
+
+BAD_LOGIN_MESSAGE = (
+    "The username or password is not right. After 10 failed attempts an account is locked "
+    "for 30 minutes."
+)
+TIMEOUT_MESSAGES = {
+    "idle_timeout": "You were signed out after 15 minutes without activity.",
+    "absolute_timeout": "Your session reached its maximum length. Please sign in again.",
+    "password_changed": "Your password was changed, so this session ended. Sign in again.",
+    "account_disabled": "This account has been disabled.",
+    "mfa_timeout": "The sign-in took too long. Please start again.",
+}
+
+
+def _login_rate_ip() -> str:
+    return current_app.config["RATELIMIT_LOGIN_PER_IP"]
+
+
+def _login_rate_account() -> str:
+    return current_app.config["RATELIMIT_LOGIN_PER_ACCOUNT"]
+
+
+def _account_key() -> str:
+    return "login-account:" + service.normalise_username(request.form.get("username", ""))[:64]
+
+
+def _staff_key() -> str:
+    user = g.get("staff_user")
+    return f"staff:{user.id}" if user is not None else get_remote_address()
+
+
+def home_for(user) -> str:
+    if has_permission(user.role, Permission.CAPTURE_CREATE):
+        return url_for("agent.console")
+    return url_for("backoffice.home")
+
+
+@bp.get("/")
+def index():
+    user = g.get("staff_user")
+    if user is None:
+        return redirect(url_for("auth.login"))
+    return redirect(home_for(user))
+
+
+def _after_full_login(user, next_url: str | None):
+    return redirect(safe_next(next_url, home_for(user)))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_rate_ip, key_func=get_remote_address, methods=["POST"])
+@limiter.limit(_login_rate_account, key_func=_account_key, methods=["POST"])
+def login():
+    form = LoginForm()
+    next_url = request.args.get("next")
+    if g.get("session_end_reason") in TIMEOUT_MESSAGES and request.method == "GET":
+        flash(TIMEOUT_MESSAGES[g.session_end_reason], "info")
+    if not form.validate_on_submit():
+        return render_template("auth/login.html", form=form, next=next_url)
+    result = service.check_password(form.username.data, form.password.data)
+    if result.outcome is not service.LoginOutcome.OK:
+        form.password.data = ""
+        return render_template(
+            "auth/login.html", form=form, next=next_url, error=BAD_LOGIN_MESSAGE
+        ), 401
+    user = result.user
+    if user.mfa_enabled:
+        sessions.start_session(user, mfa_verified=False)
+        db.session.commit()
+        return redirect(url_for("auth.mfa_verify", next=safe_next(next_url, "") or None))
+    if mfa_required(user.role):
+        sessions.start_session(user, mfa_verified=False)
+        audit.record(
+            "auth.mfa_enrolment_required",
+            target_type="staff_user",
+            target_id=user.id,
+            actor=audit.service.Actor(user.username, user.id, user.role),
+        )
+        db.session.commit()
+        return redirect(url_for("auth.mfa_setup"))
+    sessions.start_session(user, mfa_verified=True)
+    service.complete_login(user, factors="password")
+    db.session.commit()
+    return _after_full_login(user, next_url)
+
+
+@bp.route("/login/mfa", methods=["GET", "POST"])
+@limiter.limit(_login_rate_ip, key_func=get_remote_address, methods=["POST"])
+@login_required(allow_partial=True)
+def mfa_verify():
+    user, row = g.staff_user, g.staff_session
+    if row.mfa_verified:
+        return redirect(home_for(user))
+    if not user.mfa_enabled:
+        return redirect(url_for("auth.mfa_setup"))
+    form = CodeForm()
+    if not form.validate_on_submit():
+        return render_template("auth/mfa_verify.html", form=form)
+    code = form.code.data
+    method = None
+    if mfa.verify_totp(user, code):
+        method = "totp"
+    elif mfa.use_recovery_code(user, code):
+        method = "recovery_code"
+    if method is None:
+        db.session.rollback()
+        locked = service.record_failure(user, "totp")
+        if locked:
+            sessions.end_current_session("locked")
+            db.session.commit()
+            flash(BAD_LOGIN_MESSAGE, "error")
+            return redirect(url_for("auth.login"))
+        return render_template(
+            "auth/mfa_verify.html", form=form, error="That code is not right, or was already used."
+        ), 401
+    sessions.mark_mfa_verified(row)
+    service.complete_login(user, factors=f"password+{method}")
+    if method == "recovery_code":
+        audit.record(
+            "auth.recovery_code_used",
+            target_type="staff_user",
+            target_id=user.id,
+            details={"remaining": mfa.remaining_recovery_codes(user)},
+            actor=audit.service.Actor(user.username, user.id, user.role),
+        )
+    db.session.commit()
+    return _after_full_login(user, request.args.get("next"))
+
+
+@bp.post("/logout")
+def logout():
+    user = g.get("staff_user")
+    if user is not None:
+        audit.record("auth.logout", target_type="staff_user", target_id=user.id)
+    sessions.end_current_session("logout")
+    db.session.commit()
+    flash("You have signed out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/mfa/setup", methods=["GET", "POST"])
+@login_required(allow_partial=True)
+def mfa_setup():
+    """Enrol a TOTP authenticator: scan the QR code, prove one code, receive recovery codes."""
+    user, row = g.staff_user, g.staff_session
+    if user.mfa_enabled:
+        flash("Two-step verification is already on for this account.", "info")
+        return redirect(url_for("auth.account"))
+    if not row.mfa_verified and not mfa_required(user.role):
+        return redirect(url_for("auth.mfa_verify"))
+    if not user.totp_secret:
+        user.totp_secret = mfa.new_secret()
+        db.session.commit()
+    form = CodeForm()
+    if form.validate_on_submit():
+        if mfa.verify_totp(user, form.code.data):
+            user.mfa_enabled = True
+            codes = mfa.issue_recovery_codes(user)
+            audit.record("auth.mfa_enrolled", target_type="staff_user", target_id=user.id)
+            first_factor_only = not row.mfa_verified
+            new_row = sessions.mark_mfa_verified(row)
+            g.staff_session = new_row
+            if first_factor_only:
+                service.complete_login(user, factors="password+totp_enrolment")
+            db.session.commit()
+            return render_template("auth/recovery_codes.html", codes=codes, next=home_for(user))
+        db.session.rollback()
+        audit.record(
+            "auth.mfa_enrolment_failed",
+            outcome="failure",
+            target_type="staff_user",
+            target_id=user.id,
+        )
+        db.session.commit()
+        return render_template(
+            "auth/mfa_setup.html",
+            form=form,
+            secret=user.totp_secret,
+            error="That code is not right. Check the time on your phone and try the next code.",
+        ), 400
+    return render_template("auth/mfa_setup.html", form=form, secret=user.totp_secret)
+
+
+@bp.get("/account/mfa/qr.svg")
+@login_required(allow_partial=True)
+def mfa_qr():
+    user = g.staff_user
+    if user.mfa_enabled or not user.totp_secret:
+        return Response(status=404)
+    return Response(mfa.qr_svg(user), mimetype="image/svg+xml")
+
+
+@bp.get("/account")
+@login_required
+def account():
+    user = g.staff_user
+    return render_template(
+        "auth/account.html",
+        user=user,
+        recovery_remaining=mfa.remaining_recovery_codes(user) if user.mfa_enabled else 0,
+    )
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@limiter.limit(_login_rate_account, key_func=_staff_key, methods=["POST"])
+@login_required
+def change_password():
+    user, row = g.staff_user, g.staff_session
+    form = PasswordChangeForm()
+    if not form.validate_on_submit():
+        return render_template("auth/change_password.html", form=form)
+    if not verify_password(user.password_hash, form.current_password.data):
+        service.record_failure(user, "password_change")
+        form.current_password.errors.append("Your current password is not right.")
+        return render_template("auth/change_password.html", form=form), 400
+    try:
+        service.set_password(user, form.new_password.data)
+    except PasswordPolicyError as problem:
+        form.new_password.errors.append(str(problem))
+        return render_template("auth/change_password.html", form=form), 400
+    ended = sessions.end_user_sessions(user.id, "password_changed", keep=row)
+    audit.record(
+        "auth.password_changed",
+        target_type="staff_user",
+        target_id=user.id,
+        details={"other_sessions_ended": ended},
+    )
+    db.session.commit()
+    flash("Your password has been changed. Any other sessions have been signed out.", "success")
+    return redirect(url_for("auth.account"))

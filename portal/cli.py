@@ -1,0 +1,196 @@
+"""``flask`` commands for operators: staff accounts, the audit chain, demo data."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+from sqlalchemy import select
+
+from portal import audit
+from portal.audit.service import Actor
+from portal.auth import mfa, service
+from portal.extensions import db
+from portal.models.audit import AuditEvent
+from portal.models.staff import StaffUser, Team
+from portal.security import sessions
+from portal.security.authz import Role, mfa_required
+from portal.security.passwords import PasswordPolicyError
+
+CLI_ACTOR = Actor("cli")
+ROLE_CHOICE = click.Choice([role.value for role in Role])
+
+users_cli = click.Group("users", help="Manage staff accounts.")
+audit_cli = click.Group("audit", help="The audit trail.")
+
+
+def _user_or_exit(username: str) -> StaffUser:
+    user = service.find_user(username)
+    if user is None:
+        raise click.ClickException(f"no staff account named {username!r}")
+    return user
+
+
+def get_or_create_team(name: str | None) -> Team | None:
+    if not name:
+        return None
+    team = db.session.execute(select(Team).where(Team.name == name)).scalar_one_or_none()
+    if team is None:
+        team = Team(name=name)
+        db.session.add(team)
+        db.session.flush()
+    return team
+
+
+def create_staff(
+    username: str,
+    password: str,
+    role: str,
+    *,
+    display_name: str = "",
+    team: str | None = None,
+    email: str | None = None,
+    actor: Actor = CLI_ACTOR,
+) -> StaffUser:
+    """Create a staff account, enforcing the password policy. Raises ValueError. Caller commits."""
+    if service.username_taken(username):
+        raise ValueError(f"the username {username!r} is taken")
+    user = StaffUser(
+        username=service.normalise_username(username),
+        display_name=display_name or username,
+        role=Role(role).value,
+        team=get_or_create_team(team),
+        email=email,
+        password_hash="!",  # noqa: S106  (unusable placeholder, replaced below)
+    )
+    service.set_password(user, password)
+    db.session.add(user)
+    db.session.flush()
+    audit.record(
+        "staff.created",
+        target_type="staff_user",
+        target_id=user.id,
+        details={"role": user.role, "team": team},
+        actor=actor,
+    )
+    return user
+
+
+@users_cli.command("create")
+@click.argument("username")
+@click.option("--role", type=ROLE_CHOICE, required=True)
+@click.option("--name", "display_name", default="", help="Name shown to colleagues.")
+@click.option("--team", default=None, help="Team name (created if new).")
+@click.option("--email", default=None)
+@click.password_option(help="Prompted for, twice, if not given.")
+def users_create(username, role, display_name, team, email, password):
+    """Create a staff account."""
+    try:
+        user = create_staff(
+            username, password, role, display_name=display_name, team=team, email=email
+        )
+    except (ValueError, PasswordPolicyError) as problem:
+        raise click.ClickException(str(problem)) from None
+    db.session.commit()
+    note = " (must enrol MFA at first login)" if mfa_required(user.role) else ""
+    click.echo(f"created {user.username} as {user.role}{note}")
+
+
+@users_cli.command("disable")
+@click.argument("username")
+def users_disable(username):
+    """Disable an account and end its sessions."""
+    user = _user_or_exit(username)
+    user.is_active = False
+    ended = sessions.end_user_sessions(user.id, "account_disabled")
+    audit.record(
+        "staff.disabled",
+        target_type="staff_user",
+        target_id=user.id,
+        details={"sessions_ended": ended},
+        actor=CLI_ACTOR,
+    )
+    db.session.commit()
+    click.echo(f"disabled {user.username}; {ended} session(s) ended")
+
+
+@users_cli.command("enable")
+@click.argument("username")
+def users_enable(username):
+    """Re-enable a disabled account."""
+    user = _user_or_exit(username)
+    user.is_active = True
+    audit.record("staff.enabled", target_type="staff_user", target_id=user.id, actor=CLI_ACTOR)
+    db.session.commit()
+    click.echo(f"enabled {user.username}")
+
+
+@users_cli.command("set-role")
+@click.argument("username")
+@click.argument("role", type=ROLE_CHOICE)
+def users_set_role(username, role):
+    """Change an account's role; its sessions end so the new rights apply at once."""
+    user = _user_or_exit(username)
+    old = user.role
+    user.role = role
+    ended = sessions.end_user_sessions(user.id, "role_changed")
+    audit.record(
+        "staff.role_changed",
+        target_type="staff_user",
+        target_id=user.id,
+        details={"from": old, "to": role, "sessions_ended": ended},
+        actor=CLI_ACTOR,
+    )
+    db.session.commit()
+    click.echo(f"{user.username}: {old} -> {role}")
+
+
+@users_cli.command("reset-mfa")
+@click.argument("username")
+def users_reset_mfa(username):
+    """Remove an account's second factor; it must enrol again at next login if its role needs it."""
+    user = _user_or_exit(username)
+    mfa.reset(user)
+    ended = sessions.end_user_sessions(user.id, "mfa_reset")
+    audit.record(
+        "staff.mfa_reset",
+        target_type="staff_user",
+        target_id=user.id,
+        details={"sessions_ended": ended},
+        actor=CLI_ACTOR,
+    )
+    db.session.commit()
+    click.echo(f"second factor removed for {user.username}")
+
+
+@users_cli.command("list")
+def users_list():
+    """List staff accounts (no secrets)."""
+    for user in db.session.execute(select(StaffUser).order_by(StaffUser.username)).scalars():
+        state = "active" if user.is_active else "disabled"
+        team = user.team.name if user.team else "-"
+        click.echo(
+            f"{user.username:20} {user.role:11} {team:14} {state:8} "
+            f"mfa={'on' if user.mfa_enabled else 'off'}"
+        )
+
+
+@audit_cli.command("verify")
+def audit_verify():
+    """Walk the audit chain; exit 1 naming the first row that was edited, inserted or deleted."""
+    rows = db.session.execute(
+        select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=1000)
+    ).scalars()
+    result = audit.verify_chain(rows, audit.service.chain_key())
+    click.echo(result.describe())
+    if not result.ok:
+        sys.exit(1)
+
+
+def register(app: Flask) -> None:
+    from portal.demo import demo_cli
+
+    app.cli.add_command(users_cli)
+    app.cli.add_command(audit_cli)
+    app.cli.add_command(demo_cli)

@@ -1,0 +1,132 @@
+"""``flask demo``: demo staff accounts for the embedded default, one per role.
+
+Passwords are generated at first seeding and kept in ``instance/demo-credentials.json``
+(mode 0600) so that re-running the demo prints the same logins. Refused in production.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+
+import click
+import pyotp
+from flask import current_app
+from sqlalchemy import select
+
+from config.settings import INSTANCE_DIR
+from portal.auth import mfa
+from portal.extensions import db
+from portal.models.staff import StaffUser
+from portal.security.authz import mfa_required
+
+demo_cli = click.Group("demo", help="Demo data for the embedded default (never in production).")
+
+DEMO_STAFF = [
+    # username, display name, role, team
+    ("agent.amy", "Amy Agent", "agent", "North"),
+    ("agent.ben", "Ben Agent", "agent", "South"),
+    ("super.sam", "Sam Supervisor", "supervisor", "North"),
+    ("office.olu", "Olu Back-Office", "backoffice", None),
+    ("admin.ada", "Ada Admin", "admin", None),
+    ("audit.ali", "Ali Auditor", "auditor", None),
+]
+CREDENTIALS_FILE = INSTANCE_DIR / "demo-credentials.json"
+
+
+def _refuse_in_production() -> None:
+    if current_app.config.get("ENV_NAME") == "production":
+        raise click.ClickException("demo commands are disabled in production")
+
+
+def _passphrase() -> str:
+    words = [
+        "amber",
+        "birch",
+        "cobalt",
+        "delta",
+        "ember",
+        "fjord",
+        "garnet",
+        "harbor",
+        "indigo",
+        "juniper",
+        "kestrel",
+        "lagoon",
+        "meadow",
+        "nickel",
+        "orchid",
+        "pebble",
+        "quartz",
+        "raven",
+        "saffron",
+        "timber",
+        "umber",
+        "violet",
+        "willow",
+        "yarrow",
+        "zephyr",
+    ]
+    return "-".join(secrets.choice(words) for _ in range(4)) + str(secrets.randbelow(90) + 10)
+
+
+def _load_credentials() -> dict:
+    if CREDENTIALS_FILE.exists():
+        return json.loads(CREDENTIALS_FILE.read_text())
+    return {}
+
+
+def _save_credentials(credentials: dict) -> None:
+    INSTANCE_DIR.mkdir(exist_ok=True)
+    fd = os.open(CREDENTIALS_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(credentials, handle, indent=2)
+
+
+@demo_cli.command("seed")
+def seed():
+    """Create one demo account per role (idempotent) and print how to log in."""
+    from portal.cli import create_staff
+
+    _refuse_in_production()
+    credentials = _load_credentials()
+    for username, name, role, team in DEMO_STAFF:
+        user = db.session.execute(
+            select(StaffUser).where(StaffUser.username == username)
+        ).scalar_one_or_none()
+        if user is None:
+            password = _passphrase()
+            user = create_staff(username, password, role, display_name=name, team=team)
+            entry = {"password": password, "role": role}
+            if mfa_required(role):
+                user.totp_secret = mfa.new_secret()
+                user.mfa_enabled = True
+                entry["totp_secret"] = user.totp_secret
+            credentials[username] = entry
+    db.session.commit()
+    _save_credentials(credentials)
+    click.echo(
+        "Demo staff accounts (passwords are random; kept in instance/demo-credentials.json):"
+    )
+    for username, _name, role, _team in DEMO_STAFF:
+        entry = credentials.get(username, {})
+        line = f"  {role:11} {username:12} password: {entry.get('password', '(set before)')}"
+        if entry.get("totp_secret"):
+            line += (
+                f"  MFA: on, TOTP secret {entry['totp_secret']} (or: flask demo code {username})"
+            )
+        else:
+            line += "  MFA: off (optional; enrol under Account)"
+        click.echo(line)
+
+
+@demo_cli.command("code")
+@click.argument("username")
+def code(username):
+    """Print the current TOTP code of a demo account, for logging in without a phone."""
+    _refuse_in_production()
+    entry = _load_credentials().get(username)
+    if not entry or not entry.get("totp_secret"):
+        raise click.ClickException(f"{username} has no demo TOTP secret")
+    click.echo(pyotp.TOTP(entry["totp_secret"]).now())

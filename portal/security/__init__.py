@@ -1,0 +1,1 @@
+"""Security primitives: small modules, each with its own tests."""

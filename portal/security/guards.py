@@ -1,0 +1,84 @@
+"""Who may reach a view: the blueprint gate and the per-view permission decorator.
+
+Every staff blueprint calls ``gate_blueprint`` once, so a new route on it is protected by
+default; ``requires`` narrows a single view further.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from flask import Blueprint, abort, g, jsonify, redirect, request, url_for
+
+from portal.security.authz import Permission, has_permission
+
+
+def _wants_json() -> bool:
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" or request.path.startswith("/agent/api/")
+
+
+def _not_logged_in():
+    if _wants_json():
+        response = jsonify(error="not_authenticated", message="Your session has ended. Log in.")
+        response.status_code = 401
+        return response
+    target = request.full_path if request.method == "GET" else None
+    if target and target.endswith("?"):
+        target = target[:-1]
+    return redirect(url_for("auth.login", next=target))
+
+
+def check_staff(permission: Permission | None = None, *, allow_partial: bool = False):
+    """Return a response that stops the request, or None to let it through.
+
+    ``allow_partial`` admits a session that has passed the password but not yet the second
+    factor (only the MFA pages themselves use it).
+    """
+    user, row = g.get("staff_user"), g.get("staff_session")
+    if user is None or row is None:
+        return _not_logged_in()
+    if not row.mfa_verified and not allow_partial:
+        if user.mfa_enabled:
+            return redirect(url_for("auth.mfa_verify"))
+        return redirect(url_for("auth.mfa_setup"))
+    if permission is not None and not has_permission(user.role, permission):
+        abort(403)
+    return None
+
+
+def gate_blueprint(blueprint: Blueprint, permission: Permission) -> None:
+    """Require a fully authenticated staff member with ``permission`` on every route."""
+
+    @blueprint.before_request
+    def _gate():
+        return check_staff(permission)
+
+
+def requires(permission: Permission, *, allow_partial: bool = False) -> Callable:
+    """Decorator for a single view: ``permission`` on top of whatever its blueprint demands."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            stop = check_staff(permission, allow_partial=allow_partial)
+            return stop if stop is not None else view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def login_required(view: Callable | None = None, *, allow_partial: bool = False) -> Callable:
+    """Decorator: any logged-in staff member, whatever the role."""
+
+    def decorator(inner: Callable) -> Callable:
+        @wraps(inner)
+        def wrapped(*args, **kwargs):
+            stop = check_staff(None, allow_partial=allow_partial)
+            return stop if stop is not None else inner(*args, **kwargs)
+
+        return wrapped
+
+    return decorator(view) if view is not None else decorator

@@ -1,0 +1,134 @@
+"""Server-side staff sessions behind a cookie that holds only a random token.
+
+The token is 256 random bits; the database keeps only its SHA-256, so a database reader cannot
+hijack a session. A new token is issued at every login step (session id rotation), idle and
+absolute timeouts are enforced on every request, and ending a session is a database update, so
+every app process sees it at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app, session
+from sqlalchemy import select, update
+
+from portal.extensions import db
+from portal.models.staff import StaffSession, StaffUser
+from portal.models.types import utcnow
+
+_COOKIE_KEY = "sid"
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(user: StaffUser, *, mfa_verified: bool) -> StaffSession:
+    """Create a new session row for ``user`` and put its fresh token in the cookie.
+
+    Whatever the cookie held before is discarded first (rotation: a session fixation attempt
+    with a planted cookie gets nothing). The caller commits.
+    """
+    end_current_session("rotated")
+    session.clear()
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    row = StaffSession(
+        token_hash=_hash_token(token),
+        user_id=user.id,
+        created_at=now,
+        last_seen_at=now,
+        authenticated_at=now,
+        mfa_verified=mfa_verified,
+    )
+    db.session.add(row)
+    db.session.flush()
+    session[_COOKIE_KEY] = token
+    session.permanent = False
+    return row
+
+
+@dataclass
+class LoadedSession:
+    row: StaffSession | None
+    user: StaffUser | None
+    #: Why an existing session was just ended ("idle_timeout", ...), for a friendly message.
+    ended_reason: str | None = None
+
+
+def _end(row: StaffSession, reason: str, now: datetime) -> None:
+    db.session.execute(
+        update(StaffSession)
+        .where(StaffSession.id == row.id, StaffSession.ended_at.is_(None))
+        .values(ended_at=now, end_reason=reason)
+    )
+
+
+def load_session() -> LoadedSession:
+    """Return the live session named by the cookie, ending it if it has timed out.
+
+    Never raises for a bad, unknown or ended token: that is simply "not logged in".
+    """
+    token = session.get(_COOKIE_KEY)
+    if not isinstance(token, str):
+        return LoadedSession(None, None)
+    row = db.session.execute(
+        select(StaffSession).where(StaffSession.token_hash == _hash_token(token))
+    ).scalar_one_or_none()
+    if row is None or row.ended_at is not None:
+        session.pop(_COOKIE_KEY, None)
+        return LoadedSession(None, None, row.end_reason if row is not None else None)
+    config, now = current_app.config, utcnow()
+    reason = None
+    user = row.user
+    if not user.is_active:
+        reason = "account_disabled"
+    elif now - row.last_seen_at > config["SESSION_IDLE_TIMEOUT"]:
+        reason = "idle_timeout"
+    elif now - row.created_at > config["SESSION_ABSOLUTE_LIFETIME"]:
+        reason = "absolute_timeout"
+    elif not row.mfa_verified and now - row.created_at > config["MFA_PENDING_LIFETIME"]:
+        reason = "mfa_timeout"
+    if reason:
+        _end(row, reason, now)
+        db.session.commit()
+        session.pop(_COOKIE_KEY, None)
+        return LoadedSession(None, None, reason)
+    if now - row.last_seen_at > config["SESSION_TOUCH_INTERVAL"]:
+        db.session.execute(
+            update(StaffSession).where(StaffSession.id == row.id).values(last_seen_at=now)
+        )
+        db.session.commit()
+    return LoadedSession(row, user)
+
+
+def end_current_session(reason: str) -> None:
+    """End the session named by the cookie, if any, and forget the cookie. Caller commits."""
+    token = session.pop(_COOKIE_KEY, None)
+    if isinstance(token, str):
+        db.session.execute(
+            update(StaffSession)
+            .where(StaffSession.token_hash == _hash_token(token), StaffSession.ended_at.is_(None))
+            .values(ended_at=utcnow(), end_reason=reason)
+        )
+
+
+def end_user_sessions(user_id: int, reason: str, *, keep: StaffSession | None = None) -> int:
+    """End every live session of ``user_id`` except ``keep``; return how many. Caller commits."""
+    query = update(StaffSession).where(
+        StaffSession.user_id == user_id, StaffSession.ended_at.is_(None)
+    )
+    if keep is not None:
+        query = query.where(StaffSession.id != keep.id)
+    result = db.session.execute(query.values(ended_at=utcnow(), end_reason=reason))
+    return result.rowcount or 0
+
+
+def mark_mfa_verified(row: StaffSession) -> StaffSession:
+    """Replace a password-only session by a fully authenticated one (a new id again)."""
+    user = row.user
+    return start_session(user, mfa_verified=True)

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Set up and start Postern on the embedded default: SQLite under instance/, the offline Stripe
+# sandbox, and the development outbox. Prints where to go and how to sign in. Ctrl-C stops all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh requirements.txt
+
+export FLASK_APP=wsgi.py POSTERN_ENV=development
+host=127.0.0.1
+port="${POSTERN_PORT:-5000}"
+sandbox_port="${STRIPE_SANDBOX_PORT:-12111}"
+export POSTERN_PUBLIC_BASE_URL="http://$host:$port"
+export STRIPE_API_BASE="http://$host:$sandbox_port" STRIPE_JS_URL="http://$host:$sandbox_port/v3/"
+mkdir -p instance
+
+.venv/bin/flask db upgrade >/dev/null
+echo
+.venv/bin/flask demo seed
+
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
+trap cleanup EXIT INT TERM
+
+.venv/bin/python -m stripe_sandbox --host "$host" --port "$sandbox_port" \
+  --webhook-url "http://$host:$port/webhooks/stripe" \
+  --webhook-secret "${STRIPE_WEBHOOK_SECRET:-whsec_dev-only-webhook-secret}" \
+  --allowed-frame-ancestors "http://$host:$port" >instance/stripe-sandbox.log 2>&1 &
+pids+=($!)
+
+if .venv/bin/flask --help 2>/dev/null | grep -q '^  outbox'; then
+  .venv/bin/flask outbox work >instance/outbox-worker.log 2>&1 &
+  pids+=($!)
+fi
+
+cat <<MSG
+
+Postern is starting on the embedded default (SQLite, Stripe sandbox, development outbox).
+  Open:           http://$host:$port/login
+  Sign in with:   one of the accounts above (back office and admin need the TOTP code:
+                  .venv/bin/flask demo code office.olu)
+  Stripe sandbox: http://$host:$sandbox_port  (log: instance/stripe-sandbox.log)
+Press Ctrl-C to stop.
+
+MSG
+POSTERN_BIND="$host:$port" POSTERN_WORKERS=1 .venv/bin/gunicorn -c config/gunicorn.conf.py wsgi:app
