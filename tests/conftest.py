@@ -51,7 +51,7 @@ def database_url(tmp_path_factory) -> str:
     _reset_schema(url)
     app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url})
     with app.app_context():
-        upgrade()
+        upgrade(revision="heads")
         from portal.extensions import db
 
         db.engine.dispose()
