@@ -14,11 +14,18 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+from config.privacy import DEV_PRIVACY_NOTICE_URL, PRIVACY_NOTICE_VERSION
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
 
 #: Prefix of every throwaway value; production refuses any setting that starts with it.
 THROWAWAY_PREFIX = "dev-only"
+
+
+#: Development's fixed data-encryption key (the bytes of "dev-only postern data key !!!!!!").
+#: Its key id says dev-only, and production refuses these bytes under any id.
+DEV_DATA_KEY_BASE64 = "ZGV2LW9ubHkgcG9zdGVybiBkYXRhIGtleSAhISEhISE="
 
 
 class ConfigError(RuntimeError):
@@ -106,6 +113,89 @@ class BaseConfig:
     STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
     STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY", "")
     STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+    #: Seconds to wait for one Stripe API answer; the SDK retries twice more on network errors.
+    STRIPE_TIMEOUT_SECONDS = float(os.environ.get("STRIPE_TIMEOUT_SECONDS", "10"))
+    #: Failed card attempts (declines, failed 3-D Secure) before a payment request fails.
+    PAYMENT_MAX_ATTEMPTS = _env_int("POSTERN_PAYMENT_MAX_ATTEMPTS", 5)
+    #: Customer payment pages poll their status endpoint; one IP gets at most this many.
+    RATELIMIT_PAYMENT_STATUS_PER_IP = "120 per minute"
+
+    # Back office: refunds, re-authentication, retention (portal/refunds, portal/retention).
+    #: Refunds ABOVE this many minor units need a second back-office user's approval.
+    REFUND_DUAL_CONTROL_MINOR = _env_int("POSTERN_REFUND_DUAL_CONTROL_MINOR", 10000)
+    #: How long a re-authentication (password + second factor) counts for refunds, approvals,
+    #: erasure and staff changes.
+    REAUTH_MAX_AGE = timedelta(minutes=5)
+    #: Rows handled per transaction by `flask retention purge`.
+    RETENTION_BATCH_SIZE = _env_int("POSTERN_RETENTION_BATCH_SIZE", 1000)
+
+    # Delivery of links by SMS and email (portal/delivery): messages wait in an outbox table
+    # and `flask outbox work` sends them, so creating a request never waits on a provider.
+    #: "twilio" | "dev" | "disabled"; production refuses "dev" (the development outbox page).
+    DELIVERY_SMS_BACKEND = os.environ.get("POSTERN_DELIVERY_SMS_BACKEND", "twilio")
+    #: "smtp" | "dev" | "disabled"; production refuses "dev".
+    DELIVERY_EMAIL_BACKEND = os.environ.get("POSTERN_DELIVERY_EMAIL_BACKEND", "smtp")
+    DELIVERY_MAX_ATTEMPTS = _env_int("POSTERN_DELIVERY_MAX_ATTEMPTS", 6)
+    #: Retry n waits base * 2**(n-1) seconds (capped, plus up to 25% jitter).
+    DELIVERY_BACKOFF_BASE_SECONDS = _env_int("POSTERN_DELIVERY_BACKOFF_BASE_SECONDS", 10)
+    DELIVERY_BACKOFF_MAX_SECONDS = _env_int("POSTERN_DELIVERY_BACKOFF_MAX_SECONDS", 600)
+    #: How long a worker owns a claimed message; a crashed worker's claim lapses after this.
+    DELIVERY_LEASE_SECONDS = _env_int("POSTERN_DELIVERY_LEASE_SECONDS", 120)
+    DELIVERY_BATCH_SIZE = _env_int("POSTERN_DELIVERY_BATCH_SIZE", 20)
+    DELIVERY_POLL_SECONDS = float(os.environ.get("POSTERN_DELIVERY_POLL_SECONDS", "1"))
+    #: Expiry times in messages are given in this zone, followed by the label.
+    DELIVERY_TIMEZONE = os.environ.get("POSTERN_DELIVERY_TIMEZONE", "Europe/London")
+    DELIVERY_TIMEZONE_LABEL = os.environ.get("POSTERN_DELIVERY_TIMEZONE_LABEL", "UK time")
+    #: The /dev/outbox page that shows what would have been sent; never in production.
+    DEV_OUTBOX_ENABLED = False
+    TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
+    TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
+    #: Either a sender (number or alphanumeric id) or a Messaging Service.
+    TWILIO_FROM = os.environ.get("TWILIO_FROM", "")
+    TWILIO_MESSAGING_SERVICE_SID = os.environ.get("TWILIO_MESSAGING_SERVICE_SID", "")
+    #: Empty means Twilio's own API; tests point it at a local fake.
+    TWILIO_API_BASE_URL = os.environ.get("TWILIO_API_BASE_URL", "")
+    TWILIO_TIMEOUT_SECONDS = _env_int("TWILIO_TIMEOUT_SECONDS", 10)
+    SMTP_HOST = os.environ.get("SMTP_HOST", "")
+    SMTP_PORT = _env_int("SMTP_PORT", 587)
+    SMTP_USERNAME = os.environ.get("SMTP_USERNAME", "")
+    SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD", "")
+    SMTP_STARTTLS = _env_bool("SMTP_STARTTLS", True)
+    #: Implicit TLS (usually port 465) instead of STARTTLS.
+    SMTP_SSL = _env_bool("SMTP_SSL", False)
+    SMTP_FROM = os.environ.get("SMTP_FROM", "")
+    SMTP_TIMEOUT_SECONDS = _env_int("SMTP_TIMEOUT_SECONDS", 10)
+
+    # Capture requests and their one-time links (portal/capture).
+    CAPTURE_DEFAULT_EXPIRY_MINUTES = _env_int("POSTERN_CAPTURE_DEFAULT_EXPIRY_MINUTES", 15)
+    #: The longest a link may live, extensions included; also the token's signature max_age.
+    CAPTURE_MAX_EXPIRY_MINUTES = _env_int("POSTERN_CAPTURE_MAX_EXPIRY_MINUTES", 60)
+    #: Currencies agents may ask for (ISO 4217 codes); the first is the default.
+    CAPTURE_CURRENCIES = _env_list("POSTERN_CAPTURE_CURRENCIES", "GBP")
+    #: The largest amount an agent may request, in whole units of the currency.
+    CAPTURE_MAX_AMOUNT_MAJOR = _env_int("POSTERN_CAPTURE_MAX_AMOUNT_MAJOR", 50000)
+    #: Wrong identity answers before the request locks.
+    CAPTURE_IDENTITY_MAX_FAILURES = 5
+    #: Link signing keys, newest first: the newest signs, every listed key still verifies.
+    LINK_SIGNING_KEYS: list[str] = _env_list("POSTERN_LINK_SIGNING_KEYS")
+    #: Key for the HMAC of identity answers (postcode, date of birth, surname).
+    IDENTITY_PEPPER = os.environ.get("POSTERN_IDENTITY_PEPPER", "")
+    # Rate limits on customer link pages: every one of them checks a token.
+    RATELIMIT_CUSTOMER_LINK_PER_IP = "120 per minute"
+    RATELIMIT_CUSTOMER_START_PER_IP = "30 per minute"
+    RATELIMIT_IDENTITY_PER_REQUEST_IP = "10 per minute"
+
+    # Personal-data capture (portal/dataprotect). Field sets: config/field_sets.py; retention
+    # periods: config/retention.py; the privacy notice: config/privacy.py.
+    #: AES-256-GCM keys as "key_id:base64,key_id:base64", NEWEST FIRST (as LINK_SIGNING_KEYS):
+    #: the first encrypts, every listed key decrypts. Rotation: portal/dataprotect/keyring.py.
+    DATA_ENCRYPTION_KEYS = os.environ.get("POSTERN_DATA_ENCRYPTION_KEYS", "")
+    #: Rows re-encrypted per transaction by `flask keys rotate`.
+    DATA_KEY_ROTATION_BATCH = _env_int("POSTERN_DATA_KEY_ROTATION_BATCH", 500)
+    PRIVACY_NOTICE_URL = os.environ.get("POSTERN_PRIVACY_NOTICE_URL", "")
+    PRIVACY_NOTICE_VERSION = os.environ.get(
+        "POSTERN_PRIVACY_NOTICE_VERSION", PRIVACY_NOTICE_VERSION
+    )
 
     LOG_LEVEL = os.environ.get("POSTERN_LOG_LEVEL", "INFO")
     LOG_JSON = True
@@ -118,11 +208,18 @@ class BaseConfig:
         "STRIPE_SECRET_KEY",
         "STRIPE_PUBLISHABLE_KEY",
         "STRIPE_WEBHOOK_SECRET",
+        "LINK_SIGNING_KEYS",
+        "IDENTITY_PEPPER",
+        "DATA_ENCRYPTION_KEYS",
+        "PRIVACY_NOTICE_URL",
     )
 
     @classmethod
     def validate(cls, settings: dict) -> None:
         """Raise ConfigError if the settings are unsafe for this environment."""
+        problems = data_key_problems(settings)
+        if problems:
+            raise ConfigError("refusing to start: " + "; ".join(problems))
 
 
 class DevelopmentConfig(BaseConfig):
@@ -142,6 +239,20 @@ class DevelopmentConfig(BaseConfig):
     STRIPE_WEBHOOK_SECRET = os.environ.get(
         "STRIPE_WEBHOOK_SECRET", f"whsec_{THROWAWAY_PREFIX}-webhook-secret"
     )
+    DELIVERY_SMS_BACKEND = os.environ.get("POSTERN_DELIVERY_SMS_BACKEND", "dev")
+    DELIVERY_EMAIL_BACKEND = os.environ.get("POSTERN_DELIVERY_EMAIL_BACKEND", "dev")
+    DEV_OUTBOX_ENABLED = _env_bool("POSTERN_DEV_OUTBOX", True)
+    SMTP_FROM = os.environ.get("SMTP_FROM", "Postern Demo <no-reply@postern.example>")
+    LINK_SIGNING_KEYS = _env_list("POSTERN_LINK_SIGNING_KEYS") or [
+        f"{THROWAWAY_PREFIX}-link-signing-key"
+    ]
+    IDENTITY_PEPPER = os.environ.get(
+        "POSTERN_IDENTITY_PEPPER", f"{THROWAWAY_PREFIX}-identity-pepper"
+    )
+    DATA_ENCRYPTION_KEYS = os.environ.get(
+        "POSTERN_DATA_ENCRYPTION_KEYS", f"{THROWAWAY_PREFIX}-data-key-1:{DEV_DATA_KEY_BASE64}"
+    )
+    PRIVACY_NOTICE_URL = os.environ.get("POSTERN_PRIVACY_NOTICE_URL", DEV_PRIVACY_NOTICE_URL)
     LOG_JSON = _env_bool("POSTERN_LOG_JSON", False)
 
 
@@ -154,6 +265,67 @@ class TestingConfig(DevelopmentConfig):
     # Argon2 at full strength costs ~50 ms a hash; tests hash hundreds of passwords.
     ARGON2_FAST = True
     LOG_JSON = True
+
+
+def delivery_problems(settings: dict) -> list[str]:
+    """What stops link delivery from working safely in production (empty list: nothing)."""
+    problems = []
+    if settings.get("DEV_OUTBOX_ENABLED"):
+        problems.append("DEV_OUTBOX_ENABLED must be off in production")
+    sms, email = settings.get("DELIVERY_SMS_BACKEND"), settings.get("DELIVERY_EMAIL_BACKEND")
+    if sms not in ("twilio", "disabled"):
+        problems.append("POSTERN_DELIVERY_SMS_BACKEND must be 'twilio' or 'disabled'")
+    if email not in ("smtp", "disabled"):
+        problems.append("POSTERN_DELIVERY_EMAIL_BACKEND must be 'smtp' or 'disabled'")
+    needed = []
+    if sms == "twilio":
+        needed += ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"]
+        if not (settings.get("TWILIO_FROM") or settings.get("TWILIO_MESSAGING_SERVICE_SID")):
+            problems.append("TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID must be set")
+    if email == "smtp":
+        needed += ["SMTP_HOST", "SMTP_FROM"]
+        if settings.get("SMTP_USERNAME"):
+            needed.append("SMTP_PASSWORD")
+        loopback = settings.get("SMTP_HOST") in ("localhost", "127.0.0.1", "::1")
+        if not (settings.get("SMTP_STARTTLS") or settings.get("SMTP_SSL") or loopback):
+            problems.append("SMTP needs STARTTLS or SSL unless the relay is on this host")
+    for name in needed:
+        value = settings.get(name)
+        if not value:
+            problems.append(f"{name} is not set")
+        elif THROWAWAY_PREFIX in str(value):
+            problems.append(f"{name} holds a development-only value")
+    return problems
+
+
+def data_key_problems(settings: dict, *, production: bool = False) -> list[str]:
+    """What makes DATA_ENCRYPTION_KEYS unusable (empty list: nothing). Never quotes a key."""
+    import base64
+
+    # Imported here: portal imports this module, so it cannot be imported at the top.
+    from portal.dataprotect.keyring import KeyringError, parse_keyring
+
+    value = settings.get("DATA_ENCRYPTION_KEYS")
+    if production and not value:
+        return []  # reported as "not set" with the other required secrets
+    try:
+        keyring = parse_keyring(value)
+    except KeyringError as problem:
+        return [f"DATA_ENCRYPTION_KEYS: {problem}"]
+    problems = []
+    if production:
+        dev_key = base64.b64decode(DEV_DATA_KEY_BASE64)
+        for key_id, key in keyring.keys:
+            if THROWAWAY_PREFIX in key_id or key == dev_key:
+                problems.append(f"data key {key_id!r} is the development-only key")
+    return problems
+
+
+def _is_throwaway(value) -> bool:
+    """A development-only value, or a list (such as key lists) holding one."""
+    if isinstance(value, (list, tuple)):
+        return any(THROWAWAY_PREFIX in str(item) for item in value)
+    return isinstance(value, str) and THROWAWAY_PREFIX in value
 
 
 class ProductionConfig(BaseConfig):
@@ -169,7 +341,7 @@ class ProductionConfig(BaseConfig):
             value = settings.get(name)
             if not value:
                 problems.append(f"{name} is not set")
-            elif isinstance(value, str) and THROWAWAY_PREFIX in value:
+            elif _is_throwaway(value):
                 problems.append(f"{name} holds a development-only value")
         uri = settings.get("SQLALCHEMY_DATABASE_URI") or ""
         if uri.startswith("sqlite"):
@@ -178,6 +350,8 @@ class ProductionConfig(BaseConfig):
             problems.append("POSTERN_TRUSTED_HOSTS must list the host names Postern answers to")
         if not settings.get("SESSION_COOKIE_SECURE"):
             problems.append("session cookies must be Secure in production")
+        problems.extend(delivery_problems(settings))
+        problems.extend(data_key_problems(settings, production=True))
         if problems:
             raise ConfigError("refusing to start: " + "; ".join(problems))
 

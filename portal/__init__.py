@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, g
+from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config.settings import PROJECT_ROOT, config_class
@@ -29,9 +30,10 @@ def create_app(env_name: str | None = None, overrides: dict[str, Any] | None = N
     load_config(app, env_name, overrides)
     init_logging(app)
     init_proxy(app)
+    init_security_headers(app)
     init_extensions(app)
     register_blueprints(app)
-    init_security(app)
+    init_csrf(app)
     init_staff_sessions(app)
     init_templates(app)
     register_error_handlers(app)
@@ -65,14 +67,31 @@ def init_extensions(app: Flask) -> None:
     from portal.extensions import db, limiter, migrate
 
     db.init_app(app)
+    with app.app_context():  # builds no connection: engines connect on first use
+        for engine in db.engines.values():
+            if engine.dialect.name == "sqlite":
+                event.listen(engine, "savepoint", _begin_before_first_sqlite_savepoint)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     limiter.init_app(app)
+
+
+def _begin_before_first_sqlite_savepoint(connection, name) -> None:
+    """Make a SAVEPOINT nest inside the transaction instead of starting one of its own.
+
+    Python's sqlite3 driver sends BEGIN only before the first INSERT/UPDATE/DELETE. A SAVEPOINT
+    sent first opens the transaction itself, and its RELEASE then commits everything at once, so
+    ``begin_nested()`` (audit rows, once-only inserts) would commit early and survive a rollback.
+    """
+    driver_connection = connection.connection.driver_connection
+    if not driver_connection.in_transaction:
+        driver_connection.execute("BEGIN")
 
 
 def register_blueprints(app: Flask) -> None:
     from portal.agent.views import bp as agent_bp
     from portal.auth.views import bp as auth_bp
     from portal.backoffice.views import bp as backoffice_bp
+    from portal.customer import payment_views  # noqa: F401  (adds the payment pages to it)
     from portal.customer.views import bp as customer_bp
     from portal.health import bp as health_bp
     from portal.webhooks.views import bp as webhooks_bp
@@ -83,14 +102,24 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(backoffice_bp, url_prefix="/backoffice")
     app.register_blueprint(customer_bp, url_prefix="/c")
     app.register_blueprint(webhooks_bp, url_prefix="/webhooks")
+    # The development outbox page: never in production (its settings check refuses it too).
+    if app.config.get("DEV_OUTBOX_ENABLED") and app.config.get("ENV_NAME") != "production":
+        from portal.devtools.views import bp as devtools_bp
+
+        app.register_blueprint(devtools_bp, url_prefix="/dev")
 
 
-def init_security(app: Flask) -> None:
-    from portal.security.csrf import init_csrf
-    from portal.security.headers import init_security_headers
+def init_security_headers(app: Flask) -> None:
+    """Before the rate limits and CSRF checks: what they refuse gets the headers and nonce too."""
+    from portal.security.headers import init_security_headers as _init
 
-    init_csrf(app)
-    init_security_headers(app)
+    _init(app)
+
+
+def init_csrf(app: Flask) -> None:
+    from portal.security.csrf import init_csrf as _init
+
+    _init(app)
 
 
 def init_staff_sessions(app: Flask) -> None:

@@ -6,6 +6,7 @@ import sys
 
 import click
 from flask import Flask
+from flask.cli import AppGroup
 from sqlalchemy import select
 
 from portal import audit
@@ -21,8 +22,10 @@ from portal.security.passwords import PasswordPolicyError
 CLI_ACTOR = Actor("cli")
 ROLE_CHOICE = click.Choice([role.value for role in Role])
 
-users_cli = click.Group("users", help="Manage staff accounts.")
-audit_cli = click.Group("audit", help="The audit trail.")
+# AppGroups, so each command runs in an app context however it is invoked (the ``flask`` script,
+# ``app.test_cli_runner()``); a plain click.Group gets one only from the ``flask`` script.
+users_cli = AppGroup("users", help="Manage staff accounts.")
+audit_cli = AppGroup("audit", help="The audit trail.")
 
 
 def _user_or_exit(username: str) -> StaffUser:
@@ -189,8 +192,14 @@ def audit_verify():
 
 
 def register(app: Flask) -> None:
+    from portal.dataprotect.commands import keys_cli
+    from portal.delivery.cli import outbox_cli
     from portal.demo import demo_cli
+    from portal.payments.cli import payments_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(outbox_cli)
+    app.cli.add_command(keys_cli)
+    app.cli.add_command(payments_cli)

@@ -13,6 +13,7 @@ import secrets
 import click
 import pyotp
 from flask import current_app
+from flask.cli import AppGroup
 from sqlalchemy import select
 
 from config.settings import INSTANCE_DIR
@@ -21,7 +22,7 @@ from portal.extensions import db
 from portal.models.staff import StaffUser
 from portal.security.authz import mfa_required
 
-demo_cli = click.Group("demo", help="Demo data for the embedded default (never in production).")
+demo_cli = AppGroup("demo", help="Demo data for the embedded default (never in production).")
 
 DEMO_STAFF = [
     # username, display name, role, team

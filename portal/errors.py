@@ -17,6 +17,8 @@ MESSAGES = {
     403: ("You do not have access to this page", "Ask an administrator if you need access."),
     404: ("Page not found", "Check the address, or go back to the previous page."),
     405: ("That action is not allowed here", "Please go back and try again."),
+    # Without its own words a 410 would claim "Something went wrong on our side".
+    410: ("This is no longer available", "The page or link you used has ended or was withdrawn."),
     413: ("That was too large", "The form or file you sent is larger than we accept."),
     429: (
         "Too many attempts",

@@ -191,3 +191,30 @@ def logged_in(client, make_staff):
         return client, user
 
     return sign_in
+
+
+@pytest.fixture(scope="session")
+def _stripe_sandbox_server():
+    """One offline Stripe sandbox (API + Stripe.js) for the whole session, on a free port."""
+    from stripe_sandbox.runner import start_sandbox
+
+    server = start_sandbox(
+        fault_timeout_seconds=3.0,
+        webhook_retry_base_seconds=0.05,
+        webhook_retry_max_seconds=0.5,
+        webhook_max_attempts=5,
+        webhook_timeout_seconds=5.0,
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def stripe_sandbox(_stripe_sandbox_server):
+    """The session's Stripe sandbox, emptied for this test: no objects, faults or webhook
+    endpoint. Point an app at it with ``STRIPE_API_BASE=stripe_sandbox.url`` (and friends)."""
+    _stripe_sandbox_server.set_webhook(None)
+    _stripe_sandbox_server.reset()
+    yield _stripe_sandbox_server
+    _stripe_sandbox_server.set_webhook(None)
+    _stripe_sandbox_server.reset()

@@ -92,6 +92,11 @@ def clear_failures(user: StaffUser) -> None:
     )
 
 
+def _spend_the_same_time(password: str) -> None:
+    fast = current_app.config.get("ARGON2_FAST", False)
+    passwords.verify_password(passwords.dummy_hash(fast), password)
+
+
 def check_password(username: str, password: str) -> LoginResult:
     """Check a username and password, applying lockout. Commits the audit trail.
 
@@ -100,7 +105,7 @@ def check_password(username: str, password: str) -> LoginResult:
     """
     user = find_user(username)
     if user is None or not user.is_active:
-        passwords.verify_password(passwords.DUMMY_HASH, password)
+        _spend_the_same_time(password)
         # The typed username is not logged: people type passwords into the wrong box.
         audit.record(
             "auth.login_failed",
@@ -111,7 +116,7 @@ def check_password(username: str, password: str) -> LoginResult:
         db.session.commit()
         return LoginResult(LoginOutcome.BAD_CREDENTIALS)
     if is_locked(user):
-        passwords.verify_password(passwords.DUMMY_HASH, password)
+        _spend_the_same_time(password)
         audit.record(
             "auth.login_refused_locked",
             outcome="failure",

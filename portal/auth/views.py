@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from flask import (
     Blueprint,
     Response,
@@ -49,7 +51,9 @@ def _login_rate_account() -> str:
 
 
 def _account_key() -> str:
-    return "login-account:" + service.normalise_username(request.form.get("username", ""))[:64]
+    # Hashed: people type passwords into the username box, and limiter keys live in Redis.
+    typed = service.normalise_username(request.form.get("username", ""))[:64]
+    return "login-account:" + hashlib.sha256(typed.encode()).hexdigest()[:24]
 
 
 def _staff_key() -> str:
@@ -81,8 +85,10 @@ def _after_full_login(user, next_url: str | None):
 def login():
     form = LoginForm()
     next_url = request.args.get("next")
-    if g.get("session_end_reason") in TIMEOUT_MESSAGES and request.method == "GET":
-        flash(TIMEOUT_MESSAGES[g.session_end_reason], "info")
+    if request.method == "GET":
+        ended_reason = sessions.pop_end_reason()
+        if ended_reason in TIMEOUT_MESSAGES:
+            flash(TIMEOUT_MESSAGES[ended_reason], "info")
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form, next=next_url)
     result = service.check_password(form.username.data, form.password.data)
@@ -121,6 +127,8 @@ def mfa_verify():
         return redirect(home_for(user))
     if not user.mfa_enabled:
         return redirect(url_for("auth.mfa_setup"))
+    if service.is_locked(user):
+        return _end_locked_partial_session()
     form = CodeForm()
     if not form.validate_on_submit():
         return render_template("auth/mfa_verify.html", form=form)
@@ -134,10 +142,7 @@ def mfa_verify():
         db.session.rollback()
         locked = service.record_failure(user, "totp")
         if locked:
-            sessions.end_current_session("locked")
-            db.session.commit()
-            flash(BAD_LOGIN_MESSAGE, "error")
-            return redirect(url_for("auth.login"))
+            return _end_locked_partial_session()
         return render_template(
             "auth/mfa_verify.html", form=form, error="That code is not right, or was already used."
         ), 401
@@ -153,6 +158,15 @@ def mfa_verify():
         )
     db.session.commit()
     return _after_full_login(user, request.args.get("next"))
+
+
+def _end_locked_partial_session():
+    """A password-only session cannot finish signing in once the account is locked (even when
+    the lock came from failures elsewhere): end it and say what the login page says."""
+    sessions.end_current_session("locked")
+    db.session.commit()
+    flash(BAD_LOGIN_MESSAGE, "error")
+    return redirect(url_for("auth.login"))
 
 
 @bp.post("/logout")
@@ -176,6 +190,8 @@ def mfa_setup():
         return redirect(url_for("auth.account"))
     if not row.mfa_verified and not mfa_required(user.role):
         return redirect(url_for("auth.mfa_verify"))
+    if not row.mfa_verified and service.is_locked(user):
+        return _end_locked_partial_session()
     if not user.totp_secret:
         user.totp_secret = mfa.new_secret()
         db.session.commit()

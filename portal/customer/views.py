@@ -1,10 +1,280 @@
-"""The customer's side: the one-time link, identity check, payment and data capture.
+"""The customer's side: the one-time link, Start, the identity check and the summary.
 
-Public by design: every route authorises itself from the link token and server-side state.
+Public by design: every route authorises itself from the link token and the binding cookie,
+through ``portal.capture.customer``. A GET never consumes anything (link previews fetch
+links); only the Start POST binds the request to a browser.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint
+import hashlib
+
+from flask import (
+    Blueprint,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_limiter.util import get_remote_address
+
+from portal.capture import customer, identity, kinds, links
+from portal.capture.customer import LinkAccess
+from portal.capture.money import format_amount
+from portal.capture.states import NOT_YET_VERIFIED
+from portal.customer.forms import IdentityForm, StartForm
+from portal.extensions import db, limiter
 
 bp = Blueprint("customer", __name__)
+
+COOKIE_PREFIX = "postern_link_"
+PAYMENT_ENDPOINT = "customer.pay"
+#: problem -> (title, explanation). ``{org}`` is the organisation's name.
+PROBLEM_PAGES = {
+    "tampered": (
+        "This link is not complete",
+        "The link may have been cut short or changed when it was copied. Open it straight "
+        "from the message we sent you. If it still does not work, ask the person you are "
+        "speaking to for a new link.",
+    ),
+    "foreign": (
+        "We cannot accept this link",
+        "This link is no longer recognised; it may be an old one. Ask the person you are "
+        "speaking to for a new link. If you were not expecting a link from {org}, do not "
+        "enter any details.",
+    ),
+    "unknown": (
+        "We cannot find this request",
+        "Ask the person you are speaking to for a new link.",
+    ),
+    "other_device": (
+        "This link has already been used on another device",
+        "For your security, each link works on one device only. Ask the person you are "
+        "speaking to for a new link.",
+    ),
+    "link_expired": (
+        "This link has expired",
+        "Links only work for a short time. Ask the person you are speaking to for a new link.",
+    ),
+    "expired": (
+        "This link has expired",
+        "Links only work for a short time. Ask the person you are speaking to for a new link.",
+    ),
+    "replaced": (
+        "A newer link has been sent",
+        "This link was replaced by a newer one. Use the most recent message from {org}, or ask "
+        "the person you are speaking to for a new link.",
+    ),
+    "revoked": (
+        "This link has been cancelled",
+        "{org} cancelled this request, so the link no longer works. If you still need to go "
+        "ahead, ask the person you are speaking to for a new link.",
+    ),
+    "finished": (
+        "This request is already complete",
+        "There is nothing more to do with this link.",
+    ),
+    "locked": (
+        "This link is locked",
+        "The answer to the security question did not match our records too many times, so we "
+        "locked the link to protect you. Please tell the person you are speaking to; they can "
+        "help.",
+    ),
+}
+
+
+def _ip_rate() -> str:
+    return current_app.config["RATELIMIT_CUSTOMER_LINK_PER_IP"]
+
+
+def _start_rate() -> str:
+    return current_app.config["RATELIMIT_CUSTOMER_START_PER_IP"]
+
+
+def _identity_rate() -> str:
+    return current_app.config["RATELIMIT_IDENTITY_PER_REQUEST_IP"]
+
+
+def _request_and_ip_key() -> str:
+    token = (request.view_args or {}).get("token", "")
+    digest = hashlib.sha256(token.encode()).hexdigest()[:24]
+    return f"identity:{digest}:{get_remote_address()}"
+
+
+@bp.after_request
+def _not_for_search_engines(response):
+    response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+def _cookie_name(public_id: str) -> str:
+    return COOKIE_PREFIX + public_id
+
+
+def _resolve(token: str) -> LinkAccess:
+    return customer.resolve(token, lambda public_id: request.cookies.get(_cookie_name(public_id)))
+
+
+def _problem_page(access: LinkAccess):
+    db.session.commit()  # keep an expiry written down while resolving
+    title, text = PROBLEM_PAGES[access.problem]
+    status = customer.PROBLEM_STATUS[access.problem]
+    org = current_app.config["ORG_NAME"]
+    return render_template(
+        "customer/problem.html", title=title, text=text.format(org=org), problem=access.problem
+    ), status
+
+
+def _current_page(token: str):
+    """After a step could not be taken (locked, revoked or expired meanwhile): show what
+    the link is now."""
+    access = _resolve(token)
+    if access.problem is not None:
+        return _problem_page(access)
+    return redirect(url_for("customer.landing", token=token), code=303)
+
+
+def _next_step(token: str, access: LinkAccess) -> str:
+    capture = access.request
+    if capture.status in NOT_YET_VERIFIED and capture.identity_item:
+        return url_for("customer.identity_check", token=token)
+    return url_for("customer.summary", token=token)
+
+
+@bp.get("/<token>")
+@limiter.limit(_ip_rate, key_func=get_remote_address)
+def landing(token: str):
+    """The neutral page: nothing about the request, just who we are and a Start button."""
+    access = _resolve(token)
+    if access.problem not in (None, "other_device"):
+        return _problem_page(access)
+    if access.bound_here:
+        return redirect(_next_step(token, access), code=303)
+    # Without the cookie (another browser, or SameSite=Strict withholding it on a link
+    # followed from another site) the page is the same; pressing Start tells the two apart.
+    customer.mark_opened(access.request)
+    db.session.commit()
+    return render_template("customer/landing.html", token=token, form=StartForm())
+
+
+@bp.post("/<token>/start")
+@limiter.limit(_start_rate, key_func=get_remote_address)
+def start(token: str):
+    form = StartForm()
+    if not form.validate_on_submit():
+        return render_template("customer/landing.html", token=token, form=form), 400
+    access = _resolve(token)
+    if access.problem not in (None, "other_device"):
+        return _problem_page(access)
+    result = customer.start(access)
+    db.session.commit()
+    if result.outcome == "other_device":
+        return _problem_page(LinkAccess("other_device"))
+    if result.outcome == "gone":
+        return _current_page(token)
+    response = redirect(_next_step(token, access), code=303)
+    if result.secret:
+        response.set_cookie(
+            _cookie_name(access.request.public_id),
+            result.secret,
+            max_age=links.max_age_seconds(),
+            secure=current_app.config["SESSION_COOKIE_SECURE"],
+            httponly=True,
+            samesite="Strict",
+            path="/c/",
+        )
+    return response
+
+
+def _bound_access(token: str):
+    """The access for a page past Start, or the response to send instead (problem page, or
+    back to the landing page whose Start button re-sends the cookie same-site)."""
+    access = _resolve(token)
+    if access.problem not in (None, "other_device"):
+        return None, _problem_page(access)
+    if not access.bound_here:
+        return None, redirect(url_for("customer.landing", token=token), code=303)
+    return access, None
+
+
+@bp.route("/<token>/check", methods=["GET", "POST"])
+@limiter.limit(_identity_rate, key_func=_request_and_ip_key, methods=["POST"])
+def identity_check(token: str):
+    access, stop = _bound_access(token)
+    if stop is not None:
+        return stop
+    capture = access.request
+    if capture.status not in NOT_YET_VERIFIED or not capture.identity_item:
+        return redirect(url_for("customer.summary", token=token), code=303)
+    form = IdentityForm()
+    error, status = None, 200
+    if form.validate_on_submit():
+        result = customer.check_identity(access, form.answer.data)
+        db.session.commit()
+        if result.outcome == "verified":
+            return redirect(url_for("customer.summary", token=token), code=303)
+        if result.outcome in ("locked", "gone"):
+            return _current_page(token)
+        form.answer.data = ""
+        if result.outcome == "unreadable":
+            form.answer.errors = [result.message]
+        else:
+            error = _wrong_answer_message(result.remaining)
+        status = 400
+    elif form.is_submitted():
+        status = 400
+    question, hint = identity.QUESTIONS[capture.identity_item]
+    return render_template(
+        "customer/identity.html",
+        token=token,
+        form=form,
+        question=question,
+        hint=hint,
+        error=error,
+        readback=identity.display_readback(capture.readback_code),
+    ), status
+
+
+def _wrong_answer_message(remaining: int) -> str:
+    tries = "1 more try" if remaining == 1 else f"{remaining} more tries"
+    return (
+        f"That does not match our records. Check it and try again: you have {tries} before "
+        "this link is locked."
+    )
+
+
+@bp.get("/<token>/summary")
+def summary(token: str):
+    access, stop = _bound_access(token)
+    if stop is not None:
+        return stop
+    capture = access.request
+    if capture.status in NOT_YET_VERIFIED:
+        return redirect(_next_step(token, access), code=303)
+    amount = (
+        format_amount(capture.amount_minor, capture.currency)
+        if capture.amount_minor is not None and capture.currency
+        else None
+    )
+    # The payment page, once the payment step is installed (portal.customer.payment_views).
+    finished = capture.status in customer.FINISHED
+    pay_url = (
+        url_for(PAYMENT_ENDPOINT, token=token)
+        if capture.kind in kinds.PAYMENT_KINDS
+        and not finished
+        and PAYMENT_ENDPOINT in current_app.view_functions
+        else None
+    )
+    return render_template(
+        "customer/summary.html",
+        capture=capture,
+        pay_url=pay_url,
+        finished=finished,
+        agent_name=capture.created_by.display_name,
+        amount=amount,
+        field_set=kinds.FIELD_SETS.get(capture.field_set or ""),
+        wants_payment=capture.kind in kinds.PAYMENT_KINDS,
+        wants_data=capture.kind in kinds.DATA_KINDS,
+        readback=identity.display_readback(capture.readback_code),
+    )

@@ -1,6 +1,28 @@
 """SQLAlchemy models, one module per aggregate. Importing this package registers them all."""
 
 from portal.models.audit import AuditEvent
+from portal.models.capture import CaptureRequest
+from portal.models.captured_data import CapturedValue, DataSubmission
+from portal.models.delivery import DeliveryAttempt, DeliveryMessage
+from portal.models.payment import Payment, PaymentAttempt, ProcessedWebhookEvent
+from portal.models.refund import Refund
+from portal.models.retention import AuditCheckpoint
 from portal.models.staff import RecoveryCode, StaffSession, StaffUser, Team
 
-__all__ = ["AuditEvent", "RecoveryCode", "StaffSession", "StaffUser", "Team"]
+__all__ = [
+    "AuditCheckpoint",
+    "AuditEvent",
+    "CaptureRequest",
+    "CapturedValue",
+    "DataSubmission",
+    "DeliveryAttempt",
+    "DeliveryMessage",
+    "Payment",
+    "PaymentAttempt",
+    "ProcessedWebhookEvent",
+    "RecoveryCode",
+    "Refund",
+    "StaffSession",
+    "StaffUser",
+    "Team",
+]

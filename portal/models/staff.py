@@ -69,6 +69,9 @@ class StaffSession(db.Model):
     #: When the password and (if required) the second factor were last proven.
     authenticated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     mfa_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: When password AND second factor were last proven again for a sensitive action (refunds,
+    #: erasure, staff changes: ``portal.staff.reauth``); None until the first time.
+    reauthenticated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     end_reason: Mapped[str | None] = mapped_column(String(40))
 

@@ -15,7 +15,7 @@ import time
 from flask import Flask, g, request
 from pythonjsonlogger.json import JsonFormatter
 
-from portal.security.redaction import RedactionFilter, redact_text
+from portal.security.redaction import RedactionFilter, redact_text, redact_value
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9\-]{8,64}$")
 access_log = logging.getLogger("postern.access")
@@ -32,10 +32,14 @@ class RequestIdFilter(logging.Filter):
 
 
 class RedactingJsonFormatter(JsonFormatter):
-    """JSON lines; a last redaction pass over the finished line catches anything formatted late."""
+    """JSON lines; a last redaction pass catches anything formatted late (exception text).
 
-    def format(self, record: logging.LogRecord) -> str:
-        return redact_text(super().format(record))
+    The pass runs over the fields, not over the finished line: rewriting serialised JSON as text
+    can swallow a closing quote and leave a line no log pipeline can parse.
+    """
+
+    def process_log_record(self, log_data):
+        return redact_value(super().process_log_record(log_data))
 
 
 class RedactingTextFormatter(logging.Formatter):
@@ -72,7 +76,7 @@ def init_logging(app: Flask) -> None:
         logger.handlers = [h for h in logger.handlers if not getattr(h, "_postern", False)]
         handler._postern = True
         logger.addHandler(handler)
-        logger.setLevel(app.config["LOG_LEVEL"])
+        logger.setLevel(str(app.config["LOG_LEVEL"]).upper())
         logger.propagate = False
     # Werkzeug's dev-server access line contains the raw path (and so link tokens): silence it.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -80,7 +84,7 @@ def init_logging(app: Flask) -> None:
     @app.before_request
     def _start_request() -> None:
         incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(8)
+        g.request_id = incoming if _REQUEST_ID.fullmatch(incoming) else secrets.token_hex(8)
         g.request_started = time.perf_counter()
 
     @app.after_request

@@ -6,16 +6,19 @@ The CSP itself is data in ``config/csp.py``.
 from __future__ import annotations
 
 from flask import Flask, request
+from flask_talisman import Talisman
 
 from config import csp
-from portal.extensions import talisman
 
 #: Endpoints whose responses may be cached: only our own static files.
 CACHEABLE_ENDPOINTS = frozenset({"static"})
 
 
 def init_security_headers(app: Flask) -> None:
-    talisman.init_app(
+    # One Talisman per app: Talisman keeps its settings on itself, so the shared instance would
+    # carry the last app built (HTTPS redirect, HSTS) into every other app in the process. The
+    # shared ``portal.extensions.talisman`` stays, for its per-view decorator.
+    Talisman(
         app,
         force_https=app.config["FORCE_HTTPS"],
         force_https_permanent=True,

@@ -8,6 +8,7 @@ deny list do more, and NIST SP 800-63B advises against composition rules.
 from __future__ import annotations
 
 import gzip
+import secrets
 from functools import lru_cache
 from importlib import resources
 
@@ -46,9 +47,15 @@ def needs_rehash(password_hash: str, *, fast: bool = False) -> bool:
     return _hasher(fast).check_needs_rehash(password_hash)
 
 
-#: A hash of a random password, verified against when the username is unknown so that a wrong
-#: username takes as long as a wrong password (no user enumeration by timing).
-DUMMY_HASH = _production_hasher.hash("postern-dummy-password-for-timing")
+@lru_cache(maxsize=2)
+def dummy_hash(fast: bool = False) -> str:
+    """A hash of a random password, at the strength real hashes have in this configuration.
+
+    Verified against when the username is unknown (or the account locked or disabled), so that
+    such an answer takes as long as a wrong password: no user enumeration by timing. Computed
+    on first use, not at import.
+    """
+    return _hasher(fast).hash(secrets.token_urlsafe(32))
 
 
 @lru_cache(maxsize=1)

@@ -57,6 +57,12 @@ _TEXT_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=\-]+"), "Bearer " + REDACTED),
     # Stripe-Signature header values (t=...,v1=...).
     (re.compile(r"\bt=\d+,v1=[0-9a-f]+[^\s\"']*"), REDACTED),
+    # Headers whose whole value is a credential: every cookie in a Cookie line ("a=1; b=2"), and
+    # any Authorization scheme ("Basic dXNl..."), not only the first word after the colon.
+    (
+        re.compile(r"(?i)\b((?:set-)?cookie|(?:proxy-)?authorization)(\"?\s*:\s*\"?)[^\r\n\"']+"),
+        r"\1\2" + REDACTED,
+    ),
     # key=value / key: value pairs for sensitive names, in query strings, headers or prose.
     (
         re.compile(
@@ -96,9 +102,11 @@ def redact_value(value: Any, _depth: int = 0) -> Any:
         }
     if isinstance(value, (list, tuple, set)):
         return type(value)(redact_value(v, _depth + 1) for v in value)
-    if isinstance(value, (int, float, bool)) or value is None:
-        # A bare integer can be a PAN too (e.g. logged as a number).
-        return redact_text(str(value)) if isinstance(value, int) and value > 10**12 else value
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (int, float)):
+        # A bare number can be a PAN too (e.g. logged as a number, even negative or as a float).
+        return redact_text(str(value)) if abs(value) >= 10**12 else value
     return redact_text(str(value))
 
 

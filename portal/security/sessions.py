@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import current_app, session
+from flask import current_app, request, session
 from sqlalchemy import select, update
 
 from portal.extensions import db
@@ -21,6 +21,10 @@ from portal.models.staff import StaffSession, StaffUser
 from portal.models.types import utcnow
 
 _COOKIE_KEY = "sid"
+#: Header the console's scripts send on automatic polls (see static/js/agent/console.js).
+BACKGROUND_HEADER = "X-Postern-Background"
+#: Why this browser's last session ended, kept until the sign-in page has said so.
+_ENDED_KEY = "ended"
 
 
 def _hash_token(token: str) -> str:
@@ -80,8 +84,9 @@ def load_session() -> LoadedSession:
         select(StaffSession).where(StaffSession.token_hash == _hash_token(token))
     ).scalar_one_or_none()
     if row is None or row.ended_at is not None:
-        session.pop(_COOKIE_KEY, None)
-        return LoadedSession(None, None, row.end_reason if row is not None else None)
+        reason = row.end_reason if row is not None else None
+        _forget_token(reason)
+        return LoadedSession(None, None, reason)
     config, now = current_app.config, utcnow()
     reason = None
     user = row.user
@@ -96,14 +101,36 @@ def load_session() -> LoadedSession:
     if reason:
         _end(row, reason, now)
         db.session.commit()
-        session.pop(_COOKIE_KEY, None)
+        _forget_token(reason)
         return LoadedSession(None, None, reason)
-    if now - row.last_seen_at > config["SESSION_TOUCH_INTERVAL"]:
+    if not _is_background_poll() and now - row.last_seen_at > config["SESSION_TOUCH_INTERVAL"]:
         db.session.execute(
             update(StaffSession).where(StaffSession.id == row.id).values(last_seen_at=now)
         )
         db.session.commit()
     return LoadedSession(row, user)
+
+
+def _is_background_poll() -> bool:
+    """True for requests a page makes by itself (the console's status polling).
+
+    They must not count as activity: an unattended console would otherwise never reach the
+    15-minute idle timeout (PCI DSS 8.2.8).
+    """
+    return request.headers.get(BACKGROUND_HEADER) == "poll"
+
+
+def _forget_token(reason: str | None) -> None:
+    # The request that finds a session ended is usually redirected to the sign-in page, which
+    # runs as a second request: the reason travels there in the cookie.
+    session.pop(_COOKIE_KEY, None)
+    if reason:
+        session[_ENDED_KEY] = reason
+
+
+def pop_end_reason() -> str | None:
+    """Why this browser's last session ended ("idle_timeout", ...), once; None if unknown."""
+    return session.pop(_ENDED_KEY, None)
 
 
 def end_current_session(reason: str) -> None:

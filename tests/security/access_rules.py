@@ -33,4 +33,26 @@ ROUTE_ACCESS: dict[str, tuple[object, dict[str, str]]] = {
     "auth.change_password": (STAFF, {}),
     "agent.console": (AGENT_CONSOLE, {}),
     "backoffice.home": (BACKOFFICE, {}),
+    # Capture requests: the agent console (own requests; supervisors also their team's) and
+    # its live-status API. The customer link pages authorise themselves from the token.
+    "agent.create": (AGENT_CONSOLE, {}),
+    "agent.revoke": (AGENT_CONSOLE, {"public_id": "AAAAAAAAAA"}),
+    "agent.extend": (AGENT_CONSOLE, {"public_id": "AAAAAAAAAA"}),
+    "agent.resend": (AGENT_CONSOLE, {"public_id": "AAAAAAAAAA"}),
+    "agent.api_requests": (AGENT_CONSOLE, {}),
+    "agent.api_status": (AGENT_CONSOLE, {"public_id": "AAAAAAAAAA"}),
+    "customer.landing": (PUBLIC, {"token": "not-a-real-token"}),
+    "customer.start": (PUBLIC, {"token": "not-a-real-token"}),
+    "customer.identity_check": (PUBLIC, {"token": "not-a-real-token"}),
+    "customer.summary": (PUBLIC, {"token": "not-a-real-token"}),
+    # Card payments: the customer's payment pages (token + binding cookie) and Stripe's
+    # webhooks (authenticated by their signature over the raw body).
+    "customer.pay": (PUBLIC, {"token": "not-a-real-token"}),
+    "customer.pay_status": (PUBLIC, {"token": "not-a-real-token"}),
+    "customer.pay_return": (PUBLIC, {"token": "not-a-real-token"}),
+    "customer.paid": (PUBLIC, {"token": "not-a-real-token"}),
+    "webhooks.stripe_webhook": (PUBLIC, {}),
+    # Development outbox (registered only when DEV_OUTBOX_ENABLED; never in production).
+    "devtools.outbox": (STAFF, {}),
+    "devtools.outbox_html": (STAFF, {"message_id": "1"}),
 }

@@ -1,0 +1,1 @@
+"""Capture requests: the state machine, links, identity check, money and the services."""

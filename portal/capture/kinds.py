@@ -1,0 +1,34 @@
+"""What a capture request can ask for, and how its link can reach the customer: names as data.
+
+A data request stores only the name of its field set; what each set collects (fields,
+validation, retention) is declared in ``config/field_sets.py`` and used by the data pages.
+"""
+
+from __future__ import annotations
+
+from config.field_sets import FIELD_SETS as DECLARED_FIELD_SETS
+
+PAYMENT, DATA, BOTH = "payment", "data", "both"
+KINDS = {PAYMENT: "Payment", DATA: "Personal details", BOTH: "Payment and personal details"}
+PAYMENT_KINDS = frozenset({PAYMENT, BOTH})
+DATA_KINDS = frozenset({DATA, BOTH})
+
+#: What the agent's form calls each field set; the sets themselves are declared, with what
+#: they collect, in ``config/field_sets.py``.
+_AGENT_LABELS = {
+    "address": "Postal address",
+    "date_of_birth": "Date of birth",
+    "bank_details_dd": "Bank details for Direct Debit",
+    "iban": "IBAN (international bank account)",
+    "ni_number": "National Insurance number",
+    "contact": "Contact details",
+}
+#: Field-set name -> label, for every declared set.
+FIELD_SETS = {
+    name: _AGENT_LABELS.get(name) or spec["title"].removeprefix("Your ").capitalize()
+    for name, spec in DECLARED_FIELD_SETS.items()
+}
+
+SMS, EMAIL, COPY_LINK = "sms", "email", "copy"
+#: Channel -> what the agent's form calls it.
+CHANNELS = {SMS: "Text message (SMS)", EMAIL: "Email", COPY_LINK: "Copy link / QR code"}

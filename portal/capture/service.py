@@ -1,0 +1,278 @@
+"""What agents do with capture requests: create, send, resend, extend, revoke.
+
+Knows nothing of HTTP. Every function joins the current transaction and audits what it did;
+the caller commits. Rules the agent can break raise ``CaptureError`` with a message to show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from portal import audit
+from portal.capture import identity, links, states
+from portal.capture.kinds import COPY_LINK, DATA_KINDS, PAYMENT_KINDS
+from portal.capture.states import EXPIRABLE, NOT_YET_VERIFIED, TERMINAL, Status, transition
+from portal.delivery import outbox
+from portal.extensions import db
+from portal.models.capture import CaptureRequest
+from portal.models.staff import StaffUser
+from portal.models.types import utcnow
+
+
+class CaptureError(ValueError):
+    """The agent asked for something the policy or the request's state does not allow."""
+
+
+@dataclass(frozen=True)
+class RequestSpec:
+    """A new request, already parsed and validated by the form (amounts in minor units)."""
+
+    kind: str
+    reference: str
+    expiry_minutes: int
+    channel: str
+    destination: str | None = None
+    amount_minor: int | None = None
+    currency: str | None = None
+    purpose: str | None = None
+    interaction_id: str | None = None
+    field_set: str | None = None
+    identity_item: str | None = None
+    identity_value: str | None = None
+    create_key: str | None = None
+
+
+@dataclass(frozen=True)
+class IssuedLink:
+    """A request and the link just issued for it. The URL exists only here: the database
+    keeps a hash of its nonce, so it can be shown once (copy link) or handed to the outbox."""
+
+    request: CaptureRequest
+    url: str
+
+
+def _config(name: str):
+    return current_app.config[name]
+
+
+def max_expiry_minutes() -> int:
+    return int(_config("CAPTURE_MAX_EXPIRY_MINUTES"))
+
+
+def _target(request: CaptureRequest) -> dict:
+    return {"target_type": "capture_request", "target_id": request.public_id}
+
+
+def create_request(agent: StaffUser, spec: RequestSpec) -> IssuedLink:
+    """Create a request, issue its link and send it on ``spec.channel``.
+
+    Raises CaptureError for a policy breach, ``DuplicateSubmission`` when the same form was
+    already submitted (a double click), ValueError from the outbox for a bad destination.
+    """
+    if not 1 <= spec.expiry_minutes <= max_expiry_minutes():
+        raise CaptureError(f"Choose an expiry between 1 and {max_expiry_minutes()} minutes.")
+    if spec.kind in PAYMENT_KINDS and (not spec.amount_minor or not spec.currency):
+        raise CaptureError("A payment request needs an amount and a currency.")
+    if spec.kind in DATA_KINDS and not spec.field_set:
+        raise CaptureError("A data request needs the set of details to collect.")
+    identity_hash = None
+    if spec.identity_item:
+        try:
+            identity_hash = identity.answer_hash(spec.identity_item, spec.identity_value or "")
+        except identity.IdentityFormatError as problem:
+            raise CaptureError(f"Identity check: {problem}") from None
+    now = utcnow()
+    nonce = links.new_nonce()
+    request = CaptureRequest(
+        public_id=links.new_public_id(),
+        kind=spec.kind,
+        status=Status.CREATED.value,
+        created_by_id=agent.id,
+        team_id=agent.team_id,
+        create_key=spec.create_key,
+        amount_minor=spec.amount_minor if spec.kind in PAYMENT_KINDS else None,
+        currency=spec.currency if spec.kind in PAYMENT_KINDS else None,
+        purpose=spec.purpose or None,
+        reference=spec.reference,
+        interaction_id=spec.interaction_id or None,
+        field_set=spec.field_set if spec.kind in DATA_KINDS else None,
+        identity_item=spec.identity_item or None,
+        identity_hash=identity_hash,
+        readback_code=identity.new_readback_code(),
+        link_nonce_hash=links.hash_secret(nonce),
+        link_issued_at=now,
+        link_channel=spec.channel,
+        expires_at=now + timedelta(minutes=spec.expiry_minutes),
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(request)
+    except IntegrityError:
+        existing = _by_create_key(agent.id, spec.create_key)
+        if existing is None:  # a public-id collision (2**-60): let the caller see the error
+            raise
+        raise DuplicateSubmission(existing) from None
+    audit.record(
+        "capture.created",
+        **_target(request),
+        details={
+            "kind": spec.kind,
+            "amount_minor": request.amount_minor,
+            "currency": request.currency,
+            "field_set": request.field_set,
+            "identity_item": request.identity_item,
+            "expiry_minutes": spec.expiry_minutes,
+            "channel": spec.channel,
+        },
+    )
+    url = _send(request, nonce, spec.channel, spec.destination, resend=False)
+    return IssuedLink(request, url)
+
+
+class DuplicateSubmission(CaptureError):
+    """The form was submitted twice; ``request`` is the one the first submission created."""
+
+    def __init__(self, request: CaptureRequest):
+        super().__init__("This request was already created.")
+        self.request = request
+
+
+def _by_create_key(agent_id: int, create_key: str | None) -> CaptureRequest | None:
+    if not create_key:
+        return None
+    return db.session.execute(
+        select(CaptureRequest).where(
+            CaptureRequest.created_by_id == agent_id, CaptureRequest.create_key == create_key
+        )
+    ).scalar_one_or_none()
+
+
+def _send(
+    request: CaptureRequest, nonce: str, channel: str, destination: str | None, *, resend: bool
+) -> str:
+    url = links.link_url(links.make_token(request.public_id, nonce))
+    if channel != COPY_LINK:
+        outbox.queue_link_message(request, url, channel, destination or "")
+    transition(request, Status.SENT)
+    audit.record("capture.sent", **_target(request), details={"channel": channel, "resend": resend})
+    return url
+
+
+def revoke(request: CaptureRequest) -> None:
+    """Stop the request: its link stops working at once. Raises CaptureError if it has
+    already finished or a payment is under way."""
+    expire_if_due(request)
+    if not transition(request, Status.REVOKED, status_reason="revoked_by_agent"):
+        raise CaptureError(_cannot_change(request, "revoked"))
+    outbox.cancel_pending(request.id, "revoked")
+    audit.record("capture.revoked", **_target(request))
+
+
+def extend(request: CaptureRequest, minutes: int, now: datetime | None = None) -> datetime:
+    """Give the customer ``minutes`` more, within the policy's longest lifetime for a link.
+    Returns the new expiry. Raises CaptureError when it cannot be extended."""
+    expire_if_due(request)
+    now = now or utcnow()
+    if minutes < 1:
+        raise CaptureError("Choose how many minutes to add.")
+    old_expiry = request.expires_at
+    limit = request.link_issued_at + timedelta(minutes=max_expiry_minutes())
+    new_expiry = min(old_expiry + timedelta(minutes=minutes), limit)
+    if old_expiry <= now or request.status not in EXPIRABLE:
+        raise CaptureError(_cannot_change(request, "extended"))
+    if new_expiry <= old_expiry:
+        raise CaptureError(
+            f"This link already has the longest life allowed ({max_expiry_minutes()} minutes). "
+            "If the customer needs longer, create a new request."
+        )
+    moved = db.session.execute(
+        update(CaptureRequest)
+        .where(
+            CaptureRequest.id == request.id,
+            CaptureRequest.status.in_([s.value for s in EXPIRABLE]),
+            # Unchanged since we read it: two clicks extend once, not twice.
+            CaptureRequest.expires_at == old_expiry,
+            CaptureRequest.expires_at > now,
+        )
+        .values(
+            expires_at=new_expiry,
+            extension_count=CaptureRequest.extension_count + 1,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.expire(request)
+    if moved != 1:
+        raise CaptureError("The request changed while you were extending it. Check its status.")
+    added = int((new_expiry - old_expiry).total_seconds() // 60)
+    audit.record("capture.extended", **_target(request), details={"minutes_added": added})
+    return new_expiry
+
+
+def resend(request: CaptureRequest, channel: str, destination: str | None) -> IssuedLink:
+    """Issue a new link (the old one stops working) and send it on ``channel``.
+
+    Only before the customer has pressed Start: after that the link is tied to their
+    browser. Raises CaptureError otherwise, ValueError from the outbox for a bad destination.
+    """
+    expire_if_due(request)
+    now = utcnow()
+    if request.bound_secret_hash is not None and request.status in NOT_YET_VERIFIED:
+        raise CaptureError(
+            "The customer has already started on their device, so a new link cannot be sent. "
+            "If it is the wrong person, revoke this request and create a new one."
+        )
+    nonce = links.new_nonce()
+    moved = db.session.execute(
+        update(CaptureRequest)
+        .where(
+            CaptureRequest.id == request.id,
+            CaptureRequest.status.in_([s.value for s in NOT_YET_VERIFIED]),
+            CaptureRequest.bound_secret_hash.is_(None),
+            CaptureRequest.expires_at > now,
+        )
+        .values(
+            link_nonce_hash=links.hash_secret(nonce),
+            link_issued_at=now,
+            link_channel=channel,
+            resend_count=CaptureRequest.resend_count + 1,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.expire(request)
+    if moved != 1:
+        raise CaptureError(_cannot_change(request, "re-sent"))
+    outbox.cancel_pending(request.id, "link_replaced")
+    audit.record("capture.link_replaced", **_target(request), details={"channel": channel})
+    return IssuedLink(request, _send(request, nonce, channel, destination, resend=True))
+
+
+def _cannot_change(request: CaptureRequest, verb: str) -> str:
+    status = request.status
+    if status == Status.IN_PROGRESS:
+        return f"The customer is paying right now, so this request cannot be {verb}."
+    if status == Status.EXPIRED or (status in EXPIRABLE and request.expires_at <= utcnow()):
+        return f"This request's time is up, so it cannot be {verb}. Create a new one."
+    if status == Status.VERIFIED and verb == "re-sent":
+        return "The customer has already confirmed who they are, so a new link is not needed."
+    if status in TERMINAL:
+        return f"This request has finished ({status.replace('_', ' ')}), so it cannot be {verb}."
+    return "This request changed while you were working on it. Check its status and try again."
+
+
+def expire_if_due(request: CaptureRequest) -> bool:
+    """Write down that the request's time is up, if it is (and audit it once). True if this
+    call did it. Every reader calls this, so expiry needs no background job."""
+    if not states.expire_if_due(request):
+        return False
+    outbox.cancel_pending(request.id, "expired")
+    audit.record("capture.expired", **_target(request), actor=audit.service.SYSTEM)
+    return True

@@ -1,0 +1,207 @@
+"""The customer's payment step: routes added to the customer blueprint (``/c/<token>/...``).
+
+- ``GET /c/<token>/pay``: the payment page. Stripe.js mounts the card form in Stripe's own
+  iframe and confirms the payment in the browser, so nothing is POSTed here and no card data
+  ever reaches Postern. This is the only page whose CSP admits Stripe's origins.
+- ``GET /c/<token>/pay/status``: JSON the page polls to learn the server-side truth (asked
+  from Stripe, never taken from the browser).
+- ``GET /c/<token>/pay/return``: where Stripe sends the browser back after a redirect.
+- ``GET /c/<token>/paid``: the confirmation page.
+
+Every route authorises itself like the rest of the customer pages (token + binding cookie,
+``portal.customer.views``). Views are thin: ``portal.payments.service`` decides.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import current_app, jsonify, redirect, render_template, url_for
+from flask_limiter.util import get_remote_address
+from flask_talisman import Talisman
+
+from config.csp import NONCE_DIRECTIVES
+from portal.audit.service import CUSTOMER
+from portal.capture import identity
+from portal.capture.kinds import PAYMENT_KINDS
+from portal.capture.money import format_amount
+from portal.capture.states import NOT_YET_VERIFIED, Status
+from portal.customer.views import _ip_rate, _problem_page, _resolve, bp
+from portal.extensions import db, limiter, talisman
+from portal.payments import messages, service
+from portal.payments.gateway import ProviderRejected, ProviderUnavailable, StripeGateway
+from portal.security.headers import payment_page_csp
+
+log = logging.getLogger("postern.customer.payments")
+CLOSED_PROBLEMS = frozenset({"expired", "revoked", "locked"})
+
+
+class _PaymentPageHeaderOptions(dict):
+    """Flask-Talisman's per-view options for the payment page, worked out per request.
+
+    Talisman fills a view's options in with ``setdefault`` from the first app that serves it;
+    keeping those would pin one app's settings on this view for every app in the process. So
+    nothing is stored: the CSP is built from the current app's Stripe settings, and every other
+    option is whatever the current app's Talisman applies to all other pages.
+    """
+
+    def __missing__(self, key: str):
+        if key == "content_security_policy":
+            return payment_page_csp(current_app)
+        if key == "content_security_policy_nonce_in":
+            return NONCE_DIRECTIVES
+        return getattr(_app_talisman(), key)
+
+    def setdefault(self, key, default=None):
+        return self[key]
+
+
+def _app_talisman() -> Talisman:
+    """The Talisman serving the current app (each app has its own; see security.headers)."""
+    for hook in current_app.after_request_funcs.get(None, ()):
+        owner = getattr(hook, "__self__", None)
+        if isinstance(owner, Talisman):
+            return owner
+    return talisman
+
+
+def stripe_page(view):
+    """Give ``view`` the payment page's CSP (Stripe's origins); no other page gets them."""
+    view.talisman_view_options = _PaymentPageHeaderOptions()
+    return view
+
+
+def _status_rate() -> str:
+    return current_app.config["RATELIMIT_PAYMENT_STATUS_PER_IP"]
+
+
+def _payment_access(token: str):
+    """(request, None) for a bound, identity-checked payment request, else (None, response).
+
+    A request that closed (expired, revoked, locked) has its PaymentIntent canceled at Stripe
+    before the page says so, so no open card form anywhere can still charge it.
+    """
+    access = _resolve(token)
+    if access.problem in CLOSED_PROBLEMS and access.request is not None:
+        service.stop_quietly(access.request, gateway=StripeGateway.for_app(), actor=CUSTOMER)
+    if access.problem not in (None, "other_device"):
+        return None, _problem_page(access)
+    if not access.bound_here:
+        return None, redirect(url_for("customer.landing", token=token), code=303)
+    capture = access.request
+    if capture.kind not in PAYMENT_KINDS:
+        return None, redirect(url_for("customer.summary", token=token), code=303)
+    if capture.status in NOT_YET_VERIFIED:
+        return None, redirect(url_for("customer.landing", token=token), code=303)
+    return capture, None
+
+
+def _unavailable():
+    db.session.rollback()
+    return render_template(
+        "errors/error.html",
+        status=503,
+        title="Card payments are not available right now",
+        detail=messages.PROVIDER_UNAVAILABLE,
+    ), 503
+
+
+def _stopped_page(view: service.PaymentView):
+    return render_template(
+        "customer/problem.html",
+        title="This payment has been stopped",
+        text=view.message,
+        problem="payment_" + view.state,
+    ), 410
+
+
+@bp.get("/<token>/pay")
+@stripe_page
+@limiter.limit(_ip_rate, key_func=get_remote_address)
+def pay(token: str):
+    capture, stop = _payment_access(token)
+    if stop is not None:
+        return stop
+    try:
+        view = service.start_checkout(capture, gateway=StripeGateway.for_app())
+    except (ProviderUnavailable, ProviderRejected) as problem:
+        log.warning("payment page without provider", extra={"error": str(problem)})
+        return _unavailable()
+    except service.NotPayable:
+        return redirect(url_for("customer.summary", token=token), code=303)
+    if view.state == "succeeded":
+        return redirect(url_for("customer.paid", token=token), code=303)
+    if view.state in ("failed", "closed"):
+        return _stopped_page(view)
+    return render_template(
+        "customer/pay.html",
+        token=token,
+        capture=capture,
+        view=view,
+        amount=format_amount(view.amount_minor, view.currency),
+        readback=identity.display_readback(capture.readback_code),
+        stripe_js_url=current_app.config["STRIPE_JS_URL"],
+        publishable_key=current_app.config["STRIPE_PUBLISHABLE_KEY"],
+        return_url=url_for("customer.pay_return", token=token, _external=True),
+    )
+
+
+@bp.get("/<token>/pay/status")
+@limiter.limit(_status_rate, key_func=get_remote_address)
+def pay_status(token: str):
+    """``{"state", "message", "attempts_left"}``; state is ready, processing, succeeded,
+    failed or closed (see ``PaymentView``), or ``unavailable`` (503) if Stripe is down."""
+    capture, stop = _payment_access(token)
+    if stop is not None:
+        # Whatever the reason, the page reloads itself and the server explains it there.
+        db.session.commit()
+        return jsonify(state="closed", message=None), 410
+    try:
+        view = service.current_view(capture, gateway=StripeGateway.for_app())
+    except (ProviderUnavailable, ProviderRejected):
+        db.session.rollback()
+        return jsonify(state="unavailable", message=messages.PROVIDER_UNAVAILABLE), 503
+    except service.NotPayable:
+        return jsonify(state="closed", message=None), 410
+    return jsonify(state=view.state, message=view.message, attempts_left=view.attempts_left)
+
+
+@bp.get("/<token>/pay/return")
+@limiter.limit(_ip_rate, key_func=get_remote_address)
+def pay_return(token: str):
+    """Stripe's redirect back. Its query (payment_intent, client secret, redirect_status) is
+    not trusted or kept: the outcome is asked from Stripe, then the browser moves on to a
+    clean URL."""
+    capture, stop = _payment_access(token)
+    if stop is not None:
+        return stop
+    try:
+        view = service.current_view(capture, gateway=StripeGateway.for_app())
+    except (ProviderUnavailable, ProviderRejected):
+        return _unavailable()
+    except service.NotPayable:
+        return redirect(url_for("customer.summary", token=token), code=303)
+    if view.state == "succeeded":
+        return redirect(url_for("customer.paid", token=token), code=303)
+    return redirect(url_for("customer.pay", token=token), code=303)
+
+
+@bp.get("/<token>/paid")
+@limiter.limit(_ip_rate, key_func=get_remote_address)
+def paid(token: str):
+    capture, stop = _payment_access(token)
+    if stop is not None:
+        return stop
+    payment = service.payment_for(capture)
+    if payment is None or payment.status != "succeeded":
+        return redirect(url_for("customer.pay", token=token), code=303)
+    db.session.commit()
+    return render_template(
+        "customer/paid.html",
+        capture=capture,
+        payment=payment,
+        amount=format_amount(payment.amount_minor, payment.currency),
+        readback=identity.display_readback(capture.readback_code),
+        more_to_do=capture.status != Status.SUCCEEDED,
+        token=token,
+    )

@@ -1,0 +1,192 @@
+"""The outbox: queue a link message, report on it, cancel it, and later forget its contents.
+
+Queuing only writes rows in the caller's transaction; the worker (``portal.delivery.worker``)
+does the sending. So creating a request never waits on a provider and never fails because
+one is down, and a rolled-back request never sends a link.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from portal import audit
+from portal.delivery.destinations import EMAIL, SMS, mask_destination, normalise_destination
+from portal.delivery.gateways import DEV, DISABLED, configured_backend
+from portal.delivery.wording import render_link_message
+from portal.extensions import db
+from portal.models.capture import CaptureRequest
+from portal.models.delivery import (
+    CANCELLED,
+    FAILED,
+    FINAL_STATUSES,
+    QUEUED,
+    SENDING,
+    SENT,
+    DeliveryMessage,
+)
+from portal.models.types import utcnow
+
+CHANNEL_WORDS = {SMS: "text message", EMAIL: "email"}
+STATUS_WORDS = {
+    QUEUED: "Waiting to send",
+    SENDING: "Sending",
+    SENT: "Sent",
+    FAILED: "Not delivered",
+    CANCELLED: "Cancelled, not sent",
+}
+
+
+def public_id_of(capture_request_id: int) -> str | None:
+    """The request's public id: what audit rows name it by."""
+    return db.session.execute(
+        select(CaptureRequest.public_id).where(CaptureRequest.id == capture_request_id)
+    ).scalar_one_or_none()
+
+
+def _check_link(link_url: str) -> None:
+    """The link must be a full address on our own public site (no shorteners, no look-alikes)."""
+    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + "/"
+    if not link_url.startswith(base) or any(char.isspace() for char in link_url):
+        raise ValueError("the link must be a full address under PUBLIC_BASE_URL")
+
+
+def queue_link_message(
+    capture_request, link_url: str, channel: str, destination: str
+) -> DeliveryMessage:
+    """Add a message carrying ``link_url`` for ``capture_request`` to the current transaction.
+
+    ``destination`` is normalised again here (so already-normalised values are fine).
+    Returns the new, flushed message; the caller commits. Never contacts a provider.
+    Raises ValueError with a message fit for the agent when the destination is not valid or
+    the channel is switched off, and for a link outside PUBLIC_BASE_URL (a programming error).
+    """
+    if channel not in CHANNEL_WORDS:
+        raise ValueError(f"Unknown delivery channel {channel!r}")
+    backend = configured_backend(channel, current_app.config)
+    if backend == DISABLED:
+        raise ValueError(f"Sending links by {CHANNEL_WORDS[channel]} is switched off here.")
+    normalised = normalise_destination(channel, destination)
+    _check_link(link_url)
+    rendered = render_link_message(capture_request, link_url, channel)
+    now = utcnow()
+    message = DeliveryMessage(
+        capture_request_id=capture_request.id,
+        channel=channel,
+        backend=backend,
+        destination=normalised,
+        destination_masked=mask_destination(channel, normalised),
+        subject=rendered.subject,
+        text_body=rendered.text_body,
+        html_body=rendered.html_body,
+        status=QUEUED,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    db.session.add(message)
+    db.session.flush()
+    audit.record(
+        "delivery.queued",
+        target_type="capture_request",
+        target_id=capture_request.public_id,
+        details={"message_id": message.id, "channel": channel, "backend": backend},
+    )
+    return message
+
+
+def _status_words(message: DeliveryMessage) -> str:
+    if message.status == QUEUED and message.attempts:
+        return "Not delivered yet, trying again"
+    if message.status == SENT and message.backend == DEV:
+        return "Sent to the development outbox"
+    return STATUS_WORDS.get(message.status, message.status)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") if value else None
+
+
+def delivery_summary(capture_request_id: int) -> list[dict]:
+    """What the agent may see about each message of a request, oldest first.
+
+    Never the destination in full, never a body (it carries the link). Each item holds:
+    id, channel, channel_words, destination (masked), status, status_words, attempts,
+    last_error (plain words or None), next_attempt_at, sent_at, updated_at (ISO 8601 UTC).
+    """
+    messages = db.session.execute(
+        select(DeliveryMessage)
+        .where(DeliveryMessage.capture_request_id == capture_request_id)
+        .order_by(DeliveryMessage.id)
+    ).scalars()
+    return [
+        {
+            "id": message.id,
+            "channel": message.channel,
+            "channel_words": CHANNEL_WORDS.get(message.channel, message.channel),
+            "destination": message.destination_masked,
+            "status": message.status,
+            "status_words": _status_words(message),
+            "attempts": message.attempts,
+            "last_error": message.last_error,
+            "next_attempt_at": _iso(message.next_attempt_at) if message.status == QUEUED else None,
+            "sent_at": _iso(message.sent_at),
+            "updated_at": _iso(message.updated_at),
+        }
+        for message in messages
+    ]
+
+
+def cancel_pending(capture_request_id: int, reason: str = "request_closed") -> int:
+    """Stop every not-yet-sent message of a request (revoked, expired, link replaced).
+
+    A message already handed to a worker finishes its current attempt; queued ones, including
+    those waiting to retry, are never sent. Returns how many were cancelled; the caller commits.
+    """
+    now = utcnow()
+    result = db.session.execute(
+        update(DeliveryMessage)
+        .where(
+            DeliveryMessage.capture_request_id == capture_request_id,
+            DeliveryMessage.status == QUEUED,
+        )
+        .values(
+            status=CANCELLED,
+            next_attempt_at=None,
+            last_error="Not sent: the request was closed or its link replaced.",
+            last_error_code=reason[:40],
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    cancelled = result.rowcount or 0
+    if cancelled:
+        audit.record(
+            "delivery.cancelled",
+            target_type="capture_request",
+            target_id=public_id_of(capture_request_id),
+            details={"messages": cancelled, "reason": reason[:40]},
+        )
+    return cancelled
+
+
+def purge_contents(older_than: datetime) -> int:
+    """Empty the destination and bodies of final messages last changed before ``older_than``.
+
+    Keeps the masked destination, status and attempts so the history stays readable.
+    Returns how many messages were purged; the caller commits (and audits the retention run).
+    """
+    result = db.session.execute(
+        update(DeliveryMessage)
+        .where(
+            DeliveryMessage.status.in_(FINAL_STATUSES),
+            DeliveryMessage.updated_at < older_than,
+            DeliveryMessage.purged_at.is_(None),
+        )
+        .values(destination=None, text_body=None, html_body=None, purged_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0

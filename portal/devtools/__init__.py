@@ -1,0 +1,2 @@
+"""Development-only tools (the outbox page). Registered only when DEV_OUTBOX_ENABLED is on,
+which production refuses."""

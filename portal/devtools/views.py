@@ -1,0 +1,69 @@
+"""``/dev/outbox``: what the development outbox "sent", newest first, for signed-in staff.
+
+In development and tests no SMS or email leaves the machine; this page shows each message as
+the customer would have received it, with its link, so a demo can be run end to end. The
+HTML body is served as its own response under a CSP that forbids everything and sandboxes
+the document, so a message body can never run script in the portal's origin.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, Response, abort, current_app, render_template
+from sqlalchemy import select
+
+from portal.extensions import db, talisman
+from portal.models.delivery import DeliveryMessage
+from portal.security.guards import check_staff
+
+bp = Blueprint("devtools", __name__)
+PAGE_SIZE = 50
+
+#: For a message's HTML body: nothing may load or run; links may be followed.
+HTML_BODY_POLICY = {
+    "default-src": "'none'",
+    "base-uri": "'none'",
+    "form-action": "'none'",
+    "frame-ancestors": "'none'",
+    "sandbox": "allow-top-navigation-by-user-activation",
+}
+
+
+@bp.before_request
+def _gate():
+    if not current_app.config.get("DEV_OUTBOX_ENABLED"):
+        abort(404)
+    return check_staff(None)
+
+
+def _link_in(text: str | None) -> str | None:
+    """The customer link in a message body (an address under PUBLIC_BASE_URL)."""
+    base = re.escape(current_app.config["PUBLIC_BASE_URL"].rstrip("/"))
+    match = re.search(base + r"/\S+", text or "")
+    return match.group(0) if match else None
+
+
+@bp.get("/outbox")
+def outbox():
+    messages = (
+        db.session.execute(
+            select(DeliveryMessage)
+            .where(DeliveryMessage.backend == "dev")
+            .order_by(DeliveryMessage.id.desc())
+            .limit(PAGE_SIZE)
+        )
+        .scalars()
+        .all()
+    )
+    items = [{"message": message, "link": _link_in(message.text_body)} for message in messages]
+    return render_template("dev/outbox.html", items=items, page_size=PAGE_SIZE)
+
+
+@bp.get("/outbox/<int:message_id>/html")
+@talisman(content_security_policy=HTML_BODY_POLICY, content_security_policy_nonce_in=[])
+def outbox_html(message_id: int):
+    message = db.session.get(DeliveryMessage, message_id)
+    if message is None or message.backend != "dev" or not message.html_body:
+        abort(404)
+    return Response(message.html_body, mimetype="text/html")

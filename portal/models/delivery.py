@@ -1,0 +1,96 @@
+"""The delivery outbox: link messages waiting to be sent, and every attempt to send them.
+
+A message row is written in the same transaction as the capture request it belongs to and is
+sent later by the outbox worker (``portal.delivery.worker``), so creating a request never waits
+on, or fails because of, an SMS or email provider.
+
+``destination`` and the bodies are personal data and carry the link (a secret): they are kept
+only so the worker can send and retry, are never logged, and are emptied by
+``portal.delivery.outbox.purge_contents`` once the message is final and old enough.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.models.types import UTCDateTime, utcnow
+
+# Message statuses. SENT, FAILED and CANCELLED are final: the worker never touches them again.
+QUEUED, SENDING, SENT, FAILED, CANCELLED = "queued", "sending", "sent", "failed", "cancelled"
+MESSAGE_STATUSES = (QUEUED, SENDING, SENT, FAILED, CANCELLED)
+FINAL_STATUSES = frozenset({SENT, FAILED, CANCELLED})
+
+
+class DeliveryMessage(db.Model):
+    __tablename__ = "delivery_messages"
+    __table_args__ = (
+        # The worker's claim query: due messages by status and time.
+        Index("ix_delivery_messages_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    capture_request_id: Mapped[int] = mapped_column(
+        ForeignKey("capture_requests.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(10))  # sms | email
+    #: "dev" | "twilio" | "smtp": the backend configured when queued, then the one that sent.
+    backend: Mapped[str] = mapped_column(String(20))
+    #: Normalised phone number or email address; emptied by retention.
+    destination: Mapped[str | None] = mapped_column(String(320))
+    #: Masked destination, kept after retention so the history stays readable.
+    destination_masked: Mapped[str] = mapped_column(String(340))
+    subject: Mapped[str | None] = mapped_column(String(200))
+    text_body: Mapped[str | None] = mapped_column(Text)
+    html_body: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), default=QUEUED)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Plain words fit for the agent; never a provider's raw response.
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    last_error_code: Mapped[str | None] = mapped_column(String(40))
+    provider_message_id: Mapped[str | None] = mapped_column(String(120))
+    #: The lease: which worker owns the message while sending, and until when.
+    claimed_by: Mapped[str | None] = mapped_column(String(80))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    attempt_log: Mapped[list[DeliveryAttempt]] = relationship(
+        back_populates="message",
+        order_by="DeliveryAttempt.attempt_number",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+    def __repr__(self) -> str:  # never the destination or a body
+        return f"<DeliveryMessage {self.id} {self.channel} {self.status} x{self.attempts}>"
+
+
+class DeliveryAttempt(db.Model):
+    """One try at handing a message to its provider. ``outcome`` is None while in flight."""
+
+    __tablename__ = "delivery_attempts"
+    __table_args__ = (UniqueConstraint("message_id", "attempt_number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("delivery_messages.id", ondelete="CASCADE"), index=True
+    )
+    attempt_number: Mapped[int] = mapped_column(Integer)
+    worker: Mapped[str] = mapped_column(String(80))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(10))  # sent | failed
+    error_code: Mapped[str | None] = mapped_column(String(40))
+    error_message: Mapped[str | None] = mapped_column(String(300))
+
+    message: Mapped[DeliveryMessage] = relationship(back_populates="attempt_log")
+
+    def __repr__(self) -> str:
+        return f"<DeliveryAttempt {self.message_id}#{self.attempt_number} {self.outcome}>"

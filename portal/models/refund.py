@@ -1,0 +1,103 @@
+"""Refunds of card payments, asked for in the back office and carried out by Stripe.
+
+A refund row is written BEFORE Stripe is called, and its id is the idempotency key Stripe
+sees (``postern-refund-<id>``): however often the call is retried (a timeout, a retry button,
+two tabs), Stripe makes at most one refund for it.
+
+``status`` (changed only by ``portal.refunds`` through conditional UPDATEs):
+
+    pending_approval -> requested | rejected          (dual control, above the limit)
+    requested -> pending | requires_action | succeeded | failed | canceled   (Stripe's answer)
+    pending / requires_action -> succeeded | failed | canceled               (webhooks)
+
+``requested`` means "approved, Stripe not yet known to have it": the row can be sent again
+with the same key until Stripe answers. Amounts in pending_approval, requested, pending,
+requires_action and succeeded count against what may still be refunded.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.models.payment import Payment
+from portal.models.staff import StaffUser
+from portal.models.types import UTCDateTime, utcnow
+
+PENDING_APPROVAL = "pending_approval"
+REQUESTED = "requested"
+REJECTED = "rejected"
+#: Stripe's own refund statuses, mirrored once Stripe has the refund.
+PENDING, REQUIRES_ACTION, SUCCEEDED, FAILED, CANCELED = (
+    "pending",
+    "requires_action",
+    "succeeded",
+    "failed",
+    "canceled",
+)
+STRIPE_STATUSES = frozenset({PENDING, REQUIRES_ACTION, SUCCEEDED, FAILED, CANCELED})
+#: Statuses whose amount is (or may become) money going back to the customer.
+COMMITTED_STATUSES = frozenset({PENDING_APPROVAL, REQUESTED, PENDING, REQUIRES_ACTION, SUCCEEDED})
+#: Statuses nothing can move a refund out of.
+FINAL_STATUSES = frozenset({REJECTED, FAILED, CANCELED})
+
+
+class Refund(db.Model):
+    __tablename__ = "refunds"
+    __table_args__ = (
+        # Dual control in the database itself: whoever decides is never who asked.
+        CheckConstraint(
+            "decided_by_id IS NULL OR decided_by_id <> requested_by_id",
+            name="decider_is_not_requester",
+        ),
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    #: A code from ``portal.refunds.reasons.REASONS``.
+    reason_code: Mapped[str] = mapped_column(String(40))
+    #: What the requester typed (card numbers refused). Emptied by a data-subject erasure.
+    reason_note: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    requires_approval: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    #: Who approved or rejected it (dual control); never the requester.
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decision_note: Mapped[str | None] = mapped_column(String(200))
+
+    stripe_refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    #: How many times the refund was handed to Stripe (retries reuse the same key).
+    submit_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Why the last hand-over did not get an answer ("provider_unavailable"), or None.
+    last_error_code: Mapped[str | None] = mapped_column(String(40))
+    #: Stripe's refusal code or the refund's failure_reason, when it failed.
+    failure_code: Mapped[str | None] = mapped_column(String(64))
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    payment: Mapped[Payment] = relationship()
+    requested_by: Mapped[StaffUser] = relationship(foreign_keys=[requested_by_id])
+    decided_by: Mapped[StaffUser | None] = relationship(foreign_keys=[decided_by_id])
+
+    @property
+    def idempotency_key(self) -> str:
+        """The key every Stripe call creating this refund carries: derived from our row id."""
+        return f"postern-refund-{self.id}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    def __repr__(self) -> str:  # ids, amount and status only; never the note
+        return f"<Refund {self.id} payment={self.payment_id} {self.amount_minor} {self.status}>"

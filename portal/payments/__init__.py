@@ -1,0 +1,1 @@
+"""Card payments through Stripe: the gateway, the service, webhooks and reconcile."""

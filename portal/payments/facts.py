@@ -1,0 +1,142 @@
+"""What Postern keeps and needs from Stripe's objects: plain, immutable facts.
+
+Only ids, statuses, amounts, card brand, last four digits, expiry, the 3-D Secure result and
+decline codes. The converters take Stripe's JSON (or SDK objects) and drop everything else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+#: The metadata key that links a Stripe object to our capture request's public id.
+METADATA_REQUEST = "postern_request"
+
+#: PaymentIntent statuses after which nothing more can happen to it.
+FINAL_INTENT_STATUSES = frozenset({"succeeded", "canceled"})
+
+
+@dataclass(frozen=True)
+class ChargeFacts:
+    """One authorisation attempt, as far as we may keep it."""
+
+    id: str
+    status: str
+    brand: str | None = None
+    last4: str | None = None
+    exp_month: int | None = None
+    exp_year: int | None = None
+    #: ``payment_method_details.card.three_d_secure.result`` ("authenticated", ...) or None.
+    three_d_secure: str | None = None
+    failure_code: str | None = None
+    #: For card_declined: the issuer's reason (``outcome.reason``: insufficient_funds, ...).
+    decline_code: str | None = None
+
+
+@dataclass(frozen=True)
+class IntentFacts:
+    """A PaymentIntent, reduced to what Postern keeps or needs."""
+
+    id: str
+    status: str
+    amount: int
+    currency: str
+    metadata: dict[str, str] = field(default_factory=dict)
+    #: Handed to the customer's browser only; never stored or logged.
+    client_secret: str | None = field(default=None, repr=False)
+    charge: ChargeFacts | None = None
+    #: From ``last_payment_error``: why the last attempt failed.
+    error_code: str | None = None
+    error_decline_code: str | None = None
+    error_charge_id: str | None = None
+    error_payment_method_id: str | None = None
+    cancellation_reason: str | None = None
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_INTENT_STATUSES
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """A verified Stripe event: its id, type, and the id and kind of the object it is about."""
+
+    id: str
+    type: str
+    object_type: str | None
+    object_id: str | None
+    #: For charge events: the PaymentIntent the charge belongs to.
+    payment_intent_id: str | None
+    #: Our request's public id from the object's metadata, if it carries one.
+    request_public_id: str | None = None
+
+
+def _get(data: dict | None, *path: str) -> Any:
+    for key in path:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
+
+
+def charge_facts(charge: dict | None) -> ChargeFacts | None:
+    """The safe facts of an (expanded) charge; None if the charge is absent or only an id."""
+    if not isinstance(charge, dict):
+        return None
+    card = _get(charge, "payment_method_details", "card") or {}
+    failure_code = charge.get("failure_code")
+    reason = _get(charge, "outcome", "reason")
+    return ChargeFacts(
+        id=charge["id"],
+        status=charge.get("status") or "unknown",
+        brand=card.get("brand"),
+        last4=card.get("last4"),
+        exp_month=card.get("exp_month"),
+        exp_year=card.get("exp_year"),
+        three_d_secure=_get(card, "three_d_secure", "result"),
+        failure_code=failure_code,
+        decline_code=reason if failure_code else None,
+    )
+
+
+def intent_facts(intent: Any) -> IntentFacts:
+    """Reduce a PaymentIntent (StripeObject or plain dict) to ``IntentFacts``."""
+    data = intent.to_dict() if hasattr(intent, "to_dict") else dict(intent)
+    error = data.get("last_payment_error") or {}
+    latest = data.get("latest_charge")
+    error_method = error.get("payment_method")
+    return IntentFacts(
+        id=data["id"],
+        status=data["status"],
+        amount=int(data["amount"]),
+        currency=str(data["currency"]).upper(),
+        metadata=dict(data.get("metadata") or {}),
+        client_secret=data.get("client_secret"),
+        charge=charge_facts(latest if isinstance(latest, dict) else None),
+        error_code=error.get("code"),
+        error_decline_code=error.get("decline_code"),
+        error_charge_id=error.get("charge"),
+        error_payment_method_id=(
+            error_method.get("id") if isinstance(error_method, dict) else error_method
+        ),
+        cancellation_reason=data.get("cancellation_reason"),
+    )
+
+
+def webhook_event(data: dict) -> WebhookEvent:
+    obj = _get(data, "data", "object") or {}
+    object_type = obj.get("object")
+    payment_intent = None
+    if object_type == "payment_intent":
+        payment_intent = obj.get("id")
+    elif object_type == "charge":
+        linked = obj.get("payment_intent")
+        payment_intent = linked.get("id") if isinstance(linked, dict) else linked
+    return WebhookEvent(
+        id=str(data.get("id") or ""),
+        type=str(data.get("type") or ""),
+        object_type=object_type,
+        object_id=obj.get("id"),
+        payment_intent_id=payment_intent,
+        request_public_id=(obj.get("metadata") or {}).get(METADATA_REQUEST) or None,
+    )

@@ -1,0 +1,187 @@
+"""The Stripe gateway: the only module in Postern that imports ``stripe``.
+
+It speaks to Stripe (or the offline sandbox: the same code, only ``STRIPE_API_BASE`` differs)
+through one ``stripe.StripeClient`` with a pinned API version, and hands back plain,
+immutable facts (``IntentFacts``, ``ChargeFacts``) holding only what is safe to keep: ids,
+statuses, amounts, card brand, last4, expiry, the 3-D Secure result and decline codes. A card
+number or CVC never reaches Stripe through us, so none can come back through here either.
+
+Errors are translated into three kinds the services understand:
+``ProviderUnavailable`` (try again later: network trouble, timeouts, 5xx, rate limits),
+``ProviderRejected`` (Stripe refused the call as made; retrying the same call will not help) and
+``WebhookSignatureInvalid`` (a webhook we must not trust).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import stripe
+from flask import current_app
+
+from portal.payments.facts import IntentFacts, intent_facts, webhook_event
+
+log = logging.getLogger("postern.payments.gateway")
+
+#: The Stripe API version every call asks for: the one the installed SDK was generated for,
+#: so response shapes never change under us when Stripe moves the account's default.
+PINNED_API_VERSION = stripe.api_version
+MAX_NETWORK_RETRIES = 2
+WEBHOOK_TOLERANCE_SECONDS = 300
+EXTENSION = "postern_stripe_gateway"
+
+
+class ProviderUnavailable(RuntimeError):
+    """Stripe could not be reached or did not answer usefully; the same call may work later.
+
+    ``reason`` is a short code for logs: "timeout", "connection", "rate_limited", "server".
+    """
+
+    def __init__(self, reason: str):
+        super().__init__(f"payment provider unavailable ({reason})")
+        self.reason = reason
+
+
+class ProviderRejected(RuntimeError):
+    """Stripe refused the call (4xx). ``code`` is Stripe's error code, ``status`` its HTTP
+    status; neither quotes the request."""
+
+    def __init__(self, code: str | None, status: int | None, message: str = ""):
+        super().__init__(f"payment provider refused the call ({status} {code})")
+        self.code, self.status, self.provider_message = code, status, message
+
+
+class WebhookSignatureInvalid(ValueError):
+    """The webhook's signature, timestamp or body cannot be trusted. ``reason`` says which:
+    "missing", "mismatch", "stale" or "unreadable"."""
+
+    def __init__(self, reason: str):
+        super().__init__(f"webhook refused ({reason})")
+        self.reason = reason
+
+
+class StripeGateway:
+    """Stripe calls Postern makes. Build one per use with ``StripeGateway.from_config()``."""
+
+    def __init__(self, secret_key: str, api_base: str, timeout_seconds: float):
+        self._client = stripe.StripeClient(
+            secret_key,
+            stripe_version=PINNED_API_VERSION,
+            base_addresses={"api": api_base},
+            max_network_retries=MAX_NETWORK_RETRIES,
+            http_client=stripe.RequestsClient(timeout=timeout_seconds),
+        )
+
+    @classmethod
+    def for_app(cls) -> StripeGateway:
+        """The current app's gateway, built once (its HTTP sessions are per thread)."""
+        gateway = current_app.extensions.get(EXTENSION)
+        if gateway is None:
+            gateway = current_app.extensions[EXTENSION] = cls.from_config()
+        return gateway
+
+    @classmethod
+    def from_config(cls, config: dict | None = None) -> StripeGateway:
+        config = config if config is not None else current_app.config
+        return cls(
+            config["STRIPE_SECRET_KEY"],
+            config["STRIPE_API_BASE"],
+            float(config["STRIPE_TIMEOUT_SECONDS"]),
+        )
+
+    def create_payment_intent(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        metadata: dict[str, str],
+        idempotency_key: str,
+        description: str | None = None,
+    ) -> IntentFacts:
+        """Create a PaymentIntent for cards (and whatever the account enables automatically).
+
+        The same ``idempotency_key`` always yields the same PaymentIntent, however often the
+        call is repeated or retried. Raises ProviderUnavailable / ProviderRejected.
+        """
+        params: dict[str, Any] = {
+            "amount": amount,
+            "currency": currency.lower(),
+            "automatic_payment_methods": {"enabled": True},
+            "metadata": metadata,
+        }
+        if description:
+            params["description"] = description
+        intent = self._call(
+            self._client.v1.payment_intents.create,
+            params=params,
+            options={"idempotency_key": idempotency_key},
+        )
+        return intent_facts(intent)
+
+    def retrieve_payment_intent(self, intent_id: str) -> IntentFacts:
+        """The PaymentIntent as Stripe has it now, with its latest charge expanded."""
+        intent = self._call(
+            self._client.v1.payment_intents.retrieve,
+            intent_id,
+            params={"expand": ["latest_charge"]},
+        )
+        return intent_facts(intent)
+
+    def cancel_payment_intent(self, intent_id: str, reason: str = "abandoned") -> IntentFacts:
+        """Cancel the PaymentIntent so no charge can be made with it any more.
+
+        Idempotent in effect: an intent that is already canceled is returned as it is. An
+        intent that can no longer be canceled (it succeeded) is returned as it is too, so the
+        caller learns the truth instead of an error. Raises ProviderUnavailable and, for
+        anything else Stripe refuses, ProviderRejected.
+        """
+        try:
+            intent = self._call(
+                self._client.v1.payment_intents.cancel,
+                intent_id,
+                params={"cancellation_reason": reason, "expand": ["latest_charge"]},
+            )
+        except ProviderRejected as refused:
+            if refused.code != "payment_intent_unexpected_state":
+                raise
+            return self.retrieve_payment_intent(intent_id)
+        return intent_facts(intent)
+
+    def parse_webhook(self, payload: bytes, signature_header: str | None, secret: str):
+        """Verify a webhook on its raw body and return the ``WebhookEvent`` it carries.
+
+        Raises WebhookSignatureInvalid for a missing or wrong signature, a timestamp older
+        than five minutes, or a body that is not the JSON that was signed.
+        """
+        if not signature_header:
+            raise WebhookSignatureInvalid("missing")
+        try:
+            event = self._client.construct_event(
+                payload, signature_header, secret, tolerance=WEBHOOK_TOLERANCE_SECONDS
+            )
+        except stripe.SignatureVerificationError as problem:
+            stale = "tolerance" in str(problem)
+            raise WebhookSignatureInvalid("stale" if stale else "mismatch") from None
+        except (ValueError, UnicodeDecodeError):
+            raise WebhookSignatureInvalid("unreadable") from None
+        return webhook_event(event.to_dict())
+
+    def _call(self, method, *args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except stripe.APIConnectionError as problem:
+            reason = "timeout" if "timeout" in str(problem).lower() else "connection"
+            raise ProviderUnavailable(reason) from None
+        except stripe.RateLimitError:
+            raise ProviderUnavailable("rate_limited") from None
+        except stripe.StripeError as problem:
+            status = problem.http_status
+            if status is None or status >= 500:
+                raise ProviderUnavailable("server") from None
+            if status == 409:  # a concurrent call with the same idempotency key, still running
+                raise ProviderUnavailable("conflict") from None
+            error = (problem.json_body or {}).get("error") or {}
+            raise ProviderRejected(
+                error.get("code") or problem.code, status, error.get("message") or ""
+            ) from None

@@ -1,0 +1,98 @@
+"""What to tell a customer when a card attempt fails, in plain words, from Stripe's codes.
+
+Stripe's advice is followed: declines that hint at fraud (lost, stolen, pickup, fraudulent)
+get the generic message, so a card thief learns nothing from the answer.
+"""
+
+from __future__ import annotations
+
+GENERIC_DECLINE = (
+    "Your bank declined this payment. No money has been taken. "
+    "Please try a different card, or call your bank."
+)
+AUTHENTICATION_FAILED = (
+    "Your bank's security check was not completed, so the payment did not go through. "
+    "No money has been taken. Please try again, or use a different card."
+)
+PROCESSING_ERROR = (
+    "Something went wrong while your card was being checked. No money has been taken. "
+    "Please try again."
+)
+
+#: decline_code (or Stripe error code) -> what the customer reads.
+DECLINE_MESSAGES: dict[str, str] = {
+    "generic_decline": GENERIC_DECLINE,
+    "card_declined": GENERIC_DECLINE,
+    "do_not_honor": GENERIC_DECLINE,
+    "lost_card": GENERIC_DECLINE,
+    "stolen_card": GENERIC_DECLINE,
+    "pickup_card": GENERIC_DECLINE,
+    "fraudulent": GENERIC_DECLINE,
+    "merchant_blacklist": GENERIC_DECLINE,
+    "insufficient_funds": (
+        "Your bank declined this payment because there is not enough money available "
+        "on the card. No money has been taken. Please try a different card."
+    ),
+    "card_velocity_exceeded": (
+        "Your bank declined this payment because the card has reached a limit. "
+        "No money has been taken. Please try a different card, or call your bank."
+    ),
+    "expired_card": (
+        "This card has expired. Please check the expiry date, or use a different card."
+    ),
+    "incorrect_cvc": (
+        "The security code is not right. It is the 3 digits on the back of the card "
+        "(4 on the front for American Express). Please check it and try again."
+    ),
+    "invalid_cvc": (
+        "The security code is not right. It is the 3 digits on the back of the card "
+        "(4 on the front for American Express). Please check it and try again."
+    ),
+    "incorrect_number": "The card number is not right. Please check it and try again.",
+    "invalid_number": "The card number is not right. Please check it and try again.",
+    "invalid_expiry_month": "The expiry date is not right. Please check it and try again.",
+    "invalid_expiry_year": "The expiry date is not right. Please check it and try again.",
+    "processing_error": PROCESSING_ERROR,
+    "try_again_later": PROCESSING_ERROR,
+    "authentication_required": AUTHENTICATION_FAILED,
+    "payment_intent_authentication_failure": AUTHENTICATION_FAILED,
+    "card_not_supported": (
+        "This card cannot be used for this payment. Please use a different card."
+    ),
+    "currency_not_supported": (
+        "This card cannot be used for this payment. Please use a different card."
+    ),
+}
+
+
+def decline_message(failure_code: str | None, decline_code: str | None) -> str:
+    """The customer's message for a failed attempt; the generic one for any unknown code."""
+    for code in (decline_code, failure_code):
+        if code and code in DECLINE_MESSAGES:
+            return DECLINE_MESSAGES[code]
+    return GENERIC_DECLINE
+
+
+TOO_MANY_ATTEMPTS = (
+    "This payment could not be completed after several tries, so we have stopped it for your "
+    "security. No money has been taken. Please speak to the person who sent you the link."
+)
+CLOSED = {
+    "expired": (
+        "This payment link has run out of time, so the payment has been stopped. No money "
+        "has been taken. Please ask the person who sent it for a new link."
+    ),
+    "revoked": (
+        "This payment link has been cancelled, so the payment has been stopped. No money has "
+        "been taken. If you were not expecting this, please contact us."
+    ),
+    "locked": (
+        "This payment link has been locked for your security. No money has been taken. "
+        "Please speak to the person who sent it."
+    ),
+    "failed": TOO_MANY_ATTEMPTS,
+}
+PROVIDER_UNAVAILABLE = (
+    "We could not reach our card payment service just now. No money has been taken and your "
+    "link still works. Please wait a minute, then try again."
+)

@@ -1,0 +1,154 @@
+/*
+ * The customer's payment page (templates/customer/pay.html).
+ *
+ * Mounts Stripe's Payment Element (Stripe.js is loaded from STRIPE_JS_URL by the page) and
+ * confirms the payment in the browser: card details go from Stripe's iframe to Stripe and
+ * never through this script or Postern. Everything it needs comes from data- attributes on
+ * #payment-form (no inline script). After confirming, it asks Postern's status endpoint for
+ * the server-side truth, and only that decides what the customer is told or shown next.
+ */
+(function () {
+  'use strict';
+
+  var form = document.getElementById('payment-form');
+  if (!form) { return; }
+  var button = document.getElementById('pay-button');
+  var message = document.getElementById('payment-message');
+  var loading = document.getElementById('payment-loading');
+  var data = form.dataset;
+  var POLL_MS = 1000;
+  var POLL_TRIES = 30;
+  var COULD_NOT_CHECK = 'We could not check your payment just now. If you do not see a ' +
+    'confirmation, no money has been taken. Please wait a moment, then reload this page.';
+  var DID_NOT_GO_THROUGH = 'The payment did not go through. No money has been taken. ' +
+    'Please check your details and try again.';
+  var NO_CONNECTION = 'We could not reach our card payment service, and it has no record ' +
+    'of this try, so no money has been taken. Please check your connection and try again.';
+  var WAITING = 'Your bank is still checking this payment. Please wait; this page will update.';
+
+  function say(text, isError) {
+    message.textContent = text || '';
+    message.classList.toggle('payment-message-error', Boolean(text && isError));
+  }
+
+  function setBusy(busy) {
+    button.disabled = busy;
+    if (busy) { button.setAttribute('aria-busy', 'true'); } else { button.removeAttribute('aria-busy'); }
+  }
+
+  function wait(ms) {
+    return new Promise(function (resolve) { window.setTimeout(resolve, ms); });
+  }
+
+  function fetchStatus() {
+    return fetch(data.statusUrl, {
+      credentials: 'same-origin', cache: 'no-store', headers: { Accept: 'application/json' }
+    }).then(function (response) {
+      return response.json().catch(function () { return { state: 'unavailable' }; });
+    }, function () { return { state: 'unavailable' }; });
+  }
+
+  // Ask until the bank's answer is in (or we give up and say so).
+  function settle(tries) {
+    return fetchStatus().then(function (status) {
+      if (status.state === 'processing' && tries > 0) {
+        say(WAITING);
+        return wait(POLL_MS).then(function () { return settle(tries - 1); });
+      }
+      return status;
+    });
+  }
+
+  // Act on the server's answer; true if the page is being left.
+  function follow(status, fallback) {
+    switch (status.state) {
+      case 'succeeded':
+        say('Payment received. Taking you to your confirmation…');
+        window.location.assign(data.paidUrl);
+        return true;
+      case 'failed':
+      case 'closed':
+        // The server explains why on the page itself.
+        window.location.assign(data.payUrl);
+        return true;
+      case 'ready':
+        say(status.message || fallback || '', Boolean(status.message || fallback));
+        return false;
+      case 'processing':
+        say(WAITING);
+        return false;
+      default:
+        say(status.message || COULD_NOT_CHECK, true);
+        return false;
+    }
+  }
+
+  if (typeof window.Stripe !== 'function') {
+    say('The secure card form could not be loaded. Please check your connection, then ' +
+      'reload this page.', true);
+    return;
+  }
+
+  var stripe = window.Stripe(data.publishableKey);
+  var elements = stripe.elements({ clientSecret: data.clientSecret });
+  var paymentElement = elements.create('payment');
+  var busy = false;
+
+  paymentElement.on('ready', function () {
+    if (loading) { loading.hidden = true; }
+    if (!busy) { setBusy(false); }
+  });
+  paymentElement.mount('#payment-element');
+
+  function run(step) {
+    busy = true;
+    setBusy(true);
+    var leaving = false;
+    return step().then(function (left) { leaving = Boolean(left); }, function () {
+      say(COULD_NOT_CHECK, true);
+    }).then(function () {
+      if (!leaving) { busy = false; setBusy(false); }
+    });
+  }
+
+  function confirm() {
+    say('Checking your payment…');
+    return fetchStatus().then(function (before) {
+      if (before.state !== 'ready') { return follow(before); }
+      return stripe.confirmPayment({
+        elements: elements,
+        confirmParams: { return_url: data.returnUrl },
+        redirect: 'if_required'
+      }).then(function (result) {
+        if (result.error && result.error.type === 'validation_error') {
+          say(result.error.message, true);
+          return false;
+        }
+        var lostConnection = Boolean(result.error && result.error.type === 'api_connection_error');
+        return settle(POLL_TRIES).then(function (status) {
+          if (lostConnection && status.state === 'ready') {
+            say(NO_CONNECTION, true); // not an older decline's message: this try never arrived
+            return false;
+          }
+          return follow(status, result.error ? DID_NOT_GO_THROUGH : null);
+        });
+      });
+    });
+  }
+
+  form.addEventListener('submit', function (event) {
+    event.preventDefault();
+    if (busy) { return; } // a double click confirms once
+    run(confirm);
+  });
+
+  // Reloaded while the bank was checking (3-D Secure): pick the check up again.
+  if (data.state === 'processing') {
+    run(function () {
+      say('Your bank needs you to confirm this payment.');
+      return stripe.handleNextAction({ clientSecret: data.clientSecret }).then(function () {
+        return settle(POLL_TRIES).then(function (status) { return follow(status); });
+      });
+    });
+  }
+}());

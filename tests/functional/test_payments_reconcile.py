@@ -1,0 +1,113 @@
+"""``flask payments reconcile`` against the Stripe sandbox: what a lost webhook left behind."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from tests.functional.capture_support import audit_actions
+from tests.functional.payments_support import (
+    arm_fault,
+    confirm_in_browser,
+    customer_at_payment,
+    load_payment,
+    sandbox_settings,
+    stripe_api,
+)
+
+
+@pytest.fixture
+def pay_app(app_factory, stripe_sandbox):
+    return app_factory(**sandbox_settings(stripe_sandbox))
+
+
+@pytest.fixture
+def customer(pay_app, make_staff):
+    customer = customer_at_payment(pay_app, make_staff("agent").id)
+    assert customer.client.get(customer.pay_path).status_code == 200
+    return customer
+
+
+def reconcile(app):
+    return app.test_cli_runner().invoke(args=["payments", "reconcile"])
+
+
+def test_a_success_whose_webhook_was_lost_is_repaired(pay_app, customer, stripe_sandbox):
+    """The sandbox has no webhook endpoint: the payment succeeds at Stripe and nobody tells
+    us. Reconcile asks, fixes the records, and says what it changed."""
+    intent_id = load_payment(pay_app, customer.public_id)[1].stripe_payment_intent_id
+    assert stripe_sandbox.sandbox.webhooks.endpoint_url() is None
+    confirm_in_browser(stripe_sandbox, intent_id, "pm_card_visa")
+    assert load_payment(pay_app, customer.public_id)[0].status == "verified"
+
+    result = reconcile(pay_app)
+
+    assert result.exit_code == 0, result.output
+    assert (
+        f"changed {customer.public_id} {intent_id}: payment requires_payment_method -> "
+        "succeeded, request verified -> succeeded"
+    ) in result.output
+    assert "reconciled 1 payment(s): 1 changed, 0 could not be checked" in result.output
+    request, payment = load_payment(pay_app, customer.public_id)
+    assert (request.status, payment.status, payment.card_last4) == (
+        "succeeded",
+        "succeeded",
+        "4242",
+    )
+    actions = audit_actions(pay_app, customer.public_id)
+    assert actions.count("payment.succeeded") == 1 and actions.count("payment.reconciled") == 1
+    _assert_actor(pay_app, "payment.reconciled", "reconcile")
+
+    again = reconcile(pay_app)
+    assert "reconciled 0 payment(s): 0 changed" in again.output
+
+
+def test_an_expired_request_has_its_intent_canceled(pay_app, customer, stripe_sandbox):
+    from portal.extensions import db
+    from portal.models.capture import CaptureRequest
+    from portal.models.types import utcnow
+
+    intent_id = load_payment(pay_app, customer.public_id)[1].stripe_payment_intent_id
+    with pay_app.app_context():
+        db.session.execute(
+            update(CaptureRequest)
+            .where(CaptureRequest.public_id == customer.public_id)
+            .values(expires_at=utcnow() - timedelta(minutes=1))
+        )
+        db.session.commit()
+
+    result = reconcile(pay_app)
+
+    assert result.exit_code == 0, result.output
+    assert "payment requires_payment_method -> canceled, request verified -> expired" in (
+        result.output
+    )
+    assert stripe_api(stripe_sandbox, "GET", f"/v1/payment_intents/{intent_id}")["status"] == (
+        "canceled"
+    )
+
+
+def test_stripe_down_is_reported_and_retried_next_time(pay_app, customer, stripe_sandbox):
+    intent_id = load_payment(pay_app, customer.public_id)[1].stripe_payment_intent_id
+    confirm_in_browser(stripe_sandbox, intent_id, "pm_card_visa")
+    arm_fault(stripe_sandbox, "500", count=3, path_prefix="/v1/payment_intents/")
+
+    down = reconcile(pay_app)
+    assert down.exit_code == 1
+    assert f"could not check {customer.public_id} {intent_id}: server" in down.output
+    assert load_payment(pay_app, customer.public_id)[1].status == "requires_payment_method"
+
+    assert "1 changed" in reconcile(pay_app).output
+
+
+def _assert_actor(app, action: str, label: str) -> None:
+    from portal.extensions import db
+    from portal.models.audit import AuditEvent
+
+    with app.app_context():
+        actors = db.session.execute(
+            select(AuditEvent.actor_label).where(AuditEvent.action == action)
+        ).scalars()
+        assert set(actors) == {label}

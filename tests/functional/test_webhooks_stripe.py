@@ -1,0 +1,263 @@
+"""POST /webhooks/stripe: real events from the Stripe sandbox, signed as Stripe signs them.
+
+Events are either delivered by the sandbox itself to a live portal, or fetched from the
+sandbox's /v1/events and POSTed by the test (so it can repeat, reorder, age or tamper with
+them, as a network or an attacker might).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.functional.capture_support import audit_actions
+from tests.functional.payments_support import (
+    WEBHOOK_SECRET,
+    answer_challenge,
+    arm_fault,
+    confirm_in_browser,
+    customer_at_payment,
+    deliver,
+    event_of_type,
+    live_portal,
+    load_payment,
+    sandbox_settings,
+    signed,
+    stripe_api,
+    wait_for,
+)
+
+
+@pytest.fixture
+def pay_app(app_factory, stripe_sandbox):
+    return app_factory(**sandbox_settings(stripe_sandbox))
+
+
+@pytest.fixture
+def customer(pay_app, make_staff):
+    customer = customer_at_payment(pay_app, make_staff("agent").id)
+    assert customer.client.get(customer.pay_path).status_code == 200
+    return customer
+
+
+@pytest.fixture
+def intent_id(pay_app, customer):
+    return load_payment(pay_app, customer.public_id)[1].stripe_payment_intent_id
+
+
+def processed(app) -> list[tuple[str, str]]:
+    from portal.extensions import db
+    from portal.models.payment import ProcessedWebhookEvent
+
+    with app.app_context():
+        rows = db.session.execute(
+            select(ProcessedWebhookEvent.stripe_event_id, ProcessedWebhookEvent.outcome).order_by(
+                ProcessedWebhookEvent.id
+            )
+        ).all()
+        return [tuple(row) for row in rows]
+
+
+def intent_fetches(sandbox, intent_id: str) -> int:
+    return len(sandbox.requests("GET", f"/v1/payment_intents/{intent_id}"))
+
+
+def test_the_sandbox_delivers_and_the_payment_completes(
+    pay_app, customer, intent_id, stripe_sandbox
+):
+    with live_portal(pay_app) as base_url:
+        stripe_sandbox.set_webhook(f"{base_url}/webhooks/stripe", WEBHOOK_SECRET)
+        confirm_in_browser(stripe_sandbox, intent_id, "pm_card_visa")
+        wait_for(lambda: load_payment(pay_app, customer.public_id)[1].status == "succeeded")
+        wait_for(lambda: stripe_sandbox.sandbox.webhooks.pending() == 0)
+        stripe_sandbox.set_webhook(None)
+
+    request, payment = load_payment(pay_app, customer.public_id)
+    assert request.status == "succeeded"
+    assert (payment.card_brand, payment.card_last4) == ("visa", "4242")
+    deliveries = stripe_sandbox.webhook_deliveries()
+    assert deliveries and all(item["status"] == 200 for item in deliveries)
+    assert audit_actions(pay_app, customer.public_id).count("payment.succeeded") == 1
+
+
+def test_a_duplicate_is_acknowledged_and_nothing_else_happens(
+    pay_app, customer, intent_id, stripe_sandbox
+):
+    confirm_in_browser(stripe_sandbox, intent_id, "pm_card_visa")
+    event = event_of_type(stripe_sandbox, intent_id, "payment_intent.succeeded")
+    first = deliver(pay_app.test_client(), event)
+    assert first.status_code == 200 and first.get_json()["outcome"] == "applied"
+    fetches, audit_rows = intent_fetches(stripe_sandbox, intent_id), audit_actions(pay_app)
+
+    again = deliver(pay_app.test_client(), event)
+
+    assert again.status_code == 200 and again.get_json()["outcome"] == "duplicate"
+    assert intent_fetches(stripe_sandbox, intent_id) == fetches  # not even a look at Stripe
+    assert audit_actions(pay_app) == audit_rows
+    assert processed(pay_app) == [(event["id"], "applied")]
+    assert load_payment(pay_app, customer.public_id)[0].status == "succeeded"
+
+
+def test_a_late_failure_never_undoes_a_success(pay_app, customer, intent_id, stripe_sandbox):
+    confirm_in_browser(stripe_sandbox, intent_id, "pm_card_chargeDeclined")
+    confirm_in_browser(stripe_sandbox, intent_id, "pm_card_visa")
+    failed = event_of_type(stripe_sandbox, intent_id, "payment_intent.payment_failed")
+    succeeded = event_of_type(stripe_sandbox, intent_id, "payment_intent.succeeded")
+    client = pay_app.test_client()
+
+    assert deliver(client, succeeded).get_json()["outcome"] == "applied"
+    late = deliver(client, failed)
+
+    assert late.status_code == 200 and late.get_json()["outcome"] == "applied"
+    request, payment = load_payment(pay_app, customer.public_id)
+    assert payment.status == "succeeded" and request.status == "succeeded"
+    assert "payment.failed" not in audit_actions(pay_app, customer.public_id)
+
+
+def test_a_late_requires_action_never_undoes_a_success(
+    pay_app, customer, intent_id, stripe_sandbox
+):
+    confirm_in_browser(stripe_sandbox, intent_id, "pm_card_authenticationRequired")
+    answer_challenge(stripe_sandbox, intent_id, complete=True)
+    requires_action = event_of_type(stripe_sandbox, intent_id, "payment_intent.requires_action")
+    succeeded = event_of_type(stripe_sandbox, intent_id, "payment_intent.succeeded")
+    client = pay_app.test_client()
+
+    deliver(client, succeeded)
+    deliver(client, requires_action)
+    deliver(client, event_of_type(stripe_sandbox, intent_id, "payment_intent.created"))
+
+    request, payment = load_payment(pay_app, customer.public_id)
+    assert (payment.status, request.status) == ("succeeded", "succeeded")
+    assert payment.three_d_secure == "authenticated"
+    actions = audit_actions(pay_app, customer.public_id)
+    assert actions.count("capture.in_progress") == 1 and actions.count("capture.succeeded") == 1
+
+
+def test_a_failed_attempt_is_counted_once_however_often_it_is_reported(
+    pay_app, customer, intent_id, stripe_sandbox
+):
+    confirm_in_browser(stripe_sandbox, intent_id, "pm_card_chargeDeclinedExpiredCard")
+    client = pay_app.test_client()
+    for event_type in ("charge.failed", "payment_intent.payment_failed"):
+        deliver(client, event_of_type(stripe_sandbox, intent_id, event_type))
+    customer.client.get(customer.pay_path + "/status")
+
+    _, payment = load_payment(pay_app, customer.public_id)
+    assert payment.failed_attempts == 1 and payment.failure_code == "expired_card"
+    assert audit_actions(pay_app, customer.public_id).count("payment.failed") == 1
+
+
+def test_a_bad_signature_is_refused(pay_app, customer, intent_id, stripe_sandbox):
+    confirm_in_browser(stripe_sandbox, intent_id, "pm_card_visa")
+    event = event_of_type(stripe_sandbox, intent_id, "payment_intent.succeeded")
+    client = pay_app.test_client()
+
+    wrong_secret = deliver(client, event, secret="whsec_someone_else")
+    body, headers = signed(event)
+    tampered = client.post(
+        "/webhooks/stripe", data=body.replace(b'"succeeded"', b'"canceled"'), headers=headers
+    )
+    unsigned = client.post("/webhooks/stripe", data=body, content_type="application/json")
+
+    for response in (wrong_secret, tampered, unsigned):
+        assert response.status_code == 400
+        assert response.get_json() == {"error": "invalid signature"}
+    assert processed(pay_app) == []
+    assert load_payment(pay_app, customer.public_id)[0].status == "verified"
+
+
+def test_an_old_timestamp_is_refused(pay_app, customer, intent_id, stripe_sandbox):
+    confirm_in_browser(stripe_sandbox, intent_id, "pm_card_visa")
+    event = event_of_type(stripe_sandbox, intent_id, "payment_intent.succeeded")
+    client = pay_app.test_client()
+
+    stale = deliver(client, event, timestamp=int(time.time()) - 301)
+    assert stale.status_code == 400 and processed(pay_app) == []
+
+    recent = deliver(client, event, timestamp=int(time.time()) - 240)
+    assert recent.status_code == 200 and recent.get_json()["outcome"] == "applied"
+
+
+def test_an_unknown_event_type_is_acknowledged_and_ignored(pay_app, stripe_sandbox):
+    event = {
+        "id": "evt_unknown_type_1",
+        "object": "event",
+        "api_version": "2026-10-28.endive",
+        "created": int(time.time()),
+        "type": "customer.created",
+        "data": {"object": {"id": "cus_123", "object": "customer"}},
+    }
+    client = pay_app.test_client()
+
+    first = deliver(client, event)
+    second = deliver(client, event)
+
+    assert first.status_code == 200 and first.get_json()["outcome"] == "ignored"
+    assert second.get_json()["outcome"] == "duplicate"
+    assert processed(pay_app) == [("evt_unknown_type_1", "ignored")]
+    assert stripe_sandbox.requests() == []
+
+
+def test_an_event_for_someone_elses_payment_is_ignored_without_personal_data(
+    pay_app, stripe_sandbox, caplog
+):
+    intent = stripe_api(
+        stripe_sandbox,
+        "POST",
+        "/v1/payment_intents",
+        amount="4321",
+        currency="gbp",
+        **{"metadata[customer_name]": "Jane Example"},
+    )
+    confirm_in_browser(stripe_sandbox, intent["id"], "pm_card_visa")
+    event = event_of_type(stripe_sandbox, intent["id"], "payment_intent.succeeded")
+    caplog.set_level(logging.INFO, logger="postern")
+
+    response = deliver(pay_app.test_client(), event)
+
+    assert response.status_code == 200 and response.get_json()["outcome"] == "not_ours"
+    assert processed(pay_app) == [(event["id"], "not_ours")]
+    from portal.extensions import db
+    from portal.models.payment import Payment
+
+    with pay_app.app_context():
+        assert db.session.execute(select(func.count()).select_from(Payment)).scalar_one() == 0
+    notes = [
+        r for r in caplog.records if r.getMessage() == "webhook for a payment that is not ours"
+    ]
+    assert len(notes) == 1
+    logged = json.dumps(vars(notes[0]), default=str)
+    assert "Jane" not in logged and "4321" not in logged and "secret" not in logged
+
+
+def test_stripe_unreachable_means_retry_later_and_nothing_is_recorded(
+    pay_app, customer, intent_id, stripe_sandbox
+):
+    confirm_in_browser(stripe_sandbox, intent_id, "pm_card_visa")
+    event = event_of_type(stripe_sandbox, intent_id, "payment_intent.succeeded")
+    arm_fault(stripe_sandbox, "500", count=3, path_prefix=f"/v1/payment_intents/{intent_id}")
+
+    down = deliver(pay_app.test_client(), event)
+    assert down.status_code == 503 and processed(pay_app) == []
+
+    retried = deliver(pay_app.test_client(), event)
+    assert retried.status_code == 200 and retried.get_json()["outcome"] == "applied"
+    assert load_payment(pay_app, customer.public_id)[0].status == "succeeded"
+
+
+def test_a_signed_body_that_is_not_json_is_refused(pay_app):
+    from stripe_sandbox.webhooks import sign
+
+    body = b"not json at all"
+    response = pay_app.test_client().post(
+        "/webhooks/stripe",
+        data=body,
+        headers={"Stripe-Signature": sign(body, WEBHOOK_SECRET)},
+        content_type="application/json",
+    )
+    assert response.status_code == 400

@@ -1,0 +1,1 @@
+"""Tests of the offline Stripe sandbox (stripe_sandbox/)."""

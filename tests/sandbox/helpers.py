@@ -1,0 +1,46 @@
+"""Helpers shared by the sandbox tests."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import stripe
+
+from stripe_sandbox import SandboxServer
+
+WEBHOOK_SECRET = "whsec_sandbox_tests"
+#: The sandbox holds a "timeout" answer this long; clients in tests give up after CLIENT_TIMEOUT.
+FAULT_TIMEOUT = 2.0
+CLIENT_TIMEOUT = 0.5
+
+
+def make_client(
+    server: SandboxServer, *, key: str | None = None, retries: int = 0, timeout: float = 10
+) -> stripe.StripeClient:
+    """A StripeClient aimed at the sandbox exactly as the portal configures one."""
+    return stripe.StripeClient(
+        key or server.secret_key,
+        base_addresses={"api": server.url, "connect": server.url, "files": server.url},
+        stripe_version=stripe.api_version,
+        max_network_retries=retries,
+        http_client=stripe.RequestsClient(timeout=timeout),
+    )
+
+
+def create_intent(client: stripe.StripeClient, **params: Any) -> stripe.PaymentIntent:
+    return client.v1.payment_intents.create(params={"amount": 2500, "currency": "gbp", **params})
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 5.0, interval: float = 0.01) -> Any:
+    """Poll ``condition`` until it returns something truthy; fail the test at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout}s")
+        time.sleep(interval)

@@ -1,0 +1,85 @@
+"""Every object the sandbox returns has exactly the top-level fields of Stripe's fixture."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import stripe
+
+from stripe_sandbox.fixtures import FIXTURES_PATH, fixture_keys
+
+from .helpers import create_intent
+
+#: Stripe's full fixtures file, where this machine has it (the copy must not drift from it).
+SHARED_FIXTURES = Path("/work/shared/stripe/fixtures3.json")
+
+
+def keys_of(stripe_object) -> set[str]:
+    return set(stripe_object.to_dict())
+
+
+@pytest.fixture
+def objects(stripe_client, sandbox):
+    """One of each kind of object the API returns, in several states."""
+    intent = create_intent(stripe_client, metadata={"k": "v"})
+    paid = create_intent(stripe_client, payment_method="pm_card_visa", confirm=True)
+    declined = create_intent(stripe_client)
+    with pytest.raises(stripe.CardError):  # the decline is the point: its objects are kept
+        stripe_client.v1.payment_intents.confirm(
+            declined.id, params={"payment_method": "pm_card_chargeDeclined"}
+        )
+    declined = stripe_client.v1.payment_intents.retrieve(declined.id)
+    refund = stripe_client.v1.refunds.create(params={"payment_intent": paid.id, "amount": 100})
+    return {
+        "payment_intent": [
+            intent,
+            paid,
+            declined,
+            stripe_client.v1.payment_intents.cancel(intent.id),
+        ],
+        "payment_method": [
+            stripe_client.v1.payment_methods.retrieve(paid.payment_method),
+            stripe_client.v1.payment_methods.retrieve("pm_card_mastercard"),
+        ],
+        "charge": [
+            stripe_client.v1.charges.retrieve(paid.latest_charge),
+            stripe_client.v1.charges.retrieve(declined.latest_charge),
+        ],
+        "refund": [refund, stripe_client.v1.refunds.retrieve(refund.id)],
+        "event": [
+            stripe_client.v1.events.retrieve(event.id)
+            for event in stripe_client.v1.events.list(params={"limit": 100}).data
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    "resource", ["payment_intent", "payment_method", "charge", "refund", "event"]
+)
+def test_top_level_fields_match_stripes_fixture(objects, resource):
+    expected = set(fixture_keys(resource))
+    assert objects[resource]
+    for stripe_object in objects[resource]:
+        assert stripe_object.object == resource
+        assert keys_of(stripe_object) == expected
+
+
+def test_event_payloads_match_their_resources(objects):
+    for event in objects["event"]:
+        payload = event.data.object
+        assert keys_of(payload) == set(fixture_keys(payload.object))
+
+
+@pytest.mark.skipif(not SHARED_FIXTURES.exists(), reason="Stripe's full fixtures not present")
+def test_copied_fixtures_equal_stripes():
+    shared = json.loads(SHARED_FIXTURES.read_text())["resources"]
+    copied = json.loads(FIXTURES_PATH.read_text())["resources"]
+    for resource, fixture in copied.items():
+        assert fixture == shared[resource]
+
+
+def test_fixture_copy_carries_its_licence():
+    assert (FIXTURES_PATH.parent / "LICENSE").read_text().startswith("The MIT License")
+    assert "fixtures3.json" in json.loads(FIXTURES_PATH.read_text())["_origin"]

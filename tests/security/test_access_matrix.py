@@ -1,0 +1,160 @@
+"""Every route x every role (and anonymous): who gets in is exactly what access_rules.py says.
+
+Fast by design: one app and one sign-in per role, then every route with the same client. A new
+route fails ``test_every_route_is_declared`` until someone decides, in access_rules.py, who may
+use it.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+from werkzeug.routing import Rule
+
+from portal.security.authz import mfa_required
+from tests.conftest import DEFAULT_PASSWORD, csrf_from, login, post_form
+from tests.security.access_rules import ALL_ROLES, PUBLIC, ROUTE_ACCESS, STAFF
+
+ANONYMOUS = "anonymous"
+#: Public routes whose job includes sending the visitor to the sign-in page.
+REDIRECTS_TO_LOGIN_BY_DESIGN = frozenset({"auth.index", "auth.logout"})
+#: Routes a password-only session (second factor still to come) may use.
+SECOND_FACTOR_PAGES = frozenset({"auth.mfa_verify", "auth.mfa_setup", "auth.mfa_qr"})
+#: Routes that end the session under test: requested last.
+SESSION_ENDING = frozenset({"auth.logout"})
+
+
+def _rules(app) -> list[Rule]:
+    rules = [rule for rule in app.url_map.iter_rules() if rule.endpoint in ROUTE_ACCESS]
+    return sorted(rules, key=lambda rule: (rule.endpoint in SESSION_ENDING, rule.rule))
+
+
+def _method(rule: Rule) -> str:
+    return "GET" if "GET" in rule.methods else "POST"
+
+
+def _url(app, rule: Rule) -> str:
+    _, params = ROUTE_ACCESS[rule.endpoint]
+    return app.url_map.bind("localhost").build(rule.endpoint, params, method=_method(rule))
+
+
+def _redirect_path(response) -> str | None:
+    if response.status_code in (301, 302, 303, 307, 308):
+        return urlsplit(response.headers["Location"]).path
+    return None
+
+
+def test_every_route_is_declared(app):
+    undeclared = sorted(
+        f"{rule.endpoint} ({rule.rule})"
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint not in ROUTE_ACCESS
+    )
+    assert not undeclared, (
+        "These routes are not in tests/security/access_rules.py. Declare each one in "
+        "ROUTE_ACCESS as  'endpoint': (audience, {path parameter: example value}), where the "
+        "audience is PUBLIC, STAFF or a set of roles, so that review decides who may use it:\n  "
+        + "\n  ".join(undeclared)
+    )
+
+
+def test_every_path_parameter_has_an_example_value(app):
+    missing = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint not in ROUTE_ACCESS:
+            continue
+        audience, params = ROUTE_ACCESS[rule.endpoint]
+        if set(rule.arguments) - set(params):
+            missing.append(f"{rule.endpoint}: {sorted(set(rule.arguments) - set(params))}")
+        assert audience in (PUBLIC, STAFF) or (
+            isinstance(audience, frozenset | set) and audience and audience <= ALL_ROLES
+        ), f"{rule.endpoint}: unknown audience {audience!r}"
+    assert not missing, "Give example values in access_rules.py for: " + "; ".join(missing)
+
+
+def _allowed(audience, who: str) -> bool:
+    if audience == PUBLIC:
+        return True
+    if who == ANONYMOUS:
+        return False
+    return audience == STAFF or who in audience
+
+
+def _problem(rule: Rule, audience, who: str, response, *, json: bool) -> str | None:
+    """None if ``response`` is what ``who`` should get from ``rule``; otherwise why not."""
+    status, location = response.status_code, _redirect_path(response)
+    if status >= 500:
+        return f"server error {status}"
+    if audience == PUBLIC:
+        if status in (401, 403):
+            return f"public route answered {status}"
+        if location == "/login" and rule.endpoint not in REDIRECTS_TO_LOGIN_BY_DESIGN:
+            return "public route sent the visitor to the sign-in page"
+        return None
+    if who == ANONYMOUS:
+        if json:
+            return None if status == 401 else f"expected 401 for JSON, got {status} -> {location}"
+        if location == "/login" or status == 401:
+            return None
+        return f"expected the sign-in page, got {status} -> {location}"
+    if _allowed(audience, who):
+        if status in (401, 403):
+            return f"allowed role got {status}"
+        if location in ("/login", "/login/mfa", "/account/mfa/setup"):
+            return f"allowed role was sent to {location}"
+        return None
+    return None if status == 403 else f"expected 403, got {status} -> {location}"
+
+
+def _walk(app, client, who: str, *, json: bool = False) -> list[str]:
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    headers = {"Accept": "application/json"} if json else {}
+    problems = []
+    for rule in _rules(app):
+        audience, _ = ROUTE_ACCESS[rule.endpoint]
+        url, method = _url(app, rule), _method(rule)
+        data = {"csrf_token": token} if method == "POST" else None
+        response = client.open(url, method=method, data=data, headers=headers)
+        problem = _problem(rule, audience, who, response, json=json)
+        if problem:
+            problems.append(f"{who:10} {method:4} {url:45} [{rule.endpoint}]: {problem}")
+    return problems
+
+
+@pytest.mark.parametrize("role", sorted(ALL_ROLES))
+def test_each_role_reaches_exactly_its_routes(app, make_staff, role):
+    client = app.test_client()
+    login(client, make_staff(role, mfa=mfa_required(role)))
+    assert client.get("/account").status_code == 200
+    problems = _walk(app, client, role)
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("json", [False, True], ids=["html", "json"])
+def test_anonymous_visitors_reach_only_public_routes(app, json):
+    problems = _walk(app, app.test_client(), ANONYMOUS, json=json)
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("role", ["backoffice", "agent"])
+def test_a_password_only_session_reaches_only_the_second_factor_pages(app, make_staff, role):
+    user = make_staff(role, mfa=True)
+    client = app.test_client()
+    response = post_form(
+        client, "/login", {"username": user.username, "password": DEFAULT_PASSWORD}
+    )
+    assert response.headers["Location"] == "/login/mfa"
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    problems = []
+    for rule in _rules(app):
+        audience, _ = ROUTE_ACCESS[rule.endpoint]
+        if audience == PUBLIC or rule.endpoint in SECOND_FACTOR_PAGES:
+            continue
+        url, method = _url(app, rule), _method(rule)
+        data = {"csrf_token": token} if method == "POST" else None
+        response = client.open(url, method=method, data=data)
+        if _redirect_path(response) != "/login/mfa":
+            problems.append(f"{method} {url} [{rule.endpoint}]: {response.status_code}")
+    assert not problems, "\n".join(problems)
+    assert client.get("/login/mfa").status_code == 200

@@ -1,0 +1,149 @@
+"""Error pages: the right status, plain words, and never the text of an exception."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+from flask import abort
+from sqlalchemy.exc import OperationalError
+
+from tests.conftest import login
+
+SECRET = "sk_live_TOPSECRET123"
+CARD = "4111111111111111"
+LEAK = f"leak {SECRET} card {CARD} /srv/postern/portal/secret_module.py"
+
+
+@pytest.fixture
+def app(app_factory):
+    """The real app plus test-only routes that fail in every way a view can."""
+    app = app_factory()
+
+    @app.get("/test-only/crash")
+    def crash():
+        raise RuntimeError(LEAK)
+
+    @app.get("/test-only/key-error")
+    def key_error():
+        return {"x": 1}[LEAK]
+
+    @app.get("/test-only/abort/<int:status>")
+    def aborts(status):
+        abort(status, description=LEAK)
+
+    @app.get("/test-only/database-down")
+    def database_down():
+        raise OperationalError("SELECT secret FROM cards", {"card": CARD}, Exception(LEAK))
+
+    @app.post("/test-only/echo")
+    def echo():
+        return "ok"
+
+    return app
+
+
+@pytest.fixture
+def log_output(app):
+    """Everything Postern logs during the test, as the JSON lines the handler writes."""
+    handler = next(h for h in logging.getLogger("postern").handlers if getattr(h, "_postern", 0))
+    buffer = io.StringIO()
+    previous = handler.setStream(buffer)
+    yield buffer
+    handler.setStream(previous)
+
+
+def assert_nothing_leaks(response) -> None:
+    body = response.get_data(as_text=True)
+    for secret in (SECRET, CARD, "TOPSECRET", "secret_module", "Traceback", "RuntimeError"):
+        assert secret not in body, secret
+    assert "4111 1111" not in body
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "title"),
+    [
+        ("/test-only/crash", 500, "Something went wrong on our side"),
+        ("/test-only/key-error", 500, "Something went wrong on our side"),
+        ("/test-only/abort/400", 400, "That request could not be understood"),
+        ("/test-only/abort/401", 401, "Please sign in"),
+        ("/test-only/abort/403", 403, "You do not have access to this page"),
+        ("/test-only/abort/404", 404, "Page not found"),
+        ("/test-only/abort/405", 405, "That action is not allowed here"),
+        ("/test-only/abort/410", 410, "This is no longer available"),
+        ("/test-only/abort/413", 413, "That was too large"),
+        ("/test-only/abort/429", 429, "Too many attempts"),
+        ("/test-only/abort/500", 500, "Something went wrong on our side"),
+        ("/test-only/abort/503", 503, "The service is temporarily unavailable"),
+        ("/test-only/database-down", 503, "The service is temporarily unavailable"),
+    ],
+)
+def test_error_pages_never_echo_the_exception(app, path, status, title):
+    client = app.test_client()
+    response = client.get(path)
+    assert response.status_code == status
+    assert response.mimetype == "text/html"
+    assert title in response.get_data(as_text=True)
+    assert f"Error {status}" in response.get_data(as_text=True)
+    assert_nothing_leaks(response)
+
+    as_json = client.get(path, headers={"Content-Type": "application/json"})
+    assert as_json.status_code == status
+    assert as_json.is_json and set(as_json.get_json()) == {"error", "message"}
+    assert_nothing_leaks(as_json)
+
+
+def test_real_404_405_413_and_csrf_pages(app):
+    client = app.test_client()
+    not_found = client.get(f"/no/such/{SECRET}")
+    assert not_found.status_code == 404 and "Page not found" in not_found.get_data(as_text=True)
+    assert_nothing_leaks(not_found)
+
+    wrong_method = client.delete("/login")
+    assert wrong_method.status_code == 405
+
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    too_big = client.post("/test-only/echo", data={"note": CARD + "x" * limit})
+    assert too_big.status_code == 413
+    assert "That was too large" in too_big.get_data(as_text=True)
+    assert_nothing_leaks(too_big)
+    raw_too_big = client.post(
+        "/login", data=b"x" * (limit + 1), content_type="application/octet-stream"
+    )
+    assert raw_too_big.status_code in (400, 413)
+
+    csrf = client.post("/login", data={"username": SECRET, "password": CARD})
+    assert csrf.status_code == 400
+    assert "This form has expired" in csrf.get_data(as_text=True)
+    assert_nothing_leaks(csrf)
+
+
+def test_error_pages_do_not_show_the_staff_navigation(app, make_staff):
+    client = app.test_client()
+    login(client, make_staff("agent"))
+    page = client.get("/test-only/crash").get_data(as_text=True)
+    assert "Sign out" not in page
+
+
+def test_the_crash_is_logged_with_its_traceback_but_redacted(app, log_output):
+    response = app.test_client().get("/test-only/crash", headers={"X-Request-ID": "trace-me-123"})
+    assert response.status_code == 500
+    lines = [json.loads(line) for line in log_output.getvalue().splitlines()]
+    (error,) = [line for line in lines if line["logger"] == "postern.errors"]
+    assert error["level"] == "ERROR" and error["message"] == "unhandled error"
+    assert error["request_id"] == "trace-me-123"
+    assert "RuntimeError" in error["exc_info"] and "Traceback" in error["exc_info"]
+    text = log_output.getvalue()
+    assert SECRET not in text and CARD not in text
+    assert "[REDACTED-PAN]" in error["exc_info"]
+    (access,) = [line for line in lines if line["logger"] == "postern.access"]
+    assert access["status"] == 500 and access["request_id"] == "trace-me-123"
+
+
+def test_a_database_outage_is_logged_without_the_statement_or_parameters(app, log_output):
+    app.test_client().get("/test-only/database-down")
+    text = log_output.getvalue()
+    assert "database unavailable" in text
+    assert CARD not in text and "SELECT secret" not in text and SECRET not in text

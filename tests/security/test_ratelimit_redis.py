@@ -1,0 +1,56 @@
+"""Login rate limits shared through Redis: two app processes count against one limit.
+
+This is what production runs (POSTERN_RATELIMIT_STORAGE_URI=redis://...): with memory storage
+each process would count alone and an attacker could multiply the limit by the process count.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+import pytest
+import redis
+
+from tests.conftest import post_form
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _redis_available() -> bool:
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        return False
+    return True
+
+
+pytestmark = pytest.mark.skipif(
+    not _redis_available() and os.environ.get("CI") != "true",
+    reason=f"no Redis at {REDIS_URL} (CI always runs this test)",
+)
+
+
+def test_two_app_instances_share_the_per_account_login_limit(app_factory, make_staff):
+    prefix = f"postern-test-{secrets.token_hex(4)}"
+    settings = {
+        "RATELIMIT_STORAGE_URI": REDIS_URL,
+        "RATELIMIT_KEY_PREFIX": prefix,
+        "RATELIMIT_LOGIN_PER_ACCOUNT": "3 per minute",
+        "RATELIMIT_LOGIN_PER_IP": "100 per minute",
+    }
+    first, second = app_factory(**settings), app_factory(**settings)
+    make_staff("agent", username="shared.limit")
+    attempt = {"username": "shared.limit", "password": "wrong password, twelve+"}
+
+    statuses = []
+    for app in (first, second, first):
+        statuses.append(post_form(app.test_client(), "/login", attempt).status_code)
+    assert statuses == [401, 401, 401]
+
+    # The fourth attempt in the minute is refused, although this instance has seen only one.
+    refused = post_form(second.test_client(), "/login", attempt)
+    assert refused.status_code == 429
+    assert "Too many attempts" in refused.get_data(as_text=True)
+    keys = redis.Redis.from_url(REDIS_URL).keys(f"*{prefix}*")
+    assert keys, "the limit was not stored in Redis"

@@ -1,0 +1,83 @@
+"""audit.record: appends to the current transaction and keeps one linear, verifiable chain."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from portal import audit
+from portal.audit.service import Actor, chain_key
+from portal.extensions import db
+from portal.models.audit import GENESIS_HASH, AuditEvent
+from tests.conftest import login
+
+
+def _rows() -> list[AuditEvent]:
+    db.session.expire_all()
+    return list(db.session.execute(select(AuditEvent).order_by(AuditEvent.seq)).scalars())
+
+
+def test_records_form_a_chain_that_verifies_after_a_database_round_trip(app):
+    with app.app_context():
+        for n in range(5):
+            audit.record(
+                "test.thing",
+                target_type="thing",
+                target_id=n,
+                details={"count": n, "nested": {"b": [1, 2], "a": "x"}, "ratio": 0.5},
+                actor=Actor("tester", 42, "admin"),
+            )
+        db.session.commit()
+        rows = _rows()
+        assert [row.seq for row in rows] == [1, 2, 3, 4, 5]
+        assert rows[0].prev_hash == GENESIS_HASH
+        assert all(b.prev_hash == a.row_hash for a, b in zip(rows, rows[1:], strict=False))
+        assert rows[2].target_id == "2" and rows[2].actor_label == "tester"
+        assert audit.verify_chain(rows, chain_key()).ok
+
+
+def test_a_record_rolls_back_with_its_transaction(app):
+    with app.app_context():
+        audit.record("test.kept", actor=audit.service.SYSTEM)
+        db.session.commit()
+        audit.record("test.dropped", actor=audit.service.SYSTEM)
+        db.session.rollback()
+        audit.record("test.after", actor=audit.service.SYSTEM)
+        db.session.commit()
+        rows = _rows()
+        assert [(row.seq, row.action) for row in rows] == [(1, "test.kept"), (2, "test.after")]
+        assert audit.verify_chain(rows, chain_key()).ok
+
+
+def test_outside_a_request_the_actor_is_the_system(app):
+    with app.app_context():
+        event = audit.record("test.system")
+        db.session.commit()
+        assert event.actor_label == "system" and event.actor_id is None
+        assert event.ip is None and event.outcome == "success" and event.details == {}
+
+
+def test_in_a_request_the_actor_defaults_to_the_signed_in_staff_member(app, client, make_staff):
+    agent = make_staff("agent")
+    login(client, agent)
+    client.post("/logout", data={"csrf_token": _token(client)}, headers={"User-Agent": "UA/1"})
+    with app.app_context():
+        (logout,) = [row for row in _rows() if row.action == "auth.logout"]
+        assert logout.actor_id == agent.id and logout.actor_label == agent.username
+        assert logout.actor_role == "agent" and logout.ip == "127.0.0.1"
+        assert logout.user_agent == "UA/1"
+
+
+def _token(client) -> str:
+    from tests.conftest import csrf_from
+
+    return csrf_from(client.get("/account").get_data(as_text=True))
+
+
+def test_a_different_chain_key_fails_verification(app_factory):
+    first = app_factory()
+    with first.app_context():
+        audit.record("test.one")
+        db.session.commit()
+    other = app_factory(AUDIT_CHAIN_KEY="another-key")
+    with other.app_context():
+        assert not audit.verify_chain(_rows(), chain_key()).ok

@@ -1,0 +1,166 @@
+"""portal.payments.gateway: the one place that speaks to Stripe (here: the sandbox, over HTTP)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import pytest
+import stripe
+
+from portal.payments.facts import intent_facts
+from portal.payments.gateway import (
+    PINNED_API_VERSION,
+    ProviderRejected,
+    ProviderUnavailable,
+    StripeGateway,
+    WebhookSignatureInvalid,
+)
+from tests.functional.payments_support import arm_fault, confirm_in_browser
+
+SECRET = "whsec_unit_tests"
+
+
+@pytest.fixture
+def gateway(stripe_sandbox) -> StripeGateway:
+    return StripeGateway(stripe_sandbox.secret_key, stripe_sandbox.url, timeout_seconds=1.0)
+
+
+def create(gateway, key="unit-1", **extra):
+    return gateway.create_payment_intent(
+        amount=1999, currency="GBP", metadata={"postern_request": "AAAAAAAAAA"},
+        idempotency_key=key, **extra,
+    )  # fmt: skip
+
+
+def test_calls_pin_the_sdk_api_version(gateway, stripe_sandbox):
+    create(gateway)
+    assert stripe.api_version == PINNED_API_VERSION
+    call = stripe_sandbox.requests("POST", "/v1/payment_intents")[-1]
+    assert call["idempotency_key"] == "unit-1"
+
+
+def test_facts_hold_only_what_may_be_kept(gateway, stripe_sandbox):
+    intent = create(gateway)
+    confirm_in_browser(stripe_sandbox, intent.id, "pm_card_visa")
+
+    facts = gateway.retrieve_payment_intent(intent.id)
+
+    assert (facts.status, facts.amount, facts.currency) == ("succeeded", 1999, "GBP")
+    assert facts.metadata == {"postern_request": "AAAAAAAAAA"}
+    charge = facts.charge
+    assert (charge.brand, charge.last4) == ("visa", "4242")
+    assert charge.exp_month and charge.exp_year and charge.three_d_secure is None
+    assert "secret" not in repr(facts)  # the client secret never shows up in logs or reprs
+
+
+def test_a_declined_attempt_carries_its_codes(gateway, stripe_sandbox):
+    intent = create(gateway)
+    confirm_in_browser(stripe_sandbox, intent.id, "pm_card_chargeDeclinedInsufficientFunds")
+
+    facts = gateway.retrieve_payment_intent(intent.id)
+
+    assert facts.status == "requires_payment_method"
+    assert (facts.error_code, facts.error_decline_code) == ("card_declined", "insufficient_funds")
+    assert facts.error_charge_id == facts.charge.id
+    assert facts.charge.decline_code == "insufficient_funds"
+
+
+def test_cancel_tells_the_truth_about_an_intent_that_already_succeeded(gateway, stripe_sandbox):
+    intent = create(gateway)
+    confirm_in_browser(stripe_sandbox, intent.id, "pm_card_visa")
+
+    assert gateway.cancel_payment_intent(intent.id).status == "succeeded"
+    other = create(gateway, key="unit-2")
+    assert gateway.cancel_payment_intent(other.id).status == "canceled"
+    assert gateway.cancel_payment_intent(other.id).status == "canceled"  # again: no error
+
+
+def test_errors_are_sorted_into_try_later_and_refused(stripe_sandbox):
+    wrong_key = StripeGateway("sk_test_wrong", stripe_sandbox.url, 1.0)
+    with pytest.raises(ProviderRejected) as refused:
+        create(wrong_key)
+    assert refused.value.status == 401
+
+    unknown = StripeGateway(stripe_sandbox.secret_key, stripe_sandbox.url, 1.0)
+    with pytest.raises(ProviderRejected) as missing:
+        unknown.retrieve_payment_intent("pi_doesnotexist")
+    assert missing.value.code == "resource_missing"
+
+    arm_fault(stripe_sandbox, "429")
+    with pytest.raises(ProviderUnavailable) as busy:
+        create(unknown)
+    assert busy.value.reason == "rate_limited"
+
+    arm_fault(stripe_sandbox, "timeout", count=3)
+    with pytest.raises(ProviderUnavailable) as slow:
+        create(unknown, key="unit-3")
+    assert slow.value.reason == "timeout"
+
+
+def test_nobody_listening_is_a_connection_problem():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    gateway = StripeGateway("sk_test_x", f"http://127.0.0.1:{port}", 0.5)
+    with pytest.raises(ProviderUnavailable) as down:
+        gateway.retrieve_payment_intent("pi_x")
+    assert down.value.reason == "connection"
+
+
+def _event(**extra) -> bytes:
+    event = {
+        "id": "evt_1",
+        "object": "event",
+        "type": "charge.succeeded",
+        "data": {"object": {"id": "ch_1", "object": "charge", "payment_intent": "pi_1",
+                            "metadata": {"postern_request": "BBBBBBBBBB"}}},
+        **extra,
+    }  # fmt: skip
+    return json.dumps(event).encode()
+
+
+def _sign(payload: bytes, secret: str = SECRET, at: int | None = None) -> str:
+    """As Stripe signs: HMAC-SHA256 over ``t.<raw body>`` (the sandbox's signer, on bytes)."""
+    from stripe_sandbox.webhooks import sign
+
+    return sign(payload, secret, at)
+
+
+def test_a_webhook_is_verified_on_its_raw_body(gateway):
+    payload = _event()
+
+    event = gateway.parse_webhook(payload, _sign(payload), SECRET)
+
+    assert (event.id, event.type, event.object_type) == ("evt_1", "charge.succeeded", "charge")
+    assert (event.payment_intent_id, event.request_public_id) == ("pi_1", "BBBBBBBBBB")
+
+
+def test_webhooks_that_cannot_be_trusted(gateway):
+    payload = _event()
+    now = int(time.time())
+    cases = [
+        (payload, None, "missing"),
+        (payload, "t=1,v1=deadbeef", "mismatch"),
+        (payload, "garbage", "mismatch"),
+        (payload, _sign(payload, "whsec_other"), "mismatch"),
+        (payload + b" ", _sign(payload), "mismatch"),  # one byte added after signing
+        (payload, _sign(payload, at=now - 301), "stale"),
+        (b"{not json", _sign(b"{not json"), "unreadable"),
+        (b"\xff\xfe", _sign(b"\xff\xfe"), "unreadable"),
+    ]
+    for body, header, reason in cases:
+        with pytest.raises(WebhookSignatureInvalid) as refused:
+            gateway.parse_webhook(body, header, SECRET)
+        assert refused.value.reason == reason, (body, header)
+    # Inside the five-minute tolerance is fine.
+    assert gateway.parse_webhook(payload, _sign(payload, at=now - 299), SECRET).id == "evt_1"
+
+
+def test_intent_facts_accept_a_plain_dict():
+    facts = intent_facts(
+        {"id": "pi_1", "status": "canceled", "amount": 5, "currency": "jpy",
+         "cancellation_reason": "abandoned", "latest_charge": "ch_not_expanded"}
+    )  # fmt: skip
+    assert (facts.currency, facts.charge, facts.is_final) == ("JPY", None, True)
