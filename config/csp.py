@@ -10,6 +10,12 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+#: Where browsers send violation reports (``portal.integrity.views``): ``report-uri`` for
+#: browsers that only know it, ``report-to`` (the Reporting API) naming the group that the
+#: ``Reporting-Endpoints`` header points at the same path (``portal.security.headers``).
+REPORT_PATH = "/csp-report"
+REPORT_GROUP = "csp-endpoint"
+
 BASE_POLICY: dict[str, list[str]] = {
     "default-src": ["'none'"],
     "script-src": ["'self'"],
@@ -22,6 +28,8 @@ BASE_POLICY: dict[str, list[str]] = {
     "base-uri": ["'none'"],
     "object-src": ["'none'"],
     "manifest-src": ["'self'"],
+    "report-uri": [REPORT_PATH],
+    "report-to": [REPORT_GROUP],
 }
 
 #: Directives that get the per-response nonce (Flask-Talisman fills it in).
@@ -53,12 +61,20 @@ def base_policy() -> dict[str, list[str]]:
     return {directive: list(sources) for directive, sources in BASE_POLICY.items()}
 
 
+#: What real Stripe.js needs beyond its own origin (Stripe's published CSP list): its
+#: sub-domain frames and scripts, and hooks.stripe.com for 3-D Secure challenges.
+REAL_STRIPE_EXTRA = {
+    "script-src": ["https://*.js.stripe.com"],
+    "frame-src": ["https://*.js.stripe.com", "https://hooks.stripe.com"],
+}
+
+
 def payment_page_policy(stripe_js_url: str, stripe_api_base: str) -> dict[str, list[str]]:
     """Return the CSP for pages that load Stripe.js: the base policy plus Stripe's origins.
 
     Stripe.js needs its own origin for the script and the card iframe, and talks to the API
-    origin. Real Stripe also uses hooks.stripe.com for 3-D Secure frames; operators add it
-    through STRIPE_JS_URL's origin list if their account needs it.
+    origin. With real Stripe (js.stripe.com) the extra origins Stripe documents are added too;
+    with the sandbox only its one origin is.
     """
     policy = base_policy()
     js_origin = origin_of(stripe_js_url)
@@ -70,5 +86,6 @@ def payment_page_policy(stripe_js_url: str, stripe_api_base: str) -> dict[str, l
     if api_origin and api_origin not in policy["connect-src"]:
         policy["connect-src"].append(api_origin)
     if js_origin == "https://js.stripe.com":
-        policy["frame-src"].append("https://hooks.stripe.com")
+        for directive, sources in REAL_STRIPE_EXTRA.items():
+            policy.setdefault(directive, []).extend(sources)
     return policy

@@ -106,6 +106,10 @@ class BaseConfig:
     # Security headers.
     FORCE_HTTPS = True
     HSTS_MAX_AGE = 63072000
+    #: CSP violation reports (POST /csp-report, portal/integrity): largest body accepted, and
+    #: how many one address may send.
+    CSP_REPORT_MAX_BYTES = 16 * 1024
+    RATELIMIT_CSP_REPORT_PER_IP = "30 per minute"
 
     # Stripe (sandbox by default, real Stripe by configuration alone).
     STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "https://api.stripe.com")

@@ -91,9 +91,10 @@ def register_blueprints(app: Flask) -> None:
     from portal.agent.views import bp as agent_bp
     from portal.auth.views import bp as auth_bp
     from portal.backoffice.views import bp as backoffice_bp
-    from portal.customer import payment_views  # noqa: F401  (adds the payment pages to it)
+    from portal.customer import data_views, payment_views  # noqa: F401  (add their pages to it)
     from portal.customer.views import bp as customer_bp
     from portal.health import bp as health_bp
+    from portal.integrity.views import bp as csp_reports_bp
     from portal.webhooks.views import bp as webhooks_bp
 
     app.register_blueprint(health_bp)
@@ -102,6 +103,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(backoffice_bp, url_prefix="/backoffice")
     app.register_blueprint(customer_bp, url_prefix="/c")
     app.register_blueprint(webhooks_bp, url_prefix="/webhooks")
+    app.register_blueprint(csp_reports_bp)  # POST /csp-report (config/csp.py REPORT_PATH)
     # The development outbox page: never in production (its settings check refuses it too).
     if app.config.get("DEV_OUTBOX_ENABLED") and app.config.get("ENV_NAME") != "production":
         from portal.devtools.views import bp as devtools_bp
@@ -138,6 +140,10 @@ def init_staff_sessions(app: Flask) -> None:
 
 
 def init_templates(app: Flask) -> None:
+    from portal.integrity.sri import init_sri
+
+    init_sri(app)  # sri(filename): Subresource Integrity for our own <script> tags
+
     @app.context_processor
     def _globals() -> dict[str, Any]:
         return {

@@ -9,15 +9,15 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from portal import audit
 from portal.audit.service import Actor
-from portal.auth import mfa, service
+from portal.auth import service
 from portal.extensions import db
-from portal.models.audit import AuditEvent
-from portal.models.staff import StaffUser, Team
-from portal.security import sessions
+from portal.models.staff import StaffUser
+from portal.retention.audit_trim import verify_audit_chain
 from portal.security.authz import Role, mfa_required
 from portal.security.passwords import PasswordPolicyError
+from portal.staff import service as staff_service
+from portal.staff.service import get_or_create_team  # noqa: F401  (re-exported)
 
 CLI_ACTOR = Actor("cli")
 ROLE_CHOICE = click.Choice([role.value for role in Role])
@@ -35,17 +35,6 @@ def _user_or_exit(username: str) -> StaffUser:
     return user
 
 
-def get_or_create_team(name: str | None) -> Team | None:
-    if not name:
-        return None
-    team = db.session.execute(select(Team).where(Team.name == name)).scalar_one_or_none()
-    if team is None:
-        team = Team(name=name)
-        db.session.add(team)
-        db.session.flush()
-    return team
-
-
 def create_staff(
     username: str,
     password: str,
@@ -56,28 +45,11 @@ def create_staff(
     email: str | None = None,
     actor: Actor = CLI_ACTOR,
 ) -> StaffUser:
-    """Create a staff account, enforcing the password policy. Raises ValueError. Caller commits."""
-    if service.username_taken(username):
-        raise ValueError(f"the username {username!r} is taken")
-    user = StaffUser(
-        username=service.normalise_username(username),
-        display_name=display_name or username,
-        role=Role(role).value,
-        team=get_or_create_team(team),
-        email=email,
-        password_hash="!",  # noqa: S106  (unusable placeholder, replaced below)
+    """Create a staff account (``portal.staff.service.create_staff``, acting as the CLI by
+    default). Raises ValueError or PasswordPolicyError. Caller commits."""
+    return staff_service.create_staff(
+        username, password, role, display_name=display_name, team=team, email=email, actor=actor
     )
-    service.set_password(user, password)
-    db.session.add(user)
-    db.session.flush()
-    audit.record(
-        "staff.created",
-        target_type="staff_user",
-        target_id=user.id,
-        details={"role": user.role, "team": team},
-        actor=actor,
-    )
-    return user
 
 
 @users_cli.command("create")
@@ -105,15 +77,7 @@ def users_create(username, role, display_name, team, email, password):
 def users_disable(username):
     """Disable an account and end its sessions."""
     user = _user_or_exit(username)
-    user.is_active = False
-    ended = sessions.end_user_sessions(user.id, "account_disabled")
-    audit.record(
-        "staff.disabled",
-        target_type="staff_user",
-        target_id=user.id,
-        details={"sessions_ended": ended},
-        actor=CLI_ACTOR,
-    )
+    ended = staff_service.disable(user, actor=CLI_ACTOR)
     db.session.commit()
     click.echo(f"disabled {user.username}; {ended} session(s) ended")
 
@@ -123,8 +87,7 @@ def users_disable(username):
 def users_enable(username):
     """Re-enable a disabled account."""
     user = _user_or_exit(username)
-    user.is_active = True
-    audit.record("staff.enabled", target_type="staff_user", target_id=user.id, actor=CLI_ACTOR)
+    staff_service.enable(user, actor=CLI_ACTOR)
     db.session.commit()
     click.echo(f"enabled {user.username}")
 
@@ -136,15 +99,7 @@ def users_set_role(username, role):
     """Change an account's role; its sessions end so the new rights apply at once."""
     user = _user_or_exit(username)
     old = user.role
-    user.role = role
-    ended = sessions.end_user_sessions(user.id, "role_changed")
-    audit.record(
-        "staff.role_changed",
-        target_type="staff_user",
-        target_id=user.id,
-        details={"from": old, "to": role, "sessions_ended": ended},
-        actor=CLI_ACTOR,
-    )
+    staff_service.set_role(user, role, actor=CLI_ACTOR)
     db.session.commit()
     click.echo(f"{user.username}: {old} -> {role}")
 
@@ -154,15 +109,7 @@ def users_set_role(username, role):
 def users_reset_mfa(username):
     """Remove an account's second factor; it must enrol again at next login if its role needs it."""
     user = _user_or_exit(username)
-    mfa.reset(user)
-    ended = sessions.end_user_sessions(user.id, "mfa_reset")
-    audit.record(
-        "staff.mfa_reset",
-        target_type="staff_user",
-        target_id=user.id,
-        details={"sessions_ended": ended},
-        actor=CLI_ACTOR,
-    )
+    staff_service.reset_mfa(user, actor=CLI_ACTOR)
     db.session.commit()
     click.echo(f"second factor removed for {user.username}")
 
@@ -182,10 +129,8 @@ def users_list():
 @audit_cli.command("verify")
 def audit_verify():
     """Walk the audit chain; exit 1 naming the first row that was edited, inserted or deleted."""
-    rows = db.session.execute(
-        select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=1000)
-    ).scalars()
-    result = audit.verify_chain(rows, audit.service.chain_key())
+    # From the retention checkpoint, if retention has deleted the oldest rows.
+    result = verify_audit_chain()
     click.echo(result.describe())
     if not result.ok:
         sys.exit(1)
@@ -195,7 +140,9 @@ def register(app: Flask) -> None:
     from portal.dataprotect.commands import keys_cli
     from portal.delivery.cli import outbox_cli
     from portal.demo import demo_cli
+    from portal.integrity.cli import integrity_cli
     from portal.payments.cli import payments_cli
+    from portal.retention.cli import retention_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(audit_cli)
@@ -203,3 +150,5 @@ def register(app: Flask) -> None:
     app.cli.add_command(outbox_cli)
     app.cli.add_command(keys_cli)
     app.cli.add_command(payments_cli)
+    app.cli.add_command(integrity_cli)
+    app.cli.add_command(retention_cli)

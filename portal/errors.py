@@ -6,7 +6,7 @@ import logging
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 log = logging.getLogger("postern.errors")
@@ -65,6 +65,21 @@ def init_error_handlers(app: Flask) -> None:
 
         db.session.rollback()
         return render_error(503)
+
+    @app.teardown_appcontext
+    def _close_session_when_the_database_left(error) -> None:
+        # Registered after Flask-SQLAlchemy's own teardown, so it runs first. If PostgreSQL went
+        # away mid-request (restart, failover), closing the session sends a ROLLBACK that raises
+        # from inside Flask's teardown, and gunicorn turns the finished response into a bare
+        # 500. The connection is already dead: drop the session instead (pool_pre_ping
+        # replaces the connection on the next checkout).
+        from portal.extensions import db
+
+        try:
+            db.session.remove()
+        except SQLAlchemyError:
+            log.warning("database connection lost while closing the session")
+            db.session.registry.clear()
 
     @app.errorhandler(InternalServerError)
     @app.errorhandler(Exception)

@@ -27,10 +27,12 @@ trap cleanup EXIT INT TERM
   --allowed-frame-ancestors "http://$host:$port" >instance/stripe-sandbox.log 2>&1 &
 pids+=($!)
 
-if .venv/bin/flask --help 2>/dev/null | grep -q '^  outbox'; then
-  .venv/bin/flask outbox work >instance/outbox-worker.log 2>&1 &
-  pids+=($!)
-fi
+# The outbox worker sends queued link messages (to the development outbox page here).
+.venv/bin/flask outbox work >instance/outbox-worker.log 2>&1 &
+pids+=($!)
+# What cron does in production: repair anything a lost webhook left behind, every minute.
+(while sleep 60; do .venv/bin/flask payments reconcile >>instance/reconcile.log 2>&1; done) &
+pids+=($!)
 
 cat <<MSG
 

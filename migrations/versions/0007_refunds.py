@@ -8,7 +8,7 @@
   oldest audit rows.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-11-28 16:00:00
 
 """
@@ -18,8 +18,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0007"
-# TEMPORARY: "0005" until the back-office read side's 0006 lands; then this becomes "0006".
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -19,7 +19,10 @@ from portal.agent.forms import ActionForm, CreateRequestForm, ExtendForm, Resend
 from portal.capture import service, visibility
 from portal.capture.panel import local_time, panel_data
 from portal.capture.service import CaptureError, DuplicateSubmission, IssuedLink
+from portal import audit
 from portal.extensions import db
+from portal.payments import service as payments
+from portal.payments.gateway import StripeGateway
 from portal.security.authz import Permission, has_permission
 from portal.security.guards import gate_blueprint, requires
 
@@ -116,7 +119,15 @@ def revoke(public_id: str):
     capture = _visible_or_404(public_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    return _act(lambda: service.revoke(capture), "Request revoked: its link no longer works.")
+    response = _act(lambda: service.revoke(capture), "Request revoked: its link no longer works.")
+    # A PaymentIntent already made for the customer must never be charged now: cancel it at
+    # Stripe at once (if Stripe is unreachable, reconcile cancels it later).
+    payments.stop_quietly(
+        capture,
+        gateway=StripeGateway.for_app(),
+        actor=audit.service.Actor(g.staff_user.username, g.staff_user.id, g.staff_user.role),
+    )
+    return response
 
 
 @bp.post("/requests/<public_id>/extend")

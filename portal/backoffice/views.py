@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint
 
 from portal.security.authz import Permission
 from portal.security.guards import gate_blueprint
@@ -10,7 +10,8 @@ from portal.security.guards import gate_blueprint
 bp = Blueprint("backoffice", __name__)
 gate_blueprint(bp, Permission.BACKOFFICE_VIEW)
 
+# The home page (``backoffice.home``) is the dashboard: portal/backoffice/dashboard.py.
 
-@bp.get("/")
-def home():
-    return render_template("backoffice/home.html")
+
+from portal.backoffice import data_requests, reauth, refunds, staff  # noqa: E402,F401  (registers routes)
+from portal.backoffice import transactions, dashboard, exports, audit_log  # noqa: E402,F401,I001  (registers routes)

@@ -15,6 +15,7 @@ from flask import current_app
 from portal.capture import identity, kinds, states
 from portal.capture.money import format_amount
 from portal.capture.states import NOT_YET_VERIFIED, TRANSITIONS, Status
+from portal.dataprotect import service as data_service
 from portal.delivery import outbox
 from portal.models.capture import CaptureRequest
 from portal.models.types import utcnow
@@ -131,6 +132,17 @@ def _step(request: CaptureRequest, key: str, words: str, column: str) -> dict:
     return {"key": key, "label": words, "done": at is not None, "at": at and local_time(at)}
 
 
+def data_fields(request: CaptureRequest) -> list[dict]:
+    """Per field asked for: whether it arrived ("Received", "Customer declined"...), never what
+    it holds (``dataprotect.service.masked_summary`` decrypts nothing). Empty for payments."""
+    if request.kind not in kinds.DATA_KINDS or not request.field_set:
+        return []
+    return [
+        {"name": field.name, "label": field.label, "state": field.state, "text": field.text}
+        for field in data_service.masked_summary(request)
+    ]
+
+
 def panel_data(request: CaptureRequest, now: datetime | None = None) -> dict:
     """Everything the agent's panel shows for ``request``, JSON-ready."""
     now = now or utcnow()
@@ -159,6 +171,7 @@ def panel_data(request: CaptureRequest, now: datetime | None = None) -> dict:
         "expires_label": local_time(request.expires_at),
         "steps": [_step(request, key, words, column) for key, words, column in _STEPS],
         "delivery": outbox.delivery_summary(request.id),
+        "data": data_fields(request),
         "actions": {
             "revoke": status in TRANSITIONS[S.REVOKED],
             "extend": _can_extend(request, status),

@@ -19,7 +19,7 @@ from flask import (
 )
 from flask_limiter.util import get_remote_address
 
-from portal.capture import customer, identity, kinds, links
+from portal.capture import customer, data_step, identity, kinds, links
 from portal.capture.customer import LinkAccess
 from portal.capture.money import format_amount
 from portal.capture.states import NOT_YET_VERIFIED
@@ -30,6 +30,7 @@ bp = Blueprint("customer", __name__)
 
 COOKIE_PREFIX = "postern_link_"
 PAYMENT_ENDPOINT = "customer.pay"
+DATA_ENDPOINT = "customer.details"
 #: problem -> (title, explanation). ``{org}`` is the organisation's name.
 PROBLEM_PAGES = {
     "tampered": (
@@ -266,10 +267,20 @@ def summary(token: str):
         and PAYMENT_ENDPOINT in current_app.view_functions
         else None
     )
+    # The personal-data step (portal.customer.data_views) comes first while it is open.
+    details_url = (
+        url_for(DATA_ENDPOINT, token=token)
+        if capture.kind in kinds.DATA_KINDS
+        and not finished
+        and DATA_ENDPOINT in current_app.view_functions
+        and data_step.state_of(capture).state == "open"
+        else None
+    )
     return render_template(
         "customer/summary.html",
         capture=capture,
         pay_url=pay_url,
+        details_url=details_url,
         finished=finished,
         agent_name=capture.created_by.display_name,
         amount=amount,

@@ -91,16 +91,15 @@ def init_logging(app: Flask) -> None:
     def _log_request(response):
         response.headers["X-Request-ID"] = g.get("request_id", "")
         started = g.get("request_started")
+        fields = {
+            "method": request.method,
+            "route": request.url_rule.rule if request.url_rule else "<unmatched>",
+            "endpoint": request.endpoint,
+            "status": response.status_code,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2) if started else None,
+        }
+        # The message repeats the essentials so the plain-text development format shows them.
         access_log.info(
-            "request",
-            extra={
-                "method": request.method,
-                "route": request.url_rule.rule if request.url_rule else "<unmatched>",
-                "endpoint": request.endpoint,
-                "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2)
-                if started
-                else None,
-            },
+            "request %s %s %s", fields["method"], fields["route"], fields["status"], extra=fields
         )
         return response

@@ -23,6 +23,7 @@ from portal.models.types import utcnow
 from portal.payments.facts import METADATA_REQUEST, WebhookEvent
 from portal.payments.gateway import StripeGateway
 from portal.payments.sync import apply_intent
+from portal.refunds import sync as refund_sync
 
 log = logging.getLogger("postern.payments.webhooks")
 WEBHOOK_ACTOR = Actor("stripe-webhook")
@@ -52,6 +53,10 @@ def handle_event(event: WebhookEvent, *, gateway: StripeGateway) -> str:
     back (which also forgets the event id) and answers with an error so Stripe retries.
     COMMITS on success.
     """
+    # Refund events (refund.created/updated, charge.refunded) belong to portal.refunds, which
+    # claims the event id the same way and re-fetches the refund from Stripe.
+    if event.type in refund_sync.REFUND_EVENT_TYPES:
+        return refund_sync.handle_refund_event(event, gateway=gateway)
     handled = event.type in HANDLED_TYPES and event.payment_intent_id is not None
     if not _claim(event, "applied" if handled else "ignored"):
         return "duplicate"

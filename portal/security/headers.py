@@ -10,6 +10,8 @@ from flask_talisman import Talisman
 
 from config import csp
 
+#: The Reporting API's endpoint for the CSP's ``report-to`` group.
+REPORTING_ENDPOINTS = f'{csp.REPORT_GROUP}="{csp.REPORT_PATH}"'
 #: Endpoints whose responses may be cached: only our own static files.
 CACHEABLE_ENDPOINTS = frozenset({"static"})
 
@@ -43,6 +45,9 @@ def init_security_headers(app: Flask) -> None:
             response.headers["Pragma"] = "no-cache"
         response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         response.headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+        # Names the endpoint of the CSP's ``report-to`` group (config/csp.py); relative, so
+        # it is this host's, whatever name the browser used.
+        response.headers.setdefault("Reporting-Endpoints", REPORTING_ENDPOINTS)
         return response
 
 

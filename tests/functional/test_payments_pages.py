@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
+from tests.conftest import login, post_form
 from tests.functional.capture_support import create_direct, path_of, press_start
 from tests.functional.payments_support import (
     arm_fault,
@@ -206,3 +207,26 @@ def test_a_data_only_request_has_no_payment_page(pay_app, make_staff, stripe_san
 
     assert page.status_code == 303 and page.headers["Location"].endswith("/summary")
     assert created_intents(stripe_sandbox) == []
+
+
+def test_an_agent_revoking_mid_payment_cancels_the_intent_at_once(
+    pay_app, make_staff, stripe_sandbox
+):
+    """Revocation during payment: the PaymentIntent is canceled at Stripe by the revoke itself,
+    not later, so the customer's still-open page can never charge the card."""
+    agent = make_staff("agent")
+    customer = customer_at_payment(pay_app, agent.id)
+    customer.client.get(customer.pay_path)
+    intent_id = intent_id_of(pay_app, customer)
+
+    agent_client = pay_app.test_client()
+    login(agent_client, agent)
+    revoked = post_form(
+        agent_client, f"/agent/requests/{customer.public_id}/revoke", {}, page="/agent/"
+    )
+
+    assert revoked.status_code == 302
+    intent = stripe_api(stripe_sandbox, "GET", f"/v1/payment_intents/{intent_id}")
+    assert intent["status"] == "canceled"
+    request, payment = load_payment(pay_app, customer.public_id)
+    assert request.status == "revoked" and payment.status == "canceled"

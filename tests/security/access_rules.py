@@ -16,6 +16,15 @@ STAFF = "staff"
 ALL_ROLES = frozenset({"agent", "supervisor", "backoffice", "admin", "auditor"})
 AGENT_CONSOLE = frozenset({"agent", "supervisor"})
 BACKOFFICE = frozenset({"supervisor", "backoffice", "admin", "auditor"})
+#: Who may read every transaction and refund (not supervisors: their view is their team's).
+REFUND_READERS = frozenset({"backoffice", "admin", "auditor"})
+#: Refunds, revealing values and data-subject requests: the back-office role only.
+BACKOFFICE_ONLY = frozenset({"backoffice"})
+ADMIN_ONLY = frozenset({"admin"})
+#: Exports need Permission.EXPORT on top of the back office (admins have no EXPORT).
+EXPORTERS = frozenset({"supervisor", "backoffice", "auditor"})
+#: The audit log viewer (Permission.AUDIT_VIEW).
+AUDIT_READERS = frozenset({"backoffice", "admin", "auditor"})
 
 
 # endpoint -> (audience, {path parameter: example value}); the path parameters fill the rule.
@@ -51,7 +60,44 @@ ROUTE_ACCESS: dict[str, tuple[object, dict[str, str]]] = {
     "customer.pay_status": (PUBLIC, {"token": "not-a-real-token"}),
     "customer.pay_return": (PUBLIC, {"token": "not-a-real-token"}),
     "customer.paid": (PUBLIC, {"token": "not-a-real-token"}),
+    # Personal data: the customer's details step and its confirmation (token + binding cookie).
+    "customer.details": (PUBLIC, {"token": "not-a-real-token"}),
+    "customer.details_done": (PUBLIC, {"token": "not-a-real-token"}),
     "webhooks.stripe_webhook": (PUBLIC, {}),
+    # Browsers' CSP violation reports (no cookies or tokens: size- and rate-limited, no PII).
+    "csp_reports.receive": (PUBLIC, {}),
+    # Back office, write side: refunds (backoffice asks and approves; auditors and admins may
+    # read), re-authentication (any back-office user), captured data (masked for readers,
+    # revealed only with DATA_REVEAL), data-subject requests, staff management (admins).
+    "backoffice.reauth": (BACKOFFICE, {}),
+    "backoffice.refund_list": (REFUND_READERS, {}),
+    "backoffice.refund_detail": (REFUND_READERS, {"refund_id": "1"}),
+    "backoffice.refund_new": (BACKOFFICE_ONLY, {"public_id": "AAAAAAAAAA"}),
+    "backoffice.refund_approve": (BACKOFFICE_ONLY, {"refund_id": "1"}),
+    "backoffice.refund_reject": (BACKOFFICE_ONLY, {"refund_id": "1"}),
+    "backoffice.refund_retry": (BACKOFFICE_ONLY, {"refund_id": "1"}),
+    "backoffice.captured_data": (REFUND_READERS, {"public_id": "AAAAAAAAAA"}),
+    "backoffice.reveal_value": (BACKOFFICE_ONLY, {"public_id": "AAAAAAAAAA"}),
+    "backoffice.data_requests": (BACKOFFICE_ONLY, {}),
+    "backoffice.data_request": (BACKOFFICE_ONLY, {"public_id": "AAAAAAAAAA"}),
+    "backoffice.data_export": (BACKOFFICE_ONLY, {"public_id": "AAAAAAAAAA"}),
+    "backoffice.data_erase": (BACKOFFICE_ONLY, {"public_id": "AAAAAAAAAA"}),
+    "backoffice.staff_list": (ADMIN_ONLY, {}),
+    "backoffice.staff_new": (ADMIN_ONLY, {}),
+    "backoffice.staff_detail": (ADMIN_ONLY, {"staff_id": "1"}),
+    "backoffice.staff_update": (ADMIN_ONLY, {"staff_id": "1"}),
+    "backoffice.staff_disable": (ADMIN_ONLY, {"staff_id": "1"}),
+    "backoffice.staff_enable": (ADMIN_ONLY, {"staff_id": "1"}),
+    "backoffice.staff_reset_mfa": (ADMIN_ONLY, {"staff_id": "1"}),
+    # Back office, read side: the transactions list and detail (supervisors see their team's),
+    # the CSV export (EXPORT), the audit log viewer (AUDIT_VIEW). The dashboard is
+    # backoffice.home above.
+    "backoffice.transactions": (BACKOFFICE, {}),
+    "backoffice.transactions_search": (BACKOFFICE, {}),
+    "backoffice.transaction_detail": (BACKOFFICE, {"public_id": "AAAAAAAAAA"}),
+    "backoffice.export_transactions": (EXPORTERS, {}),
+    "backoffice.audit_log": (AUDIT_READERS, {}),
+    "backoffice.audit_log_search": (AUDIT_READERS, {}),
     # Development outbox (registered only when DEV_OUTBOX_ENABLED; never in production).
     "devtools.outbox": (STAFF, {}),
     "devtools.outbox_html": (STAFF, {"message_id": "1"}),

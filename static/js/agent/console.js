@@ -60,6 +60,16 @@
     });
   }
 
+  // Personal-data fields: only whether each arrived ("Received"), never a value.
+  function updateDataFields(panel, fields) {
+    (fields || []).forEach(function (field) {
+      var li = panel.querySelector('[data-field="' + field.name + '"]');
+      if (!li) return;
+      li.setAttribute("data-state", field.state);
+      setText(li, ".js-data-state", field.text);
+    });
+  }
+
   function updatePanel(data) {
     var panel = document.querySelector('[data-request="' + data.id + '"]');
     if (!panel) return;
@@ -73,6 +83,7 @@
     setText(panel, ".js-expires", data.expires_label);
     updateSteps(panel, data.steps);
     updateDelivery(panel, data.delivery);
+    updateDataFields(panel, data.data);
     Array.prototype.forEach.call(panel.querySelectorAll(".js-action"), function (node) {
       node.hidden = !data.actions[node.getAttribute("data-action")];
     });

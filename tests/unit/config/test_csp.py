@@ -48,8 +48,12 @@ def test_origin_of(url, origin):
 
 def test_payment_pages_add_only_the_configured_stripe_origins():
     policy = csp.payment_page_policy("https://js.stripe.com/v3/", "https://api.stripe.com")
-    assert policy["script-src"] == ["'self'", "https://js.stripe.com"]
-    assert policy["frame-src"] == ["https://js.stripe.com", "https://hooks.stripe.com"]
+    assert policy["script-src"] == ["'self'", "https://js.stripe.com", "https://*.js.stripe.com"]
+    assert policy["frame-src"] == [
+        "https://js.stripe.com",
+        "https://*.js.stripe.com",
+        "https://hooks.stripe.com",
+    ]
     assert set(policy["connect-src"]) == {
         "'self'",
         "https://js.stripe.com",

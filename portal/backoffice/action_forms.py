@@ -1,0 +1,149 @@
+"""Forms of the back office's write side (refunds, re-authentication, captured data, data
+subject requests, staff). Every free-text field refuses card numbers; CSRF is on for all."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, RadioField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, Regexp
+
+from portal.refunds.wording import REASONS
+from portal.security.authz import Role
+from portal.security.validators import NoCardNumbers
+
+_TEXT = {"autocomplete": "off", "spellcheck": "false"}
+REASON_MAX = 200
+
+
+def _reason_field(label: str = "Reason", message: str = "Give a reason.") -> StringField:
+    return StringField(
+        label,
+        validators=[DataRequired(message), Length(max=REASON_MAX), NoCardNumbers()],
+        render_kw=_TEXT,
+    )
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something: only the CSRF token."""
+
+
+class ReauthForm(FlaskForm):
+    password = PasswordField(
+        "Password",
+        validators=[DataRequired("Enter your password."), Length(max=256)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    code = StringField(
+        "Code from your authenticator app",
+        validators=[
+            DataRequired("Enter the 6-digit code."),
+            Regexp(r"^\s*\d{3}\s?\d{3}\s*$", message="Enter the 6 digits of the code."),
+        ],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", **_TEXT},
+    )
+
+
+class RefundForm(FlaskForm):
+    scope = RadioField(
+        "How much to refund",
+        choices=[
+            SelectChoice("full", "Everything that is left"),
+            SelectChoice("partial", "Part of it"),
+        ],
+        default="full",
+        validators=[DataRequired("Choose how much to refund.")],
+    )
+    amount = StringField(
+        "Amount to refund",
+        validators=[Optional(), Length(max=20), NoCardNumbers()],
+        render_kw={"inputmode": "decimal", **_TEXT},
+    )
+    reason_code = SelectField(
+        "Reason",
+        choices=[SelectChoice("", "Choose a reason")]
+        + [SelectChoice(code, words) for code, (words, _) in REASONS.items()],
+        validators=[DataRequired("Choose a reason.")],
+    )
+    note = _reason_field("Note for the audit trail", "Write a short note about this refund.")
+
+
+class RejectForm(FlaskForm):
+    note = _reason_field("Why are you rejecting it?", "Say why you are rejecting it.")
+
+
+class RevealForm(FlaskForm):
+    field = SelectField("Field to reveal", validators=[DataRequired("Choose a field.")])
+    reason = _reason_field(
+        "Why do you need to see it?", "Give a reason: it is recorded in the audit trail."
+    )
+
+
+class ExportForm(FlaskForm):
+    reason = _reason_field(
+        "Reason (for example the data subject request reference)",
+        "Give a reason: it is recorded in the audit trail.",
+    )
+
+
+class EraseForm(FlaskForm):
+    reason = _reason_field(
+        "Reason (for example the erasure request reference)",
+        "Give a reason: it is recorded in the audit trail.",
+    )
+    confirm = BooleanField(
+        "I understand this cannot be undone",
+        validators=[DataRequired("Tick the box to confirm the erasure.")],
+    )
+
+
+def _role_choices() -> list[SelectChoice]:
+    return [SelectChoice(role.value, role.value.capitalize()) for role in Role]
+
+
+class StaffCreateForm(FlaskForm):
+    username = StringField(
+        "Username",
+        validators=[
+            DataRequired("Enter a username."),
+            Length(min=3, max=64),
+            Regexp(r"^[A-Za-z0-9._-]+$", message="Use letters, digits, dots, dashes only."),
+        ],
+        render_kw={"autocapitalize": "none", **_TEXT},
+    )
+    display_name = StringField(
+        "Name shown to colleagues",
+        validators=[DataRequired("Enter a name."), Length(max=120), NoCardNumbers()],
+        render_kw={"autocomplete": "off"},
+    )
+    email = StringField(
+        "Work email (optional)",
+        validators=[Optional(), Length(max=254), Email("Enter a valid email address.")],
+        render_kw=_TEXT,
+    )
+    role = SelectField("Role", choices=_role_choices(), validators=[DataRequired()])
+    team = StringField(
+        "Team (optional)", validators=[Optional(), Length(max=80), NoCardNumbers()], render_kw=_TEXT
+    )
+    password = PasswordField(
+        "Initial password",
+        validators=[DataRequired("Enter an initial password."), Length(max=256)],
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm_password = PasswordField(
+        "Repeat the initial password",
+        validators=[
+            DataRequired("Repeat the password."),
+            EqualTo("password", message="The two passwords do not match."),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+class StaffUpdateForm(FlaskForm):
+    role = SelectField("Role", choices=_role_choices(), validators=[DataRequired()])
+    team = StringField(
+        "Team (leave empty for none)",
+        validators=[Optional(), Length(max=80), NoCardNumbers()],
+        render_kw=_TEXT,
+    )

@@ -1,0 +1,74 @@
+"""Back office home: the dashboard (today, this week, per day, per agent, per team)."""
+
+from __future__ import annotations
+
+from flask import g, render_template
+
+from portal.backoffice import charts, queries
+from portal.backoffice.display import duration_words, operator_zone
+from portal.backoffice.stats import Dashboard, Tally, build_dashboard
+from portal.backoffice.views import bp
+from portal.models.types import utcnow
+
+#: Agents listed on the dashboard (busiest first); the transactions list has everyone.
+MAX_AGENTS = 50
+
+
+def percent(value: float | None) -> str:
+    return "" if value is None else f"{value * 100:.0f}%"
+
+
+def _day_chart(board: Dashboard) -> charts.Chart:
+    labels = [day.strftime("%a %d") for day, _ in board.days]
+    return charts.grouped_bars(
+        labels,
+        [
+            charts.Series("Sent", "chart-bar-a", [t.payment_sent for _, t in board.days]),
+            charts.Series("Paid", "chart-bar-b", [t.paid for _, t in board.days]),
+        ],
+        title="Payment requests sent and paid, last 7 days",
+        description="Bar chart; the same numbers are in the table below it.",
+    )
+
+
+def _team_chart(board: Dashboard) -> charts.Chart:
+    items = [
+        (name, tally.conversion or 0.0, percent(tally.conversion) or "nothing sent")
+        for name, tally in board.by_team
+    ]
+    return charts.horizontal_bars(
+        items,
+        max_value=1.0,
+        title="Conversion from sent to paid by team, this week",
+        description="Bar chart; the same numbers are in the table below it.",
+    )
+
+
+def tally_row(name: str, tally: Tally) -> dict:
+    return {
+        "name": name,
+        "created": tally.created,
+        "sent": tally.payment_sent,
+        "paid": tally.paid,
+        "conversion": percent(tally.conversion),
+        "median": duration_words(tally.median_seconds),
+    }
+
+
+@bp.get("/")
+def home():
+    user = g.staff_user
+    board = build_dashboard(user, utcnow(), operator_zone())
+    return render_template(
+        "backoffice/home.html",
+        board=board,
+        today=tally_row("Today", board.today_tally),
+        week=tally_row("This week", board.week_tally),
+        days=[tally_row(day.strftime("%a %d %b"), tally) for day, tally in board.days],
+        agents=[tally_row(name, tally) for name, tally in board.by_agent[:MAX_AGENTS]],
+        more_agents=max(len(board.by_agent) - MAX_AGENTS, 0),
+        teams=[tally_row(name, tally) for name, tally in board.by_team],
+        day_chart=_day_chart(board),
+        team_chart=_team_chart(board) if board.by_team else None,
+        team_only=not queries.sees_everything(user),
+    )

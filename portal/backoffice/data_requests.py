@@ -1,0 +1,179 @@
+"""Captured personal data in the back office: masked by default, one field revealed at a
+time with a reason; and data-subject requests (an access export, erasure). Thin views over
+``portal.datasubject``; every value shown or exported is audited before it leaves."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Response, abort, flash, g, redirect, render_template, request, url_for
+from wtforms.fields.choices import SelectChoice
+
+from portal.audit.service import Actor
+from portal.backoffice.action_forms import EraseForm, ExportForm, RevealForm
+from portal.backoffice.reauth import needs_reauth, recently_reauthenticated
+from portal.backoffice.views import bp
+from portal.dataprotect import service as dataprotect
+from portal.dataprotect.common import DataCaptureError, field_set_for
+from portal.datasubject import export, service
+from portal.delivery.outbox import delivery_summary
+from portal.extensions import db
+from portal.payments.service import payment_for
+from portal.security.authz import Permission, has_permission
+from portal.security.guards import requires
+
+
+def _request_or_404(public_id: str):
+    found = service.find_request(public_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _fields(capture_request) -> list:
+    try:
+        return dataprotect.masked_summary(capture_request)
+    except DataCaptureError:
+        return []  # a payment-only request: no personal-data fields
+
+
+def _actor() -> Actor:
+    user = g.staff_user
+    return Actor(user.username, user.id, user.role)
+
+
+def _reveal_form(capture_request, fields) -> RevealForm:
+    form = RevealForm()
+    form.field.choices = [SelectChoice(f.name, f.label) for f in fields if f.state == "received"]
+    return form
+
+
+def _render_data(capture_request, form, *, revealed=None, error=None, status=200):
+    fields = _fields(capture_request)
+    return render_template(
+        "backoffice/reveal.html",
+        request=capture_request,
+        fields=fields,
+        form=form,
+        can_reveal=has_permission(g.staff_user.role, Permission.DATA_REVEAL),
+        revealed=revealed,
+        error=error,
+    ), status
+
+
+@bp.get("/requests/<public_id>/data")
+@requires(Permission.TRANSACTIONS_VIEW_ALL)
+def captured_data(public_id: str):
+    capture_request = _request_or_404(public_id)
+    return _render_data(capture_request, _reveal_form(capture_request, _fields(capture_request)))
+
+
+@bp.post("/requests/<public_id>/data/reveal")
+@requires(Permission.DATA_REVEAL)
+def reveal_value(public_id: str):
+    """Show ONE value, once, in this response only (Cache-Control: no-store is global). The
+    value is never logged, flashed or put in a URL."""
+    capture_request = _request_or_404(public_id)
+    form = _reveal_form(capture_request, _fields(capture_request))
+    if not form.validate_on_submit():
+        return _render_data(capture_request, form, status=400)
+    try:
+        value = service.reveal_field(capture_request, form.field.data, form.reason.data, _actor())
+        db.session.commit()  # the audit row exists before the value leaves
+    except DataCaptureError as problem:
+        db.session.rollback()
+        return _render_data(
+            capture_request, form, error=str(problem).capitalize() + ".", status=400
+        )
+    label = next((c.label for c in form.field.choices if c.value == form.field.data), "Value")
+    form.reason.data = ""
+    return _render_data(capture_request, form, revealed={"label": label, "value": value})
+
+
+@bp.get("/data-requests")
+@requires(Permission.DATA_SUBJECT_REQUESTS)
+def data_requests():
+    term = (request.args.get("q") or "").strip()[:64]
+    return render_template(
+        "backoffice/data_request_find.html", term=term, results=service.search(term)
+    )
+
+
+def _render_request(capture_request, export_form=None, erase_form=None, error=None, status=200):
+    try:
+        field_set = field_set_for(capture_request) if capture_request.field_set else None
+    except DataCaptureError:
+        field_set = None
+    return render_template(
+        "backoffice/data_request.html",
+        request=capture_request,
+        field_set=field_set,
+        fields=_fields(capture_request),
+        deliveries=delivery_summary(capture_request.id),
+        payment=payment_for(capture_request),
+        export_form=export_form or ExportForm(),
+        erase_form=erase_form or EraseForm(),
+        reauthenticated=recently_reauthenticated(),
+        error=error,
+    ), status
+
+
+@bp.get("/data-requests/<public_id>")
+@requires(Permission.DATA_SUBJECT_REQUESTS)
+def data_request(public_id: str):
+    return _render_request(_request_or_404(public_id))
+
+
+@bp.post("/data-requests/<public_id>/export")
+@requires(Permission.DATA_SUBJECT_REQUESTS)
+def data_export(public_id: str):
+    """The subject-access file: JSON, as an attachment, audited before it is sent."""
+    capture_request = _request_or_404(public_id)
+    form = ExportForm()
+    if not form.validate_on_submit():
+        return _render_request(capture_request, export_form=form, status=400)
+    try:
+        document = export.export_request(capture_request, form.reason.data, _actor())
+        db.session.commit()
+    except DataCaptureError as problem:
+        db.session.rollback()
+        return _render_request(capture_request, export_form=form, error=str(problem), status=400)
+    body = json.dumps(document, indent=2, ensure_ascii=False)
+    return Response(
+        body,
+        mimetype="application/json",
+        headers={
+            "Content-Disposition": (
+                f'attachment; filename="subject-access-{capture_request.public_id}.json"'
+            )
+        },
+    )
+
+
+@bp.post("/data-requests/<public_id>/erase")
+@requires(Permission.DATA_SUBJECT_REQUESTS)
+def data_erase(public_id: str):
+    capture_request = _request_or_404(public_id)
+    form = EraseForm()
+    if not form.validate_on_submit():
+        return _render_request(capture_request, erase_form=form, status=400)
+    back = url_for("backoffice.data_request", public_id=public_id)
+    stop = needs_reauth(back)
+    if stop is not None:
+        return stop
+    try:
+        report = service.erase_request(capture_request, form.reason.data, _actor())
+        db.session.commit()
+    except DataCaptureError as problem:
+        db.session.rollback()
+        return _render_request(capture_request, erase_form=form, error=str(problem), status=409)
+    words = (
+        f"Erased: {report.values_deleted} value(s) deleted, "
+        f"{report.messages_cleared} message(s) emptied."
+    )
+    if report.messages_still_sending:
+        words += " A message was still being sent: erase again in a minute to finish."
+    if report.reference_kept:
+        words += " The reference is kept with the payment record, as accounting requires."
+    flash(words, "success")
+    return redirect(back, code=303)

@@ -1,0 +1,95 @@
+"""How the back office shows times and its section navigation.
+
+Times are stored in UTC and shown in the operator's time zone (``DELIVERY_TIMEZONE``, the zone
+the contact centre works in), with the zone named so nobody has to guess.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, current_app, g
+
+from portal.security.authz import Permission, has_permission
+
+#: (endpoint, label, permission needed beyond the back office's own). Sections another module
+#: adds appear once that module registers its endpoint.
+NAV_ITEMS: list[tuple[str, str, Permission | None]] = [
+    ("backoffice.home", "Dashboard", None),
+    ("backoffice.transactions", "Transactions", None),
+    ("backoffice.refund_list", "Refunds", Permission.TRANSACTIONS_VIEW_ALL),
+    ("backoffice.data_requests", "Data-subject requests", Permission.DATA_SUBJECT_REQUESTS),
+    ("backoffice.audit_log", "Audit log", Permission.AUDIT_VIEW),
+    ("backoffice.staff_list", "Staff", Permission.STAFF_MANAGE),
+]
+
+
+def operator_zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config.get("DELIVERY_TIMEZONE") or "UTC")
+
+
+def local_time(value: datetime | None, fmt: str = "%d %b %Y %H:%M:%S") -> str:
+    """``value`` in the operator's zone, e.g. ``03 Mar 2026 14:05:09``; "" for None."""
+    if value is None:
+        return ""
+    return value.astimezone(operator_zone()).strftime(fmt)
+
+
+def iso_utc(value: datetime | None) -> str:
+    """Machine-readable UTC, for <time datetime=...> and the export."""
+    if value is None:
+        return ""
+    return value.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def duration_words(seconds: float | None) -> str:
+    """``754`` -> ``12 min 34 s``; "" for None."""
+    if seconds is None:
+        return ""
+    seconds = round(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {secs} s"
+    return f"{secs} s"
+
+
+def can(permission: str) -> bool:
+    """For templates: may the signed-in staff member do ``permission`` (its value)?"""
+    user = g.get("staff_user")
+    return user is not None and has_permission(user.role, Permission(permission))
+
+
+def has_endpoint(endpoint: str) -> bool:
+    return endpoint in current_app.view_functions
+
+
+def nav_items() -> list[tuple[str, str]]:
+    user = g.get("staff_user")
+    if user is None:
+        return []
+    return [
+        (endpoint, label)
+        for endpoint, label, permission in NAV_ITEMS
+        if endpoint in current_app.view_functions
+        and (permission is None or has_permission(user.role, permission))
+    ]
+
+
+def init_display(bp: Blueprint) -> None:
+    """Template helpers for every back-office page."""
+    bp.add_app_template_filter(local_time, "backoffice_time")
+    bp.add_app_template_filter(iso_utc, "iso_utc")
+    bp.add_app_template_filter(duration_words, "duration_words")
+
+    @bp.context_processor
+    def _backoffice_globals() -> dict:
+        return {
+            "backoffice_nav": nav_items(),
+            "backoffice_can": can,
+            "has_endpoint": has_endpoint,
+            "zone_label": current_app.config.get("DELIVERY_TIMEZONE_LABEL") or "UTC",
+        }

@@ -1,0 +1,226 @@
+"""Refund pages: ask for a refund of a payment, the list of refunds, one refund (approve,
+reject, retry). Thin: the rules live in ``portal.refunds.service``."""
+
+from __future__ import annotations
+
+from flask import abort, flash, g, redirect, render_template, url_for
+from sqlalchemy import select
+
+from portal.backoffice.action_forms import ActionForm, RefundForm, RejectForm
+from portal.backoffice.reauth import needs_reauth, recently_reauthenticated
+from portal.backoffice.views import bp
+from portal.capture.money import AmountError, format_amount, parse_amount
+from portal.extensions import db
+from portal.models.capture import CaptureRequest
+from portal.models.refund import PENDING_APPROVAL, REQUESTED, Refund
+from portal.payments.service import payment_for
+from portal.refunds import service, wording
+from portal.refunds.gateway import RefundGateway
+from portal.security.authz import Permission, has_permission
+from portal.security.guards import requires
+
+#: No single refund can be larger than a payment; this only bounds what parse_amount accepts.
+_MAX_MAJOR = 10**9
+
+
+def _request_or_404(public_id: str) -> CaptureRequest:
+    request = db.session.execute(
+        select(CaptureRequest).where(CaptureRequest.public_id == public_id)
+    ).scalar_one_or_none()
+    if request is None:
+        abort(404)
+    return request
+
+
+def _refund_or_404(refund_id: int) -> Refund:
+    refund = db.session.get(Refund, refund_id)
+    if refund is None:
+        abort(404)
+    return refund
+
+
+def _money(minor: int, currency: str) -> str:
+    return format_amount(minor, currency)
+
+
+def _amount_from(form: RefundForm, position: service.Position) -> int:
+    """The amount asked for, in minor units. Raises AmountError with a sentence for staff."""
+    if form.scope.data == "full":
+        return position.remaining
+    if not (form.amount.data or "").strip():
+        raise AmountError("Enter the amount to refund.")
+    return parse_amount(form.amount.data, position.currency, max_major=_MAX_MAJOR)
+
+
+def _render_new(request, payment, form, error=None, status=200):
+    position = service.position(payment) if payment else None
+    return render_template(
+        "backoffice/refund_new.html",
+        request=request,
+        payment=payment,
+        position=position,
+        refunds=service.refunds_of(payment) if payment else [],
+        form=form,
+        error=error,
+        money=_money,
+        limit=service.dual_control_limit(),
+        reauthenticated=recently_reauthenticated(),
+        words=wording,
+    ), status
+
+
+def _tell(outcome: service.SubmitOutcome) -> None:
+    if outcome.ok:
+        flash(f"Refund sent to Stripe: {outcome.message}.", "success")
+    else:
+        flash(outcome.message, "error")
+
+
+@bp.route("/refunds/new/<public_id>", methods=["GET", "POST"])
+@requires(Permission.REFUND_REQUEST)
+def refund_new(public_id: str):
+    request = _request_or_404(public_id)
+    payment = payment_for(request)
+    form = RefundForm()
+    if not form.validate_on_submit():
+        return _render_new(request, payment, form, status=400 if form.errors else 200)
+    stop = needs_reauth(url_for("backoffice.refund_new", public_id=public_id))
+    if stop is not None:
+        return stop
+    if payment is None:
+        return _render_new(request, None, form, "This request has no card payment.", 409)
+    try:
+        amount = _amount_from(form, service.position(payment))
+        refund = service.request_refund(
+            payment.id,
+            amount_minor=amount,
+            reason_code=form.reason_code.data,
+            note=form.note.data,
+            requester=g.staff_user,
+            reauthenticated_at=g.staff_session.reauthenticated_at,
+        )
+    except service.ReauthRequired:
+        return needs_reauth(url_for("backoffice.refund_new", public_id=public_id))
+    except (AmountError, service.RefundError) as problem:
+        return _render_new(request, payment, form, str(problem), 409)
+    if refund.status == PENDING_APPROVAL:
+        flash(
+            f"Refund of {_money(refund.amount_minor, refund.currency)} saved. It is above "
+            f"{_money(service.dual_control_limit(), refund.currency)}, so a second person must "
+            "approve it before it is sent.",
+            "info",
+        )
+    else:
+        _tell(service.submit(refund, gateway=RefundGateway.for_app(), actor=_actor()))
+    return redirect(url_for("backoffice.refund_detail", refund_id=refund.id), code=303)
+
+
+def _actor():
+    return service.actor_for(g.staff_user)
+
+
+@bp.get("/refunds")
+@requires(Permission.TRANSACTIONS_VIEW_ALL)
+def refund_list():
+    waiting = db.session.execute(
+        select(Refund).where(Refund.status == PENDING_APPROVAL).order_by(Refund.id)
+    ).scalars()
+    unconfirmed = db.session.execute(
+        select(Refund).where(Refund.status == REQUESTED).order_by(Refund.id)
+    ).scalars()
+    recent = db.session.execute(select(Refund).order_by(Refund.id.desc()).limit(50)).scalars()
+    return render_template(
+        "backoffice/refund_list.html",
+        waiting=list(waiting),
+        unconfirmed=list(unconfirmed),
+        recent=list(recent),
+        money=_money,
+        words=wording,
+    )
+
+
+@bp.get("/refunds/<int:refund_id>")
+@requires(Permission.TRANSACTIONS_VIEW_ALL)
+def refund_detail(refund_id: int):
+    refund = _refund_or_404(refund_id)
+    user = g.staff_user
+    can_decide = (
+        refund.status == PENDING_APPROVAL
+        and has_permission(user.role, Permission.REFUND_APPROVE)
+        and refund.requested_by_id != user.id
+    )
+    can_retry = has_permission(user.role, Permission.REFUND_REQUEST) and (
+        refund.status == REQUESTED or (refund.stripe_refund_id and not refund.is_final)
+    )
+    return render_template(
+        "backoffice/refund_detail.html",
+        refund=refund,
+        request=refund.payment.capture_request,
+        can_decide=can_decide,
+        can_retry=can_retry,
+        action_form=ActionForm(),
+        reject_form=RejectForm(),
+        money=_money,
+        words=wording,
+        reauthenticated=recently_reauthenticated(),
+    )
+
+
+@bp.post("/refunds/<int:refund_id>/approve")
+@requires(Permission.REFUND_APPROVE)
+def refund_approve(refund_id: int):
+    refund = _refund_or_404(refund_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    back = url_for("backoffice.refund_detail", refund_id=refund.id)
+    stop = needs_reauth(back)
+    if stop is not None:
+        return stop
+    try:
+        service.approve(
+            refund.id,
+            approver=g.staff_user,
+            reauthenticated_at=g.staff_session.reauthenticated_at,
+        )
+    except service.RefundError as problem:
+        flash(str(problem), "error")
+        return redirect(back, code=303)
+    flash("Refund approved.", "success")
+    _tell(
+        service.submit(
+            db.session.get(Refund, refund_id), gateway=RefundGateway.for_app(), actor=_actor()
+        )
+    )
+    return redirect(back, code=303)
+
+
+@bp.post("/refunds/<int:refund_id>/reject")
+@requires(Permission.REFUND_APPROVE)
+def refund_reject(refund_id: int):
+    refund = _refund_or_404(refund_id)
+    form = RejectForm()
+    back = url_for("backoffice.refund_detail", refund_id=refund.id)
+    if not form.validate_on_submit():
+        flash(" ".join(e for errors in form.errors.values() for e in errors), "error")
+        return redirect(back, code=303)
+    try:
+        service.reject(refund.id, approver=g.staff_user, note=form.note.data)
+    except service.RefundError as problem:
+        flash(str(problem), "error")
+        return redirect(back, code=303)
+    flash("Refund rejected. No money was sent back.", "success")
+    return redirect(back, code=303)
+
+
+@bp.post("/refunds/<int:refund_id>/retry")
+@requires(Permission.REFUND_REQUEST)
+def refund_retry(refund_id: int):
+    refund = _refund_or_404(refund_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    back = url_for("backoffice.refund_detail", refund_id=refund.id)
+    try:
+        _tell(service.retry(refund, gateway=RefundGateway.for_app(), actor=_actor()))
+    except service.WrongState as problem:
+        flash(str(problem), "error")
+    return redirect(back, code=303)

@@ -1,0 +1,165 @@
+"""Staff management for administrators: create accounts, change role and team, disable and
+re-enable, reset the second factor. Every change needs a recent re-authentication and is
+audited by ``portal.staff.service``, which also refuses changes to one's own account."""
+
+from __future__ import annotations
+
+from flask import abort, flash, g, redirect, render_template, url_for
+from sqlalchemy import select
+
+from portal.backoffice.action_forms import ActionForm, StaffCreateForm, StaffUpdateForm
+from portal.backoffice.reauth import needs_reauth, recently_reauthenticated
+from portal.backoffice.views import bp
+from portal.extensions import db
+from portal.models.staff import StaffUser
+from portal.security.authz import Permission, mfa_required
+from portal.security.guards import requires
+from portal.security.passwords import PasswordPolicyError
+from portal.staff import service
+
+
+def _user_or_404(staff_id: int) -> StaffUser:
+    user = db.session.get(StaffUser, staff_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+def _actor():
+    return service.actor_for(g.staff_user)
+
+
+@bp.get("/staff")
+@requires(Permission.STAFF_MANAGE)
+def staff_list():
+    users = db.session.execute(select(StaffUser).order_by(StaffUser.username)).scalars()
+    return render_template("backoffice/staff_list.html", users=list(users))
+
+
+@bp.route("/staff/new", methods=["GET", "POST"])
+@requires(Permission.STAFF_MANAGE)
+def staff_new():
+    form = StaffCreateForm()
+    if not form.validate_on_submit():
+        status = 400 if form.errors else 200
+        return render_template(
+            "backoffice/staff_new.html", form=form, reauthenticated=recently_reauthenticated()
+        ), status
+    stop = needs_reauth(url_for("backoffice.staff_new"))
+    if stop is not None:
+        return stop
+    try:
+        user = service.create_staff(
+            form.username.data,
+            form.password.data,
+            form.role.data,
+            display_name=form.display_name.data,
+            team=form.team.data,
+            email=form.email.data or None,
+            actor=_actor(),
+        )
+        db.session.commit()
+    except (ValueError, PasswordPolicyError) as problem:
+        db.session.rollback()
+        form.password.data = form.confirm_password.data = ""
+        return render_template(
+            "backoffice/staff_new.html",
+            form=form,
+            error=str(problem).capitalize(),
+            reauthenticated=True,
+        ), 400
+    note = (
+        " They must set up two-step verification at first sign-in."
+        if mfa_required(user.role)
+        else ""
+    )
+    flash(f"Account {user.username} created as {user.role}.{note}", "success")
+    return redirect(url_for("backoffice.staff_detail", staff_id=user.id), code=303)
+
+
+@bp.get("/staff/<int:staff_id>")
+@requires(Permission.STAFF_MANAGE)
+def staff_detail(staff_id: int):
+    user = _user_or_404(staff_id)
+    form = StaffUpdateForm(role=user.role, team=user.team.name if user.team else "")
+    return render_template(
+        "backoffice/staff_detail.html",
+        user=user,
+        form=form,
+        action_form=ActionForm(),
+        is_self=user.id == g.staff_user.id,
+        reauthenticated=recently_reauthenticated(),
+    )
+
+
+def _change(staff_id: int, change) -> object:
+    """Run ``change(user)`` for a staff POST: CSRF, re-authentication, the service's rules,
+    commit, and back to the account's page."""
+    user = _user_or_404(staff_id)
+    back = url_for("backoffice.staff_detail", staff_id=user.id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    stop = needs_reauth(back)
+    if stop is not None:
+        return stop
+    try:
+        message = change(user)
+        db.session.commit()
+    except ValueError as problem:
+        db.session.rollback()
+        flash(str(problem), "error")
+        return redirect(back, code=303)
+    flash(message, "success")
+    return redirect(back, code=303)
+
+
+@bp.post("/staff/<int:staff_id>/update")
+@requires(Permission.STAFF_MANAGE)
+def staff_update(staff_id: int):
+    form = StaffUpdateForm()
+
+    def change(user: StaffUser) -> str:
+        if not form.validate():
+            raise ValueError(" ".join(e for errors in form.errors.values() for e in errors))
+        changed = []
+        if form.role.data != user.role:
+            ended = service.set_role(user, form.role.data, actor=_actor())
+            changed.append(f"role is now {user.role} ({ended} session(s) ended)")
+        if service.set_team(user, form.team.data, actor=_actor()):
+            changed.append(f"team is now {user.team.name if user.team else 'none'}")
+        return f"{user.username}: " + ("; ".join(changed) if changed else "nothing changed")
+
+    return _change(staff_id, change)
+
+
+@bp.post("/staff/<int:staff_id>/disable")
+@requires(Permission.STAFF_MANAGE)
+def staff_disable(staff_id: int):
+    def change(user: StaffUser) -> str:
+        ended = service.disable(user, actor=_actor())
+        return f"{user.username} is disabled; {ended} session(s) ended."
+
+    return _change(staff_id, change)
+
+
+@bp.post("/staff/<int:staff_id>/enable")
+@requires(Permission.STAFF_MANAGE)
+def staff_enable(staff_id: int):
+    def change(user: StaffUser) -> str:
+        service.enable(user, actor=_actor())
+        return f"{user.username} can sign in again."
+
+    return _change(staff_id, change)
+
+
+@bp.post("/staff/<int:staff_id>/reset-mfa")
+@requires(Permission.STAFF_MANAGE)
+def staff_reset_mfa(staff_id: int):
+    def change(user: StaffUser) -> str:
+        ended = service.reset_mfa(user, actor=_actor())
+        return (
+            f"Two-step verification removed for {user.username}; {ended} session(s) ended. "
+            "They set it up again at their next sign-in."
+        )
+
+    return _change(staff_id, change)

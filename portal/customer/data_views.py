@@ -1,0 +1,171 @@
+"""The customer's personal-data step: routes added to the customer blueprint (``/c/<token>/...``).
+
+- ``GET /c/<token>/details``: who is asking, why, how long it is kept and the privacy notice
+  (``dataprotect.service.notice_for``), then the form for the request's field set.
+- ``POST /c/<token>/details``: a plain form POST (CSRF on, no JavaScript needed). Either the
+  details (validated, encrypted, stored with the notice version the page showed) or the
+  separate "I do not want to give these details" form (``wants_to_decline``).
+- ``GET /c/<token>/details/done``: the confirmation (a reference to quote) or the decline.
+
+Every route authorises itself like the other customer pages (token + binding cookie, after
+the identity check). What a decision does to the request is ``portal.capture.data_step``'s
+business; no value typed here is ever logged, flashed or shown to the agent.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import current_app, redirect, render_template, request, url_for
+from flask_limiter.util import get_remote_address
+
+from portal.audit.service import CUSTOMER
+from portal.capture import data_step, identity
+from portal.capture.kinds import BOTH, DATA_KINDS
+from portal.capture.money import format_amount
+from portal.capture.states import NOT_YET_VERIFIED
+from portal.customer.views import (
+    PAYMENT_ENDPOINT,
+    _bound_access,
+    _current_page,
+    _ip_rate,
+    _start_rate,
+    bp,
+)
+from portal.dataprotect import service as data_service
+from portal.extensions import db, limiter
+from portal.security.pan import contains_pan
+
+log = logging.getLogger("postern.customer.data")
+
+
+def _pay_url(token: str) -> str | None:
+    if PAYMENT_ENDPOINT in current_app.view_functions:
+        return url_for(PAYMENT_ENDPOINT, token=token)
+    return None
+
+
+def _data_access(token: str):
+    """(request, None) for a bound, identity-checked data request, else (None, response)."""
+    access, stop = _bound_access(token)
+    if stop is not None:
+        return None, stop
+    capture = access.request
+    if capture.status in NOT_YET_VERIFIED:
+        return None, redirect(url_for("customer.landing", token=token), code=303)
+    if capture.kind not in DATA_KINDS:
+        return None, redirect(url_for("customer.summary", token=token), code=303)
+    return capture, None
+
+
+def _after_decision(token: str, step: data_step.StepState):
+    """Where a customer goes for the data step's ``step``: the form while it is open, the
+    payment while one is still to come, else the confirmation (or the summary)."""
+    if step.state == "open":
+        return redirect(url_for("customer.details", token=token), code=303)
+    wants_payment = step.state == "pay_first" or (step.state == "sent" and step.then == "payment")
+    pay_url = _pay_url(token) if wants_payment else None
+    if pay_url:
+        return redirect(pay_url, code=303)
+    if step.state in ("sent", "declined"):
+        return redirect(url_for("customer.details_done", token=token), code=303)
+    return redirect(url_for("customer.summary", token=token), code=303)
+
+
+@bp.route("/<token>/details", methods=["GET", "POST"])
+@limiter.limit(_ip_rate, key_func=get_remote_address, methods=["GET"])
+@limiter.limit(_start_rate, key_func=get_remote_address, methods=["POST"])
+def details(token: str):
+    capture, stop = _data_access(token)
+    if stop is not None:
+        return stop
+    step = data_step.state_of(capture)
+    if step.state != "open":
+        return _after_decision(token, step)
+    notice = data_service.notice_for(capture)
+    if request.method == "POST" and data_service.wants_to_decline(request.form):
+        return _decide(token, capture, lambda: data_step.decline(capture, notice.notice_version))
+    form = data_service.build_form(notice.field_set.name)
+    status = 200
+    if form.validate_on_submit():
+        cleaned, shown = form.cleaned(), form.notice_version.data
+        return _decide(token, capture, lambda: data_step.send(capture, cleaned, shown))
+    if form.is_submitted():
+        _forget_card_numbers(form)
+        status = 400
+    return render_template(
+        "customer/details.html",
+        token=token,
+        form=form,
+        notice=notice,
+        readback=identity.display_readback(capture.readback_code),
+    ), status
+
+
+def _forget_card_numbers(form) -> None:
+    """Everything typed is shown again to be corrected, except a card number: the page refuses
+    it (``NoCardNumbers``) and never echoes it back."""
+    for field in form.data_fields():
+        parts = getattr(field, "parts", None)
+        if parts is not None:
+            if contains_pan(" ".join(parts.values())):
+                field.parts = dict.fromkeys(parts, "")
+        elif contains_pan(field.data or ""):
+            field.data = ""
+
+
+def _decide(token: str, capture, decision):
+    """Run ``decision`` (send or decline), commit, and move the customer on."""
+    kind = capture.kind
+    try:
+        step = decision()
+    except data_step.StepClosed:
+        db.session.rollback()
+        return _current_page(token)
+    except data_service.AlreadyDecided:
+        # A double submission: the first one counts; show where that left things.
+        db.session.rollback()
+        return redirect(url_for("customer.details", token=token), code=303)
+    db.session.commit()
+    if kind == BOTH and step.state == "declined":
+        _stop_unpaid_payment(capture)
+    return _after_decision(token, step)
+
+
+def _stop_unpaid_payment(capture) -> None:
+    """A payment-and-details request the customer declined takes no money: stop a payment
+    page they may have opened first (``portal.payments`` cancels the PaymentIntent of a
+    request that can no longer be paid; it commits its own work and never raises)."""
+    from portal.payments import service as payments
+    from portal.payments.gateway import StripeGateway
+
+    payment = payments.payment_for(capture)
+    if payment is None or payment.stripe_payment_intent_id is None or payment.is_final:
+        return
+    payments.stop_quietly(capture, gateway=StripeGateway.for_app(), actor=CUSTOMER)
+
+
+@bp.get("/<token>/details/done")
+@limiter.limit(_ip_rate, key_func=get_remote_address)
+def details_done(token: str):
+    capture, stop = _data_access(token)
+    if stop is not None:
+        return stop
+    step = data_step.state_of(capture)
+    if step.state not in ("sent", "declined") or step.then == "payment" and _pay_url(token):
+        return _after_decision(token, step)
+    paid = capture.kind == BOTH and data_step.payment_succeeded(capture)
+    amount = (
+        format_amount(capture.amount_minor, capture.currency)
+        if capture.kind == BOTH and capture.amount_minor is not None and capture.currency
+        else None
+    )
+    return render_template(
+        "customer/details_done.html",
+        capture=capture,
+        decided=step.state,
+        asked_for_payment=capture.kind == BOTH,
+        paid=paid,
+        amount=amount,
+        readback=identity.display_readback(capture.readback_code),
+    )

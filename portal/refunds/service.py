@@ -1,0 +1,430 @@
+"""Refunds: ask, approve or reject (dual control), hand to Stripe, retry. Knows nothing of HTTP.
+
+Rules, each enforced here whatever the caller:
+
+- Only a succeeded card payment can be refunded, never for more than was paid minus what is
+  already refunded or on its way (pending approval, requested, pending at Stripe). The check
+  and the new row happen in one transaction holding a lock on the payment row, so two staff
+  members refunding the same payment at once cannot both pass it. Stripe's own refusal of an
+  over-refund is the backstop.
+- The requester must have re-authenticated (password and second factor) within
+  REAUTH_MAX_AGE; so must an approver.
+- Above REFUND_DUAL_CONTROL_MINOR a second person with REFUND_APPROVE must approve; never the
+  requester (checked here and by a CHECK constraint on the table).
+- The refund row is committed BEFORE Stripe is called; Stripe sees the idempotency key
+  ``postern-refund-<row id>``, so a retry after a timeout or an outage never refunds twice.
+
+Transactions: every public function COMMITS its own work (documented per function), because
+Stripe is called between database steps and no transaction is held open across that call.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import func, select, update
+
+from portal import audit
+from portal.audit.service import Actor
+from portal.extensions import db
+from portal.models.payment import Payment
+from portal.models.refund import (
+    COMMITTED_STATUSES,
+    FAILED,
+    PENDING_APPROVAL,
+    REJECTED,
+    REQUESTED,
+    Refund,
+)
+from portal.models.staff import StaffUser
+from portal.models.types import utcnow
+from portal.payments.gateway import ProviderRejected, ProviderUnavailable
+from portal.refunds import sync, wording
+from portal.refunds.gateway import METADATA_REFUND, METADATA_REQUEST, RefundGateway
+from portal.security.authz import Permission, has_permission
+from portal.security.pan import contains_pan
+from portal.staff.reauth import is_recent
+
+log = logging.getLogger("postern.refunds")
+MAX_NOTE_LENGTH = 200
+
+
+class RefundError(ValueError):
+    """A refund rule was broken; ``str(error)`` is a plain sentence fit for staff."""
+
+
+class NotRefundable(RefundError):
+    """The payment cannot be refunded (not succeeded, or unknown to Stripe)."""
+
+
+class OverRefund(RefundError):
+    """The amount is more than what is left to refund."""
+
+
+class ReauthRequired(RefundError):
+    """Password and second factor must be proven again first."""
+
+
+class NotAllowed(RefundError):
+    """This person may not do this (permission, or approving their own refund)."""
+
+
+class WrongState(RefundError):
+    """The refund is not in a state this action applies to (someone else got there first)."""
+
+
+@dataclass(frozen=True)
+class Position:
+    """Money on a payment: paid, committed to refunds (done or on the way), and what is left."""
+
+    paid: int
+    committed: int
+    refunded: int
+    currency: str
+
+    @property
+    def remaining(self) -> int:
+        return max(self.paid - self.committed, 0)
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    """What handing a refund to Stripe gave: ``ok`` (Stripe has it), ``retriable`` (Stripe
+    could not be reached; the row waits for a retry) and a sentence for staff."""
+
+    ok: bool
+    retriable: bool
+    message: str
+
+
+def actor_for(user: StaffUser) -> Actor:
+    return Actor(user.username, user.id, user.role)
+
+
+def dual_control_limit() -> int:
+    return int(current_app.config["REFUND_DUAL_CONTROL_MINOR"])
+
+
+def position(payment: Payment) -> Position:
+    committed, refunded = db.session.execute(
+        select(
+            func.coalesce(
+                func.sum(Refund.amount_minor).filter(Refund.status.in_(COMMITTED_STATUSES)), 0
+            ),
+            func.coalesce(func.sum(Refund.amount_minor).filter(Refund.status == "succeeded"), 0),
+        ).where(Refund.payment_id == payment.id)
+    ).one()
+    paid = payment.amount_minor if payment.status == "succeeded" else 0
+    return Position(paid, int(committed), int(refunded), payment.currency)
+
+
+def refunds_of(payment: Payment) -> list[Refund]:
+    return list(
+        db.session.execute(
+            select(Refund).where(Refund.payment_id == payment.id).order_by(Refund.id.desc())
+        ).scalars()
+    )
+
+
+def checked_note(note: str | None, *, what: str = "reason") -> str:
+    """The note, whitespace tidied. Raises RefundError if empty, too long or a card number."""
+    text = " ".join((note or "").split())
+    if not text:
+        raise RefundError(f"Give a {what}: it is recorded in the audit trail.")
+    if len(text) > MAX_NOTE_LENGTH:
+        raise RefundError(f"Keep the {what} to {MAX_NOTE_LENGTH} characters.")
+    if contains_pan(text):
+        raise RefundError(f"The {what} looks like it contains a card number. Remove it.")
+    return text
+
+
+def _require(user: StaffUser, permission: Permission) -> None:
+    if not has_permission(user.role, permission):
+        raise NotAllowed("You do not have permission to do this.")
+
+
+def _require_reauth(reauthenticated_at: datetime | None) -> None:
+    if not is_recent(reauthenticated_at):
+        raise ReauthRequired("Confirm it is you (password and code) before doing this.")
+
+
+def _lock_payment(payment_id: int) -> Payment:
+    """The payment row, locked until this transaction ends.
+
+    PostgreSQL: SELECT ... FOR UPDATE. SQLite ignores FOR UPDATE, and Python's driver opens the
+    transaction only at the first write, so a harmless write comes first: from then on the
+    database's single write lock makes every other refund request wait for this one.
+    """
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(
+            update(Payment)
+            .where(Payment.id == payment_id)
+            .values(id=Payment.id)
+            .execution_options(synchronize_session=False)
+        )
+    return db.session.execute(
+        select(Payment).where(Payment.id == payment_id).with_for_update()
+    ).scalar_one()
+
+
+def request_refund(
+    payment_id: int,
+    *,
+    amount_minor: int,
+    reason_code: str,
+    note: str,
+    requester: StaffUser,
+    reauthenticated_at: datetime | None,
+) -> Refund:
+    """Record a refund of ``amount_minor`` on the payment, as ``requester``.
+
+    Returns the new refund: "pending_approval" above the dual-control limit, else "requested"
+    (hand it to ``submit`` next). Audits refund.requested. Raises NotAllowed, ReauthRequired,
+    RefundError (reason), NotRefundable, OverRefund; nothing is written then. COMMITS.
+    """
+    _require(requester, Permission.REFUND_REQUEST)
+    _require_reauth(reauthenticated_at)
+    if reason_code not in wording.REASONS:
+        raise RefundError("Choose a reason from the list.")
+    note = checked_note(note)
+    if amount_minor <= 0:
+        raise RefundError("Enter an amount greater than zero.")
+    try:
+        payment = _lock_payment(payment_id)
+        if payment.status != "succeeded" or not payment.stripe_payment_intent_id:
+            raise NotRefundable("Only a payment that went through can be refunded.")
+        now_position = position(payment)
+        if amount_minor > now_position.remaining:
+            raise OverRefund(_over_refund_message(now_position))
+        needs_approval = amount_minor > dual_control_limit()
+        now = utcnow()
+        refund = Refund(
+            payment_id=payment.id,
+            amount_minor=amount_minor,
+            currency=payment.currency,
+            reason_code=reason_code,
+            reason_note=note,
+            status=PENDING_APPROVAL if needs_approval else REQUESTED,
+            requires_approval=needs_approval,
+            requested_by_id=requester.id,
+            created_at=now,
+            updated_at=now,
+        )
+        db.session.add(refund)
+        db.session.flush()
+        audit.record(
+            "refund.requested",
+            **sync.target(refund),
+            details={
+                "refund_id": refund.id,
+                "payment_intent": payment.stripe_payment_intent_id,
+                "amount_minor": amount_minor,
+                "currency": payment.currency,
+                "reason_code": reason_code,
+                "requires_approval": needs_approval,
+            },
+            actor=actor_for(requester),
+        )
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return refund
+
+
+def _over_refund_message(pos: Position) -> str:
+    from portal.capture.money import format_amount
+
+    if pos.remaining == 0:
+        return "Nothing is left to refund on this payment: it has been refunded (or is being)."
+    return (
+        f"You can refund at most {format_amount(pos.remaining, pos.currency)}: "
+        f"{format_amount(pos.paid, pos.currency)} was paid and "
+        f"{format_amount(pos.committed, pos.currency)} is already refunded or on its way."
+    )
+
+
+def _refund_for_decision(refund_id: int, decider: StaffUser) -> Refund:
+    _require(decider, Permission.REFUND_APPROVE)
+    refund = db.session.get(Refund, refund_id)
+    if refund is None:
+        raise WrongState("There is no such refund.")
+    if refund.requested_by_id == decider.id:
+        raise NotAllowed("A refund must be approved or rejected by someone other than you.")
+    if refund.status != PENDING_APPROVAL:
+        raise WrongState("This refund is no longer waiting for approval.")
+    return refund
+
+
+def _decide(refund: Refund, decider: StaffUser, status: str, note: str | None) -> bool:
+    """The conditional UPDATE that makes a decision happen once, whoever clicks first."""
+    now = utcnow()
+    return (
+        db.session.execute(
+            update(Refund)
+            .where(
+                Refund.id == refund.id,
+                Refund.status == PENDING_APPROVAL,
+                Refund.requested_by_id != decider.id,
+            )
+            .values(
+                status=status,
+                decided_by_id=decider.id,
+                decided_at=now,
+                decision_note=note,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
+    )
+
+
+def approve(refund_id: int, *, approver: StaffUser, reauthenticated_at: datetime | None) -> Refund:
+    """Approve a refund waiting for dual control; it becomes "requested" (``submit`` next).
+    Audits refund.approved. Raises NotAllowed, ReauthRequired, WrongState. COMMITS."""
+    _require_reauth(reauthenticated_at)
+    refund = _refund_for_decision(refund_id, approver)
+    if not _decide(refund, approver, REQUESTED, None):
+        db.session.rollback()
+        raise WrongState("This refund is no longer waiting for approval.")
+    audit.record(
+        "refund.approved",
+        **sync.target(refund),
+        details={"refund_id": refund.id, "amount_minor": refund.amount_minor},
+        actor=actor_for(approver),
+    )
+    db.session.commit()
+    return refund
+
+
+def reject(refund_id: int, *, approver: StaffUser, note: str) -> Refund:
+    """Reject a refund waiting for dual control (no money moves, so no re-authentication).
+    Audits refund.rejected. Raises NotAllowed, RefundError (note), WrongState. COMMITS."""
+    note = checked_note(note, what="reason for rejecting")
+    refund = _refund_for_decision(refund_id, approver)
+    if not _decide(refund, approver, REJECTED, note):
+        db.session.rollback()
+        raise WrongState("This refund is no longer waiting for approval.")
+    audit.record(
+        "refund.rejected",
+        **sync.target(refund),
+        details={"refund_id": refund.id, "amount_minor": refund.amount_minor},
+        actor=actor_for(approver),
+    )
+    db.session.commit()
+    return refund
+
+
+def submit(refund: Refund, *, gateway: RefundGateway, actor: Actor) -> SubmitOutcome:
+    """Hand a "requested" refund to Stripe (first time or retry: always the same key).
+
+    On a retry, a refund Stripe already made for this row (found by its metadata) is linked
+    instead of asking again, so even an expired idempotency key cannot refund twice. Never
+    raises for Stripe's answers: an outage leaves the row "requested" (``retriable``), a
+    refusal marks it "failed" with a plain message. COMMITS.
+    """
+    if refund.status != REQUESTED:
+        return SubmitOutcome(True, False, wording.status_words(refund.status))
+    payment = refund.payment
+    retry = refund.submit_attempts > 0
+    db.session.execute(
+        update(Refund)
+        .where(Refund.id == refund.id)
+        .values(submit_attempts=Refund.submit_attempts + 1, updated_at=utcnow())
+    )
+    db.session.commit()
+    try:
+        facts = _already_made(refund, gateway) if retry else None
+        if facts is None:
+            facts = gateway.create_refund(
+                payment_intent_id=payment.stripe_payment_intent_id,
+                amount=refund.amount_minor,
+                reason=wording.stripe_reason(refund.reason_code),
+                metadata={
+                    METADATA_REFUND: str(refund.id),
+                    METADATA_REQUEST: payment.capture_request.public_id,
+                },
+                idempotency_key=refund.idempotency_key,
+            )
+    except ProviderUnavailable as problem:
+        db.session.rollback()
+        _note_outage(refund, problem.reason, actor)
+        return SubmitOutcome(False, True, wording.PROVIDER_UNAVAILABLE)
+    except ProviderRejected as refused:
+        db.session.rollback()
+        message = wording.refusal_message(refused.code, refused.provider_message)
+        _mark_refused(refund, refused.code, actor)
+        return SubmitOutcome(False, False, message)
+    sync.apply_facts(refund, facts, actor=actor)
+    db.session.commit()
+    return SubmitOutcome(True, False, wording.status_words(refund.status))
+
+
+def _already_made(refund: Refund, gateway: RefundGateway):
+    for facts in gateway.refunds_for_intent(refund.payment.stripe_payment_intent_id):
+        if facts.our_refund_id == refund.id:
+            return facts
+    return None
+
+
+def _note_outage(refund: Refund, reason: str, actor: Actor) -> None:
+    db.session.execute(
+        update(Refund)
+        .where(Refund.id == refund.id)
+        .values(last_error_code="provider_unavailable", updated_at=utcnow())
+    )
+    audit.record(
+        "refund.submit_deferred",
+        outcome="failure",
+        **sync.target(refund),
+        details={"refund_id": refund.id, "error": reason, "attempt": refund.submit_attempts},
+        actor=actor,
+    )
+    db.session.commit()
+    log.warning("refund not confirmed by stripe yet", extra={"refund_id": refund.id})
+
+
+def _mark_refused(refund: Refund, code: str | None, actor: Actor) -> None:
+    now = utcnow()
+    moved = db.session.execute(
+        update(Refund)
+        .where(Refund.id == refund.id, Refund.status == REQUESTED)
+        .values(
+            status=FAILED,
+            failure_code=(code or "refused")[:64],
+            last_error_code=None,
+            completed_at=now,
+            updated_at=now,
+        )
+    ).rowcount
+    if moved:
+        audit.record(
+            "refund.failed",
+            outcome="failure",
+            **sync.target(refund),
+            details={"refund_id": refund.id, "stripe_error": code, "stage": "refused"},
+            actor=actor,
+        )
+    db.session.commit()
+    db.session.expire(refund)
+
+
+def retry(refund: Refund, *, gateway: RefundGateway, actor: Actor) -> SubmitOutcome:
+    """The retry button: submit a "requested" refund again (same key), or ask Stripe for the
+    current status of one it has. Raises WrongState for any other status. COMMITS."""
+    if refund.status == REQUESTED:
+        return submit(refund, gateway=gateway, actor=actor)
+    if refund.stripe_refund_id and not refund.is_final:
+        try:
+            facts = gateway.retrieve_refund(refund.stripe_refund_id)
+        except (ProviderUnavailable, ProviderRejected):
+            db.session.rollback()
+            return SubmitOutcome(False, True, wording.PROVIDER_UNAVAILABLE)
+        sync.apply_facts(refund, facts, actor=actor)
+        db.session.commit()
+        return SubmitOutcome(True, False, wording.status_words(refund.status))
+    raise WrongState("There is nothing to retry for this refund.")

@@ -1,0 +1,188 @@
+"""Bring our refund rows in line with what Stripe says: after our own call, on the retry
+button, and from webhooks (``refund.created``, ``refund.updated``, ``charge.refunded``).
+
+``apply_facts`` is the one function every path uses. It is idempotent and monotonic: every
+write is a conditional UPDATE naming the statuses it may move from, so a late or repeated
+event never moves a refund backwards (a succeeded refund can still fail, as Stripe allows;
+a failed or canceled one never changes again). Webhook events are handled once each (the
+unique event id in ``processed_webhook_events``), and the refund is always re-fetched from
+Stripe rather than trusted from the event body.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from portal import audit
+from portal.audit.service import Actor
+from portal.extensions import db
+from portal.models.payment import Payment, ProcessedWebhookEvent
+from portal.models.refund import (
+    CANCELED,
+    FAILED,
+    PENDING,
+    REQUESTED,
+    REQUIRES_ACTION,
+    SUCCEEDED,
+    Refund,
+)
+from portal.models.types import utcnow
+from portal.payments.facts import WebhookEvent
+from portal.payments.gateway import StripeGateway
+from portal.refunds.gateway import RefundFacts, RefundGateway
+
+log = logging.getLogger("postern.refunds")
+WEBHOOK_ACTOR = Actor("stripe-webhook")
+
+#: The Stripe events that tell us about refunds (``portal.payments.webhooks`` hands them here).
+REFUND_EVENT_TYPES = frozenset(
+    {"refund.created", "refund.updated", "refund.failed", "charge.refunded"}
+)
+
+#: target status -> the statuses it may be reached from.
+_MOVES = {
+    PENDING: {REQUESTED, REQUIRES_ACTION},
+    REQUIRES_ACTION: {REQUESTED, PENDING},
+    SUCCEEDED: {REQUESTED, PENDING, REQUIRES_ACTION},
+    FAILED: {REQUESTED, PENDING, REQUIRES_ACTION, SUCCEEDED},
+    CANCELED: {REQUESTED, PENDING, REQUIRES_ACTION},
+}
+
+
+def target(refund: Refund) -> dict:
+    """Refunds are audited against the capture request they belong to (its public id)."""
+    return {"target_type": "capture_request", "target_id": refund.payment.capture_request.public_id}
+
+
+def apply_facts(refund: Refund, facts: RefundFacts, *, actor: Actor) -> bool:
+    """Record what Stripe says about ``refund``: its Stripe id (once) and its status.
+
+    Returns True if the status changed. Audits refund.submitted (when Stripe's id is first
+    learned), refund.succeeded, refund.failed. Joins the current transaction; caller commits.
+    """
+    now = utcnow()
+    linked = db.session.execute(
+        update(Refund)
+        .where(Refund.id == refund.id, Refund.stripe_refund_id.is_(None))
+        .values(stripe_refund_id=facts.id, submitted_at=now, last_error_code=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if linked:
+        audit.record(
+            "refund.submitted",
+            **target(refund),
+            details={
+                "refund_id": refund.id,
+                "stripe_refund": facts.id,
+                "amount_minor": facts.amount,
+                "currency": facts.currency,
+            },
+            actor=actor,
+        )
+    sources = _MOVES.get(facts.status)
+    moved = 0
+    if sources:
+        values = {"status": facts.status, "updated_at": now, "last_error_code": None}
+        if facts.status in (SUCCEEDED, FAILED, CANCELED):
+            values["completed_at"] = now
+        if facts.status in (FAILED, CANCELED):
+            values["failure_code"] = (facts.failure_reason or facts.status)[:64]
+        moved = db.session.execute(
+            update(Refund)
+            .where(Refund.id == refund.id, Refund.status.in_(sources))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    db.session.expire(refund)
+    if moved and facts.status in (SUCCEEDED, FAILED, CANCELED):
+        action = "refund.succeeded" if facts.status == SUCCEEDED else "refund.failed"
+        audit.record(
+            action,
+            outcome="success" if facts.status == SUCCEEDED else "failure",
+            **target(refund),
+            details={
+                "refund_id": refund.id,
+                "stripe_refund": facts.id,
+                "amount_minor": facts.amount,
+                "status": facts.status,
+                "failure_reason": facts.failure_reason,
+            },
+            actor=actor,
+        )
+    return bool(moved)
+
+
+def _ours(facts: RefundFacts) -> Refund | None:
+    """Our refund row for Stripe's refund: by its id, or (if our call's answer was lost and we
+    never learned the id) by the row id in its metadata, checked against the PaymentIntent."""
+    refund = db.session.execute(
+        select(Refund).where(Refund.stripe_refund_id == facts.id)
+    ).scalar_one_or_none()
+    if refund is not None or facts.our_refund_id is None:
+        return refund
+    refund = db.session.get(Refund, facts.our_refund_id)
+    if refund is None or refund.stripe_refund_id is not None:
+        return None
+    if refund.payment.stripe_payment_intent_id != facts.payment_intent_id:
+        return None
+    return refund
+
+
+def _claim(event: WebhookEvent) -> bool:
+    try:
+        with db.session.begin_nested():
+            db.session.add(
+                ProcessedWebhookEvent(
+                    stripe_event_id=event.id,
+                    event_type=event.type[:100],
+                    outcome="applied",
+                    received_at=utcnow(),
+                )
+            )
+    except IntegrityError:
+        db.session.rollback()
+        return False
+    return True
+
+
+def _set_outcome(event: WebhookEvent, outcome: str) -> None:
+    db.session.execute(
+        update(ProcessedWebhookEvent)
+        .where(ProcessedWebhookEvent.stripe_event_id == event.id)
+        .values(outcome=outcome)
+    )
+
+
+def handle_refund_event(event: WebhookEvent, *, gateway: StripeGateway) -> str:
+    """Handle one verified refund-related event, exactly once. Returns "duplicate",
+    "not_ours" or "applied". Raises the gateway's errors when Stripe cannot be asked (the
+    caller rolls back, forgetting the event id, and Stripe retries). COMMITS on success."""
+    if not _claim(event):
+        return "duplicate"
+    refunds = RefundGateway(gateway)
+    if event.object_type == "refund" and event.object_id:
+        found = [refunds.retrieve_refund(event.object_id)]
+    elif event.payment_intent_id:
+        known = db.session.execute(
+            select(Payment.id).where(Payment.stripe_payment_intent_id == event.payment_intent_id)
+        ).first()
+        found = refunds.refunds_for_intent(event.payment_intent_id) if known else []
+    else:
+        found = []
+    applied = 0
+    for facts in found:
+        refund = _ours(facts)
+        if refund is not None:
+            apply_facts(refund, facts, actor=WEBHOOK_ACTOR)
+            applied += 1
+    if not applied:
+        _set_outcome(event, "not_ours")
+    db.session.commit()
+    log.info(
+        "refund webhook handled",
+        extra={"event_id": event.id, "event_type": event.type, "refunds": applied},
+    )
+    return "applied" if applied else "not_ours"

@@ -1,0 +1,1 @@
+"""Retention: delete or anonymise what has outlived its period (config/retention.py)."""

@@ -1,0 +1,156 @@
+"""Deleting the oldest audit rows without losing the ability to verify the rest.
+
+The audit trail is a hash chain: deleting its first rows leaves the first kept row linking to
+a row that no longer exists. Each batch that deletes rows therefore records a checkpoint: the
+``seq`` and ``row_hash`` of the first row kept, sealed with an HMAC under the audit chain key.
+``verify_audit_chain`` starts from the newest checkpoint and insists the first kept row is
+exactly the one named, so rows deleted by anyone else (at the start, in the middle or at the
+end) are still detected, and a hand-made checkpoint does not verify.
+
+On PostgreSQL ``audit_events`` refuses DELETE unless the transaction has set
+``postern.audit_maintenance = 'on'`` (migration 0001); only ``trim_batch`` sets it, with SET
+LOCAL, so it ends with that batch's transaction. The newest audit row is never deleted: the
+next row appended links to it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, text
+
+from portal.audit.chain import VerifyResult, verify_chain
+from portal.audit.service import chain_key
+from portal.extensions import db
+from portal.models.audit import AuditEvent
+from portal.models.retention import AuditCheckpoint
+from portal.models.types import utcnow
+
+_MAINTENANCE = text("SET LOCAL postern.audit_maintenance = 'on'")
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+#: An arbitrary constant naming "retention is trimming the audit chain" among advisory locks.
+TRIM_LOCK_KEY = 7_406_301_102
+
+
+def seal_of(first_seq: int, first_row_hash: str, rows_deleted: int, created_at: datetime) -> str:
+    message = f"{first_seq}|{first_row_hash}|{rows_deleted}|{created_at.isoformat()}".encode()
+    return hmac.new(chain_key(), message, hashlib.sha256).hexdigest()
+
+
+def latest_checkpoint() -> AuditCheckpoint | None:
+    return db.session.execute(
+        select(AuditCheckpoint).order_by(AuditCheckpoint.first_seq.desc()).limit(1)
+    ).scalar_one_or_none()
+
+
+def _due_prefix(cutoff: datetime, batch_size: int) -> int | None:
+    """The seq of the last row of the oldest run of rows older than ``cutoff`` (at most
+    ``batch_size`` rows, never the newest row), or None if the oldest row is not due."""
+    newest = db.session.execute(select(func.max(AuditEvent.seq))).scalar()
+    if newest is None:
+        return None
+    rows = db.session.execute(
+        select(AuditEvent.seq, AuditEvent.occurred_at).order_by(AuditEvent.seq).limit(batch_size)
+    ).all()
+    last = None
+    for row in rows:
+        if row.occurred_at >= cutoff or row.seq >= newest:
+            break
+        last = row.seq
+    return last
+
+
+def count_due(cutoff: datetime) -> int:
+    """How many rows a purge would delete now (the dry run's answer)."""
+    newest = db.session.execute(select(func.max(AuditEvent.seq))).scalar()
+    first_kept = db.session.execute(
+        select(func.min(AuditEvent.seq)).where(AuditEvent.occurred_at >= cutoff)
+    ).scalar()
+    limit = min(x for x in (newest, first_kept) if x is not None) if newest else None
+    if limit is None:
+        return 0
+    return db.session.execute(
+        select(func.count()).select_from(AuditEvent).where(AuditEvent.seq < limit)
+    ).scalar_one()
+
+
+def trim_batch(cutoff: datetime, batch_size: int) -> int:
+    """Delete up to ``batch_size`` of the oldest rows older than ``cutoff`` and checkpoint the
+    first row kept, in one transaction. Returns how many rows went. COMMITS."""
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        db.session.execute(_LOCK, {"key": TRIM_LOCK_KEY})  # one trimmer at a time
+    last = _due_prefix(cutoff, batch_size)
+    if last is None:
+        db.session.rollback()
+        return 0
+    if postgres:
+        db.session.execute(_MAINTENANCE)
+    deleted = db.session.execute(
+        delete(AuditEvent)
+        .where(AuditEvent.seq <= last)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    first = db.session.execute(
+        select(AuditEvent.seq, AuditEvent.row_hash)
+        .where(AuditEvent.seq > last)
+        .order_by(AuditEvent.seq)
+        .limit(1)
+    ).one()
+    now = utcnow()
+    db.session.execute(delete(AuditCheckpoint).where(AuditCheckpoint.first_seq <= first.seq))
+    db.session.add(
+        AuditCheckpoint(
+            first_seq=first.seq,
+            first_row_hash=first.row_hash,
+            rows_deleted=deleted,
+            created_at=now,
+            seal=seal_of(first.seq, first.row_hash, deleted, now),
+        )
+    )
+    db.session.commit()
+    return deleted
+
+
+def verify_audit_chain() -> VerifyResult:
+    """Verify the whole kept chain, from the newest retention checkpoint (or from seq 1 if
+    retention never deleted anything). Use this, not ``verify_chain`` from seq 1."""
+    checkpoint = latest_checkpoint()
+    start = 1
+    if checkpoint is not None:
+        expected = seal_of(
+            checkpoint.first_seq,
+            checkpoint.first_row_hash,
+            checkpoint.rows_deleted,
+            checkpoint.created_at,
+        )
+        if not hmac.compare_digest(checkpoint.seal, expected):
+            return VerifyResult(
+                False,
+                0,
+                checkpoint.first_seq,
+                "the retention checkpoint was not written by Postern (its seal does not match)",
+            )
+        start = checkpoint.first_seq
+        first = db.session.execute(
+            select(AuditEvent.seq, AuditEvent.row_hash)
+            .where(AuditEvent.seq >= start)
+            .order_by(AuditEvent.seq)
+            .limit(1)
+        ).first()
+        if first is None or first.seq != start or first.row_hash != checkpoint.first_row_hash:
+            return VerifyResult(
+                False,
+                0,
+                start,
+                "the first row kept by retention is missing or changed (deleted or edited)",
+            )
+    rows = db.session.execute(
+        select(AuditEvent)
+        .where(AuditEvent.seq >= start)
+        .order_by(AuditEvent.seq)
+        .execution_options(yield_per=1000)
+    ).scalars()
+    return verify_chain(rows, chain_key(), start_seq=start)

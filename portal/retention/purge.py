@@ -1,0 +1,246 @@
+"""``flask retention purge``: delete or anonymise what has outlived its retention period.
+
+One purger per data class of ``config.retention.RETENTION``:
+
+- personal_data: captured values of requests completed longer ago than their field set's
+  retention class allows are deleted; the submission record stays, marked erased.
+- link_and_delivery: for final outbox messages, the destination and bodies (they carry the
+  link) are emptied; the masked destination, status and attempts stay. For long-dead links,
+  the identity-check hash, browser-binding hash, purpose and interaction id are emptied.
+- payment_records: capture requests (with their payment, attempts, refunds, submission record
+  and delivery history) completed more than 7 years ago are deleted outright.
+- audit_log: audit rows older than 7 years are deleted from the start of the chain, leaving a
+  sealed checkpoint so the rest still verifies (``portal.retention.audit_trim``).
+- csp_reports: browsers' Content-Security-Policy violation reports older than their period
+  are deleted.
+
+Every purger works in batches by ascending id (keyset pagination), each batch its own short
+transaction, so live traffic keeps being served and an interrupted run simply continues next
+time. Running it twice changes nothing the second time. A dry run counts without changing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Select, delete, func, or_, select, update
+
+from config.retention import RETENTION, retention_period
+from portal import audit
+from portal.audit.service import Actor
+from portal.extensions import db
+from portal.models.capture import CaptureRequest
+from portal.models.captured_data import CapturedValue, DataSubmission
+from portal.models.csp_report import CspReport
+from portal.models.delivery import FINAL_STATUSES, DeliveryAttempt, DeliveryMessage
+from portal.models.payment import Payment, PaymentAttempt
+from portal.models.refund import Refund
+from portal.models.types import utcnow
+from portal.retention import audit_trim
+
+
+@dataclass
+class PurgeReport:
+    dry_run: bool
+    batch_size: int
+    #: data class -> {what: how many}
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+
+    def total(self) -> int:
+        return sum(sum(c.values()) for c in self.counts.values())
+
+
+def _completed_at():
+    """When a request stopped being live: its finish, or the end of its link's life."""
+    return func.coalesce(CaptureRequest.finished_at, CaptureRequest.expires_at)
+
+
+def _batches(
+    ids_query: Select,
+    id_column,
+    batch_size: int,
+    dry_run: bool,
+    apply: Callable[[list], int | None],
+) -> tuple[int, int]:
+    """Run ``apply`` on the ids ``ids_query`` selects, ``batch_size`` at a time, each batch
+    committed on its own. Returns (how many ids, the sum of what ``apply`` returned). A dry
+    run only counts the ids."""
+    if dry_run:
+        count = db.session.execute(
+            select(func.count()).select_from(ids_query.subquery())
+        ).scalar_one()
+        return count, 0
+    total, affected, last_id = 0, 0, None
+    while True:
+        query = ids_query.order_by(id_column).limit(batch_size)
+        if last_id is not None:
+            query = query.where(id_column > last_id)
+        ids = list(db.session.execute(query).scalars())
+        if not ids:
+            db.session.rollback()
+            return total, affected
+        affected += apply(ids) or 0
+        db.session.commit()
+        total += len(ids)
+        last_id = ids[-1]
+
+
+def _erase_values(batch: list[int]) -> int:
+    """Delete the values of these requests and mark their submissions erased; returns how
+    many values went."""
+    deleted = db.session.execute(
+        delete(CapturedValue).where(CapturedValue.capture_request_id.in_(batch))
+    ).rowcount
+    db.session.execute(
+        update(DataSubmission)
+        .where(DataSubmission.capture_request_id.in_(batch), DataSubmission.erased_at.is_(None))
+        .values(erased_at=utcnow())
+    )
+    return deleted
+
+
+def purge_personal_data(now: datetime, batch_size: int, dry_run: bool) -> dict[str, int]:
+    requests = values = 0
+    # Each submission names its field set's retention class; every class's period applies.
+    for data_class in sorted(RETENTION):
+        ids = (
+            select(CaptureRequest.id)
+            .join(DataSubmission, DataSubmission.capture_request_id == CaptureRequest.id)
+            .where(
+                DataSubmission.retention_class == data_class,
+                DataSubmission.submitted_at.is_not(None),
+                DataSubmission.erased_at.is_(None),
+                _completed_at() < now - retention_period(data_class),
+            )
+        )
+        if dry_run:
+            values += db.session.execute(
+                select(func.count())
+                .select_from(CapturedValue)
+                .where(CapturedValue.capture_request_id.in_(ids))
+            ).scalar_one()
+        found, deleted = _batches(ids, CaptureRequest.id, batch_size, dry_run, _erase_values)
+        requests += found
+        values += deleted
+    return {"requests": requests, "values": values}
+
+
+def purge_link_and_delivery(now: datetime, batch_size: int, dry_run: bool) -> dict[str, int]:
+    cutoff = now - retention_period("link_and_delivery")
+    messages = select(DeliveryMessage.id).where(
+        DeliveryMessage.status.in_(FINAL_STATUSES),
+        DeliveryMessage.updated_at < cutoff,
+        DeliveryMessage.purged_at.is_(None),
+    )
+
+    def empty_messages(batch: list[int]) -> None:
+        db.session.execute(
+            update(DeliveryMessage)
+            .where(DeliveryMessage.id.in_(batch))
+            .values(destination=None, subject=None, text_body=None, html_body=None, purged_at=now)
+        )
+
+    links = select(CaptureRequest.id).where(
+        CaptureRequest.expires_at < cutoff,
+        or_(
+            CaptureRequest.identity_hash.is_not(None),
+            CaptureRequest.bound_secret_hash.is_not(None),
+            CaptureRequest.purpose.is_not(None),
+            CaptureRequest.interaction_id.is_not(None),
+        ),
+    )
+
+    def anonymise_links(batch: list[int]) -> None:
+        db.session.execute(
+            update(CaptureRequest)
+            .where(CaptureRequest.id.in_(batch))
+            .values(identity_hash=None, bound_secret_hash=None, purpose=None, interaction_id=None)
+        )
+
+    return {
+        "messages": _batches(messages, DeliveryMessage.id, batch_size, dry_run, empty_messages)[0],
+        "links": _batches(links, CaptureRequest.id, batch_size, dry_run, anonymise_links)[0],
+    }
+
+
+def _delete_requests(batch: list[int]) -> None:
+    """Delete requests and everything hanging off them, children first (SQLite does not
+    enforce ON DELETE CASCADE unless asked, so nothing relies on it)."""
+    payments = select(Payment.id).where(Payment.capture_request_id.in_(batch))
+    messages = select(DeliveryMessage.id).where(DeliveryMessage.capture_request_id.in_(batch))
+    for statement in (
+        delete(Refund).where(Refund.payment_id.in_(payments)),
+        delete(PaymentAttempt).where(PaymentAttempt.payment_id.in_(payments)),
+        delete(Payment).where(Payment.capture_request_id.in_(batch)),
+        delete(CapturedValue).where(CapturedValue.capture_request_id.in_(batch)),
+        delete(DataSubmission).where(DataSubmission.capture_request_id.in_(batch)),
+        delete(DeliveryAttempt).where(DeliveryAttempt.message_id.in_(messages)),
+        delete(DeliveryMessage).where(DeliveryMessage.capture_request_id.in_(batch)),
+        delete(CaptureRequest).where(CaptureRequest.id.in_(batch)),
+    ):
+        db.session.execute(statement.execution_options(synchronize_session=False))
+
+
+def purge_payment_records(now: datetime, batch_size: int, dry_run: bool) -> dict[str, int]:
+    cutoff = now - retention_period("payment_records")
+    ids = select(CaptureRequest.id).where(_completed_at() < cutoff)
+    found, _ = _batches(ids, CaptureRequest.id, batch_size, dry_run, _delete_requests)
+    return {"requests": found}
+
+
+def purge_audit_log(now: datetime, batch_size: int, dry_run: bool) -> dict[str, int]:
+    cutoff = now - retention_period("audit_log")
+    if dry_run:
+        return {"rows": audit_trim.count_due(cutoff)}
+    total = 0
+    while deleted := audit_trim.trim_batch(cutoff, batch_size):
+        total += deleted
+    return {"rows": total}
+
+
+def purge_csp_reports(now: datetime, batch_size: int, dry_run: bool) -> dict[str, int]:
+    cutoff = now - retention_period("csp_reports")
+    ids = select(CspReport.id).where(CspReport.received_at < cutoff)
+
+    def remove(batch: list[int]) -> None:
+        db.session.execute(delete(CspReport).where(CspReport.id.in_(batch)))
+
+    found, _ = _batches(ids, CspReport.id, batch_size, dry_run, remove)
+    return {"reports": found}
+
+
+#: Whole records past their period go first, so the later classes do not anonymise rows that
+#: are about to be deleted anyway.
+PURGERS: dict[str, Callable[[datetime, int, bool], dict[str, int]]] = {
+    "payment_records": purge_payment_records,
+    "personal_data": purge_personal_data,
+    "link_and_delivery": purge_link_and_delivery,
+    "audit_log": purge_audit_log,
+    "csp_reports": purge_csp_reports,
+}
+
+
+def run(
+    *, dry_run: bool, batch_size: int, actor: Actor, now: datetime | None = None
+) -> PurgeReport:
+    """Purge every data class past its period (or count what would go, ``dry_run``).
+
+    Returns the counts per class. Audits ``retention.purge`` with them (a dry run too, marked
+    so). COMMITS, batch by batch.
+    """
+    now = now or utcnow()
+    report = PurgeReport(dry_run=dry_run, batch_size=batch_size)
+    for data_class, purger in PURGERS.items():
+        report.counts[data_class] = purger(now, batch_size, dry_run)
+    db.session.rollback()
+    audit.record(
+        "retention.purge",
+        target_type="retention",
+        details={"dry_run": dry_run, "batch_size": batch_size, "counts": report.counts},
+        actor=actor,
+    )
+    db.session.commit()
+    return report

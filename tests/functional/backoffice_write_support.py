@@ -1,0 +1,161 @@
+"""Helpers for the back office's write-side tests: a request the customer has paid through
+the real pages and the Stripe sandbox, re-authentication, and the sandbox's record of refunds.
+"""
+
+from __future__ import annotations
+
+import requests
+from sqlalchemy import select
+
+from tests.conftest import DEFAULT_PASSWORD, current_totp, post_form
+from tests.functional.payments_support import (
+    confirm_in_browser,
+    customer_at_payment,
+    load_payment,
+)
+
+
+def paid_request(app, sandbox, agent_id: int, amount_minor: int = 1250) -> str:
+    """A payment request the customer has paid (Visa 4242), as the real pages learn it;
+    returns its public id."""
+    customer = customer_at_payment(app, agent_id, amount_minor=amount_minor)
+    assert customer.client.get(customer.pay_path).status_code == 200
+    intent_id = load_payment(app, customer.public_id)[1].stripe_payment_intent_id
+    confirm_in_browser(sandbox, intent_id, "pm_card_visa")
+    status = customer.client.get(customer.pay_path + "/status").get_json()
+    assert status["state"] == "succeeded", status
+    return customer.public_id
+
+
+def reauth(client, user, *, offset_steps: int = 1, password: str = DEFAULT_PASSWORD):
+    """Confirm it's you. The login just used the current TOTP step, and a code is accepted
+    once, so the next step's code (accepted for clock drift) is used by default."""
+    return post_form(
+        client,
+        "/backoffice/reauth",
+        {"password": password, "code": current_totp(user, offset_steps=offset_steps)},
+    )
+
+
+def refund_calls(sandbox) -> list[dict]:
+    """Every POST /v1/refunds the sandbox received (including refused and replayed ones)."""
+    answer = requests.get(
+        f"{sandbox.url}/_sandbox/requests",
+        params={"method": "POST", "path": "/v1/refunds"},
+        timeout=5,
+    )
+    answer.raise_for_status()
+    return answer.json()["data"]
+
+
+def sandbox_refunds(sandbox) -> list[dict]:
+    answer = requests.get(
+        f"{sandbox.url}/v1/refunds", auth=(sandbox.secret_key, ""), timeout=5
+    ).json()
+    return answer["data"]
+
+
+def refunds_in_db(app, public_id: str | None = None) -> list:
+    from portal.extensions import db
+    from portal.models.capture import CaptureRequest
+    from portal.models.payment import Payment
+    from portal.models.refund import Refund
+
+    with app.app_context():
+        query = select(Refund).order_by(Refund.id)
+        if public_id:
+            query = (
+                query.join(Payment, Payment.id == Refund.payment_id)
+                .join(CaptureRequest, CaptureRequest.id == Payment.capture_request_id)
+                .where(CaptureRequest.public_id == public_id)
+            )
+        rows = list(db.session.execute(query).scalars())
+        db.session.expunge_all()
+        return rows
+
+
+def audit_rows(app, action_prefix: str) -> list:
+    from portal.extensions import db
+    from portal.models.audit import AuditEvent
+
+    with app.app_context():
+        rows = list(
+            db.session.execute(
+                select(AuditEvent)
+                .where(AuditEvent.action.startswith(action_prefix))
+                .order_by(AuditEvent.seq)
+            ).scalars()
+        )
+        db.session.expunge_all()
+        return rows
+
+
+#: What the customer typed, distinctive enough to search for anywhere.
+ADDRESS = {
+    "address_line1": "17 Quillfeather Mews",
+    "address_line2": "",
+    "town": "Wexcombe Parva",
+    "county": "Oxyrhynchshire",
+    "postcode": "ZE2 9QX",
+}
+DESTINATION = "+447700900123"
+
+
+def data_request(app, agent_id: int, *, status: str = "succeeded", reference: str = "ACC-7731"):
+    """A completed address request: values stored through the real (encrypting) service, one
+    text message sent to the customer. Returns its public id."""
+    import secrets
+    from datetime import timedelta
+
+    from portal.dataprotect import service
+    from portal.extensions import db
+    from portal.models.capture import CaptureRequest
+    from portal.models.delivery import DeliveryMessage
+    from portal.models.types import utcnow
+
+    now = utcnow()
+    with app.app_context():
+        row = CaptureRequest(
+            public_id=secrets.token_hex(5).upper(),
+            kind="data",
+            status="verified",
+            created_by_id=agent_id,
+            field_set="address",
+            purpose="Change of address for Mrs Quillfeather",
+            reference=reference,
+            interaction_id="CALL-5531",
+            identity_item="postcode",
+            identity_hash="ab" * 32,
+            readback_code="4821",
+            link_nonce_hash=secrets.token_hex(32),
+            link_issued_at=now,
+            expires_at=now + timedelta(minutes=15),
+            created_at=now,
+            updated_at=now,
+        )
+        db.session.add(row)
+        db.session.flush()
+        cleaned = {
+            spec.name: service.validate_value(spec, ADDRESS.get(spec.name), now.date())
+            for spec in service.field_set_for(row).fields
+        }
+        service.store_submission(row, cleaned, "2026-11")
+        db.session.add(
+            DeliveryMessage(
+                capture_request_id=row.id,
+                channel="sms",
+                backend="dev",
+                destination=DESTINATION,
+                destination_masked="+44 •••• ••0123",
+                text_body="Your link: https://example.invalid/c/x",
+                status="sent",
+                attempts=1,
+                created_at=now,
+                updated_at=now,
+                sent_at=now,
+            )
+        )
+        row.status = status
+        row.finished_at = now if status in ("succeeded", "failed", "revoked") else None
+        db.session.commit()
+        return row.public_id

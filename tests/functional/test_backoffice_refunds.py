@@ -1,0 +1,416 @@
+"""Refunds in the back office, against the Stripe sandbox: re-authentication, full and
+partial refunds, over-refunds refused before Stripe is asked, dual control, outages and
+retries that never refund twice, and refund status following Stripe's webhooks."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+
+from tests.conftest import csrf_from, current_totp, login, post_form
+from tests.functional.backoffice_write_support import (
+    audit_rows,
+    paid_request,
+    reauth,
+    refund_calls,
+    refunds_in_db,
+    sandbox_refunds,
+)
+from tests.functional.payments_support import (
+    arm_fault,
+    deliver,
+    sandbox_settings,
+    stripe_api,
+)
+
+REFUND = {"scope": "full", "amount": "", "reason_code": "requested_by_customer", "note": "Asked"}
+
+
+@pytest.fixture
+def bo_app(app_factory, stripe_sandbox):
+    return app_factory(**sandbox_settings(stripe_sandbox))
+
+
+@pytest.fixture
+def agent(make_staff):
+    return make_staff("agent")
+
+
+@pytest.fixture
+def officer(bo_app, make_staff):
+    """A back-office user, signed in (password + TOTP) and re-authenticated."""
+    client = bo_app.test_client()
+    user = make_staff("backoffice", mfa=True)
+    login(client, user)
+    assert reauth(client, user).status_code == 303
+    return client, user
+
+
+def new_refund_url(public_id: str) -> str:
+    return f"/backoffice/refunds/new/{public_id}"
+
+
+def ask(client, public_id, **fields):
+    return post_form(client, new_refund_url(public_id), {**REFUND, **fields})
+
+
+def test_a_full_refund_goes_to_stripe_once_with_our_key(bo_app, stripe_sandbox, agent, officer):
+    client, user = officer
+    public_id = paid_request(bo_app, stripe_sandbox, agent.id)
+
+    response = ask(client, public_id)
+
+    assert response.status_code == 303
+    [refund] = refunds_in_db(bo_app, public_id)
+    assert response.headers["Location"] == f"/backoffice/refunds/{refund.id}"
+    assert (refund.status, refund.amount_minor, refund.requested_by_id) == (
+        "succeeded",
+        1250,
+        user.id,
+    )
+    assert refund.stripe_refund_id.startswith("re_") and not refund.requires_approval
+    [call] = refund_calls(stripe_sandbox)
+    assert call["idempotency_key"] == f"postern-refund-{refund.id}" and call["status"] == 200
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Refunded" in page and "£12.50" in page
+    actions = [row.action for row in audit_rows(bo_app, "refund.")]
+    assert actions == ["refund.requested", "refund.submitted", "refund.succeeded"]
+    assert all(row.target_id == public_id for row in audit_rows(bo_app, "refund."))
+
+
+def test_partial_refunds_until_nothing_is_left(bo_app, stripe_sandbox, agent, officer):
+    client, _ = officer
+    public_id = paid_request(bo_app, stripe_sandbox, agent.id)
+
+    assert ask(client, public_id, scope="partial", amount="5.00").status_code == 303
+    page = client.get(new_refund_url(public_id)).get_data(as_text=True)
+    assert "£7.50" in page  # left to refund
+    assert ask(client, public_id, scope="full").status_code == 303
+
+    assert [(r.amount_minor, r.status) for r in refunds_in_db(bo_app, public_id)] == [
+        (500, "succeeded"),
+        (750, "succeeded"),
+    ]
+    assert "Nothing is left to refund" in client.get(new_refund_url(public_id)).get_data(
+        as_text=True
+    )
+    again = ask(client, public_id, scope="partial", amount="0.01")
+    assert again.status_code == 409 and "Nothing is left to refund" in again.get_data(as_text=True)
+    assert len(refund_calls(stripe_sandbox)) == 2
+
+
+def test_an_over_refund_is_refused_plainly_and_never_reaches_stripe(
+    bo_app, stripe_sandbox, agent, officer
+):
+    client, _ = officer
+    public_id = paid_request(bo_app, stripe_sandbox, agent.id)
+
+    response = ask(client, public_id, scope="partial", amount="20.00")
+
+    text = response.get_data(as_text=True)
+    assert response.status_code == 409
+    assert "You can refund at most £12.50" in text and 'role="alert"' in text
+    assert refunds_in_db(bo_app, public_id) == []
+    assert refund_calls(stripe_sandbox) == []  # the sandbox's own record: nothing was sent
+
+
+def test_stripe_refusing_an_over_refund_is_the_backstop(bo_app, stripe_sandbox, agent, officer):
+    """Money refunded outside Postern (Stripe's dashboard) is unknown to our check; Stripe's
+    refusal is mapped to a plain message and the row fails, freeing nothing twice."""
+    client, _ = officer
+    public_id = paid_request(bo_app, stripe_sandbox, agent.id)
+    from tests.functional.payments_support import load_payment
+
+    intent = load_payment(bo_app, public_id)[1].stripe_payment_intent_id
+    stripe_api(stripe_sandbox, "POST", "/v1/refunds", payment_intent=intent, amount=1000)
+
+    response = ask(client, public_id, scope="partial", amount="5.00")
+
+    detail = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "more than what is left to refund" in detail
+    [refund] = refunds_in_db(bo_app, public_id)
+    assert refund.status == "failed" and refund.stripe_refund_id is None
+    assert [row.action for row in audit_rows(bo_app, "refund.")][-1] == "refund.failed"
+
+
+def test_no_refund_without_a_recent_reauthentication(bo_app, stripe_sandbox, agent, make_staff):
+    client = bo_app.test_client()
+    user = make_staff("backoffice", mfa=True)
+    login(client, user)
+    public_id = paid_request(bo_app, stripe_sandbox, agent.id)
+
+    response = ask(client, public_id)
+
+    assert response.status_code == 303
+    assert response.headers["Location"].startswith("/backoffice/reauth?next=")
+    assert refunds_in_db(bo_app) == [] and refund_calls(stripe_sandbox) == []
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Confirm it" in page and "confirm it is you" in page
+
+    # A re-authentication older than five minutes no longer counts either.
+    assert reauth(client, user).status_code == 303
+    with bo_app.app_context():
+        from portal.extensions import db
+        from portal.models.staff import StaffSession
+        from portal.models.types import utcnow
+
+        db.session.execute(
+            update(StaffSession).values(reauthenticated_at=utcnow() - timedelta(minutes=6))
+        )
+        db.session.commit()
+    assert ask(client, public_id).headers["Location"].startswith("/backoffice/reauth")
+    assert refunds_in_db(bo_app) == []
+
+
+def test_failed_reauthentication_counts_towards_lockout(bo_app, make_staff):
+    client = bo_app.test_client()
+    user = make_staff("backoffice", mfa=True)
+    login(client, user)
+
+    wrong = reauth(client, user, password="not the password at all")
+    assert wrong.status_code == 401 and "not right" in wrong.get_data(as_text=True)
+    wrong_code = post_form(
+        client,
+        "/backoffice/reauth",
+        {"password": "correct horse battery staple 42", "code": "000000"},
+    )
+    assert wrong_code.status_code == 401
+    failures = audit_rows(bo_app, "auth.login_failed")
+    assert [row.details["factor"] for row in failures] == ["reauth_password", "reauth_totp"]
+
+    bo_app.config["LOGIN_MAX_FAILURES"] = 3
+    locked = reauth(client, user, password="still wrong, third time")
+    assert locked.status_code == 303 and locked.headers["Location"] == "/login"
+    assert client.get("/backoffice/refunds").status_code == 302  # the session ended
+
+
+def test_reauth_returns_only_to_pages_on_this_site(bo_app, make_staff):
+    client = bo_app.test_client()
+    user = make_staff("backoffice", mfa=True)
+    login(client, user)
+    page = client.get("/backoffice/reauth?next=//evil.example/x")
+    response = client.post(
+        "/backoffice/reauth?next=//evil.example/x",
+        data={
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+            "password": "correct horse battery staple 42",
+            "code": current_totp(user, offset_steps=1),
+        },
+    )
+    assert response.status_code == 303 and response.headers["Location"] == "/backoffice/"
+
+
+def test_above_the_limit_a_second_person_must_approve(
+    bo_app, stripe_sandbox, agent, officer, make_staff
+):
+    requester_client, requester = officer
+    public_id = paid_request(bo_app, stripe_sandbox, agent.id, amount_minor=25000)
+
+    response = ask(requester_client, public_id)  # £250.00 > the £100.00 limit
+
+    [refund] = refunds_in_db(bo_app, public_id)
+    assert refund.status == "pending_approval" and refund.requires_approval
+    assert refund_calls(stripe_sandbox) == []
+    detail = requester_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Waiting for a second person to approve" in detail and "Approve and send" not in detail
+    # The requester cannot approve their own refund, even by posting directly.
+    own = post_form(
+        requester_client,
+        f"/backoffice/refunds/{refund.id}/approve",
+        {},
+        page=f"/backoffice/refunds/{refund.id}",
+    )
+    assert own.status_code == 303
+    assert "someone other than you" in requester_client.get(own.headers["Location"]).get_data(
+        as_text=True
+    )
+    assert refunds_in_db(bo_app)[0].status == "pending_approval"
+
+    approver_client = bo_app.test_client()
+    approver = make_staff("backoffice", mfa=True)
+    login(approver_client, approver)
+    page = f"/backoffice/refunds/{refund.id}"
+    first = post_form(approver_client, f"{page}/approve", {}, page=page)
+    assert first.headers["Location"].startswith("/backoffice/reauth")  # approval needs it too
+    assert reauth(approver_client, approver).status_code == 303
+    approved = post_form(approver_client, f"{page}/approve", {}, page=page)
+
+    assert approved.status_code == 303
+    [refund] = refunds_in_db(bo_app, public_id)
+    assert (refund.status, refund.decided_by_id) == ("succeeded", approver.id)
+    [call] = refund_calls(stripe_sandbox)
+    assert call["idempotency_key"] == f"postern-refund-{refund.id}"
+    rows = {row.action: row for row in audit_rows(bo_app, "refund.")}
+    assert rows["refund.requested"].actor_id == requester.id
+    assert rows["refund.approved"].actor_id == approver.id
+    assert rows["refund.succeeded"].details["amount_minor"] == 25000
+
+
+def test_the_database_refuses_self_approval(bo_app, stripe_sandbox, agent, officer):
+    client, user = officer
+    public_id = paid_request(bo_app, stripe_sandbox, agent.id, amount_minor=25000)
+    ask(client, public_id)
+    from portal.extensions import db
+    from portal.models.refund import Refund
+
+    with bo_app.app_context(), pytest.raises(IntegrityError):
+        db.session.execute(update(Refund).values(decided_by_id=user.id, status="requested"))
+        db.session.commit()
+
+
+def test_a_rejected_refund_sends_nothing(bo_app, stripe_sandbox, agent, officer, make_staff):
+    client, _ = officer
+    public_id = paid_request(bo_app, stripe_sandbox, agent.id, amount_minor=25000)
+    ask(client, public_id)
+    [refund] = refunds_in_db(bo_app)
+    checker_client = bo_app.test_client()
+    checker = make_staff("backoffice", mfa=True)
+    login(checker_client, checker)
+    page = f"/backoffice/refunds/{refund.id}"
+
+    no_reason = post_form(checker_client, f"{page}/reject", {"note": ""}, page=page)
+    assert "Say why you are rejecting it" in checker_client.get(
+        no_reason.headers["Location"]
+    ).get_data(as_text=True)
+    rejected = post_form(
+        checker_client, f"{page}/reject", {"note": "No proof of purchase"}, page=page
+    )
+
+    assert rejected.status_code == 303
+    [refund] = refunds_in_db(bo_app)
+    assert (refund.status, refund.decided_by_id) == ("rejected", checker.id)
+    assert refund.decision_note == "No proof of purchase"
+    assert refund_calls(stripe_sandbox) == []
+    assert [r.action for r in audit_rows(bo_app, "refund.")] == [
+        "refund.requested",
+        "refund.rejected",
+    ]
+    # Rejected money is free again: a new, smaller refund may be asked for.
+    assert ask(client, public_id, scope="partial", amount="50.00").status_code == 303
+
+
+def test_an_outage_leaves_a_retriable_refund_and_the_retry_never_refunds_twice(
+    bo_app, stripe_sandbox, agent, officer
+):
+    client, _ = officer
+    public_id = paid_request(bo_app, stripe_sandbox, agent.id)
+    # Stripe makes the refund, then every answer is lost (the SDK's own retries included).
+    arm_fault(stripe_sandbox, "drop", count=3, path_prefix="/v1/refunds")
+
+    response = ask(client, public_id)
+
+    [refund] = refunds_in_db(bo_app, public_id)
+    assert refund.status == "requested" and refund.last_error_code == "provider_unavailable"
+    detail = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "could not be reached" in detail and "Try again" in detail
+    assert len(sandbox_refunds(stripe_sandbox)) == 1  # Stripe did act
+
+    retried = post_form(
+        client, f"/backoffice/refunds/{refund.id}/retry", {}, page=response.headers["Location"]
+    )
+
+    assert retried.status_code == 303
+    [refund] = refunds_in_db(bo_app, public_id)
+    assert refund.status == "succeeded" and refund.submit_attempts == 2
+    assert len(sandbox_refunds(stripe_sandbox)) == 1  # still one: never two refunds
+    assert {call["idempotency_key"] for call in refund_calls(stripe_sandbox)} == {
+        f"postern-refund-{refund.id}"
+    }
+    deferred = audit_rows(bo_app, "refund.submit_deferred")
+    assert len(deferred) == 1 and deferred[0].outcome == "failure"
+
+
+def test_a_refused_call_before_stripe_acts_is_retried_with_the_same_key(
+    bo_app, stripe_sandbox, agent, officer
+):
+    client, _ = officer
+    public_id = paid_request(bo_app, stripe_sandbox, agent.id)
+    arm_fault(stripe_sandbox, "500", count=3, path_prefix="/v1/refunds")
+
+    ask(client, public_id)
+    [refund] = refunds_in_db(bo_app, public_id)
+    assert refund.status == "requested" and sandbox_refunds(stripe_sandbox) == []
+    post_form(
+        client,
+        f"/backoffice/refunds/{refund.id}/retry",
+        {},
+        page=f"/backoffice/refunds/{refund.id}",
+    )
+
+    [refund] = refunds_in_db(bo_app, public_id)
+    assert refund.status == "succeeded" and len(sandbox_refunds(stripe_sandbox)) == 1
+    assert {call["idempotency_key"] for call in refund_calls(stripe_sandbox)} == {
+        f"postern-refund-{refund.id}"
+    }
+
+
+def test_refund_status_follows_stripe_webhooks(bo_app, stripe_sandbox, agent, officer):
+    """The answer to our call is lost; Stripe's refund.created webhook tells us instead."""
+    client, _ = officer
+    public_id = paid_request(bo_app, stripe_sandbox, agent.id)
+    arm_fault(stripe_sandbox, "drop", count=3, path_prefix="/v1/refunds")
+    ask(client, public_id)
+    [refund] = refunds_in_db(bo_app, public_id)
+    assert refund.status == "requested"
+
+    events = stripe_api(stripe_sandbox, "GET", "/v1/events?type=refund.created")["data"]
+    webhook_client = bo_app.test_client()
+    answer = deliver(webhook_client, events[0])
+    assert answer.status_code == 200 and answer.get_json()["outcome"] == "applied"
+    assert deliver(webhook_client, events[0]).get_json()["outcome"] == "duplicate"
+
+    [refund] = refunds_in_db(bo_app, public_id)
+    assert (
+        refund.status == "succeeded"
+        and refund.stripe_refund_id == events[0]["data"]["object"]["id"]
+    )
+    charge_event = stripe_api(stripe_sandbox, "GET", "/v1/events?type=charge.refunded")["data"][0]
+    assert deliver(webhook_client, charge_event).get_json()["outcome"] == "applied"
+    assert [r.action for r in audit_rows(bo_app, "refund.succeeded")] == ["refund.succeeded"]
+
+
+def test_two_people_refunding_at_once_cannot_exceed_the_payment(
+    bo_app, stripe_sandbox, agent, make_staff
+):
+    public_id = paid_request(bo_app, stripe_sandbox, agent.id, amount_minor=5000)
+    people = [make_staff("backoffice", mfa=True) for _ in range(2)]
+    from portal.extensions import db
+    from portal.models.staff import StaffUser
+    from portal.models.types import utcnow
+    from portal.refunds import service
+    from tests.functional.payments_support import load_payment
+
+    payment_id = load_payment(bo_app, public_id)[1].id
+    barrier, outcomes = threading.Barrier(2), []
+
+    def attempt(person):
+        with bo_app.app_context():
+            user = db.session.get(StaffUser, person.id)
+            barrier.wait(timeout=10)
+            try:
+                service.request_refund(
+                    payment_id,
+                    amount_minor=3000,
+                    reason_code="duplicate",
+                    note="Paid twice",
+                    requester=user,
+                    reauthenticated_at=utcnow(),
+                )
+                outcomes.append("ok")
+            except service.OverRefund:
+                outcomes.append("over")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=attempt, args=(p,)) for p in people]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(outcomes) == ["ok", "over"]
+    assert [r.amount_minor for r in refunds_in_db(bo_app, public_id)] == [3000]

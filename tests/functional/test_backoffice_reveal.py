@@ -1,0 +1,128 @@
+"""Captured personal data in the back office: masked by default, one field revealed at a time
+with a reason (required, no card numbers), audited, shown once and never logged; auditors
+see which fields arrived but never a value."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from tests.conftest import csrf_from, post_form
+from tests.functional.backoffice_write_support import ADDRESS, audit_rows, data_request
+
+
+@pytest.fixture
+def public_id(app, make_staff):
+    return data_request(app, make_staff("agent").id)
+
+
+def data_page(public_id: str) -> str:
+    return f"/backoffice/requests/{public_id}/data"
+
+
+def reveal(client, public_id, field="address_line1", reason="Customer asked to confirm it"):
+    return post_form(
+        client,
+        data_page(public_id) + "/reveal",
+        {"field": field, "reason": reason},
+        page=data_page(public_id),
+    )
+
+
+def test_values_are_masked_by_default(app, logged_in, public_id):
+    client, _ = logged_in("backoffice")
+
+    page = client.get(data_page(public_id))
+
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Received" in text and "Reveal one value" in text
+    assert all(value not in text for value in ADDRESS.values() if value)
+    assert audit_rows(app, "data.revealed") == []
+
+
+def test_one_field_is_revealed_with_a_reason_and_audited(app, logged_in, public_id):
+    client, user = logged_in("backoffice")
+
+    response = reveal(client, public_id, field="town", reason="Customer asked us to confirm it")
+
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert ADDRESS["town"] in text
+    assert ADDRESS["address_line1"] not in text and ADDRESS["postcode"] not in text
+    assert response.headers["Cache-Control"] == "no-store"
+    [row] = audit_rows(app, "data.revealed")
+    assert row.actor_id == user.id and row.target_id == public_id
+    assert row.details == {"reason": "Customer asked us to confirm it", "fields": ["town"]}
+    # Shown once: reloading the page shows the masked view again.
+    assert ADDRESS["town"] not in client.get(data_page(public_id)).get_data(as_text=True)
+
+
+def test_a_reveal_without_a_reason_is_refused(app, logged_in, public_id):
+    client, _ = logged_in("backoffice")
+
+    response = reveal(client, public_id, reason="   ")
+
+    text = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Give a reason" in text and 'role="alert"' in text
+    assert ADDRESS["address_line1"] not in text
+    assert audit_rows(app, "data.revealed") == []
+
+
+def test_a_reason_holding_a_card_number_is_refused_and_not_echoed(app, logged_in, public_id):
+    client, _ = logged_in("backoffice")
+
+    response = reveal(client, public_id, reason="card 4111 1111 1111 1111 on file")
+
+    text = response.get_data(as_text=True)
+    assert response.status_code == 400 and "looks like a card number" in text
+    assert "4111 1111 1111 1111" not in text
+    assert audit_rows(app, "data.revealed") == []
+
+
+def test_a_field_that_is_not_offered_cannot_be_revealed(app, logged_in, public_id):
+    client, _ = logged_in("backoffice")
+
+    response = reveal(client, public_id, field="address_line2")  # left empty by the customer
+
+    assert response.status_code == 400
+    assert audit_rows(app, "data.revealed") == []
+
+
+def test_auditors_see_the_masked_view_but_cannot_reveal(app, logged_in, public_id):
+    client, _ = logged_in("auditor")
+
+    page = client.get(data_page(public_id)).get_data(as_text=True)
+    assert "Received" in page and "Reveal one value" not in page
+    assert "not their values" in page
+    token = csrf_from(client.get("/backoffice/refunds").get_data(as_text=True))
+    refused = client.post(
+        data_page(public_id) + "/reveal",
+        data={"csrf_token": token, "field": "town", "reason": "Just looking"},
+    )
+
+    assert refused.status_code == 403
+    assert ADDRESS["town"] not in refused.get_data(as_text=True)
+    assert audit_rows(app, "data.revealed") == []
+
+
+def test_agents_never_reach_captured_data_in_the_back_office(app, logged_in, public_id):
+    client, _ = logged_in("agent")
+    assert client.get(data_page(public_id)).status_code == 403
+
+
+def test_a_revealed_value_is_never_logged(app, logged_in, public_id, caplog):
+    client, _ = logged_in("backoffice")
+    watched = [logging.getLogger(name) for name in ("portal", "postern", "werkzeug")]
+    for logger in watched:
+        logger.addHandler(caplog.handler)
+    caplog.set_level(logging.DEBUG)
+    try:
+        assert reveal(client, public_id, field="postcode").status_code == 200
+    finally:
+        for logger in watched:
+            logger.removeHandler(caplog.handler)
+
+    logged = caplog.text + "\n".join(repr(vars(record)) for record in caplog.records)
+    assert ADDRESS["postcode"] not in logged and "ZE29QX" not in logged

@@ -1,0 +1,24 @@
+"""Fixtures for the reliability tests: real gunicorn processes on the test PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.reliability.support import gunicorn_servers
+
+ON_POSTGRES = os.environ.get("TEST_DATABASE_URL", "").startswith(("postgres://", "postgresql"))
+#: For tests that need several app processes writing at once: SQLite serialises writers.
+needs_postgres = pytest.mark.skipif(
+    not ON_POSTGRES,
+    reason="needs PostgreSQL: set TEST_DATABASE_URL=postgresql://... (SQLite serialises "
+    "writers, so it cannot show what happens between app processes)",
+)
+
+
+@pytest.fixture
+def two_servers(database_url):
+    """Two gunicorn masters (two gthread workers each) on the test database."""
+    with gunicorn_servers(database_url, 2, "two-servers") as servers:
+        yield [server.base for server in servers]

@@ -1,0 +1,422 @@
+"""Real processes for the reliability tests: gunicorn servers, a private PostgreSQL, workers.
+
+Everything listens on 127.0.0.1 only, on free ports, and is stopped by its own pid. Server logs
+go to ``tests/_artifacts/reliability/`` so ``tests/security/test_logs_masked.py`` can check them
+for card numbers too. (Not called ``*_test.py``: pytest would collect it.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+LOG_DIR = ROOT / "tests" / "_artifacts" / "reliability"
+BIN = Path(sys.executable).parent
+#: Every per-IP limit lifted: all simulated clients share the loopback address.
+NO_RATE_LIMITS = {
+    "RATELIMIT_CUSTOMER_LINK_PER_IP": "100000 per minute",
+    "RATELIMIT_CUSTOMER_START_PER_IP": "100000 per minute",
+    "RATELIMIT_IDENTITY_PER_REQUEST_IP": "100000 per minute",
+    "RATELIMIT_LOGIN_PER_IP": "100000 per minute",
+    "RATELIMIT_LOGIN_PER_ACCOUNT": "100000 per minute",
+    "RATELIMIT_PAYMENT_STATUS_PER_IP": "100000 per minute",
+}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(condition: Callable[[], object], timeout: float, what: str, every: float = 0.05):
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(every)
+
+
+def log_path(name: str) -> Path:
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    return LOG_DIR / f"{name}.log"
+
+
+def app_env(database_url: str, overrides: dict | None = None, **extra: str) -> dict[str, str]:
+    """The environment for ``tests.reliability.served_app`` (gunicorn or ``flask``)."""
+    return {
+        **os.environ,
+        "POSTERN_TEST_DATABASE_URL": database_url,
+        "POSTERN_TEST_OVERRIDES": json.dumps({**NO_RATE_LIMITS, **(overrides or {})}),
+        "POSTERN_LOG_LEVEL": "INFO",
+        "PYTHONPATH": str(ROOT),
+        "FLASK_APP": "tests.reliability.served_app:app",
+        **extra,
+    }
+
+
+def _stop(process: subprocess.Popen, timeout: float = 15) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
+@dataclass
+class Gunicorn:
+    """One gunicorn master (config/gunicorn.conf.py) serving Postern on a loopback port."""
+
+    base: str
+    process: subprocess.Popen
+    log: Path
+    handles: list = field(default_factory=list)
+
+    def worker_pids(self) -> list[int]:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in children.read_text().split()]
+
+    def stop(self) -> None:
+        _stop(self.process)
+        for handle in self.handles:
+            handle.close()
+
+
+def start_gunicorn(
+    database_url: str,
+    name: str,
+    *,
+    overrides: dict | None = None,
+    workers: int = 2,
+    threads: int = 8,
+    timeout: float = 30,
+) -> Gunicorn:
+    """Start gunicorn with the project's settings file; returns once /healthz answers."""
+    port = free_port()
+    log = log_path(name)
+    handle = log.open("a")
+    env = app_env(
+        database_url,
+        overrides,
+        POSTERN_BIND=f"127.0.0.1:{port}",
+        POSTERN_WORKERS=str(workers),
+        POSTERN_THREADS=str(threads),
+    )
+    process = subprocess.Popen(
+        [
+            str(BIN / "gunicorn"),
+            "-c",
+            str(ROOT / "config" / "gunicorn.conf.py"),
+            "tests.reliability.served_app:app",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+    )
+    server = Gunicorn(f"http://127.0.0.1:{port}", process, log, [handle])
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            handle.close()
+            raise AssertionError(f"gunicorn exited early:\n{log.read_text()[-3000:]}")
+        try:
+            if requests.get(server.base + "/healthz", timeout=5).status_code == 200:
+                return server
+        except requests.RequestException:  # not listening yet
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise AssertionError(f"gunicorn did not answer within {timeout:g}s:\n{log.read_text()[-3000:]}")
+
+
+@contextmanager
+def gunicorn_servers(database_url: str, count: int, name: str, **kwargs) -> Iterator[list]:
+    started: list[Gunicorn] = []
+    try:
+        for index in range(count):
+            started.append(start_gunicorn(database_url, f"{name}-{index}", **kwargs))
+        yield started
+    finally:
+        for server in started:
+            server.stop()
+
+
+@contextmanager
+def outbox_workers(database_url: str, count: int, name: str, overrides: dict) -> Iterator[list]:
+    """``flask outbox work`` processes (the real worker loop), stopped by SIGTERM."""
+    started = []
+    try:
+        for index in range(count):
+            handle = log_path(f"{name}-{index}").open("a")
+            process = subprocess.Popen(
+                [str(BIN / "flask"), "outbox", "work", "--poll", "0.2"],
+                cwd=ROOT,
+                env=app_env(database_url, overrides),
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+            )
+            started.append((process, handle))
+        yield [process for process, _ in started]
+    finally:
+        for process, handle in started:
+            _stop(process)
+            handle.close()
+
+
+# --- staff sessions over HTTP ---------------------------------------------------------------
+
+_CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
+_CREATE_KEY = re.compile(r'name="create_key" type="hidden" value="([^"]+)"')
+
+
+def csrf_of(html: str) -> str:
+    match = _CSRF.search(html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+def staff_login(base: str, username: str, password: str) -> requests.Session:
+    """A browser-like session signed in through the real login form (no MFA roles only)."""
+    browser = requests.Session()
+    page = browser.get(base + "/login", timeout=30)
+    answer = browser.post(
+        base + "/login",
+        data={"username": username, "password": password, "csrf_token": csrf_of(page.text)},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert answer.status_code == 302, (answer.status_code, answer.text[:300])
+    return browser
+
+
+def console_form(browser: requests.Session, base: str) -> tuple[str, str]:
+    """(csrf token, fresh create_key) from the agent console."""
+    page = browser.get(base + "/agent/", timeout=30)
+    assert page.status_code == 200, page.status_code
+    return csrf_of(page.text), _CREATE_KEY.search(page.text).group(1)
+
+
+# --- a private PostgreSQL server -------------------------------------------------------------
+
+
+def _pg_bin() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return found[-1].parent if found else None
+
+
+def _as_postgres() -> list[str]:
+    """Prefix for running PostgreSQL's tools: they refuse to run as root."""
+    if os.geteuid() != 0:
+        return []
+    runuser = shutil.which("runuser")
+    if runuser is None:
+        raise RuntimeError("running as root without runuser: cannot start PostgreSQL")
+    return [runuser, "-u", "postgres", "--"]
+
+
+@dataclass
+class PrivatePostgres:
+    """A throwaway PostgreSQL cluster on a free port, for tests that stop and start it."""
+
+    directory: Path
+    port: int
+    bin: Path
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postern"
+
+    def _ctl(self, *args: str) -> None:
+        subprocess.run(
+            [*_as_postgres(), str(self.bin / "pg_ctl"), "-D", str(self.directory / "data"), *args],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1"
+        self._ctl("start", "-w", "-t", "30", "-l", str(self.directory / "server.log"), "-o", options)
+
+    def stop(self) -> None:
+        self._ctl("stop", "-m", "fast", "-w", "-t", "30")
+
+
+def private_postgres_unavailable() -> str | None:
+    """Why a private PostgreSQL cannot be started here (None: it can)."""
+    if _pg_bin() is None:
+        return "PostgreSQL server binaries are not installed (/usr/lib/postgresql/*/bin)"
+    if os.geteuid() == 0 and (shutil.which("runuser") is None or _uid_of("postgres") is None):
+        return "running as root, and there is no 'postgres' user to run PostgreSQL as"
+    return None
+
+
+def _uid_of(user: str) -> int | None:
+    import pwd
+
+    try:
+        return pwd.getpwnam(user).pw_uid
+    except KeyError:
+        return None
+
+
+@contextmanager
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """initdb into a temporary directory, start on a free port, create database ``postern``;
+    stopped and deleted afterwards."""
+    bin_dir = _pg_bin()
+    directory = Path(tempfile.mkdtemp(prefix="postern-pg-"))
+    if os.geteuid() == 0:
+        uid = _uid_of("postgres")
+        os.chown(directory, uid, uid)
+    cluster = PrivatePostgres(directory, free_port(), bin_dir)
+    subprocess.run(
+        [
+            *_as_postgres(),
+            str(bin_dir / "initdb"),
+            "-D",
+            str(directory / "data"),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    try:
+        cluster.start()
+        subprocess.run(
+            [
+                str(bin_dir / "createdb"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(cluster.port),
+                "-U",
+                "postgres",
+                "postern",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        yield cluster
+    finally:
+        try:
+            cluster.stop()
+        except subprocess.CalledProcessError:  # already stopped
+            pass
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def migrate(database_url: str) -> None:
+    """Build the schema with the project's migrations, as the test session does."""
+    from flask_migrate import upgrade
+
+    from portal import create_app
+    from portal.extensions import db
+
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": database_url})
+    with app.app_context():
+        upgrade(revision="heads")
+        db.engine.dispose()
+
+
+def send_signal(pid: int, sig: signal.Signals = signal.SIGKILL) -> None:
+    os.kill(pid, sig)
+
+
+def assert_audit_chain_intact(app) -> int:
+    """The audit chain verifies from its first row; returns how many rows were checked."""
+    from sqlalchemy import select
+
+    from portal import audit
+    from portal.extensions import db
+    from portal.models.audit import AuditEvent
+
+    with app.app_context():
+        rows = db.session.execute(select(AuditEvent).order_by(AuditEvent.seq)).scalars()
+        result = audit.verify_chain(rows, audit.service.chain_key())
+        assert result.ok, result.describe()
+        return result.rows_checked
+
+
+def create_form(csrf: str, create_key: str, reference: str, channel: str = "sms") -> dict:
+    """The console's create form, filled in as an agent would."""
+    return {
+        "csrf_token": csrf,
+        "create_key": create_key,
+        "kind": "payment",
+        "amount": "19.99",
+        "currency": "GBP",
+        "purpose": "Reliability test",
+        "reference": reference,
+        "identity_item": "postcode",
+        "identity_value": "SW1A 1AA",
+        "expiry_minutes": "15",
+        "channel": channel,
+        "destination": "07911 123456" if channel == "sms" else "pat@example.org",
+    }
+
+
+def assert_requests_whole(app) -> int:
+    """Every capture request has its created audit row and exactly one outbox message (sms or
+    email ones), and no outbox message or audit row names a request that does not exist.
+    Returns how many requests there are."""
+    from sqlalchemy import func, select
+
+    from portal.extensions import db
+    from portal.models.audit import AuditEvent
+    from portal.models.capture import CaptureRequest
+    from portal.models.delivery import DeliveryMessage
+
+    with app.app_context():
+        requests_ = {
+            row.public_id: row
+            for row in db.session.execute(select(CaptureRequest)).scalars().all()
+        }
+        created = set(
+            db.session.execute(
+                select(AuditEvent.target_id).where(AuditEvent.action == "capture.created")
+            ).scalars()
+        )
+        assert created == set(requests_), "a request without its audit row, or the reverse"
+        per_request = dict(
+            db.session.execute(
+                select(DeliveryMessage.capture_request_id, func.count()).group_by(
+                    DeliveryMessage.capture_request_id
+                )
+            ).all()
+        )
+        ids = {row.id for row in requests_.values()}
+        assert set(per_request) <= ids, "an outbox message for a request that does not exist"
+        for row in requests_.values():
+            if row.link_channel in ("sms", "email"):
+                assert per_request.get(row.id) == 1, (row.public_id, per_request.get(row.id))
+        return len(requests_)
