@@ -22,6 +22,23 @@ echo "== ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check . >/dev/null || { .venv/bin/ruff format --check .; exit 1; }
 
+echo "== bandit (no medium or high finding)"
+.venv/bin/bandit -q -c pyproject.toml -r portal config stripe_sandbox -ll
+
+echo "== semgrep (local rules only, offline)"
+semgrep_venv=.venv/semgrep
+if [ ! -x "$semgrep_venv/bin/semgrep" ] || [ .semgrep/requirements.txt -nt "$semgrep_venv/bin/semgrep" ]; then
+  python3 -m venv "$semgrep_venv"
+  "$semgrep_venv/bin/pip" install --quiet --disable-pip-version-check -r .semgrep/requirements.txt
+  touch "$semgrep_venv/bin/semgrep"
+fi
+export SEMGREP_ENABLE_VERSION_CHECK=0 SEMGREP_SEND_METRICS=off
+for example in .semgrep/postern.py .semgrep/postern.html; do  # each rule against its examples
+  "$semgrep_venv/bin/semgrep" --test --metrics=off --quiet --config .semgrep/postern.yml \
+    "$example" >/dev/null
+done
+"$semgrep_venv/bin/semgrep" scan --config .semgrep/ --metrics=off --error --quiet --exclude .semgrep .
+
 echo "== pytest on SQLite"
 env -u TEST_DATABASE_URL .venv/bin/pytest -q -p no:cacheprovider "$@"
 

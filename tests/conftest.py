@@ -218,3 +218,50 @@ def stripe_sandbox(_stripe_sandbox_server):
     yield _stripe_sandbox_server
     _stripe_sandbox_server.set_webhook(None)
     _stripe_sandbox_server.reset()
+
+
+# --- the whole suite's log, through the production handler (tests/security/test_logs_masked.py)
+SUITE_LOG_NAME = "suite.log"
+
+
+def suite_log_path() -> Path:
+    """Where this test process tees every log record (one file per xdist worker)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return ARTIFACTS / (f"suite-{worker}.log" if worker else SUITE_LOG_NAME)
+
+
+def pytest_sessionstart(session):
+    """Tee every log record of the run into tests/_artifacts/suite*.log, formatted by the very
+    handler production uses (redaction filter + JSON formatter), so the end-of-run check in
+    ``pytest_sessionfinish`` sees exactly what production would write."""
+    import logging
+
+    from portal.observability.logging import build_handler
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    stream = suite_log_path().open("w", encoding="utf-8")
+    handler = build_handler(True, stream=stream)
+    handler.setLevel(logging.DEBUG)
+    # The app's loggers do not propagate (portal.observability.logging), so attach to them
+    # too; init_logging replaces only its own handler, so this one survives every create_app.
+    for name in ("", "postern", "portal", "gunicorn.error", "werkzeug"):
+        logging.getLogger(name).addHandler(handler)
+    session.config._postern_suite_log = (handler, stream)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run if any log line of it (this process's tee, and the reliability tests'
+    server logs) holds an unmasked card number."""
+    import logging
+
+    handler, stream = getattr(session.config, "_postern_suite_log", (None, None))
+    if handler is not None:
+        for name in ("", "postern", "portal", "gunicorn.error", "werkzeug"):
+            logging.getLogger(name).removeHandler(handler)
+        stream.close()
+    from tests.security.test_logs_masked import unmasked_card_numbers_in_logs
+
+    found = unmasked_card_numbers_in_logs()
+    if found:
+        print("\nUNMASKED CARD NUMBERS IN LOGS:\n" + "\n".join(found[:20]))
+        session.exitstatus = 1

@@ -165,6 +165,8 @@ class CreateRequestForm(FlaskForm, DeliveryFields):
         item = self.identity_item.data
         if item == NO_IDENTITY_CHECK or self.identity_value.errors:
             return not self.identity_value.errors
+        if item not in identity.ITEMS:  # not a choice: the select field has said so already
+            return False
         if not (self.identity_value.data or "").strip():
             self.identity_value.errors.append(
                 f"Enter the customer's {identity.ITEMS[item].lower()} from their record, "

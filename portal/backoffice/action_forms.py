@@ -108,6 +108,7 @@ class StaffCreateForm(FlaskForm):
             DataRequired("Enter a username."),
             Length(min=3, max=64),
             Regexp(r"^[A-Za-z0-9._-]+$", message="Use letters, digits, dots, dashes only."),
+            NoCardNumbers(),
         ],
         render_kw={"autocapitalize": "none", **_TEXT},
     )
@@ -118,7 +119,12 @@ class StaffCreateForm(FlaskForm):
     )
     email = StringField(
         "Work email (optional)",
-        validators=[Optional(), Length(max=254), Email("Enter a valid email address.")],
+        validators=[
+            Optional(),
+            Length(max=254),
+            NoCardNumbers(),
+            Email("Enter a valid email address."),
+        ],
         render_kw=_TEXT,
     )
     role = SelectField("Role", choices=_role_choices(), validators=[DataRequired()])

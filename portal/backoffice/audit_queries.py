@@ -17,7 +17,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Select, select
 
 from portal.backoffice import keyset
-from portal.backoffice.filters import CARD_NUMBER_REFUSED, MAX_TEXT, parse_date
+from portal.backoffice.filters import (
+    CARD_NUMBER_REFUSED,
+    CONTROL_REFUSED,
+    MAX_TEXT,
+    has_control_characters,
+    parse_date,
+)
 from portal.models.audit import AuditEvent
 from portal.security.pan import contains_pan
 
@@ -31,9 +37,9 @@ LABELS = {
     "date_to": "To",
 }
 FIELDS = tuple(LABELS)
-_ACTION = re.compile(r"^[a-z0-9_]+(?:\.[a-z0-9_]+)*(?:\.\*)?$")
-_ACTOR = re.compile(r"^[A-Za-z0-9._@+-]{1,64}$")
-_TARGET_TYPE = re.compile(r"^[a-z_]{1,40}$")
+_ACTION = re.compile(r"^[a-z0-9_]+(?:\.[a-z0-9_]+)*(?:\.\*)?$", re.ASCII)
+_ACTOR = re.compile(r"^[A-Za-z0-9._@+-]{1,64}$", re.ASCII)
+_TARGET_TYPE = re.compile(r"^[a-z_]{1,40}$", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,9 @@ def parse_audit_filter(
         if contains_pan(text):
             fail(name, CARD_NUMBER_REFUSED)
             continue
+        if has_control_characters(text):
+            fail(name, CONTROL_REFUSED)
+            continue
         values[name] = text
         if len(text) > MAX_TEXT:
             fail(name, f"use at most {MAX_TEXT} characters.")
@@ -115,7 +124,11 @@ def parse_audit_filter(
                 parsed[name] = parse_date(text)
             except ValueError:
                 fail(name, "enter a real date, like 2026-03-31.")
-    if parsed.get("date_from") and parsed.get("date_to") and parsed["date_to"] < parsed["date_from"]:
+    if (
+        parsed.get("date_from")
+        and parsed.get("date_to")
+        and parsed["date_to"] < parsed["date_from"]
+    ):
         fail("date_to", "must be the same as or after From.")
     return ParsedAuditFilter(AuditFilter(**parsed), errors, values)
 

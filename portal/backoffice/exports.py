@@ -21,7 +21,7 @@ from datetime import datetime
 from flask import Response, current_app, g, request, stream_with_context
 
 from portal import audit
-from portal.backoffice import queries
+from portal.backoffice import keyset, queries
 from portal.backoffice.transactions import parse_filter, render_list
 from portal.backoffice.views import bp
 from portal.capture.states import EXPIRABLE
@@ -100,10 +100,7 @@ def csv_cells(row, now: datetime) -> list[str]:
         queries.card_label(card_brand, card_last4),
         _utc(paid_at),
     )
-    return [
-        ("'" + cell if cell[0] in FORMULA_TRIGGERS else cell) if cell else ""
-        for cell in cells
-    ]
+    return [("'" + cell if cell[0] in FORMULA_TRIGGERS else cell) if cell else "" for cell in cells]
 
 
 def csv_chunks(rows: Iterable, counter: list[int], now: datetime) -> Iterator[str]:
@@ -145,7 +142,7 @@ def _finish(action_outcome: str, rows: int, export_seq: int, actor: audit.servic
             actor=actor,
         )
         db.session.commit()
-    except Exception:  # noqa: BLE001  (the download is over; never hide it behind an error)
+    except Exception:  # the download is over: log, never hide it behind an error page
         db.session.rollback()
         log.exception("could not record the end of an export", extra={"export": export_seq})
 
@@ -155,7 +152,7 @@ def _finish(action_outcome: str, rows: int, export_seq: int, actor: audit.servic
 def export_transactions():
     parsed = parse_filter(request.args)
     if not parsed.ok:
-        return render_list(parsed, None, 50, status=400)
+        return render_list(parsed, None, keyset.DEFAULT_PAGE_SIZE, status=400)
     user, flt, now = g.staff_user, parsed.filter, utcnow()
     started = audit.record(
         "export.transactions",
@@ -186,4 +183,3 @@ def export_transactions():
     response.headers["Content-Disposition"] = f'attachment; filename="transactions-{stamp}.csv"'
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
-

@@ -8,6 +8,7 @@ how to put it right. Anything that looks like a card number is refused and never
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
@@ -36,12 +37,19 @@ LABELS = {
     "amount_max": "Amount to",
     "card_last4": "Card last 4 digits",
 }
-_LAST4 = re.compile(r"^\d{4}$")
-_AMOUNT = re.compile(r"^(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?$")
-_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
-_UK_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
-_USERNAME = re.compile(r"^[A-Za-z0-9._@+-]{1,64}$")
+_LAST4 = re.compile(r"^\d{4}$", re.ASCII)
+_AMOUNT = re.compile(r"^(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?$", re.ASCII)
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$", re.ASCII)
+_UK_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$", re.ASCII)
+_USERNAME = re.compile(r"^[A-Za-z0-9._@+-]{1,64}$", re.ASCII)
 MAX_TEXT = 64
+CONTROL_REFUSED = "use letters, digits, spaces and punctuation only."
+
+
+def has_control_characters(text: str) -> bool:
+    """NULs, control and invisible formatting characters (never in a real search term, and
+    a NUL is refused by PostgreSQL outright)."""
+    return any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in text)
 
 
 @dataclass(frozen=True)
@@ -189,6 +197,9 @@ class _Reader:
         if contains_pan(value):
             self.errors[name] = f"{LABELS[name]}: {CARD_NUMBER_REFUSED}"
             return ""
+        if has_control_characters(value):
+            self.fail(name, CONTROL_REFUSED)
+            return ""
         self.values[name] = value
         if len(value) > MAX_TEXT:
             self.fail(name, f"use at most {MAX_TEXT} characters.")
@@ -224,7 +235,11 @@ def parse_transaction_filter(raw: Mapping[str, str], context: FilterContext) -> 
                 values[name] = parse_date(text)
             except ValueError:
                 read.fail(name, "enter a real date, like 2026-03-31.")
-    if values.get("date_from") and values.get("date_to") and values["date_to"] < values["date_from"]:
+    if (
+        values.get("date_from")
+        and values.get("date_to")
+        and values["date_to"] < values["date_from"]
+    ):
         read.fail("date_to", "must be the same as or after Created from.")
 
     agent = read.text("agent")
@@ -239,7 +254,7 @@ def parse_transaction_filter(raw: Mapping[str, str], context: FilterContext) -> 
 
     team = read.text("team")
     if team:
-        if team.isdigit() and int(team) in context.teams:
+        if team.isascii() and team.isdigit() and int(team) in context.teams:
             values["team_id"] = int(team)
         else:
             read.fail("team", "choose one of the teams in the list.")

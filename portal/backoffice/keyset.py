@@ -18,8 +18,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, literal, tuple_
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_TIME_CURSOR = re.compile(r"^(\d{1,17})-(\d{1,18})$")
-_SEQ_CURSOR = re.compile(r"^\d{1,18}$")
+_TIME_CURSOR = re.compile(r"^(\d{1,17})-(\d{1,10})$", re.ASCII)
+#: Row ids and seqs are 32- and 64-bit in the database: a bigger cursor is not one we made.
+MAX_ID, MAX_SEQ = 2**31 - 1, 2**63 - 1
+_SEQ_CURSOR = re.compile(r"^\d{1,18}$", re.ASCII)
 PAGE_SIZES = (25, 50, 100)
 DEFAULT_PAGE_SIZE = 50
 
@@ -44,12 +46,14 @@ class TimeKey:
         if not match:
             raise CursorError("That page link is not valid. Start again from the first page.")
         at = _EPOCH + timedelta(microseconds=int(match.group(1)))
+        if int(match.group(2)) > MAX_ID:
+            raise CursorError("That page link is not valid. Start again from the first page.")
         return cls(at, int(match.group(2)))
 
 
 def decode_seq(text: str) -> int:
     """A seq cursor (a whole number). Raises CursorError."""
-    if not _SEQ_CURSOR.match(text or ""):
+    if not _SEQ_CURSOR.match(text or "") or int(text) > MAX_SEQ:
         raise CursorError("That page link is not valid. Start again from the first page.")
     return int(text)
 
@@ -71,6 +75,34 @@ class Direction:
     before: str | None = None
 
 
+def time_page_select(
+    query: Select,
+    at_column: ColumnElement,
+    id_column: ColumnElement,
+    direction: Direction,
+    size: int,
+) -> Select:
+    """The statement for one page (``size + 1`` rows, to learn whether there is more): newest
+    first after a cursor, or oldest first before one (the caller reverses those). Raises
+    CursorError. The row comparison ``(at, id) < (:at, :id)`` is what lets the database walk
+    the composite index instead of sorting."""
+    columns = tuple_(at_column, id_column)
+
+    def bound(key: TimeKey):
+        return tuple_(literal(key.at, at_column.type), literal(key.id, id_column.type))
+
+    if direction.before:
+        key = TimeKey.decode(direction.before)
+        return (
+            query.where(columns > bound(key))
+            .order_by(at_column.asc(), id_column.asc())
+            .limit(size + 1)
+        )
+    if direction.after:
+        query = query.where(columns < bound(TimeKey.decode(direction.after)))
+    return query.order_by(at_column.desc(), id_column.desc()).limit(size + 1)
+
+
 def time_keyset(
     query: Select,
     at_column: ColumnElement,
@@ -80,26 +112,12 @@ def time_keyset(
     key_of: Callable[[Any], TimeKey],
 ) -> Page:
     """Run ``query`` for one page ordered by ``(at_column, id_column)`` descending.
-
-    ``key_of(row)`` returns a row's key. Raises CursorError for a malformed cursor. The row
-    comparison ``(at, id) < (:at, :id)`` is what lets the database walk the composite index.
-    """
+    ``key_of(row)`` returns a row's key. Raises CursorError for a malformed cursor."""
     from portal.extensions import db  # late: keeps this module importable without an app
 
-    columns = tuple_(at_column, id_column)
-
-    def bound(key: TimeKey):
-        return tuple_(literal(key.at, at_column.type), literal(key.id, id_column.type))
-
+    statement = time_page_select(query, at_column, id_column, direction, size)
+    rows = list(db.session.execute(statement))
     if direction.before:
-        key = TimeKey.decode(direction.before)
-        rows = list(
-            db.session.execute(
-                query.where(columns > bound(key))
-                .order_by(at_column.asc(), id_column.asc())
-                .limit(size + 1)
-            )
-        )
         more_newer = len(rows) > size
         rows = rows[:size][::-1]
         return Page(
@@ -107,14 +125,6 @@ def time_keyset(
             older=key_of(rows[-1]).encode() if rows else direction.before,
             newer=key_of(rows[0]).encode() if rows and more_newer else None,
         )
-    if direction.after:
-        key = TimeKey.decode(direction.after)
-        query = query.where(columns < bound(key))
-    rows = list(
-        db.session.execute(
-            query.order_by(at_column.desc(), id_column.desc()).limit(size + 1)
-        )
-    )
     more_older = len(rows) > size
     rows = rows[:size]
     return Page(

@@ -36,13 +36,16 @@ def recently_reauthenticated() -> bool:
     return row is not None and is_recent(row.reauthenticated_at)
 
 
+def ask_for_reauth(back_to: str):
+    """A redirect to the re-authentication page that returns to ``back_to`` afterwards."""
+    flash("For your security, confirm it is you, then do that again.", "info")
+    return redirect(url_for("backoffice.reauth", next=back_to), code=303)
+
+
 def needs_reauth(back_to: str):
     """None if the current session re-authenticated recently enough; otherwise a redirect to
     the re-authentication page that returns to ``back_to`` (a path on this site)."""
-    if recently_reauthenticated():
-        return None
-    flash("For your security, confirm it is you, then do that again.", "info")
-    return redirect(url_for("backoffice.reauth", next=back_to), code=303)
+    return None if recently_reauthenticated() else ask_for_reauth(back_to)
 
 
 @bp.route("/reauth", methods=["GET", "POST"])

@@ -7,14 +7,14 @@ from flask import abort, flash, g, redirect, render_template, url_for
 from sqlalchemy import select
 
 from portal.backoffice.action_forms import ActionForm, RefundForm, RejectForm
-from portal.backoffice.reauth import needs_reauth, recently_reauthenticated
+from portal.backoffice.reauth import ask_for_reauth, needs_reauth, recently_reauthenticated
 from portal.backoffice.views import bp
 from portal.capture.money import AmountError, format_amount, parse_amount
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
 from portal.models.refund import PENDING_APPROVAL, REQUESTED, Refund
 from portal.payments.service import payment_for
-from portal.refunds import service, wording
+from portal.refunds import service, submission, wording
 from portal.refunds.gateway import RefundGateway
 from portal.security.authz import Permission, has_permission
 from portal.security.guards import requires
@@ -69,7 +69,7 @@ def _render_new(request, payment, form, error=None, status=200):
     ), status
 
 
-def _tell(outcome: service.SubmitOutcome) -> None:
+def _tell(outcome: submission.SubmitOutcome) -> None:
     if outcome.ok:
         flash(f"Refund sent to Stripe: {outcome.message}.", "success")
     else:
@@ -99,8 +99,8 @@ def refund_new(public_id: str):
             requester=g.staff_user,
             reauthenticated_at=g.staff_session.reauthenticated_at,
         )
-    except service.ReauthRequired:
-        return needs_reauth(url_for("backoffice.refund_new", public_id=public_id))
+    except service.ReauthRequired:  # it lapsed between the check above and the service's
+        return ask_for_reauth(url_for("backoffice.refund_new", public_id=public_id))
     except (AmountError, service.RefundError) as problem:
         return _render_new(request, payment, form, str(problem), 409)
     if refund.status == PENDING_APPROVAL:
@@ -111,7 +111,7 @@ def refund_new(public_id: str):
             "info",
         )
     else:
-        _tell(service.submit(refund, gateway=RefundGateway.for_app(), actor=_actor()))
+        _tell(submission.submit(refund, gateway=RefundGateway.for_app(), actor=_actor()))
     return redirect(url_for("backoffice.refund_detail", refund_id=refund.id), code=303)
 
 
@@ -187,7 +187,7 @@ def refund_approve(refund_id: int):
         return redirect(back, code=303)
     flash("Refund approved.", "success")
     _tell(
-        service.submit(
+        submission.submit(
             db.session.get(Refund, refund_id), gateway=RefundGateway.for_app(), actor=_actor()
         )
     )
@@ -220,7 +220,7 @@ def refund_retry(refund_id: int):
         abort(400)
     back = url_for("backoffice.refund_detail", refund_id=refund.id)
     try:
-        _tell(service.retry(refund, gateway=RefundGateway.for_app(), actor=_actor()))
+        _tell(submission.retry(refund, gateway=RefundGateway.for_app(), actor=_actor()))
     except service.WrongState as problem:
         flash(str(problem), "error")
     return redirect(back, code=303)

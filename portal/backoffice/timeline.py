@@ -120,7 +120,9 @@ def _actor(event: AuditEvent) -> str:
 def _audit_entries(request: CaptureRequest) -> list[Entry]:
     events = db.session.execute(
         select(AuditEvent)
-        .where(AuditEvent.target_type == "capture_request", AuditEvent.target_id == request.public_id)
+        .where(
+            AuditEvent.target_type == "capture_request", AuditEvent.target_id == request.public_id
+        )
         .order_by(AuditEvent.seq)
     ).scalars()
     return [
@@ -152,8 +154,14 @@ def _delivery_entries(request: CaptureRequest) -> list[Entry]:
         )
         details = [f"error: {attempt.error_code}"] if attempt.error_code else []
         entries.append(
-            Entry(attempt.started_at, DELIVERY, f"outbox worker ({message.backend})", what,
-                  "failure" if attempt.outcome == "failed" else "success", details)
+            Entry(
+                attempt.started_at,
+                DELIVERY,
+                f"outbox worker ({message.backend})",
+                what,
+                "failure" if attempt.outcome == "failed" else "success",
+                details,
+            )
         )
     return entries
 
@@ -179,8 +187,14 @@ def _card_entries(payment: Payment | None) -> list[Entry]:
             if value
         ]
         entries.append(
-            Entry(attempt.created_at, CARD, "customer", f"{card}: {attempt.outcome}",
-                  "success" if attempt.outcome == "succeeded" else "failure", details)
+            Entry(
+                attempt.created_at,
+                CARD,
+                "customer",
+                f"{card}: {attempt.outcome}",
+                "success" if attempt.outcome == "succeeded" else "failure",
+                details,
+            )
         )
     return entries
 
@@ -201,26 +215,43 @@ def _refund_entries(refunds: list[Refund]) -> list[Entry]:
         amount = format_amount(refund.amount_minor, refund.currency)
         requester = refund.requested_by.username
         entries.append(
-            Entry(refund.created_at, REFUND, requester, f"Refund of {amount} asked for",
-                  details=[f"reason: {refund.reason_code}", f"status now: {refund.status}"])
+            Entry(
+                refund.created_at,
+                REFUND,
+                requester,
+                f"Refund of {amount} asked for",
+                details=[f"reason: {refund.reason_code}", f"status now: {refund.status}"],
+            )
         )
         if refund.decided_at and refund.decided_by:
             verdict = "rejected" if refund.status == "rejected" else "approved"
             entries.append(
-                Entry(refund.decided_at, REFUND, refund.decided_by.username,
-                      f"Refund of {amount} {verdict}")
+                Entry(
+                    refund.decided_at,
+                    REFUND,
+                    refund.decided_by.username,
+                    f"Refund of {amount} {verdict}",
+                )
             )
         if refund.completed_at:
             failed = refund.status in ("failed", "canceled")
             details = [f"failure: {refund.failure_code}"] if refund.failure_code else []
             entries.append(
-                Entry(refund.completed_at, REFUND, "Stripe", f"Refund of {amount} {refund.status}",
-                      "failure" if failed else "success", details)
+                Entry(
+                    refund.completed_at,
+                    REFUND,
+                    "Stripe",
+                    f"Refund of {amount} {refund.status}",
+                    "failure" if failed else "success",
+                    details,
+                )
             )
     return entries
 
 
-def timeline(request: CaptureRequest, payment: Payment | None, refunds: list[Refund]) -> list[Entry]:
+def timeline(
+    request: CaptureRequest, payment: Payment | None, refunds: list[Refund]
+) -> list[Entry]:
     """All entries, oldest first (ties keep the audit trail's own order)."""
     entries = (
         _audit_entries(request)

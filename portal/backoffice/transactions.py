@@ -42,13 +42,16 @@ _FILTER_FIELDS = (
 
 
 def filter_context() -> FilterContext:
-    config = current_app.config
-    return FilterContext(
-        timezone=config.get("DELIVERY_TIMEZONE") or "UTC",
-        currencies=tuple(config["CAPTURE_CURRENCIES"]),
-        teams=queries.teams_for(g.staff_user),
-        find_agent=queries.agent_id_for,
-    )
+    """What the filters may hold for the signed-in user (built once per request)."""
+    if "backoffice_filter_context" not in g:
+        config = current_app.config
+        g.backoffice_filter_context = FilterContext(
+            timezone=config.get("DELIVERY_TIMEZONE") or "UTC",
+            currencies=tuple(config["CAPTURE_CURRENCIES"]),
+            teams=queries.teams_for(g.staff_user),
+            find_agent=queries.agent_id_for,
+        )
+    return g.backoffice_filter_context
 
 
 def parse_filter(source) -> ParsedFilter:

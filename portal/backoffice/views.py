@@ -14,4 +14,6 @@ gate_blueprint(bp, Permission.BACKOFFICE_VIEW)
 
 
 from portal.backoffice import data_requests, reauth, refunds, staff  # noqa: E402,F401  (registers routes)
-from portal.backoffice import transactions, dashboard, exports, audit_log  # noqa: E402,F401,I001  (registers routes)
+
+# isort: split
+from portal.backoffice import audit_log, dashboard, exports, transactions  # noqa: E402,F401  (registers routes)

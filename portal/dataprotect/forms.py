@@ -26,6 +26,7 @@ from portal.dataprotect.fields import (
 )
 from portal.dataprotect.validators import FieldValueError, date_from_parts
 from portal.models.types import utcnow
+from portal.security.pan import contains_pan
 
 DATE_PARTS = ("day", "month", "year")
 
@@ -97,6 +98,10 @@ def _checker(spec: FieldSpec):
             else:
                 field.data = validate_value(spec, field.data, today)
         except FieldValueError as problem:
+            if isinstance(field.data, str) and contains_pan(field.data):
+                # Forget what was typed: the re-shown form must not echo a card number back.
+                field.data = ""
+                field.raw_data = []
             raise StopValidation(str(problem)) from None
 
     return check

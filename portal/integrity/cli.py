@@ -132,7 +132,8 @@ def baseline(url, cookies, answer, probe_as, inventory_path, output):
 @integrity_cli.command("check")
 @_fetch_options
 @click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False))
-def check(url, cookies, answer, probe_as, inventory_path, baseline_path):
+@click.option("--quiet", is_flag=True, help="Print nothing when there is no drift (cron).")
+def check(url, cookies, answer, probe_as, inventory_path, baseline_path, quiet):
     """Compare the payment page with the inventory and the baseline; exit 1 on any drift."""
     inventory = _inventory(inventory_path)
     path = Path(baseline_path) if baseline_path else _default_baseline()
@@ -157,10 +158,11 @@ def check(url, cookies, answer, probe_as, inventory_path, baseline_path):
         for problem in problems:
             click.echo(f"  - {problem}")
         raise SystemExit(EXIT_DRIFT)
-    click.echo(
-        f"no drift on {snapshot.page}: {len(snapshot.scripts)} scripts and the security headers "
-        f"match the inventory and the baseline ({path})"
-    )
+    if not quiet:
+        click.echo(
+            f"no drift on {snapshot.page}: {len(snapshot.scripts)} scripts and the security "
+            f"headers match the inventory and the baseline ({path})"
+        )
 
 
 @integrity_cli.command("reports")

@@ -163,9 +163,14 @@ class StripeGateway:
         except stripe.SignatureVerificationError as problem:
             stale = "tolerance" in str(problem)
             raise WebhookSignatureInvalid("stale" if stale else "mismatch") from None
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, AttributeError, TypeError):
             raise WebhookSignatureInvalid("unreadable") from None
-        return webhook_event(event.to_dict())
+        try:
+            return webhook_event(event.to_dict())
+        except (AttributeError, TypeError, KeyError):
+            # Correctly signed, but not shaped like a Stripe event (JSON null, a list, an
+            # object that is not an object): refuse it rather than fail with a 500.
+            raise WebhookSignatureInvalid("unreadable") from None
 
     def _call(self, method, *args, **kwargs):
         try:

@@ -179,18 +179,13 @@ def bulk_insert(db, table: str, columns: Sequence[str], rows: Iterable[tuple]) -
         cursor = connection.connection.driver_connection.cursor()
         with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row(
-                    tuple(json.dumps(v) if isinstance(v, dict) else v for v in row)
-                )
+                copy.write_row(tuple(json.dumps(v) if isinstance(v, dict) else v for v in row))
                 count += 1
         cursor.close()
         if "id" in columns:
-            connection.execute(
-                text(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                    f"(SELECT max(id) FROM {table}))"
-                )
-            )
+            # ``table`` is one of our own table names, never input.
+            move = f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"  # noqa: E501, S608
+            connection.execute(text(move))
         return count
     marks = ", ".join("?" for _ in columns)
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608
@@ -209,15 +204,15 @@ def bulk_insert(db, table: str, columns: Sequence[str], rows: Iterable[tuple]) -
     return count
 
 
-def seed(app, reqs: Sequence[Req]) -> None:
-    """Insert the requests and, for paid or payment-kind ones, their payments."""
+def seed(app, reqs: Sequence[Req], *, first_payment_id: int = 1) -> None:
+    """Insert the requests and, for payment and payment-and-data ones, their payments."""
     from portal.extensions import db
 
     with app.app_context():
         bulk_insert(db, "capture_requests", REQUEST_COLUMNS, (request_row(r) for r in reqs))
         payments = (
             payment_row(r, n)
-            for n, r in enumerate((r for r in reqs if r.kind != "data"), start=1)
+            for n, r in enumerate((r for r in reqs if r.kind != "data"), start=first_payment_id)
         )
         bulk_insert(db, "payments", PAYMENT_COLUMNS, payments)
         db.session.commit()

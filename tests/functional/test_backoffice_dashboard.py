@@ -91,8 +91,14 @@ def test_the_page_draws_accessible_svg_charts_without_script_or_style(app, make_
     seed(
         app,
         [
-            Req(1, now - timedelta(seconds=5), nora.id, nora.team_id, status="succeeded",
-                paid_after=timedelta(seconds=3)),
+            Req(
+                1,
+                now - timedelta(seconds=5),
+                nora.id,
+                nora.team_id,
+                status="succeeded",
+                paid_after=timedelta(seconds=3),
+            ),
             Req(2, now - timedelta(seconds=4), nora.id, nora.team_id),
         ],
     )
@@ -105,7 +111,9 @@ def test_the_page_draws_accessible_svg_charts_without_script_or_style(app, make_
 
     assert html.count('<svg class="chart"') == 2
     assert 'role="img" aria-labelledby="chart-days-title chart-days-desc"' in html
-    assert "<title id=\"chart-days-title\">Payment requests sent and paid, last 7 days</title>" in html
+    assert (
+        '<title id="chart-days-title">Payment requests sent and paid, last 7 days</title>' in html
+    )
     assert re.search(r'<rect class="chart-bar-b" [^>]+><title>[^<]+: 1 paid</title>', html)
     # The same numbers as tables, for screen readers and anyone who prefers them.
     assert "<caption>Requests per day, last 7 days</caption>" in html

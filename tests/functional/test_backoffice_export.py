@@ -37,10 +37,15 @@ def audit_rows(app, action_prefix="export."):
     from portal.models.audit import AuditEvent
 
     with app.app_context():
-        rows = db.session.execute(
-            select(AuditEvent).where(AuditEvent.action.like(action_prefix + "%"))
-            .order_by(AuditEvent.seq)
-        ).scalars().all()
+        rows = (
+            db.session.execute(
+                select(AuditEvent)
+                .where(AuditEvent.action.like(action_prefix + "%"))
+                .order_by(AuditEvent.seq)
+            )
+            .scalars()
+            .all()
+        )
         return [(r.action, r.outcome, r.actor_label, r.target_id, r.details) for r in rows]
 
 
@@ -57,10 +62,19 @@ def test_the_export_is_the_filtered_list_as_an_attachment_and_is_audited(app, ma
         app,
         [
             Req(1, NOW - timedelta(hours=3), agent.id, agent.team_id, reference="ACC-1"),
-            Req(2, NOW - timedelta(hours=2), agent.id, agent.team_id, reference="Acc-2",
-                status="succeeded", paid_after=timedelta(minutes=3), card_last4="4242"),
-            Req(3, NOW - timedelta(hours=1), agent.id, agent.team_id, reference="ACC-3",
-                kind="data"),
+            Req(
+                2,
+                NOW - timedelta(hours=2),
+                agent.id,
+                agent.team_id,
+                reference="Acc-2",
+                status="succeeded",
+                paid_after=timedelta(minutes=3),
+                card_last4="4242",
+            ),
+            Req(
+                3, NOW - timedelta(hours=1), agent.id, agent.team_id, reference="ACC-3", kind="data"
+            ),
         ],
     )
     client, user = signed_in(app, make_staff, "backoffice")
@@ -114,8 +128,10 @@ def test_cells_a_spreadsheet_would_run_are_neutralised(app, make_staff):
     ]
     seed(
         app,
-        [Req(n + 1, NOW - timedelta(minutes=n), agent.id, agent.team_id, reference=ref)
-         for n, ref in enumerate(hostile)],
+        [
+            Req(n + 1, NOW - timedelta(minutes=n), agent.id, agent.team_id, reference=ref)
+            for n, ref in enumerate(hostile)
+        ],
     )
     client, _ = signed_in(app, make_staff, "auditor")
     references = [row["reference"] for row in read_csv(client.get(EXPORT))]
@@ -125,8 +141,7 @@ def test_cells_a_spreadsheet_would_run_are_neutralised(app, make_staff):
 def test_supervisors_export_only_their_team(app, make_staff):
     north = make_staff("agent", team="North")
     south = make_staff("agent", team="South")
-    seed(app, many(6, agents=[(north.id, north.team_id), (south.id, south.team_id)],
-                   newest=NOW))
+    seed(app, many(6, agents=[(north.id, north.team_id), (south.id, south.team_id)], newest=NOW))
     client, _ = signed_in(app, make_staff, "supervisor", team="North")
     rows = read_csv(client.get(EXPORT))
     assert [r["request_id"] for r in rows] == ["R000000001", "R000000003", "R000000005"]
@@ -159,8 +174,15 @@ def test_one_hundred_thousand_rows_stream_in_bounded_memory(app, make_staff, rec
     rows_wanted = 100_000
     agent = make_staff("agent", team="North")
     seeded = time.perf_counter()
-    seed(app, many(rows_wanted, agents=[(agent.id, agent.team_id)], newest=NOW,
-                   spacing=timedelta(milliseconds=250)))
+    seed(
+        app,
+        many(
+            rows_wanted,
+            agents=[(agent.id, agent.team_id)],
+            newest=NOW,
+            spacing=timedelta(milliseconds=250),
+        ),
+    )
     seeded = time.perf_counter() - seeded
     client, _ = signed_in(app, make_staff, "backoffice")
 
@@ -182,7 +204,7 @@ def test_one_hundred_thousand_rows_stream_in_bounded_memory(app, make_staff, rec
     assert peak < 50 * 1024 * 1024, f"peak {peak / 2**20:.1f} MiB"
     assert audit_rows(app)[-1][4] == {"rows": rows_wanted}
     record_property("export_rows_per_second", round(rows_wanted / elapsed))
-    print(  # noqa: T201  (the figure the report quotes)
+    print(  # the figure the report quotes
         f"\nexport: {rows_wanted} rows, {size / 2**20:.1f} MiB in {elapsed:.2f} s under "
         f"tracemalloc ({rows_wanted / elapsed:,.0f} rows/s), peak {peak / 2**20:.1f} MiB; "
         f"seeding took {seeded:.2f} s"

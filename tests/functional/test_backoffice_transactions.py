@@ -90,13 +90,19 @@ def test_auditors_read_all_and_supervisors_only_their_team(app, make_staff, worl
 def test_filters_narrow_the_list(app, make_staff):
     north = make_staff("agent", username="nora", team="North")
     south = make_staff("agent", username="sam", team="South")
-    base = dict(agent_id=north.id, team_id=north.team_id)
+    base = {"agent_id": north.id, "team_id": north.team_id}
     seed(
         app,
         [
             Req(1, NOW - timedelta(days=3), **base, reference="ACC-77", amount_minor=500),
-            Req(2, NOW - timedelta(days=2), **base, status="succeeded",
-                paid_after=timedelta(minutes=2), card_last4="4242"),
+            Req(
+                2,
+                NOW - timedelta(days=2),
+                **base,
+                status="succeeded",
+                paid_after=timedelta(minutes=2),
+                card_last4="4242",
+            ),
             Req(3, NOW - timedelta(days=1), south.id, south.team_id, kind="data"),
             Req(4, NOW - timedelta(hours=1), south.id, south.team_id, amount_minor=99_999),
         ],
@@ -150,14 +156,15 @@ def test_each_bad_filter_is_refused_with_a_message_naming_the_field(
     assert client.get("/backoffice/transactions", query_string=filters).status_code == 400
 
 
-def test_a_card_number_in_a_search_box_is_refused_and_never_echoed_or_put_in_a_url(
-    app, make_staff
-):
+def test_a_card_number_in_a_search_box_is_refused_and_never_echoed_or_put_in_a_url(app, make_staff):
     client, _ = signed_in(app, make_staff, "backoffice")
     page = client.get("/backoffice/transactions")
     response = client.post(
         "/backoffice/transactions/search",
-        data={"csrf_token": csrf_from(page.get_data(as_text=True)), "reference": "4111 1111 1111 1111"},
+        data={
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+            "reference": "4111 1111 1111 1111",
+        },
     )
     assert response.status_code == 400  # no redirect: the number never becomes a URL
     html = response.get_data(as_text=True)
@@ -168,9 +175,7 @@ def test_a_card_number_in_a_search_box_is_refused_and_never_echoed_or_put_in_a_u
 def test_keyset_pages_have_no_gaps_or_repeats_when_timestamps_tie(app, make_staff):
     agent = make_staff("agent", team="North")
     # 60 requests, in groups of 7 sharing one timestamp: ties across page boundaries.
-    reqs = [
-        Req(n, NOW - timedelta(seconds=n // 7), agent.id, agent.team_id) for n in range(1, 61)
-    ]
+    reqs = [Req(n, NOW - timedelta(seconds=n // 7), agent.id, agent.team_id) for n in range(1, 61)]
     seed(app, reqs)
     client, _ = signed_in(app, make_staff, "backoffice")
 
@@ -204,7 +209,9 @@ def test_a_lapsed_link_reads_and_filters_as_expired(app, make_staff):
     seed(
         app,
         [
-            Req(1, NOW - timedelta(hours=2), agent.id, agent.team_id, expires_in=timedelta(hours=1)),
+            Req(
+                1, NOW - timedelta(hours=2), agent.id, agent.team_id, expires_in=timedelta(hours=1)
+            ),
             Req(2, NOW - timedelta(hours=1), agent.id, agent.team_id),
         ],
     )
@@ -219,9 +226,12 @@ def test_the_detail_page_tells_the_whole_story_without_card_numbers_or_values(ap
     from portal.models.capture import CaptureRequest
     from portal.models.delivery import DeliveryAttempt, DeliveryMessage
     from portal.models.payment import Payment, PaymentAttempt
+    from portal.models.refund import Refund
     from portal.models.types import utcnow
 
     agent = make_staff("agent", team="North")
+    asker = make_staff("backoffice", username="asker")
+    approver = make_staff("backoffice", username="approver")
     public_id, _ = create_direct(app, agent.id, reference="INV-9")
     with app.app_context():
         request = db.session.query(CaptureRequest).filter_by(public_id=public_id).one()
@@ -239,27 +249,67 @@ def test_the_detail_page_tells_the_whole_story_without_card_numbers_or_values(ap
         db.session.flush()
         db.session.add_all(
             [
-                PaymentAttempt(payment_id=payment.id, provider_ref="ch_1", outcome="failed",
-                               failure_code="card_declined", decline_code="insufficient_funds",
-                               card_brand="visa", card_last4="0341"),
-                PaymentAttempt(payment_id=payment.id, provider_ref="ch_2", outcome="succeeded",
-                               card_brand="visa", card_last4="4242", three_d_secure="authenticated"),
+                PaymentAttempt(
+                    payment_id=payment.id,
+                    provider_ref="ch_1",
+                    outcome="failed",
+                    failure_code="card_declined",
+                    decline_code="insufficient_funds",
+                    card_brand="visa",
+                    card_last4="0341",
+                ),
+                PaymentAttempt(
+                    payment_id=payment.id,
+                    provider_ref="ch_2",
+                    outcome="succeeded",
+                    card_brand="visa",
+                    card_last4="4242",
+                    three_d_secure="authenticated",
+                ),
             ]
         )
         message = DeliveryMessage(
-            capture_request_id=request.id, channel="sms", backend="dev",
-            destination="+447700900123", destination_masked="+44 77** ***123",
-            status="sent", attempts=1,
+            capture_request_id=request.id,
+            channel="sms",
+            backend="dev",
+            destination="+447700900123",
+            destination_masked="+44 77** ***123",
+            status="sent",
+            attempts=1,
         )
         db.session.add(message)
         db.session.flush()
         db.session.add(
-            DeliveryAttempt(message_id=message.id, attempt_number=1, worker="w1",
-                            started_at=utcnow(), finished_at=utcnow(), outcome="sent")
+            DeliveryAttempt(
+                message_id=message.id,
+                attempt_number=1,
+                worker="w1",
+                started_at=utcnow(),
+                finished_at=utcnow(),
+                outcome="sent",
+            )
         )
-        audit.record("data.revealed", target_type="capture_request", target_id=public_id,
-                     details={"reason": "customer called back", "fields": ["postcode"]},
-                     actor=audit.service.Actor("bob", 99, "backoffice"))
+        db.session.add(
+            Refund(
+                payment_id=payment.id,
+                amount_minor=500,
+                currency="GBP",
+                reason_code="duplicate",
+                reason_note="charged twice",
+                status="succeeded",
+                requested_by_id=asker.id,
+                decided_by_id=approver.id,
+                decided_at=utcnow(),
+                completed_at=utcnow(),
+            )
+        )
+        audit.record(
+            "data.revealed",
+            target_type="capture_request",
+            target_id=public_id,
+            details={"reason": "customer called back", "fields": ["postcode"]},
+            actor=audit.service.Actor("bob", 99, "backoffice"),
+        )
         db.session.commit()
 
     client, _ = signed_in(app, make_staff, "auditor")
@@ -276,6 +326,9 @@ def test_the_detail_page_tells_the_whole_story_without_card_numbers_or_values(ap
         "Personal details revealed to staff",
         "bob (backoffice)",
         "INV-9",
+        "Refund of £5.00 asked for",
+        "Refund of £5.00 approved",
+        "Refund of £5.00 succeeded",
     ):
         assert expected in html, expected
     assert "+447700900123" not in html  # the destination only masked

@@ -7,6 +7,7 @@ for card numbers too. (Not called ``*_test.py``: pytest would collect it.)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -259,7 +260,9 @@ class PrivatePostgres:
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1"
-        self._ctl("start", "-w", "-t", "30", "-l", str(self.directory / "server.log"), "-o", options)
+        self._ctl(
+            "start", "-w", "-t", "30", "-l", str(self.directory / "server.log"), "-o", options
+        )
 
     def stop(self) -> None:
         self._ctl("stop", "-m", "fast", "-w", "-t", "30")
@@ -328,10 +331,8 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         )
         yield cluster
     finally:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
             cluster.stop()
-        except subprocess.CalledProcessError:  # already stopped
-            pass
         shutil.rmtree(directory, ignore_errors=True)
 
 
@@ -398,8 +399,7 @@ def assert_requests_whole(app) -> int:
 
     with app.app_context():
         requests_ = {
-            row.public_id: row
-            for row in db.session.execute(select(CaptureRequest)).scalars().all()
+            row.public_id: row for row in db.session.execute(select(CaptureRequest)).scalars().all()
         }
         created = set(
             db.session.execute(

@@ -117,7 +117,10 @@ def test_two_hundred_agents_create_and_poll(app, make_staff, two_servers):
             select(func.count(func.distinct(DeliveryMessage.capture_request_id)))
         ).scalar_one()
         assert messages == expected
-        assert db.session.execute(select(func.count()).select_from(DeliveryMessage)).scalar_one() == expected
+        assert (
+            db.session.execute(select(func.count()).select_from(DeliveryMessage)).scalar_one()
+            == expected
+        )
 
         def audited(action: str) -> int:
             return db.session.execute(

@@ -92,8 +92,10 @@ def test_outage_then_recovery_delivers_every_message_exactly_once(app, make_staf
 
             # Both providers are down: every message is tried, fails, and waits to retry.
             wait_for(
-                lambda: all(m.attempts >= 2 and m.status == "queued" for m in _messages(app))
-                and len(_messages(app)) == 2 * PER_CHANNEL,
+                lambda: (
+                    all(m.attempts >= 2 and m.status == "queued" for m in _messages(app))
+                    and len(_messages(app)) == 2 * PER_CHANNEL
+                ),
                 60,
                 "every message to have failed at least twice",
                 every=0.2,

@@ -84,7 +84,9 @@ def test_faults_during_creation_never_make_a_second_payment_intent(
     assert len(created_intents(stripe_sandbox)) == 1  # carried out once; the rest replayed
     _, payment = load_payment(pay_app, customer.public_id)
     assert payment.stripe_payment_intent_id is not None
-    listed = stripe_sandbox.requests("GET", f"/v1/payment_intents/{payment.stripe_payment_intent_id}")
+    listed = stripe_sandbox.requests(
+        "GET", f"/v1/payment_intents/{payment.stripe_payment_intent_id}"
+    )
     assert listed, "the page read the PaymentIntent back from Stripe"
 
 

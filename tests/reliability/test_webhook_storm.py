@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.reliability]
 
 def _make_payments(sandbox, count: int) -> list[tuple[str, str]]:
     """``count`` PaymentIntents in assorted end states; returns (public_id, intent id) pairs."""
-    chooser = random.Random(1234)  # noqa: S311 - a fixed mix, not security
+    chooser = random.Random(1234)
     made = []
     for number in range(count):
         public_id = f"STORM{number:05d}"[:10]
@@ -125,7 +125,9 @@ def _state(app) -> dict:
 
     with app.app_context():
         rows = db.session.execute(
-            select(CaptureRequest, Payment).join(Payment, Payment.capture_request_id == CaptureRequest.id)
+            select(CaptureRequest, Payment).join(
+                Payment, Payment.capture_request_id == CaptureRequest.id
+            )
         ).all()
         payments = {
             request.public_id: (
@@ -158,7 +160,12 @@ def _state(app) -> dict:
                 )
             ).all()
         )
-        return {"payments": payments, "attempts": attempts, "processed": processed, "audit": audited}
+        return {
+            "payments": payments,
+            "attempts": attempts,
+            "processed": processed,
+            "audit": audited,
+        }
 
 
 def _deliver(app, events: list[dict]) -> Counter:
@@ -171,7 +178,10 @@ def _deliver(app, events: list[dict]) -> Counter:
         answer = client.post(
             "/webhooks/stripe",
             data=body,
-            headers={"Stripe-Signature": sign(body, WEBHOOK_SECRET), "Content-Type": "application/json"},
+            headers={
+                "Stripe-Signature": sign(body, WEBHOOK_SECRET),
+                "Content-Type": "application/json",
+            },
         )
         assert answer.status_code == 200, (answer.status_code, answer.get_data(as_text=True))
         outcomes[answer.get_json()["outcome"]] += 1
@@ -193,11 +203,15 @@ def test_shuffled_and_duplicated_storm_ends_where_the_ordered_stream_does(
     assert len(events) >= EVENTS, len(events)
     events = events[:EVENTS]
     ours = {intent for _, intent in payments}
-    assert sum(
-        1
-        for e in events
-        if e["data"]["object"].get("id") in ours or e["data"]["object"].get("payment_intent") in ours
-    ) == EVENTS
+    assert (
+        sum(
+            1
+            for e in events
+            if e["data"]["object"].get("id") in ours
+            or e["data"]["object"].get("payment_intent") in ours
+        )
+        == EVENTS
+    )
 
     agent_id = make_staff("agent").id
     _seed(app, agent_id, payments)
@@ -210,7 +224,7 @@ def test_shuffled_and_duplicated_storm_ends_where_the_ordered_stream_does(
         _empty_all_tables(db)
     agent_id = make_staff("agent").id
     _seed(app, agent_id, payments)
-    chooser = random.Random(99)  # noqa: S311 - a reproducible shuffle, not security
+    chooser = random.Random(99)
     storm = events + chooser.sample(events, int(EVENTS * DUPLICATE_SHARE))
     chooser.shuffle(storm)
     storm_outcomes = _deliver(app, storm)

@@ -1,0 +1,59 @@
+-- One wrk script for every scenario; the bench sets it up through environment variables:
+--   BENCH_METHOD, BENCH_PATHS_FILE (one path per line, used round-robin) or BENCH_PATH,
+--   BENCH_COOKIE, BENCH_HEADER ("Name: value"), BENCH_BODY (may hold {KEY}: a fresh random
+--   22-character key per request, e.g. the console form's create_key).
+local method = os.getenv("BENCH_METHOD") or "GET"
+local body_template = os.getenv("BENCH_BODY")
+local paths, index = {}, 0
+local counter = 0
+
+function setup(thread)
+  counter = counter + 1
+  thread:set("id", counter)
+end
+
+function init(args)
+  local file = os.getenv("BENCH_PATHS_FILE")
+  if file then
+    for line in io.lines(file) do paths[#paths + 1] = line end
+  else
+    paths[1] = os.getenv("BENCH_PATH") or "/"
+  end
+  index = math.random(#paths)
+  math.randomseed(os.time() + (id or 0) * 7919)
+  wrk.headers["Cookie"] = os.getenv("BENCH_COOKIE")
+  local extra = os.getenv("BENCH_HEADER")
+  if extra then
+    local name, value = extra:match("^([^:]+):%s*(.*)$")
+    wrk.headers[name] = value
+  end
+  if body_template then
+    wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+  end
+end
+
+local alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+local function key()
+  local out = {}
+  for i = 1, 22 do
+    local n = math.random(#alphabet)
+    out[i] = alphabet:sub(n, n)
+  end
+  return table.concat(out)
+end
+
+function request()
+  index = index % #paths + 1
+  local body = nil
+  if body_template then body = body_template:gsub("{KEY}", key()) end
+  return wrk.format(method, paths[index], nil, body)
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH_RESULT {"requests": %d, "duration_us": %d, "socket_errors": %d, "status_errors": %d, ' ..
+    '"p50_us": %d, "p95_us": %d, "p99_us": %d, "max_us": %d}\n',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max))
+end

@@ -1,0 +1,84 @@
+"""A real CSP violation in Chromium reaches POST /csp-report and is stored without anything
+personal.
+
+Chromium sends reports through the Reporting API (``report-to`` + ``Reporting-Endpoints``)
+only for pages served over HTTPS, so this module serves the portal over TLS with a throwaway
+certificate (werkzeug's "adhoc") and launches its own Chromium that accepts it. The page's
+CSP is exactly what production sends; the violation is provoked by inserting an inline
+script, as a skimmer would.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, sync_playwright
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.functional.capture_support import create_direct, path_of
+from tests.functional.payments_support import wait_for
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, "--ignore-certificate-errors"]
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def tls_portal(app):
+    server = make_server("127.0.0.1", 0, app, threaded=True, ssl_context="adhoc")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def reports(app):
+    from portal.extensions import db
+    from portal.models.csp_report import CspReport
+
+    with app.app_context():
+        rows = db.session.execute(select(CspReport)).scalars().all()
+        db.session.expunge_all()
+        return rows
+
+
+def test_an_injected_inline_script_is_blocked_and_reported(app, browser, tls_portal, make_staff):
+    _, url = create_direct(app, make_staff("agent").id)
+    context = browser.new_context(ignore_https_errors=True)
+    page = context.new_page()
+    blocked = []
+    page.on("console", lambda message: blocked.append(message.text))
+    try:
+        page.goto(f"{tls_portal}{path_of(url)}?email=jane@example.com#top")
+        page.evaluate(
+            "() => { const s = document.createElement('script');"
+            " s.textContent = 'window.skimmed = true'; document.body.appendChild(s); }"
+        )
+        assert page.evaluate("() => window.skimmed") is None  # the CSP stopped it
+        (row,) = wait_for(lambda: reports(app))
+    finally:
+        context.close()
+    assert any("Content Security Policy" in text for text in blocked)
+    assert row.report_format == "reports+json"
+    assert row.document_uri == f"{tls_portal}/c/<token>"
+    assert row.blocked_uri == "inline"
+    assert row.effective_directive == "script-src-elem" and row.disposition == "enforce"
+    token = path_of(url).rsplit("/", 1)[1]
+    for value in vars(row).values():
+        assert token not in str(value) and "jane" not in str(value)
