@@ -31,6 +31,7 @@ def create_app(env_name: str | None = None, overrides: dict[str, Any] | None = N
     init_logging(app)
     init_proxy(app)
     init_security_headers(app)
+    init_input_checks(app)
     init_extensions(app)
     register_blueprints(app)
     init_csrf(app)
@@ -114,6 +115,12 @@ def register_blueprints(app: Flask) -> None:
 def init_security_headers(app: Flask) -> None:
     """Before the rate limits and CSRF checks: what they refuse gets the headers and nonce too."""
     from portal.security.headers import init_security_headers as _init
+
+    _init(app)
+
+
+def init_input_checks(app: Flask) -> None:
+    from portal.security.input import init_input_checks as _init
 
     _init(app)
 

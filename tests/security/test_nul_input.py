@@ -1,0 +1,26 @@
+"""NUL characters in form fields or query strings get a plain 400, on every database.
+
+PostgreSQL refuses NUL in text; found by the property-based login test as a 500.
+"""
+
+from __future__ import annotations
+
+from tests.conftest import csrf_from
+
+
+def test_a_nul_in_the_login_form_is_a_plain_400(client):
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    response = client.post(
+        "/login", data={"username": "ann\x00", "password": "x" * 12, "csrf_token": token}
+    )
+    assert response.status_code == 400
+    assert "character we cannot accept" in response.get_data(as_text=True)
+
+
+def test_a_nul_in_a_query_string_is_a_plain_400(client):
+    response = client.get("/login?next=/agent/%00")
+    assert response.status_code == 400
+
+
+def test_ordinary_input_is_untouched(client):
+    assert client.get("/login?next=/agent/").status_code == 200
