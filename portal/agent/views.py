@@ -15,11 +15,11 @@ import json
 import segno
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 
+from portal import audit
 from portal.agent.forms import ActionForm, CreateRequestForm, ExtendForm, ResendForm
 from portal.capture import service, visibility
 from portal.capture.panel import local_time, panel_data
 from portal.capture.service import CaptureError, DuplicateSubmission, IssuedLink
-from portal import audit
 from portal.extensions import db
 from portal.payments import service as payments
 from portal.payments.gateway import StripeGateway
