@@ -91,6 +91,10 @@ CLOSED = {
         "Please speak to the person who sent it."
     ),
     "failed": TOO_MANY_ATTEMPTS,
+    "declined": (
+        "You chose not to give the details this request asked for, so the payment has been "
+        "stopped. No money has been taken. Please speak to the person who sent the link."
+    ),
 }
 PROVIDER_UNAVAILABLE = (
     "We could not reach our card payment service just now. No money has been taken and your "

@@ -37,6 +37,8 @@ log = logging.getLogger("postern.payments")
 
 #: Statuses in which the customer may pay (or watch a payment under way).
 PAYABLE = frozenset({Status.VERIFIED, Status.IN_PROGRESS})
+#: Request statuses in which an open PaymentIntent must be stopped and the page says why.
+CLOSED_STATUSES = frozenset({Status.EXPIRED, Status.REVOKED, Status.LOCKED, Status.DECLINED})
 #: A request whose 3-D Secure challenge was abandoned this long after its expiry is stopped.
 ABANDONED_AFTER = timedelta(minutes=10)
 
@@ -192,7 +194,7 @@ def view_of(payment: Payment, facts: IntentFacts | None) -> PaymentView:
     base = {"amount_minor": payment.amount_minor, "currency": payment.currency}
     if payment.status == "succeeded":
         return PaymentView("succeeded", **base)
-    if request.status in (Status.EXPIRED, Status.REVOKED, Status.LOCKED):
+    if request.status in CLOSED_STATUSES:
         return PaymentView("closed", **base, message=messages.CLOSED[request.status])
     if payment.status == "canceled" or request.status == Status.FAILED:
         return PaymentView("failed", **base, message=messages.TOO_MANY_ATTEMPTS)
@@ -242,7 +244,7 @@ def stop_quietly(request: CaptureRequest, *, gateway: StripeGateway, actor: Acto
 def _stop_reason(request: CaptureRequest, payment: Payment) -> str | None:
     """Why the payment must be stopped now, or None. A payment whose bank check is under way
     is left alone until it is clearly abandoned."""
-    if request.status in (Status.EXPIRED, Status.REVOKED, Status.LOCKED, Status.FAILED):
+    if request.status in CLOSED_STATUSES | {Status.FAILED}:
         return f"request_{request.status}"
     if request.status != Status.IN_PROGRESS:
         return None

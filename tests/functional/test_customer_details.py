@@ -24,6 +24,7 @@ from tests.functional.payments_support import (
     confirm_in_browser,
     load_payment,
     sandbox_settings,
+    stripe_api,
 )
 
 
@@ -322,3 +323,23 @@ def test_both_declined_after_paying_keeps_the_payment(pay_app, agent, stripe_san
     request, payment = load_payment(pay_app, customer.public_id)
     assert (request.status, payment.status) == ("succeeded", "succeeded")
     assert submission_of(pay_app, customer.public_id).declined_at is not None
+
+
+def test_declining_after_opening_the_payment_page_cancels_the_intent(
+    pay_app, agent, stripe_sandbox
+):
+    """A "both" customer who saw the card form, then went back and declined the details: the
+    open PaymentIntent is canceled at Stripe and the payment page says why."""
+    customer = Customer(pay_app, agent.id, **BOTH_SPEC)
+    customer.get("/pay")
+    _, payment = load_payment(pay_app, customer.public_id)
+    intent_id = payment.stripe_payment_intent_id
+
+    customer.decline()
+
+    assert customer.row().status == "declined"
+    intent = stripe_api(stripe_sandbox, "GET", f"/v1/payment_intents/{intent_id}")
+    assert intent["status"] == "canceled"
+    page = customer.get("/pay")
+    assert page.status_code == 410
+    assert "You chose not to give the details" in page.get_data(as_text=True)
