@@ -13,9 +13,9 @@ from portal.capture.money import AmountError, format_amount, parse_amount
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
 from portal.models.refund import PENDING_APPROVAL, REQUESTED, Refund
+from portal.payments.gateway import StripeGateway
 from portal.payments.service import payment_for
 from portal.refunds import service, submission, wording
-from portal.refunds.gateway import RefundGateway
 from portal.security.authz import Permission, has_permission
 from portal.security.guards import requires
 
@@ -111,7 +111,7 @@ def refund_new(public_id: str):
             "info",
         )
     else:
-        _tell(submission.submit(refund, gateway=RefundGateway.for_app(), actor=_actor()))
+        _tell(submission.submit(refund, gateway=StripeGateway.for_app(), actor=_actor()))
     return redirect(url_for("backoffice.refund_detail", refund_id=refund.id), code=303)
 
 
@@ -188,7 +188,7 @@ def refund_approve(refund_id: int):
     flash("Refund approved.", "success")
     _tell(
         submission.submit(
-            db.session.get(Refund, refund_id), gateway=RefundGateway.for_app(), actor=_actor()
+            db.session.get(Refund, refund_id), gateway=StripeGateway.for_app(), actor=_actor()
         )
     )
     return redirect(back, code=303)
@@ -220,7 +220,7 @@ def refund_retry(refund_id: int):
         abort(400)
     back = url_for("backoffice.refund_detail", refund_id=refund.id)
     try:
-        _tell(submission.retry(refund, gateway=RefundGateway.for_app(), actor=_actor()))
+        _tell(submission.retry(refund, gateway=StripeGateway.for_app(), actor=_actor()))
     except service.WrongState as problem:
         flash(str(problem), "error")
     return redirect(back, code=303)

@@ -11,6 +11,8 @@ from typing import Any
 
 #: The metadata key that links a Stripe object to our capture request's public id.
 METADATA_REQUEST = "postern_request"
+#: The metadata key linking a Stripe refund back to our refund row.
+METADATA_REFUND = "postern_refund"
 
 #: PaymentIntent statuses after which nothing more can happen to it.
 FINAL_INTENT_STATUSES = frozenset({"succeeded", "canceled"})
@@ -55,6 +57,24 @@ class IntentFacts:
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_INTENT_STATUSES
+
+
+@dataclass(frozen=True)
+class RefundFacts:
+    """A Stripe refund, reduced to what Postern keeps or needs."""
+
+    id: str
+    status: str
+    amount: int
+    currency: str
+    payment_intent_id: str | None
+    failure_reason: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def our_refund_id(self) -> int | None:
+        value = self.metadata.get(METADATA_REFUND, "")
+        return int(value) if value.isdigit() else None
 
 
 @dataclass(frozen=True)
@@ -120,6 +140,21 @@ def intent_facts(intent: Any) -> IntentFacts:
             error_method.get("id") if isinstance(error_method, dict) else error_method
         ),
         cancellation_reason=data.get("cancellation_reason"),
+    )
+
+
+def refund_facts(refund: Any) -> RefundFacts:
+    """Reduce a Refund (StripeObject or plain dict) to ``RefundFacts``."""
+    data = refund.to_dict() if hasattr(refund, "to_dict") else dict(refund)
+    intent = data.get("payment_intent")
+    return RefundFacts(
+        id=data["id"],
+        status=str(data.get("status") or "pending"),
+        amount=int(data["amount"]),
+        currency=str(data["currency"]).upper(),
+        payment_intent_id=intent.get("id") if isinstance(intent, dict) else intent,
+        failure_reason=data.get("failure_reason"),
+        metadata=dict(data.get("metadata") or {}),
     )
 
 

@@ -2,9 +2,10 @@
 
 It speaks to Stripe (or the offline sandbox: the same code, only ``STRIPE_API_BASE`` differs)
 through one ``stripe.StripeClient`` with a pinned API version, and hands back plain,
-immutable facts (``IntentFacts``, ``ChargeFacts``) holding only what is safe to keep: ids,
-statuses, amounts, card brand, last4, expiry, the 3-D Secure result and decline codes. A card
-number or CVC never reaches Stripe through us, so none can come back through here either.
+immutable facts (``IntentFacts``, ``ChargeFacts``, ``RefundFacts``) holding only what is safe
+to keep: ids, statuses, amounts, card brand, last4, expiry, the 3-D Secure result and decline
+codes. A card number or CVC never reaches Stripe through us, so none can come back through here
+either.
 
 Errors are translated into three kinds the services understand:
 ``ProviderUnavailable`` (try again later: network trouble, timeouts, 5xx, rate limits),
@@ -20,7 +21,13 @@ from typing import Any
 import stripe
 from flask import current_app
 
-from portal.payments.facts import IntentFacts, intent_facts, webhook_event
+from portal.payments.facts import (
+    IntentFacts,
+    RefundFacts,
+    intent_facts,
+    refund_facts,
+    webhook_event,
+)
 
 log = logging.getLogger("postern.payments.gateway")
 
@@ -147,6 +154,44 @@ class StripeGateway:
                 raise
             return self.retrieve_payment_intent(intent_id)
         return intent_facts(intent)
+
+    def create_refund(
+        self,
+        *,
+        payment_intent_id: str,
+        amount: int,
+        reason: str | None,
+        metadata: dict[str, str],
+        idempotency_key: str,
+    ) -> RefundFacts:
+        """Refund ``amount`` of the PaymentIntent's charge. The same key always gets the same
+        refund back. Raises ProviderUnavailable / ProviderRejected."""
+        params: dict[str, Any] = {
+            "payment_intent": payment_intent_id,
+            "amount": amount,
+            "metadata": metadata,
+        }
+        if reason:
+            params["reason"] = reason
+        refund = self._call(
+            self._client.v1.refunds.create,
+            params=params,
+            options={"idempotency_key": idempotency_key},
+        )
+        return refund_facts(refund)
+
+    def retrieve_refund(self, refund_id: str) -> RefundFacts:
+        """The refund as Stripe has it now. Raises ProviderUnavailable / ProviderRejected."""
+        return refund_facts(self._call(self._client.v1.refunds.retrieve, refund_id))
+
+    def refunds_for_intent(self, payment_intent_id: str) -> list[RefundFacts]:
+        """Every refund of the PaymentIntent (up to 100, newest first)."""
+        page = self._call(
+            self._client.v1.refunds.list,
+            params={"payment_intent": payment_intent_id, "limit": 100},
+        )
+        data = page.to_dict() if hasattr(page, "to_dict") else dict(page)
+        return [refund_facts(item) for item in data.get("data") or []]
 
     def parse_webhook(self, payload: bytes, signature_header: str | None, secret: str):
         """Verify a webhook on its raw body and return the ``WebhookEvent`` it carries.

@@ -13,13 +13,13 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 
 from portal.audit.service import Actor
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
-from portal.models.payment import Payment, ProcessedWebhookEvent
+from portal.models.payment import Payment
 from portal.models.types import utcnow
+from portal.payments import webhook_ledger
 from portal.payments.facts import METADATA_REQUEST, WebhookEvent
 from portal.payments.gateway import StripeGateway
 from portal.payments.sync import apply_intent
@@ -58,7 +58,7 @@ def handle_event(event: WebhookEvent, *, gateway: StripeGateway) -> str:
     if event.type in refund_sync.REFUND_EVENT_TYPES:
         return refund_sync.handle_refund_event(event, gateway=gateway)
     handled = event.type in HANDLED_TYPES and event.payment_intent_id is not None
-    if not _claim(event, "applied" if handled else "ignored"):
+    if not webhook_ledger.claim(event, "applied" if handled else "ignored"):
         return "duplicate"
     if not handled:
         db.session.commit()
@@ -66,7 +66,7 @@ def handle_event(event: WebhookEvent, *, gateway: StripeGateway) -> str:
         return "ignored"
     payment = _payment_for(event)
     if payment is None:
-        _set_outcome(event, "not_ours")
+        webhook_ledger.set_outcome(event, "not_ours")
         db.session.commit()
         log.info(
             "webhook for a payment that is not ours",
@@ -76,7 +76,7 @@ def handle_event(event: WebhookEvent, *, gateway: StripeGateway) -> str:
     facts = gateway.retrieve_payment_intent(event.payment_intent_id)
     if payment.stripe_payment_intent_id is None:
         if facts.metadata.get(METADATA_REQUEST) != payment.capture_request.public_id:
-            _set_outcome(event, "not_ours")
+            webhook_ledger.set_outcome(event, "not_ours")
             db.session.commit()
             return "not_ours"
         _link(payment, facts.id)
@@ -93,32 +93,6 @@ def handle_event(event: WebhookEvent, *, gateway: StripeGateway) -> str:
         },
     )
     return "applied"
-
-
-def _claim(event: WebhookEvent, outcome: str) -> bool:
-    """INSERT the event id; False if it was already there (the unique constraint decides)."""
-    try:
-        with db.session.begin_nested():
-            db.session.add(
-                ProcessedWebhookEvent(
-                    stripe_event_id=event.id,
-                    event_type=event.type[:100],
-                    outcome=outcome,
-                    received_at=utcnow(),
-                )
-            )
-    except IntegrityError:
-        db.session.rollback()
-        return False
-    return True
-
-
-def _set_outcome(event: WebhookEvent, outcome: str) -> None:
-    db.session.execute(
-        update(ProcessedWebhookEvent)
-        .where(ProcessedWebhookEvent.stripe_event_id == event.id)
-        .values(outcome=outcome)
-    )
 
 
 def _payment_for(event: WebhookEvent) -> Payment | None:

@@ -273,33 +273,30 @@ def approve(refund_id: int, *, approver: StaffUser, reauthenticated_at: datetime
     """Approve a refund waiting for dual control; it becomes "requested" (``submit`` next).
     Audits refund.approved. Raises NotAllowed, ReauthRequired, WrongState. COMMITS."""
     _require_reauth(reauthenticated_at)
-    refund = _refund_for_decision(refund_id, approver)
-    if not _decide(refund, approver, REQUESTED, None):
-        db.session.rollback()
-        raise WrongState("This refund is no longer waiting for approval.")
-    audit.record(
-        "refund.approved",
-        **sync.target(refund),
-        details={"refund_id": refund.id, "amount_minor": refund.amount_minor},
-        actor=actor_for(approver),
-    )
-    db.session.commit()
-    return refund
+    return _record_decision(refund_id, approver, REQUESTED, None, "refund.approved")
 
 
 def reject(refund_id: int, *, approver: StaffUser, note: str) -> Refund:
     """Reject a refund waiting for dual control (no money moves, so no re-authentication).
     Audits refund.rejected. Raises NotAllowed, RefundError (note), WrongState. COMMITS."""
     note = checked_note(note, what="reason for rejecting")
-    refund = _refund_for_decision(refund_id, approver)
-    if not _decide(refund, approver, REJECTED, note):
+    return _record_decision(refund_id, approver, REJECTED, note, "refund.rejected")
+
+
+def _record_decision(
+    refund_id: int, decider: StaffUser, status: str, note: str | None, action: str
+) -> Refund:
+    """Move the refund out of pending approval to ``status`` and audit ``action``. Raises
+    NotAllowed, WrongState (also when another decision won the race). COMMITS."""
+    refund = _refund_for_decision(refund_id, decider)
+    if not _decide(refund, decider, status, note):
         db.session.rollback()
         raise WrongState("This refund is no longer waiting for approval.")
     audit.record(
-        "refund.rejected",
+        action,
         **sync.target(refund),
         details={"refund_id": refund.id, "amount_minor": refund.amount_minor},
-        actor=actor_for(approver),
+        actor=actor_for(decider),
     )
     db.session.commit()
     return refund

@@ -21,9 +21,9 @@ from portal.audit.service import Actor
 from portal.extensions import db
 from portal.models.refund import FAILED, REQUESTED, Refund
 from portal.models.types import utcnow
-from portal.payments.gateway import ProviderRejected, ProviderUnavailable
+from portal.payments.facts import METADATA_REFUND, METADATA_REQUEST
+from portal.payments.gateway import ProviderRejected, ProviderUnavailable, StripeGateway
 from portal.refunds import sync, wording
-from portal.refunds.gateway import METADATA_REFUND, METADATA_REQUEST, RefundGateway
 from portal.refunds.service import WrongState
 
 log = logging.getLogger("postern.refunds")
@@ -39,7 +39,7 @@ class SubmitOutcome:
     message: str
 
 
-def submit(refund: Refund, *, gateway: RefundGateway, actor: Actor) -> SubmitOutcome:
+def submit(refund: Refund, *, gateway: StripeGateway, actor: Actor) -> SubmitOutcome:
     """Hand a "requested" refund to Stripe (first time or retry: always the same key).
 
     On a retry, a refund Stripe already made for this row (found by its metadata) is linked
@@ -84,7 +84,7 @@ def submit(refund: Refund, *, gateway: RefundGateway, actor: Actor) -> SubmitOut
     return SubmitOutcome(True, False, wording.status_words(refund.status))
 
 
-def _already_made(refund: Refund, gateway: RefundGateway):
+def _already_made(refund: Refund, gateway: StripeGateway):
     for facts in gateway.refunds_for_intent(refund.payment.stripe_payment_intent_id):
         if facts.our_refund_id == refund.id:
             return facts
@@ -133,7 +133,7 @@ def _mark_refused(refund: Refund, code: str | None, actor: Actor) -> None:
     db.session.expire(refund)
 
 
-def retry(refund: Refund, *, gateway: RefundGateway, actor: Actor) -> SubmitOutcome:
+def retry(refund: Refund, *, gateway: StripeGateway, actor: Actor) -> SubmitOutcome:
     """The retry button: submit a "requested" refund again (same key), or ask Stripe for the
     current status of one it has. Raises WrongState for any other status. COMMITS."""
     if refund.status == REQUESTED:

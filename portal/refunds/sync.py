@@ -14,12 +14,11 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 
 from portal import audit
 from portal.audit.service import Actor
 from portal.extensions import db
-from portal.models.payment import Payment, ProcessedWebhookEvent
+from portal.models.payment import Payment
 from portal.models.refund import (
     CANCELED,
     FAILED,
@@ -30,9 +29,9 @@ from portal.models.refund import (
     Refund,
 )
 from portal.models.types import utcnow
-from portal.payments.facts import WebhookEvent
+from portal.payments import webhook_ledger
+from portal.payments.facts import RefundFacts, WebhookEvent
 from portal.payments.gateway import StripeGateway
-from portal.refunds.gateway import RefundFacts, RefundGateway
 
 log = logging.getLogger("postern.refunds")
 WEBHOOK_ACTOR = Actor("stripe-webhook")
@@ -131,45 +130,19 @@ def _ours(facts: RefundFacts) -> Refund | None:
     return refund
 
 
-def _claim(event: WebhookEvent) -> bool:
-    try:
-        with db.session.begin_nested():
-            db.session.add(
-                ProcessedWebhookEvent(
-                    stripe_event_id=event.id,
-                    event_type=event.type[:100],
-                    outcome="applied",
-                    received_at=utcnow(),
-                )
-            )
-    except IntegrityError:
-        db.session.rollback()
-        return False
-    return True
-
-
-def _set_outcome(event: WebhookEvent, outcome: str) -> None:
-    db.session.execute(
-        update(ProcessedWebhookEvent)
-        .where(ProcessedWebhookEvent.stripe_event_id == event.id)
-        .values(outcome=outcome)
-    )
-
-
 def handle_refund_event(event: WebhookEvent, *, gateway: StripeGateway) -> str:
     """Handle one verified refund-related event, exactly once. Returns "duplicate",
     "not_ours" or "applied". Raises the gateway's errors when Stripe cannot be asked (the
     caller rolls back, forgetting the event id, and Stripe retries). COMMITS on success."""
-    if not _claim(event):
+    if not webhook_ledger.claim(event, "applied"):
         return "duplicate"
-    refunds = RefundGateway(gateway)
     if event.object_type == "refund" and event.object_id:
-        found = [refunds.retrieve_refund(event.object_id)]
+        found = [gateway.retrieve_refund(event.object_id)]
     elif event.payment_intent_id:
         known = db.session.execute(
             select(Payment.id).where(Payment.stripe_payment_intent_id == event.payment_intent_id)
         ).first()
-        found = refunds.refunds_for_intent(event.payment_intent_id) if known else []
+        found = gateway.refunds_for_intent(event.payment_intent_id) if known else []
     else:
         found = []
     applied = 0
@@ -179,7 +152,7 @@ def handle_refund_event(event: WebhookEvent, *, gateway: StripeGateway) -> str:
             apply_facts(refund, facts, actor=WEBHOOK_ACTOR)
             applied += 1
     if not applied:
-        _set_outcome(event, "not_ours")
+        webhook_ledger.set_outcome(event, "not_ours")
     db.session.commit()
     log.info(
         "refund webhook handled",

@@ -14,6 +14,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import pytest
 import requests
 from sqlalchemy import select
 from werkzeug.serving import make_server
@@ -70,6 +71,29 @@ def customer_at_payment(app, agent_id: int, client=None, **spec) -> PayingCustom
     if spec.get("identity_item", "postcode"):
         assert answer_identity(client, url, "SW1A 1AA").status_code == 303
     return PayingCustomer(client, public_id, url)
+
+
+def opened_pay_page(customer: PayingCustomer) -> PayingCustomer:
+    """``customer`` after opening the payment page, which creates the PaymentIntent."""
+    assert customer.client.get(customer.pay_path).status_code == 200
+    return customer
+
+
+# --- fixtures: tests/functional/conftest.py and tests/unit/payments/conftest.py offer these ---
+
+
+@pytest.fixture
+def pay_app(app_factory, stripe_sandbox):
+    """An app aimed at the session's Stripe sandbox."""
+    return app_factory(**sandbox_settings(stripe_sandbox))
+
+
+@pytest.fixture
+def customer(pay_app, make_staff) -> PayingCustomer:
+    """A customer at the payment step who has not opened the payment page yet (so there is
+    no PaymentIntent). A test module wanting one that has can override ``customer`` with
+    ``opened_pay_page(customer)``."""
+    return customer_at_payment(pay_app, make_staff("agent").id)
 
 
 def load_payment(app, public_id: str):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import update
 
 from tests.conftest import login, post_form
@@ -17,19 +16,8 @@ from tests.functional.payments_support import (
     created_intents,
     customer_at_payment,
     load_payment,
-    sandbox_settings,
     stripe_api,
 )
-
-
-@pytest.fixture
-def pay_app(app_factory, stripe_sandbox):
-    return app_factory(**sandbox_settings(stripe_sandbox))
-
-
-@pytest.fixture
-def customer(pay_app, make_staff):
-    return customer_at_payment(pay_app, make_staff("agent").id)
 
 
 def intent_id_of(app, customer) -> str:

@@ -11,23 +11,16 @@ from tests.functional.capture_support import audit_actions
 from tests.functional.payments_support import (
     arm_fault,
     confirm_in_browser,
-    customer_at_payment,
     load_payment,
-    sandbox_settings,
+    opened_pay_page,
     stripe_api,
 )
 
 
 @pytest.fixture
-def pay_app(app_factory, stripe_sandbox):
-    return app_factory(**sandbox_settings(stripe_sandbox))
-
-
-@pytest.fixture
-def customer(pay_app, make_staff):
-    customer = customer_at_payment(pay_app, make_staff("agent").id)
-    assert customer.client.get(customer.pay_path).status_code == 200
-    return customer
+def customer(customer):
+    """Here the customer has opened the payment page, so the PaymentIntent exists."""
+    return opened_pay_page(customer)
 
 
 def reconcile(app):

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -218,6 +219,56 @@ def console_form(browser: requests.Session, base: str) -> tuple[str, str]:
     page = browser.get(base + "/agent/", timeout=30)
     assert page.status_code == 200, page.status_code
     return csrf_of(page.text), _CREATE_KEY.search(page.text).group(1)
+
+
+# --- many browsers at once -------------------------------------------------------------------
+
+
+def run_clients(client: Callable[[int], None], count: int, deadline_seconds: float) -> None:
+    """Run ``client(0)`` .. ``client(count - 1)``, each on its own thread, and wait for them all;
+    AssertionError if any is still running ``deadline_seconds`` after the start."""
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(count)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=max(1.0, deadline_seconds - (time.monotonic() - started)))
+    assert not any(thread.is_alive() for thread in threads), "clients did not finish in time"
+
+
+def start_race(
+    servers: list[str], path: str, clients: int, deadline_seconds: float, request_timeout: float
+) -> list[tuple[int, str]]:
+    """``clients`` browsers, each with its own cookies, read the customer landing page at
+    ``path`` from one server (for the CSRF token), then, all released together, press Start on
+    another. Returns each browser's (status, body); AssertionError if any browser failed."""
+    barrier = threading.Barrier(clients, timeout=deadline_seconds)
+    results: list = [None] * clients
+
+    def customer(index: int) -> None:
+        read_from = servers[index % len(servers)]
+        post_to = servers[(index + 1) % len(servers)]
+        try:
+            with requests.Session() as browser:
+                landing = browser.get(read_from + path, timeout=request_timeout)
+                assert landing.status_code == 200, landing.status_code
+                token = csrf_of(landing.text)
+                barrier.wait()
+                answer = browser.post(
+                    post_to + path + "/start",
+                    data={"csrf_token": token},
+                    allow_redirects=False,
+                    timeout=request_timeout,
+                )
+                results[index] = (answer.status_code, answer.text)
+        except BaseException as problem:  # noqa: BLE001 - reported below, per client
+            results[index] = problem
+            barrier.abort()
+
+    run_clients(customer, clients, deadline_seconds)
+    problems = [r for r in results if isinstance(r, BaseException)]
+    assert not problems, problems[:3]
+    return results
 
 
 # --- a private PostgreSQL server -------------------------------------------------------------

@@ -6,7 +6,6 @@ created is in the database with its outbox message and audit row, and nothing el
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 
 import pytest
@@ -14,7 +13,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import DEFAULT_PASSWORD
 from tests.reliability.conftest import needs_postgres
-from tests.reliability.support import console_form, staff_login
+from tests.reliability.support import console_form, create_form, run_clients, staff_login
 
 ACCOUNTS = 20
 CLIENTS = 200
@@ -34,20 +33,7 @@ def _agent_session(base: str, username: str, index: int, barrier, outcome: dict)
         csrf, create_key = console_form(browser, base)
         answer = browser.post(
             base + "/agent/requests",
-            data={
-                "csrf_token": csrf,
-                "create_key": create_key,
-                "kind": "payment",
-                "amount": "19.99",
-                "currency": "GBP",
-                "purpose": "Load test",
-                "reference": reference,
-                "identity_item": "postcode",
-                "identity_value": "SW1A 1AA",
-                "expiry_minutes": "15",
-                "channel": "sms",
-                "destination": "07911 123456",
-            },
+            data=create_form(csrf, create_key, reference),
             allow_redirects=False,
             timeout=60,
         )
@@ -97,13 +83,7 @@ def test_two_hundred_agents_create_and_poll(app, make_staff, two_servers):
             outcome["problems"].append(repr(problem)[:300])
             barrier.abort()
 
-    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(CLIENTS)]
-    started = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=max(1.0, DEADLINE_SECONDS - (time.monotonic() - started)))
-    assert not any(thread.is_alive() for thread in threads), "clients did not finish in time"
+    run_clients(client, CLIENTS, DEADLINE_SECONDS)
     assert not outcome["problems"], outcome["problems"][:3]
     counts = Counter(outcome["statuses"])
     assert not [s for s in counts if s >= 500], counts

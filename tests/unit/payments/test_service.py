@@ -23,17 +23,6 @@ from tests.functional.payments_support import (
 )
 
 
-@pytest.fixture
-def pay_app(app_factory, stripe_sandbox):
-    return app_factory(**sandbox_settings(stripe_sandbox))
-
-
-@pytest.fixture
-def customer(pay_app, make_staff):
-    agent = make_staff("agent")
-    return customer_at_payment(pay_app, agent.id)
-
-
 def checkout(app, public_id):
     from portal.extensions import db
     from portal.models.capture import CaptureRequest

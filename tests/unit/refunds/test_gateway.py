@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from portal.refunds.gateway import refund_facts
+from portal.payments.facts import refund_facts
 
 
 def test_refund_facts_from_stripe_json():

@@ -9,8 +9,8 @@ from portal.audit.service import Actor
 from portal.extensions import db
 from portal.models.audit import AuditEvent
 from portal.models.types import utcnow
+from portal.payments.facts import RefundFacts
 from portal.refunds import service, sync
-from portal.refunds.gateway import RefundFacts
 from tests.unit.refunds.support import paid_payment, user
 
 ACTOR = Actor("test")
