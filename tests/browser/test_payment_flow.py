@@ -346,3 +346,35 @@ def test_the_recorder_check_catches_card_data(entry):
     }
     with pytest.raises(AssertionError):
         assert_no_card_data([recorded])
+
+
+def test_a_journey_with_details_then_payment(page, shop, agent_id):
+    """Kind "both": the customer gives the details asked for (an invalid attempt first, then a
+    valid one), goes on to the card form, pays, and the request is complete; no card data
+    reaches the portal on the way."""
+    public_id, link = shop.new_request(agent_id, kind="both", field_set="address")
+    page.goto(link)
+    page.get_by_role("button", name="Start").click()
+    page.get_by_label("What is the postcode of your address?").fill("SW1A 1AA")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name="Thank you, you are confirmed")).to_be_visible()
+    page.get_by_role("link", name="Continue").click()
+
+    expect(page.get_by_role("heading", name="Your postal address")).to_be_visible()
+    page.locator("#address_line1").fill("17 Quillfeather Mews")
+    page.locator("#postcode").fill("not a postcode")
+    page.get_by_role("button", name="Send my details").click()
+    expect(page.locator(".error-summary")).to_be_visible()
+    page.locator("#town").fill("Wexcombe Parva")
+    page.locator("#postcode").fill("ZE2 9QX")
+    page.get_by_role("button", name="Send my details").click()
+
+    expect(page.get_by_role("heading", name="Pay £12.50 to Postern Demo Ltd")).to_be_visible()
+    expect(pay_button(page)).to_be_enabled()
+    enter_card(page, CARD)
+    pay_button(page).click()
+    expect_paid(page)
+
+    wait_for(lambda: load_payment(shop.app, public_id)[0].status == "succeeded")
+    assert shop.intent(public_id)["status"] == "succeeded"
+    assert_no_card_data(shop.recorder.seen())
