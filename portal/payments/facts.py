@@ -6,6 +6,7 @@ decline codes. The converters take Stripe's JSON (or SDK objects) and drop every
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,7 +159,25 @@ def refund_facts(refund: Any) -> RefundFacts:
     )
 
 
+#: What Stripe's object ids and event types look like; anything else in a signed body is refused
+#: before it can reach a query (PostgreSQL, for one, refuses NUL characters outright).
+_STRIPE_ID = re.compile(r"[A-Za-z0-9_]{1,255}")
+_EVENT_TYPE = re.compile(r"[a-z0-9_.]{1,100}")
+#: Our own capture-request public ids (URL-safe base64 alphabet), carried in metadata.
+_PUBLIC_ID = re.compile(r"[A-Za-z0-9_\-]{1,64}")
+
+
+def _checked(value, pattern: re.Pattern[str], *, optional: bool = True) -> str | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise ValueError("not shaped like a Stripe event")
+    return value
+
+
 def webhook_event(data: dict) -> WebhookEvent:
+    """The parts of a Stripe event Postern acts on. Raises ValueError for a body that is not
+    shaped like a Stripe event (ids and type checked), so it is refused, never half-read."""
     obj = _get(data, "data", "object") or {}
     object_type = obj.get("object")
     payment_intent = None
@@ -167,11 +186,12 @@ def webhook_event(data: dict) -> WebhookEvent:
     elif object_type == "charge":
         linked = obj.get("payment_intent")
         payment_intent = linked.get("id") if isinstance(linked, dict) else linked
+    public_id = (obj.get("metadata") or {}).get(METADATA_REQUEST) or None
     return WebhookEvent(
-        id=str(data.get("id") or ""),
-        type=str(data.get("type") or ""),
-        object_type=object_type,
-        object_id=obj.get("id"),
-        payment_intent_id=payment_intent,
-        request_public_id=(obj.get("metadata") or {}).get(METADATA_REQUEST) or None,
+        id=_checked(data.get("id"), _STRIPE_ID, optional=False),
+        type=_checked(data.get("type"), _EVENT_TYPE, optional=False),
+        object_type=_checked(object_type, _STRIPE_ID),
+        object_id=_checked(obj.get("id"), _STRIPE_ID),
+        payment_intent_id=_checked(payment_intent, _STRIPE_ID),
+        request_public_id=_checked(public_id, _PUBLIC_ID),
     )

@@ -212,7 +212,7 @@ class StripeGateway:
             raise WebhookSignatureInvalid("unreadable") from None
         try:
             return webhook_event(event.to_dict())
-        except (AttributeError, TypeError, KeyError):
+        except (AttributeError, TypeError, KeyError, ValueError):
             # Correctly signed, but not shaped like a Stripe event (JSON null, a list, an
             # object that is not an object): refuse it rather than fail with a 500.
             raise WebhookSignatureInvalid("unreadable") from None

@@ -254,3 +254,22 @@ def test_a_signed_body_that_is_not_json_is_refused(pay_app):
         content_type="application/json",
     )
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"id": "\x00", "type": "payment_intent.succeeded", "data": {"object": {}}},
+        {"id": "evt_1", "type": "payment_intent.succeeded\x00", "data": {"object": {}}},
+        {"id": "evt_1", "type": "x", "data": {"object": {"object": "payment_intent", "id": 7}}},
+        {"id": "evt_1", "type": "x", "data": {"object": {"metadata": {"postern_request": "a b"}}}},
+    ],
+    ids=["nul-id", "nul-type", "numeric-object-id", "odd-request-id"],
+)
+def test_a_signed_event_with_ids_unlike_stripes_is_refused(pay_app, event):
+    """Correctly signed but not shaped like a Stripe event: refused with 400 before any id
+    reaches a query (a NUL once made PostgreSQL fail with a 500), and nothing is recorded."""
+    body, headers = signed(event)
+    response = pay_app.test_client().post("/webhooks/stripe", data=body, headers=headers)
+    assert response.status_code == 400
+    assert processed(pay_app) == []
