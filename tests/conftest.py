@@ -17,9 +17,16 @@ from pathlib import Path
 import pyotp
 import pytest
 from flask_migrate import upgrade
+from hypothesis import settings
 from sqlalchemy import create_engine, text
 
 from config.settings import _normalise_database_url
+
+# CI explores the same examples every run, so a red build is always reproducible; locally,
+# property tests keep exploring new inputs each run (and remember failures in .hypothesis/).
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI") == "true":
+    settings.load_profile("ci")
 
 ARTIFACTS = Path(__file__).parent / "_artifacts"
 DEFAULT_PASSWORD = "correct horse battery staple 42"
