@@ -44,7 +44,7 @@ COMPARED_NOT_STORED = {
     "CodeForm.code": "compared with the TOTP or recovery codes; never stored or logged",
     "ReauthForm.code": "compared with the TOTP code; never stored or logged",
 }
-#: form.field -> the gap, for the lead to fix in the owning module.
+#: form.field -> a known gap, to be fixed in the owning module (empty: none today).
 KNOWN_GAPS: dict[str, str] = {}
 
 
