@@ -15,6 +15,8 @@ from types import SimpleNamespace
 
 from sqlalchemy import text
 
+from portal.audit.chain import HASHED_FIELDS
+
 REQUEST_COLUMNS = (
     "id",
     "public_id",
@@ -54,22 +56,7 @@ PAYMENT_COLUMNS = (
     "updated_at",
     "succeeded_at",
 )
-AUDIT_COLUMNS = (
-    "seq",
-    "occurred_at",
-    "actor_id",
-    "actor_label",
-    "actor_role",
-    "action",
-    "target_type",
-    "target_id",
-    "outcome",
-    "ip",
-    "user_agent",
-    "details",
-    "prev_hash",
-    "row_hash",
-)
+AUDIT_COLUMNS = (*HASHED_FIELDS, "row_hash")
 _NONCE = "0" * 64
 
 

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import event, func, insert, select
 
 from portal import audit
-from portal.audit.chain import compute_hash
+from portal.audit.chain import HASHED_FIELDS, compute_hash
 from portal.extensions import db
 from portal.models.audit import GENESIS_HASH, AuditEvent
 from portal.models.capture import CaptureRequest
@@ -54,21 +54,7 @@ def _audit_rows(key: bytes, start: object) -> list[dict]:
     return rows
 
 
-_AUDIT_COLUMNS = (
-    "seq",
-    "occurred_at",
-    "actor_id",
-    "actor_label",
-    "actor_role",
-    "action",
-    "target_type",
-    "target_id",
-    "outcome",
-    "ip",
-    "user_agent",
-    "details",
-    "prev_hash",
-)
+_AUDIT_COLUMNS = HASHED_FIELDS
 
 
 def _request(staff_id: int, finished, kind="data") -> dict:
