@@ -404,6 +404,42 @@ def send_signal(pid: int, sig: signal.Signals = signal.SIGKILL) -> None:
     os.kill(pid, sig)
 
 
+def _local_tcp_ports(pid: int) -> set[int]:
+    """The local ports of the TCP sockets process ``pid`` holds open, read from /proc: the
+    socket inodes among its file descriptors, matched against the kernel's TCP tables."""
+    inodes = set()
+    for descriptor in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(descriptor)
+            if target.startswith("socket:["):
+                inodes.add(target[len("socket:[") : -1])
+    ports = set()
+    for table in ("tcp", "tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+                columns = line.split()
+                if columns[9] in inodes:
+                    ports.add(int(columns[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def lock_waits_by_process(connection, pids: list[int]) -> dict[int, int]:
+    """How many PostgreSQL backends are waiting on a lock for each of ``pids``: a backend belongs
+    to the process whose socket's local port is the backend's ``client_port``."""
+    waiting_ports = [
+        port
+        for (port,) in connection.execute(
+            "SELECT client_port FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND datname = current_database()"
+        ).fetchall()
+    ]
+    counts = {}
+    for pid in pids:
+        ports = _local_tcp_ports(pid)
+        counts[pid] = sum(1 for port in waiting_ports if port in ports)
+    return counts
+
+
 def assert_audit_chain_intact(app) -> int:
     """The audit chain verifies from its first row; returns how many rows were checked."""
     from sqlalchemy import select
