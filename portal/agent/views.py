@@ -14,11 +14,12 @@ import json
 
 import segno
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
+from sqlalchemy.orm import joinedload
 
 from portal import audit
 from portal.agent.forms import ActionForm, CreateRequestForm, ExtendForm, ResendForm
-from portal.capture import service, visibility
-from portal.capture.panel import local_time, panel_data
+from portal.capture import identity, service, visibility
+from portal.capture.panel import local_time, panel_data, with_deliveries
 from portal.capture.service import CaptureError, DuplicateSubmission, IssuedLink
 from portal.extensions import db
 from portal.payments import service as payments
@@ -49,8 +50,8 @@ def _render_console(
     form=None, issued: IssuedLink | None = None, status: int = 200, error: str | None = None
 ):
     user = g.staff_user
-    mine = _panels(visibility.recent_for(user))
-    team = _panels(visibility.recent_for(user, team=True))
+    mine = _panels(visibility.recent_for(user, with_deliveries()))
+    team = _panels(visibility.recent_for(user, with_deliveries(), team=True))
     issued_view = None
     if issued is not None:
         issued_view = {
@@ -100,14 +101,14 @@ def create():
         return _render_console(form, status=400)
     db.session.commit()
     if issued.request.link_channel != "copy":
-        code = panel_data(issued.request)["readback_code"]
+        code = identity.display_readback(issued.request.readback_code)
         flash(f"Request created and the link is on its way. Read-back code: {code}.", "success")
         return redirect(url_for("agent.console"))
     return _render_console(CreateRequestForm(formdata=None), issued=issued, status=201)
 
 
-def _visible_or_404(public_id: str):
-    found = visibility.find_visible(g.staff_user, public_id)
+def _visible_or_404(public_id: str, *options):
+    found = visibility.find_visible(g.staff_user, public_id, *options)
     if found is None:
         abort(404)
     return found
@@ -199,13 +200,13 @@ def api_requests():
     user = g.staff_user
     return _json_with_etag(
         {
-            "mine": _panels(visibility.recent_for(user)),
-            "team": _panels(visibility.recent_for(user, team=True)),
+            "mine": _panels(visibility.recent_for(user, with_deliveries())),
+            "team": _panels(visibility.recent_for(user, with_deliveries(), team=True)),
         }
     )
 
 
 @bp.get("/api/requests/<public_id>/status")
 def api_status(public_id: str):
-    capture = _visible_or_404(public_id)
+    capture = _visible_or_404(public_id, with_deliveries(joinedload))
     return _json_with_etag(_panels([capture])[0])

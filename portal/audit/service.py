@@ -2,8 +2,13 @@
 
 ``record`` adds a row to the *current* transaction, so an action and its audit row commit or
 roll back together. Appends are serialised: on PostgreSQL by a transaction-scoped advisory lock,
-everywhere by the unique ``seq`` and ``prev_hash`` columns (a savepoint retry covers the rare race
-the lock does not, e.g. on SQLite).
+everywhere by the unique ``seq`` and ``prev_hash`` columns (a savepoint retry covers the race
+the lock does not, on SQLite).
+
+A transaction that appends several rows (creating a request writes three) takes the lock and
+reads the chain's tail once: while it holds the lock, or on SQLite once it has written, no one
+else can append, so the tail it wrote last is still the tail. That keeps the lock, which every
+audited action in every process waits for, held for as few round trips as possible.
 """
 
 from __future__ import annotations
@@ -11,8 +16,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, g, has_request_context, request
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from portal.audit.chain import compute_hash
 from portal.extensions import db
@@ -23,6 +29,8 @@ _ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 #: An arbitrary constant naming "the audit chain" among advisory locks.
 AUDIT_LOCK_KEY = 7_406_301_101
 _MAX_ATTEMPTS = 5
+#: ``session.info`` key: (transaction, seq, row_hash) of the last row this transaction appended.
+_TAIL = "postern.audit_tail"
 
 
 class Actor:
@@ -68,16 +76,13 @@ def record(
     """
     who = actor or _default_actor()
     ip, user_agent = _request_origin()
-    session = db.session
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(_ADVISORY_LOCK, {"key": AUDIT_LOCK_KEY})
+    session = db.session()  # the Session itself: the scoped proxy lacks some of its API
     for attempt in range(_MAX_ATTEMPTS):
-        last = session.execute(
-            select(AuditEvent.seq, AuditEvent.row_hash).order_by(AuditEvent.seq.desc()).limit(1)
-        ).first()
+        known = _known_tail(session)
+        tail = known or _lock_and_read_tail(session)
         event = AuditEvent(
-            seq=(last.seq + 1) if last else 1,
-            prev_hash=last.row_hash if last else GENESIS_HASH,
+            seq=tail[0] + 1,
+            prev_hash=tail[1],
             occurred_at=utcnow(),
             actor_id=who.id,
             actor_label=who.label,
@@ -91,12 +96,50 @@ def record(
             details=details or {},
         )
         event.row_hash = compute_hash(event, chain_key())
-        try:
-            with session.begin_nested():
-                session.add(event)
-        except IntegrityError:
-            if attempt == _MAX_ATTEMPTS - 1:
-                raise
-            continue
+        if known or _is_postgresql(session):
+            # Nobody else can append now (see the module's docstring): no race to retry.
+            session.add(event)
+            session.flush()
+        else:
+            try:
+                with session.begin_nested():
+                    session.add(event)
+            except IntegrityError:
+                if attempt == _MAX_ATTEMPTS - 1:
+                    raise
+                continue
+        session.info[_TAIL] = (_innermost_transaction(session), event.seq, event.row_hash)
         return event
     raise RuntimeError("unreachable")  # pragma: no cover
+
+
+def _is_postgresql(session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _innermost_transaction(session):
+    return session.get_nested_transaction() or session.get_transaction()
+
+
+def _known_tail(session) -> tuple[int, str] | None:
+    """(seq, row_hash) of the row this same transaction appended last, if it still stands."""
+    known = session.info.get(_TAIL)
+    if known is None or known[0] is not _innermost_transaction(session):
+        return None
+    return known[1], known[2]
+
+
+def _lock_and_read_tail(session) -> tuple[int, str]:
+    if _is_postgresql(session):
+        session.execute(_ADVISORY_LOCK, {"key": AUDIT_LOCK_KEY})
+    last = session.execute(
+        select(AuditEvent.seq, AuditEvent.row_hash).order_by(AuditEvent.seq.desc()).limit(1)
+    ).first()
+    return (last.seq, last.row_hash) if last else (0, GENESIS_HASH)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_tail(session, previous_transaction) -> None:
+    # A rolled-back savepoint may have taken an appended row (and, on PostgreSQL, the lock)
+    # with it: read the tail again under the lock next time.
+    session.info.pop(_TAIL, None)

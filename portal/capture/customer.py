@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from portal import audit
 from portal.capture import identity, links, service
 from portal.capture.identity import IdentityFormatError
-from portal.capture.states import NOT_YET_VERIFIED, Status, transition
+from portal.capture.states import NOT_YET_VERIFIED, Status, can_transition, transition
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
 from portal.models.types import utcnow
@@ -105,7 +105,9 @@ def _problem_access(problem: links.LinkProblem) -> LinkAccess:
 def mark_opened(request: CaptureRequest) -> bool:
     """Record that the link was opened (a GET: the customer, or a preview bot). Idempotent:
     only the first call changes anything or writes an audit row."""
-    if not transition(request, Status.OPENED):
+    # Every later view of the page finds the request already past "opened": skip the UPDATE
+    # (and its commit) then. The conditional UPDATE still decides between racing first views.
+    if not can_transition(request.status, Status.OPENED) or not transition(request, Status.OPENED):
         return False
     audit.record("capture.opened", **_target(request))
     return True

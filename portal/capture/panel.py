@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from sqlalchemy.orm import selectinload
 
 from portal.capture import identity, kinds, states
 from portal.capture.money import format_amount
@@ -18,7 +19,27 @@ from portal.capture.states import NOT_YET_VERIFIED, TRANSITIONS, Status
 from portal.dataprotect import service as data_service
 from portal.delivery import outbox
 from portal.models.capture import CaptureRequest
+from portal.models.delivery import DeliveryMessage
 from portal.models.types import utcnow
+
+
+def with_deliveries(strategy=selectinload):
+    """Loader option for queries whose requests become panels: their messages come with them
+    instead of one query per panel (``joinedload`` for one request: the same round trip;
+    ``selectinload`` for a list: one more), without the bodies, which carry the link and
+    which a panel never shows."""
+    return strategy(CaptureRequest.delivery_messages).load_only(
+        DeliveryMessage.channel,
+        DeliveryMessage.backend,
+        DeliveryMessage.destination_masked,
+        DeliveryMessage.status,
+        DeliveryMessage.attempts,
+        DeliveryMessage.last_error,
+        DeliveryMessage.next_attempt_at,
+        DeliveryMessage.sent_at,
+        DeliveryMessage.updated_at,
+    )
+
 
 S = Status
 LABELS = {
@@ -170,7 +191,7 @@ def panel_data(request: CaptureRequest, now: datetime | None = None) -> dict:
         "expires_at": _iso(request.expires_at),
         "expires_label": local_time(request.expires_at),
         "steps": [_step(request, key, words, column) for key, words, column in _STEPS],
-        "delivery": outbox.delivery_summary(request.id),
+        "delivery": outbox.summarise_messages(request.delivery_messages),
         "data": data_fields(request),
         "actions": {
             "revoke": status in TRANSITIONS[S.REVOKED],

@@ -24,18 +24,28 @@ def visible_to(user: StaffUser):
     return own
 
 
-def find_visible(user: StaffUser, public_id: str) -> CaptureRequest | None:
+def find_visible(user: StaffUser, public_id: str, *options) -> CaptureRequest | None:
     """The request ``public_id`` if ``user`` may see it, else None (the caller answers 404,
-    so nobody learns whether someone else's request exists)."""
+    so nobody learns whether someone else's request exists). ``options``: loader options."""
     if not links.PUBLIC_ID_PATTERN.match(public_id or ""):
         return None
-    return db.session.execute(
-        select(CaptureRequest).where(CaptureRequest.public_id == public_id, visible_to(user))
-    ).scalar_one_or_none()
+    return (
+        db.session.execute(
+            select(CaptureRequest)
+            .where(CaptureRequest.public_id == public_id, visible_to(user))
+            .options(*options)
+        )
+        .scalars()
+        .unique()
+        .one_or_none()
+    )
 
 
-def recent_for(user: StaffUser, *, team: bool = False, limit: int = 20) -> list[CaptureRequest]:
-    """The newest requests ``user`` created, or (``team``) those of their team they may see."""
+def recent_for(
+    user: StaffUser, *options, team: bool = False, limit: int = 20
+) -> list[CaptureRequest]:
+    """The newest requests ``user`` created, or (``team``) those of their team they may see.
+    ``options``: loader options."""
     if team:
         if not has_permission(user.role, Permission.CAPTURE_VIEW_TEAM) or user.team_id is None:
             return []
@@ -50,5 +60,6 @@ def recent_for(user: StaffUser, *, team: bool = False, limit: int = 20) -> list[
             .where(clause)
             .order_by(CaptureRequest.created_at.desc(), CaptureRequest.id.desc())
             .limit(limit)
+            .options(*options)
         ).scalars()
     )

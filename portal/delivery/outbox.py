@@ -111,17 +111,23 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def delivery_summary(capture_request_id: int) -> list[dict]:
-    """What the agent may see about each message of a request, oldest first.
-
-    Never the destination in full, never a body (it carries the link). Each item holds:
-    id, channel, channel_words, destination (masked), status, status_words, attempts,
-    last_error (plain words or None), next_attempt_at, sent_at, updated_at (ISO 8601 UTC).
-    """
+    """What the agent may see about each message of a request, oldest first (see
+    ``summarise_messages``)."""
     messages = db.session.execute(
         select(DeliveryMessage)
         .where(DeliveryMessage.capture_request_id == capture_request_id)
         .order_by(DeliveryMessage.id)
     ).scalars()
+    return summarise_messages(messages)
+
+
+def summarise_messages(messages) -> list[dict]:
+    """What the agent may see about each of ``messages`` (one request's, oldest first).
+
+    Never the destination in full, never a body (it carries the link). Each item holds:
+    id, channel, channel_words, destination (masked), status, status_words, attempts,
+    last_error (plain words or None), next_attempt_at, sent_at, updated_at (ISO 8601 UTC).
+    """
     return [
         {
             "id": message.id,

@@ -8,6 +8,7 @@ identity answer are stored only as hashes. ``status`` changes only through
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -15,6 +16,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from portal.extensions import db
 from portal.models.staff import StaffUser
 from portal.models.types import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from portal.models.delivery import DeliveryMessage
 
 
 class CaptureRequest(db.Model):
@@ -76,6 +80,12 @@ class CaptureRequest(db.Model):
     status_reason: Mapped[str | None] = mapped_column(String(40))
 
     created_by: Mapped[StaffUser] = relationship()
+    #: The link messages queued for this request, oldest first. Read-only: messages are
+    #: written through ``portal.delivery.outbox``; this is here so the agent's panels can load
+    #: them with their requests (``portal.capture.panel.WITH_DELIVERIES``) in one round trip.
+    delivery_messages: Mapped[list[DeliveryMessage]] = relationship(
+        order_by="DeliveryMessage.id", viewonly=True
+    )
 
     def __repr__(self) -> str:  # ids and status only: never amounts, references or hashes
         return f"<CaptureRequest {self.id} {self.public_id} {self.status}>"

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from flask import current_app, request, session
 from sqlalchemy import select, update
+from sqlalchemy.orm import contains_eager
 
 from portal.extensions import db
 from portal.models.staff import StaffSession, StaffUser
@@ -80,8 +81,13 @@ def load_session() -> LoadedSession:
     token = session.get(_COOKIE_KEY)
     if not isinstance(token, str):
         return LoadedSession(None, None)
+    # One round trip for the session and its user: this runs on every staff request, polls
+    # included, and a lazy load of ``row.user`` would be a second query each time.
     row = db.session.execute(
-        select(StaffSession).where(StaffSession.token_hash == _hash_token(token))
+        select(StaffSession)
+        .join(StaffSession.user)
+        .options(contains_eager(StaffSession.user))
+        .where(StaffSession.token_hash == _hash_token(token))
     ).scalar_one_or_none()
     if row is None or row.ended_at is not None:
         reason = row.end_reason if row is not None else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from portal import audit
 from portal.audit.service import Actor, chain_key
@@ -81,3 +81,62 @@ def test_a_different_chain_key_fails_verification(app_factory):
     other = app_factory(AUDIT_CHAIN_KEY="another-key")
     with other.app_context():
         assert not audit.verify_chain(_rows(), chain_key()).ok
+
+
+def _statements_during(action) -> list[str]:
+    seen: list[str] = []
+
+    def remember(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", remember)
+    try:
+        action()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", remember)
+    return seen
+
+
+def _starting_with(statements: list[str], prefix: str) -> list[str]:
+    return [s for s in statements if s.lstrip().lower().startswith(prefix.lower())]
+
+
+def test_a_transaction_reads_the_chain_tail_once_however_many_rows_it_appends(app):
+    """Proves: appending three rows in one transaction reads the tail (and, on PostgreSQL,
+    takes the chain's lock) once, not once per row, and the chain still links and verifies.
+    Every audited action in every process waits on that lock, so its hold time matters."""
+    with app.app_context():
+        audit.record("test.before", actor=audit.service.SYSTEM)
+        db.session.commit()
+
+        def three_rows() -> None:
+            for n in range(3):
+                audit.record("test.batch", target_id=n, actor=audit.service.SYSTEM)
+
+        statements = _statements_during(three_rows)
+        db.session.commit()
+        tail_reads = _starting_with(statements, "SELECT audit_events.seq")
+        locks = [s for s in statements if "pg_advisory_xact_lock" in s]
+        inserts = _starting_with(statements, "INSERT INTO audit_events")
+        assert len(tail_reads) == 1 and len(inserts) == 3
+        assert len(locks) == (1 if db.engine.dialect.name == "postgresql" else 0)
+        rows = _rows()
+        assert [row.seq for row in rows] == [1, 2, 3, 4]
+        assert audit.verify_chain(rows, chain_key()).ok
+
+
+def test_a_rolled_back_savepoint_takes_its_rows_and_the_next_row_relinks(app):
+    """Proves: when a savepoint holding audit rows rolls back, the next row in the same
+    transaction links to the tail as it now stands (not to the vanished row), so the chain
+    verifies; a known tail never outlives the rows it describes."""
+    with app.app_context():
+        audit.record("test.kept", actor=audit.service.SYSTEM)
+        savepoint = db.session.begin_nested()
+        audit.record("test.in_savepoint", actor=audit.service.SYSTEM)
+        audit.record("test.in_savepoint", actor=audit.service.SYSTEM)
+        savepoint.rollback()
+        audit.record("test.after", actor=audit.service.SYSTEM)
+        db.session.commit()
+        rows = _rows()
+        assert [(row.seq, row.action) for row in rows] == [(1, "test.kept"), (2, "test.after")]
+        assert audit.verify_chain(rows, chain_key()).ok
