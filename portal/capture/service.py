@@ -158,11 +158,10 @@ def _send(
     request: CaptureRequest, nonce: str, channel: str, destination: str | None, *, resend: bool
 ) -> str:
     url = links.link_url(links.make_token(request.public_id, nonce))
-    target = _target(request)  # read now: the transition expires ``request``
     if channel != COPY_LINK:
         outbox.queue_link_message(request, url, channel, destination or "")
     transition(request, Status.SENT)
-    audit.record("capture.sent", **target, details={"channel": channel, "resend": resend})
+    audit.record("capture.sent", **_target(request), details={"channel": channel, "resend": resend})
     return url
 
 

@@ -92,8 +92,8 @@ def transition(
     ``where`` adds conditions (e.g. "not yet past its expiry"); ``values`` sets more columns in
     the same UPDATE. Returns True if this call made the change, False if the request was not in
     an allowed status (or a ``where`` condition failed) - in which case nothing changed. The
-    in-memory object is expired so the next attribute access reads the database. Joins the
-    current transaction; the caller commits.
+    in-memory object is expired (the columns set, or all of it after a refusal) so the next
+    attribute access reads the database. Joins the current transaction; the caller commits.
     """
     now = now or utcnow()
     changes: dict[str, Any] = {"status": target.value, "updated_at": now, **values}
@@ -112,7 +112,9 @@ def transition(
         .execution_options(synchronize_session=False)
     )
     moved = db.session.execute(statement).rowcount == 1
-    db.session.expire(request)
+    # After a move only the columns it set are stale (so reading the public id for the audit
+    # row costs no query); after a refusal anything may have changed under us.
+    db.session.expire(request, list(changes) if moved else None)
     return moved
 
 
