@@ -1,8 +1,12 @@
 -- One wrk script for every scenario; the bench sets it up through environment variables:
 --   BENCH_METHOD, BENCH_PATHS_FILE (one path per line, used round-robin) or BENCH_PATH,
 --   BENCH_COOKIE, BENCH_HEADER ("Name: value"), BENCH_BODY (may hold {KEY}: a fresh random
---   22-character key per request, e.g. the console form's create_key).
+--   22-character key per request, e.g. the console form's create_key), BENCH_EXPECT (the
+--   status every answer must have, default 200: a redirect to the sign-in page is not a page).
 local method = os.getenv("BENCH_METHOD") or "GET"
+local expect = tonumber(os.getenv("BENCH_EXPECT") or "200")
+local threads = {}
+unexpected = 0
 local body_template = os.getenv("BENCH_BODY")
 local paths, index = {}, 0
 local counter = 0
@@ -10,6 +14,7 @@ local counter = 0
 function setup(thread)
   counter = counter + 1
   thread:set("id", counter)
+  threads[#threads + 1] = thread
 end
 
 function init(args)
@@ -49,11 +54,17 @@ function request()
   return wrk.format(method, paths[index], nil, body)
 end
 
+function response(status, headers, body)
+  if status ~= expect then unexpected = unexpected + 1 end
+end
+
 function done(summary, latency, requests)
   local e = summary.errors
+  local wrong = 0
+  for _, thread in ipairs(threads) do wrong = wrong + thread:get("unexpected") end
   io.write(string.format(
     'BENCH_RESULT {"requests": %d, "duration_us": %d, "socket_errors": %d, "status_errors": %d, ' ..
-    '"p50_us": %d, "p95_us": %d, "p99_us": %d, "max_us": %d}\n',
-    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,
+    '"unexpected_status": %d, "p50_us": %d, "p95_us": %d, "p99_us": %d, "max_us": %d}\n',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status, wrong,
     latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max))
 end
