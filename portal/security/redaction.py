@@ -114,6 +114,11 @@ def redact_value(value: Any, _depth: int = 0) -> Any:
 _STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
+#: Set on a record once ``RedactionFilter`` has rewritten it: a formatter then need only redact
+#: what it formats itself, late (exception and stack text).
+FILTERED_MARK = "postern_redacted"
+
+
 class RedactionFilter(logging.Filter):
     """A logging filter that rewrites each record in place so nothing sensitive survives."""
 
@@ -134,4 +139,5 @@ class RedactionFilter(logging.Filter):
             record.exc_text = redact_text(record.exc_text)
         if record.stack_info:
             record.stack_info = redact_text(record.stack_info)
+        setattr(record, FILTERED_MARK, True)
         return True

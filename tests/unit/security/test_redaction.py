@@ -293,3 +293,20 @@ def test_redact_text_is_idempotent():
     text = "card 4111111111111111 password=x Bearer abc /c/abcdefghijk"
     once = redact_text(text)
     assert redact_text(once) == once
+
+
+def test_the_json_formatter_alone_still_redacts_every_field():
+    """Proves: the JSON formatter's own pass covers every field of a record no redaction
+    filter has seen (a handler built without one), and the filter's mark never reaches the
+    output of a record that went through the filter."""
+    from portal.observability.logging import RedactingJsonFormatter
+
+    formatter = RedactingJsonFormatter("%(message)s")
+    record = logging.makeLogRecord(
+        {"msg": "card %s", "args": ("4111111111111111",), "note": "pan 4111 1111 1111 1111"}
+    )
+    line = json.loads(formatter.format(record))
+    assert "4111" not in json.dumps(line) and line["note"].startswith("pan ")
+
+    RedactionFilter().filter(record)
+    assert "postern_redacted" not in json.loads(formatter.format(record))
