@@ -138,3 +138,33 @@ def seed_requests(
         connection.execute("ANALYZE capture_requests")
         connection.execute("ANALYZE payments")
     return count, len(paid), time.perf_counter() - started
+
+
+def main() -> None:
+    """``python -m bench.seed --database URL --rows N``: seed a migrated database that already
+    has agent accounts (``flask users create``), e.g. to try the back office at scale."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m bench.seed")
+    parser.add_argument("--database", required=True, help="postgresql://... (migrated)")
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=365, help="spread over this many days")
+    args = parser.parse_args()
+    with psycopg.connect(_plain(args.database)) as connection:
+        agents = connection.execute(
+            "SELECT id, team_id FROM staff_users WHERE role = 'agent' ORDER BY id"
+        ).fetchall()
+    if not agents:
+        raise SystemExit("No agent accounts: create some first (flask users create ... agent).")
+    count, paid, seconds = seed_requests(
+        args.database,
+        args.rows,
+        [tuple(agent) for agent in agents],
+        days=args.days,
+        seed=random.SystemRandom().randrange(2**32),  # a second run draws other public ids
+    )
+    print(f"seeded {count:,} requests and {paid:,} payments in {seconds:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
