@@ -4,16 +4,25 @@ subject requests, staff). Every free-text field refuses card numbers; CSRF is on
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, RadioField, SelectField, StringField
+from wtforms import BooleanField, HiddenField, PasswordField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, Regexp
 
+from portal.refunds.service import FORM_KEY_PATTERN, new_form_key
 from portal.refunds.wording import REASONS
 from portal.security.authz import Role
 from portal.security.validators import NoCardNumbers
 
 _TEXT = {"autocomplete": "off", "spellcheck": "false"}
 REASON_MAX = 200
+FORM_KEY_MISSING = (
+    "This refund form arrived without its one-time key, so nothing was refunded. "
+    "Check the details and press Refund again."
+)
+FORM_KEY_NOT_VALID = (
+    "This refund form's one-time key is not valid, so nothing was refunded. "
+    "Check the details and press Refund again."
+)
 
 
 def _reason_field(label: str = "Reason", message: str = "Give a reason.") -> StringField:
@@ -66,6 +75,31 @@ class RefundForm(FlaskForm):
         validators=[DataRequired("Choose a reason.")],
     )
     note = _reason_field("Note for the audit trail", "Write a short note about this refund.")
+    #: One-time key of this rendering of the form: sending it twice makes one refund.
+    form_key = HiddenField(
+        validators=[
+            DataRequired(FORM_KEY_MISSING),
+            Regexp(FORM_KEY_PATTERN, message=FORM_KEY_NOT_VALID),
+        ]
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        #: Why the form's key was refused, shown as the page's own error (the field is hidden,
+        #: so the usual "link to the field" error would lead nowhere); None if it was not.
+        self.key_problem: str | None = None
+        if not self.is_submitted():  # a new page: a new key. A submission keeps what it sent.
+            self.form_key.data = new_form_key()
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        if self.form_key.errors:
+            self.key_problem = " ".join(self.form_key.errors)
+            self.form_key.errors = []
+            # Nothing was refunded with the refused key, so the page shown again gets a fresh
+            # one: pressing Refund on it then works, once.
+            self.form_key.data = new_form_key()
+        return ok
 
 
 class RejectForm(FlaskForm):

@@ -83,7 +83,8 @@ def refund_new(public_id: str):
     payment = payment_for(request)
     form = RefundForm()
     if not form.validate_on_submit():
-        return _render_new(request, payment, form, status=400 if form.errors else 200)
+        refused = form.errors or form.key_problem
+        return _render_new(request, payment, form, form.key_problem, 400 if refused else 200)
     stop = needs_reauth(url_for("backoffice.refund_new", public_id=public_id))
     if stop is not None:
         return stop
@@ -98,7 +99,10 @@ def refund_new(public_id: str):
             note=form.note.data,
             requester=g.staff_user,
             reauthenticated_at=g.staff_session.reauthenticated_at,
+            form_key=form.form_key.data,
         )
+    except service.AlreadyRequested as sent_twice:
+        return _show_first_refund(sent_twice.refund)
     except service.ReauthRequired:  # it lapsed between the check above and the service's
         return ask_for_reauth(url_for("backoffice.refund_new", public_id=public_id))
     except (AmountError, service.RefundError) as problem:
@@ -112,6 +116,20 @@ def refund_new(public_id: str):
         )
     else:
         _tell(submission.submit(refund, gateway=StripeGateway.for_app(), actor=_actor()))
+    return redirect(url_for("backoffice.refund_detail", refund_id=refund.id), code=303)
+
+
+def _show_first_refund(refund: Refund):
+    """The same form was sent twice (a double click, or again after a slow answer): nothing
+    new was made or sent to Stripe; show the refund the first submission made, and its state.
+    The first submission is the one that hands it to Stripe (or the retry button, later)."""
+    db.session.rollback()  # end the read; the refund is loaded afresh below
+    flash(
+        "This refund was already requested: the form was sent twice, so no second refund was "
+        f"made. Below is the refund of {_money(refund.amount_minor, refund.currency)} that the "
+        "first one made.",
+        "info",
+    )
     return redirect(url_for("backoffice.refund_detail", refund_id=refund.id), code=303)
 
 

@@ -13,13 +13,25 @@ two tabs), Stripe makes at most one refund for it.
 ``requested`` means "approved, Stripe not yet known to have it": the row can be sent again
 with the same key until Stripe answers. Amounts in pending_approval, requested, pending,
 requires_action and succeeded count against what may still be refunded.
+
+``form_key`` is the one-time key of the form that asked for the refund. It is unique per
+requester, so sending the same form twice (a double click, a resubmission after a slow answer)
+finds the first refund instead of making a second. Refunds made before the key existed have none.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -54,6 +66,8 @@ class Refund(db.Model):
             name="decider_is_not_requester",
         ),
         CheckConstraint("amount_minor > 0", name="amount_positive"),
+        # One refund per form: the second submission of a form finds the first one's refund.
+        UniqueConstraint("requested_by_id", "form_key", name="uq_refunds_requested_by_id_form_key"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -68,6 +82,8 @@ class Refund(db.Model):
     requires_approval: Mapped[bool] = mapped_column(Boolean, default=False)
 
     requested_by_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    #: The one-time key of the refund form that asked for it (None for older refunds).
+    form_key: Mapped[str | None] = mapped_column(String(32))
     #: Who approved or rejected it (dual control); never the requester.
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -14,6 +14,9 @@ Rules, each enforced here whatever the caller:
 - The refund row is committed BEFORE Stripe is called (``portal.refunds.submission``);
   Stripe sees the idempotency key ``postern-refund-<row id>``, so a retry after a timeout or
   an outage never refunds twice.
+- Each refund form carries a one-time ``form_key``, stored on the row and unique per
+  requester: the same form sent twice (a double click, a resubmission after a slow answer)
+  makes no second row, so no second refund; ``AlreadyRequested`` hands back the first one.
 
 Transactions: every public function COMMITS its own work (documented per function), because
 Stripe is called between database steps and no transaction is held open across that call.
@@ -21,11 +24,15 @@ Stripe is called between database steps and no transaction is held open across t
 
 from __future__ import annotations
 
+import logging
+import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from portal import audit
 from portal.audit.service import Actor
@@ -46,6 +53,10 @@ from portal.security.pan import contains_pan
 from portal.staff.reauth import is_recent
 
 MAX_NOTE_LENGTH = 200
+#: What a refund form's one-time key looks like (``new_form_key`` makes 22 characters).
+FORM_KEY_PATTERN = r"^[A-Za-z0-9_-]{16,32}$"
+
+log = logging.getLogger("postern.refunds")
 
 
 class RefundError(ValueError):
@@ -70,6 +81,15 @@ class NotAllowed(RefundError):
 
 class WrongState(RefundError):
     """The refund is not in a state this action applies to (someone else got there first)."""
+
+
+class AlreadyRequested(RefundError):
+    """The same refund form was sent again; ``refund`` is the one its first submission made.
+    Nothing was written: not a second row, not a second audit entry."""
+
+    def __init__(self, refund: Refund):
+        super().__init__("This refund was already requested: the form was sent twice.")
+        self.refund = refund
 
 
 @dataclass(frozen=True)
@@ -164,15 +184,23 @@ def request_refund(
     note: str,
     requester: StaffUser,
     reauthenticated_at: datetime | None,
+    form_key: str | None = None,
 ) -> Refund:
     """Record a refund of ``amount_minor`` on the payment, as ``requester``.
 
+    ``form_key`` is the one-time key of the form that asked (``new_form_key``); a second call
+    with the same key by the same requester raises AlreadyRequested carrying the first refund.
     Returns the new refund: "pending_approval" above the dual-control limit, else "requested"
     (hand it to ``submit`` next). Audits refund.requested. Raises NotAllowed, ReauthRequired,
-    RefundError (reason), NotRefundable, OverRefund; nothing is written then. COMMITS.
+    AlreadyRequested, RefundError (reason), NotRefundable, OverRefund; nothing is written
+    then. COMMITS.
     """
     _require(requester, Permission.REFUND_REQUEST)
     _require_reauth(reauthenticated_at)
+    _check_form_key(form_key)
+    # Before the amount is judged: resent after the first refund took everything that was
+    # left, a form would otherwise be told "nothing is left" instead of seeing its refund.
+    _refuse_if_form_used(payment_id, requester, form_key)
     if reason_code not in wording.REASONS:
         raise RefundError("Choose a reason from the list.")
     note = checked_note(note)
@@ -180,6 +208,8 @@ def request_refund(
         raise RefundError("Enter an amount greater than zero.")
     try:
         payment = _lock_payment(payment_id)
+        # Again under the lock: a double click's second request waited here for the first.
+        _refuse_if_form_used(payment_id, requester, form_key)
         if payment.status != "succeeded" or not payment.stripe_payment_intent_id:
             raise NotRefundable("Only a payment that went through can be refunded.")
         now_position = position(payment)
@@ -196,6 +226,7 @@ def request_refund(
             status=PENDING_APPROVAL if needs_approval else REQUESTED,
             requires_approval=needs_approval,
             requested_by_id=requester.id,
+            form_key=form_key,
             created_at=now,
             updated_at=now,
         )
@@ -215,10 +246,49 @@ def request_refund(
             actor=actor_for(requester),
         )
         db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        # The unique (requester, form key) constraint caught what the lookups did not see
+        # (say, one key sent for two payments at once): answer as the lookup would have.
+        _refuse_if_form_used(payment_id, requester, form_key)
+        raise
     except Exception:
         db.session.rollback()
         raise
     return refund
+
+
+def new_form_key() -> str:
+    """A fresh one-time key for a refund form (22 URL-safe characters, 128 random bits)."""
+    return secrets.token_urlsafe(16)
+
+
+def _check_form_key(form_key: str | None) -> None:
+    if form_key is not None and not re.fullmatch(FORM_KEY_PATTERN, form_key):
+        raise RefundError("The refund form is not valid: open the refund page again.")
+
+
+def _refuse_if_form_used(payment_id: int, requester: StaffUser, form_key: str | None) -> None:
+    """Raise AlreadyRequested if ``requester`` already made a refund with this form's key;
+    RefundError if the key was used for another payment (a form cannot move between
+    payments, so that is a tampered or broken submission). Keyless calls pass."""
+    if form_key is None:
+        return
+    earlier = db.session.execute(
+        select(Refund).where(Refund.requested_by_id == requester.id, Refund.form_key == form_key)
+    ).scalar_one_or_none()
+    if earlier is None:
+        return
+    if earlier.payment_id != payment_id:
+        raise RefundError(
+            "This refund form was already used for another payment, so nothing was refunded. "
+            "Open the refund page again."
+        )
+    log.info(
+        "refund form sent again; answered with the refund it made",
+        extra={"refund_id": earlier.id, "staff_id": requester.id},
+    )
+    raise AlreadyRequested(earlier)
 
 
 def _over_refund_message(pos: Position) -> str:

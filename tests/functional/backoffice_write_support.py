@@ -4,10 +4,13 @@ the real pages and the Stripe sandbox, re-authentication, and the sandbox's reco
 
 from __future__ import annotations
 
+import re
+import secrets
+
 import requests
 from sqlalchemy import select
 
-from tests.conftest import DEFAULT_PASSWORD, current_totp, post_form
+from tests.conftest import DEFAULT_PASSWORD, csrf_from, current_totp, post_form
 from tests.functional.payments_support import (
     confirm_in_browser,
     customer_at_payment,
@@ -34,6 +37,33 @@ def reauth(client, user, *, offset_steps: int = 1, password: str = DEFAULT_PASSW
         client,
         "/backoffice/reauth",
         {"password": password, "code": current_totp(user, offset_steps=offset_steps)},
+    )
+
+
+_FORM_KEY = re.compile(r'name="form_key" type="hidden" value="([^"]+)"')
+
+
+def refund_url(public_id: str) -> str:
+    return f"/backoffice/refunds/new/{public_id}"
+
+
+def refund_form(client, public_id: str) -> dict:
+    """What the refund page's form sends besides what staff fill in: the CSRF token and the
+    form's one-time key. A page showing no form (nothing left to refund) gives a fresh key, as
+    a form opened earlier in another tab would carry."""
+    page = client.get(refund_url(public_id)).get_data(as_text=True)
+    key = _FORM_KEY.search(page)
+    return {
+        "csrf_token": csrf_from(page),
+        "form_key": key.group(1) if key else secrets.token_urlsafe(16),
+    }
+
+
+def ask_refund(client, public_id: str, fields: dict, *, form: dict | None = None):
+    """Fill in the refund page's form with ``fields`` and send it. Pass ``form`` (from
+    ``refund_form``) to send one rendering of the form again, as a double click does."""
+    return client.post(
+        refund_url(public_id), data={**fields, **(form or refund_form(client, public_id))}
     )
 
 

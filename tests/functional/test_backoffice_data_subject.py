@@ -13,6 +13,7 @@ from tests.conftest import login, post_form
 from tests.functional.backoffice_write_support import (
     ADDRESS,
     DESTINATION,
+    ask_refund,
     audit_rows,
     data_request,
     paid_request,
@@ -183,9 +184,9 @@ def test_erasing_a_paid_request_keeps_the_payment_record(app_factory, stripe_san
     login(client, user)
     reauth(client, user)
     refund_note = "Customer Mrs Quillfeather phoned"
-    post_form(
+    ask_refund(
         client,
-        f"/backoffice/refunds/new/{public_id}",
+        public_id,
         {"scope": "partial", "amount": "1.00", "reason_code": "goodwill", "note": refund_note},
     )
 

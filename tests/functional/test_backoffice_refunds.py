@@ -4,6 +4,8 @@ retries that never refund twice, and refund status following Stripe's webhooks."
 
 from __future__ import annotations
 
+import html
+import re
 import threading
 from datetime import timedelta
 
@@ -13,10 +15,13 @@ from sqlalchemy.exc import IntegrityError
 
 from tests.conftest import csrf_from, current_totp, login, post_form
 from tests.functional.backoffice_write_support import (
+    ask_refund,
     audit_rows,
     paid_request,
     reauth,
     refund_calls,
+    refund_form,
+    refund_url,
     refunds_in_db,
     sandbox_refunds,
 )
@@ -28,6 +33,8 @@ from tests.functional.payments_support import (
 )
 
 REFUND = {"scope": "full", "amount": "", "reason_code": "requested_by_customer", "note": "Asked"}
+PARTIAL = {**REFUND, "scope": "partial", "amount": "5.00"}
+SENT_TWICE = "This refund was already requested: the form was sent twice"
 
 
 @pytest.fixture
@@ -50,12 +57,9 @@ def officer(bo_app, make_staff):
     return client, user
 
 
-def new_refund_url(public_id: str) -> str:
-    return f"/backoffice/refunds/new/{public_id}"
-
-
 def ask(client, public_id, **fields):
-    return post_form(client, new_refund_url(public_id), {**REFUND, **fields})
+    """Open the refund page and send its form once, filled in with ``fields``."""
+    return ask_refund(client, public_id, {**REFUND, **fields})
 
 
 def test_a_full_refund_goes_to_stripe_once_with_our_key(bo_app, stripe_sandbox, agent, officer):
@@ -87,7 +91,7 @@ def test_partial_refunds_until_nothing_is_left(bo_app, stripe_sandbox, agent, of
     public_id = paid_request(bo_app, stripe_sandbox, agent.id)
 
     assert ask(client, public_id, scope="partial", amount="5.00").status_code == 303
-    page = client.get(new_refund_url(public_id)).get_data(as_text=True)
+    page = client.get(refund_url(public_id)).get_data(as_text=True)
     assert "£7.50" in page  # left to refund
     assert ask(client, public_id, scope="full").status_code == 303
 
@@ -95,9 +99,7 @@ def test_partial_refunds_until_nothing_is_left(bo_app, stripe_sandbox, agent, of
         (500, "succeeded"),
         (750, "succeeded"),
     ]
-    assert "Nothing is left to refund" in client.get(new_refund_url(public_id)).get_data(
-        as_text=True
-    )
+    assert "Nothing is left to refund" in client.get(refund_url(public_id)).get_data(as_text=True)
     again = ask(client, public_id, scope="partial", amount="0.01")
     assert again.status_code == 409 and "Nothing is left to refund" in again.get_data(as_text=True)
     assert len(refund_calls(stripe_sandbox)) == 2
@@ -414,3 +416,178 @@ def test_two_people_refunding_at_once_cannot_exceed_the_payment(
 
     assert sorted(outcomes) == ["ok", "over"]
     assert [r.amount_minor for r in refunds_in_db(bo_app, public_id)] == [3000]
+
+
+# --- The same form sent twice (a double click, or again after a slow answer) -----------------
+
+
+def _text_after(client, response) -> str:
+    """The page a 303 leads to, as staff read it (flash messages included)."""
+    assert response.status_code == 303, response.status_code
+    return html.unescape(client.get(response.headers["Location"]).get_data(as_text=True))
+
+
+@pytest.mark.parametrize(("fields", "minor"), [(PARTIAL, 500), (REFUND, 1250)])
+def test_a_refund_form_sent_twice_makes_one_refund(
+    fields, minor, bo_app, stripe_sandbox, agent, officer
+):
+    """Proves: the same rendering of the refund form sent twice (partial, and full, where the
+    second used to be refused only by the over-refund check) makes one refund row and one
+    refund at Stripe, one "refund.requested" in the audit trail; the second answer leads to
+    the first refund with a plain message, never an error page."""
+    client, user = officer
+    public_id = paid_request(bo_app, stripe_sandbox, agent.id)
+    form = refund_form(client, public_id)
+
+    first = ask_refund(client, public_id, fields, form=form)
+    second = ask_refund(client, public_id, fields, form=form)
+
+    assert first.status_code == 303 and second.status_code == 303
+    assert second.headers["Location"] == first.headers["Location"]
+    page = _text_after(client, second)
+    assert SENT_TWICE in page and "no second refund was made" in page
+    assert "Refunded" in page
+    [refund] = refunds_in_db(bo_app, public_id)
+    assert (refund.amount_minor, refund.status, refund.form_key) == (
+        minor,
+        "succeeded",
+        form["form_key"],
+    )
+    assert len(sandbox_refunds(stripe_sandbox)) == 1  # Stripe's own list
+    [call] = refund_calls(stripe_sandbox)  # and only one POST /v1/refunds was made
+    assert call["idempotency_key"] == f"postern-refund-{refund.id}"
+    actions = [row.action for row in audit_rows(bo_app, "refund.")]
+    assert actions == ["refund.requested", "refund.submitted", "refund.succeeded"]
+    assert audit_rows(bo_app, "refund.requested")[0].actor_id == user.id
+
+
+def test_a_dual_control_refund_form_sent_twice_waits_once_and_is_sent_once(
+    bo_app, stripe_sandbox, agent, officer, make_staff
+):
+    """Proves: above the dual-control limit, the form sent twice leaves one refund waiting for
+    approval (nothing at Stripe); the second person approves that one, and Stripe makes one
+    refund. The requester still cannot approve it."""
+    client, requester = officer
+    public_id = paid_request(bo_app, stripe_sandbox, agent.id, amount_minor=25000)
+    form = refund_form(client, public_id)
+    large = {**REFUND, "scope": "partial", "amount": "150.00"}  # > the £100.00 limit
+
+    first = ask_refund(client, public_id, large, form=form)
+    second = ask_refund(client, public_id, large, form=form)
+
+    assert second.headers["Location"] == first.headers["Location"]
+    page = _text_after(client, second)
+    assert SENT_TWICE in page and "Waiting for a second person to approve" in page
+    assert "Approve and send" not in page
+    [waiting] = refunds_in_db(bo_app, public_id)
+    assert (waiting.status, waiting.amount_minor) == ("pending_approval", 15000)
+    assert refund_calls(stripe_sandbox) == []
+    left = client.get(refund_url(public_id)).get_data(as_text=True)
+    assert "£100.00" in left  # £250.00 paid, £150.00 held once, not twice
+
+    approver_client = bo_app.test_client()
+    approver = make_staff("backoffice", mfa=True)
+    login(approver_client, approver)
+    assert reauth(approver_client, approver).status_code == 303
+    detail = f"/backoffice/refunds/{waiting.id}"
+    approved = post_form(approver_client, f"{detail}/approve", {}, page=detail)
+
+    assert "Refund sent to Stripe" in _text_after(approver_client, approved)
+    [refund] = refunds_in_db(bo_app, public_id)
+    assert (refund.status, refund.decided_by_id) == ("succeeded", approver.id)
+    assert len(sandbox_refunds(stripe_sandbox)) == 1 and len(refund_calls(stripe_sandbox)) == 1
+    assert [(r.action, r.actor_id) for r in audit_rows(bo_app, "refund.")][:2] == [
+        ("refund.requested", requester.id),
+        ("refund.approved", approver.id),
+    ]
+
+
+def test_a_double_click_racing_itself_makes_one_refund(bo_app, stripe_sandbox, agent, officer):
+    """Proves: the two requests of a double click arriving together (same session, same form)
+    make one refund row and one refund at Stripe, whichever wins: the payment's lock makes the
+    second wait and find the first's row (the unique key is the database's backstop). Both
+    answers lead to that one refund."""
+    client, _ = officer
+    public_id = paid_request(bo_app, stripe_sandbox, agent.id)
+    form = refund_form(client, public_id)
+    twin = bo_app.test_client()  # the same browser session, a second connection
+    twin.set_cookie("postern_session", client.get_cookie("postern_session").value)
+    barrier, answers = threading.Barrier(2), []
+
+    def click(browser):
+        barrier.wait(timeout=10)
+        answers.append(browser.post(refund_url(public_id), data={**PARTIAL, **form}))
+
+    threads = [threading.Thread(target=click, args=(c,)) for c in (client, twin)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert [answer.status_code for answer in answers] == [303, 303]
+    assert len({answer.headers["Location"] for answer in answers}) == 1
+    [refund] = refunds_in_db(bo_app, public_id)
+    assert (refund.amount_minor, refund.status) == (500, "succeeded")
+    assert len(sandbox_refunds(stripe_sandbox)) == 1 and len(refund_calls(stripe_sandbox)) == 1
+    assert len(audit_rows(bo_app, "refund.requested")) == 1
+
+
+_KEY_IN_PAGE = re.compile(r'name="form_key" type="hidden" value="([^"]*)"')
+
+
+@pytest.mark.parametrize(
+    ("sent_key", "words"),
+    [
+        (None, "arrived without its one-time key"),
+        ("", "arrived without its one-time key"),
+        ("too-short", "one-time key is not valid"),
+        ("k" * 33, "one-time key is not valid"),
+        ("spaces are not allowed here", "one-time key is not valid"),
+        ('"><script>alert(1)</script>', "one-time key is not valid"),
+    ],
+)
+def test_a_refund_form_without_a_valid_key_is_refused_plainly(
+    sent_key, words, bo_app, stripe_sandbox, agent, officer
+):
+    """Proves: a refund form whose one-time key is missing or not shaped like one is refused
+    (400) with a specific message in the page's error summary, nothing is written or sent to
+    Stripe, and the page shown again carries a fresh key, so pressing Refund on it works."""
+    client, _ = officer
+    public_id = paid_request(bo_app, stripe_sandbox, agent.id)
+    form = refund_form(client, public_id)
+    data = {**PARTIAL, "csrf_token": form["csrf_token"]}
+    if sent_key is not None:
+        data["form_key"] = sent_key
+
+    refused = client.post(refund_url(public_id), data=data)
+
+    text = html.unescape(refused.get_data(as_text=True))
+    assert refused.status_code == 400
+    assert 'role="alert"' in text and words in text and "nothing was refunded" in text
+    assert "<script>alert(1)</script>" not in refused.get_data(as_text=True)
+    assert refunds_in_db(bo_app) == [] and refund_calls(stripe_sandbox) == []
+    [fresh] = _KEY_IN_PAGE.findall(refused.get_data(as_text=True))
+    assert re.fullmatch(r"[A-Za-z0-9_-]{22}", fresh) and fresh != sent_key
+
+    again = client.post(refund_url(public_id), data={**data, "form_key": fresh})
+
+    assert again.status_code == 303
+    [refund] = refunds_in_db(bo_app, public_id)
+    assert (refund.amount_minor, refund.form_key) == (500, fresh)
+
+
+def test_a_form_key_cannot_be_reused_for_another_payment(bo_app, stripe_sandbox, agent, officer):
+    """Proves: a form's key belongs to the payment whose page made it: sent for another
+    payment, it is refused (409) and nothing is refunded there, not taken as a duplicate."""
+    client, _ = officer
+    first_id = paid_request(bo_app, stripe_sandbox, agent.id)
+    other_id = paid_request(bo_app, stripe_sandbox, agent.id)
+    form = refund_form(client, first_id)
+    assert ask_refund(client, first_id, PARTIAL, form=form).status_code == 303
+
+    moved = ask_refund(client, other_id, PARTIAL, form=form)
+
+    assert moved.status_code == 409
+    assert "already used for another payment" in html.unescape(moved.get_data(as_text=True))
+    assert refunds_in_db(bo_app, other_id) == []
+    assert len(refunds_in_db(bo_app, first_id)) == 1 and len(refund_calls(stripe_sandbox)) == 1

@@ -21,10 +21,12 @@ from portal.payments.gateway import MAX_NETWORK_RETRIES
 from portal.refunds.wording import PROVIDER_UNAVAILABLE
 from tests.conftest import login, post_form
 from tests.functional.backoffice_write_support import (
+    ask_refund,
     audit_rows,
     paid_request,
     reauth,
     refund_calls,
+    refund_form,
     refunds_in_db,
     sandbox_refunds,
 )
@@ -85,7 +87,12 @@ def officer(bo_app, make_staff):
 
 
 def _ask_full_refund(client, public_id: str):
-    return post_form(client, f"/backoffice/refunds/new/{public_id}", FULL_REFUND)
+    return ask_refund(client, public_id, FULL_REFUND)
+
+
+def _send(client, public_id: str, form: dict):
+    """Send one rendering of the refund form (``refund_form``) for a full refund."""
+    return ask_refund(client, public_id, FULL_REFUND, form=form)
 
 
 def _press_try_again(client, refund_id: int):
@@ -270,4 +277,47 @@ def test_a_fault_when_the_approver_sends_a_large_refund_is_explained_and_finishe
         ("refund.submitted", approver.id),
         ("refund.succeeded", approver.id),
     ]
+    assert_audit_chain_intact(bo_app)
+
+
+@pytest.mark.parametrize("fault", sorted(ANSWER_LOST))
+def test_the_form_sent_again_after_a_slow_answer_makes_no_second_refund(
+    fault, bo_app, stripe_sandbox, paid, officer
+):
+    """Proves, per fault that lets Stripe make the refund and loses every answer: the staff
+    member, told the refund is not confirmed, sends the same form again (back, then Refund):
+    no second row and no new call to Stripe; they land on the first refund with a plain
+    "already requested" message (not "nothing is left to refund"), and its "Try again" links
+    the refund Stripe made. One refund at Stripe, one row, one "refund.requested"."""
+    client, user = officer
+    arm_fault(stripe_sandbox, fault, count=OUTLASTING, path_prefix="/v1/refunds")
+    form = refund_form(client, paid)
+    first = _send(client, paid, form)
+    assert PROVIDER_UNAVAILABLE in _page_after(client, first)
+    calls = len(refund_calls(stripe_sandbox))
+    _clear_faults(stripe_sandbox)  # were the form to reach Stripe again, it would be answered
+
+    post_form_again = _send(client, paid, form)
+
+    page = _page_after(client, post_form_again)
+    assert post_form_again.headers["Location"] == first.headers["Location"]
+    assert "This refund was already requested" in page and "Try again" in page
+    assert "Nothing is left to refund" not in page
+    assert len(refund_calls(stripe_sandbox)) == calls  # the second submission sent nothing
+    [waiting] = refunds_in_db(bo_app, paid)
+    assert waiting.status == "requested" and waiting.form_key == form["form_key"]
+
+    page = _page_after(client, _press_try_again(client, waiting.id))
+
+    assert SENT in page
+    refund = _assert_one_refund_everywhere(bo_app, stripe_sandbox, paid)
+    assert refund.id == waiting.id
+    rows = audit_rows(bo_app, "refund.")
+    assert [row.action for row in rows] == [
+        "refund.requested",
+        "refund.submit_deferred",
+        "refund.submitted",
+        "refund.succeeded",
+    ]
+    assert {row.actor_id for row in rows} == {user.id}
     assert_audit_chain_intact(bo_app)

@@ -7,8 +7,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from portal.extensions import db
+from portal.models.audit import AuditEvent
+from portal.models.refund import Refund
 from portal.models.types import utcnow
 from portal.refunds import service
 from tests.unit.refunds.support import paid_payment, user
@@ -142,3 +146,83 @@ def test_a_rejection_frees_the_amount(app, people):
         service.reject(refund.id, approver=user(people["checker"]), note="No receipt")
         db.session.expire_all()
         assert service.position(payment).remaining == 5000
+
+
+def _requested_audits() -> int:
+    return len(
+        db.session.execute(select(AuditEvent).where(AuditEvent.action == "refund.requested")).all()
+    )
+
+
+def test_the_same_form_key_twice_gives_back_the_first_refund(app, people):
+    """Proves: a second request with the same form key by the same requester writes nothing
+    (no row, no audit entry) and hands back the first refund, even when that first refund
+    took everything that was left (the amount is not judged for a form already used)."""
+    with app.app_context():
+        payment = paid_payment(people["agent"].id)
+        key = service.new_form_key()
+        first = ask(payment.id, user(people["officer"]), amount=5000, form_key=key)
+        with pytest.raises(service.AlreadyRequested, match="already requested") as sent_twice:
+            ask(payment.id, user(people["officer"]), amount=5000, form_key=key)
+        assert sent_twice.value.refund.id == first.id
+        assert [r.id for r in service.refunds_of(payment)] == [first.id]
+        assert _requested_audits() == 1
+
+
+def test_a_form_key_is_one_requesters(app, people):
+    """Proves: keys are scoped per requester (another person's refund with the same key is
+    theirs, not a duplicate), and keyless requests (older callers) never collide."""
+    app.config["REFUND_DUAL_CONTROL_MINOR"] = 10000
+    with app.app_context():
+        payment = paid_payment(people["agent"].id)
+        key = service.new_form_key()
+        mine = ask(payment.id, user(people["officer"]), form_key=key)
+        theirs = ask(payment.id, user(people["checker"]), form_key=key)
+        keyless = [ask(payment.id, user(people["officer"])) for _ in range(2)]
+        assert len({mine.id, theirs.id, *(r.id for r in keyless)}) == 4
+
+
+def test_a_used_form_key_for_another_payment_is_refused(app, people):
+    """Proves: a key already used on one payment is refused on another (not taken as a
+    duplicate, not a new refund): a form cannot move between payments."""
+    with app.app_context():
+        key = service.new_form_key()
+        ask(paid_payment(people["agent"].id).id, user(people["officer"]), form_key=key)
+        other = paid_payment(people["agent"].id)
+        with pytest.raises(service.RefundError, match="already used for another payment"):
+            ask(other.id, user(people["officer"]), form_key=key)
+        assert service.refunds_of(other) == []
+
+
+@pytest.mark.parametrize("key", ["", "short", "k" * 33, "not a key at all!!", "é" * 20])
+def test_a_garbled_form_key_is_refused(app, people, key):
+    """Proves: the service refuses a key not shaped like ``new_form_key``'s, whatever the
+    caller (the column holds 32 characters), and writes nothing."""
+    with app.app_context():
+        payment = paid_payment(people["agent"].id)
+        with pytest.raises(service.RefundError, match="refund form is not valid"):
+            ask(payment.id, user(people["officer"]), form_key=key)
+        assert service.refunds_of(payment) == []
+
+
+def test_the_database_refuses_one_form_key_twice_for_one_requester(app, people):
+    """Proves: the unique (requester, form key) constraint holds even for a writer that skips
+    the service's lookups."""
+    with app.app_context():
+        payment = paid_payment(people["agent"].id)
+        first = ask(payment.id, user(people["officer"]), form_key=service.new_form_key())
+        copy = Refund(
+            payment_id=payment.id,
+            amount_minor=100,
+            currency="GBP",
+            reason_code="duplicate",
+            status="requested",
+            requested_by_id=first.requested_by_id,
+            form_key=first.form_key,
+            created_at=utcnow(),
+            updated_at=utcnow(),
+        )
+        db.session.add(copy)
+        with pytest.raises(IntegrityError):
+            db.session.commit()
+        db.session.rollback()
