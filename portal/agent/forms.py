@@ -125,12 +125,20 @@ class CreateRequestForm(FlaskForm, DeliveryFields):
         ]
         if self.expiry_minutes.data is None and not self.expiry_minutes.raw_data:
             self.expiry_minutes.data = config["CAPTURE_DEFAULT_EXPIRY_MINUTES"]
+        # A submission must bring the key of the page it came from: made up here, a double
+        # click of a key-less POST (an old page, a hand-made request) would create twice.
+        self._key_missing = self.is_submitted() and not self.create_key.data
         if not self.create_key.data:
-            self.create_key.data = secrets.token_urlsafe(16)
+            self.create_key.data = secrets.token_urlsafe(16)  # the page shown next carries one
         self.amount_minor: int | None = None
 
     def validate(self, extra_validators=None) -> bool:
         ok = super().validate(extra_validators)
+        if self._key_missing:
+            self.create_key.errors.append(
+                "This form was not sent from the console page: check the details and send it again."
+            )
+            ok = False
         kind = self.kind.data
         if kind in kinds.PAYMENT_KINDS:
             ok = self._check_payment() and ok

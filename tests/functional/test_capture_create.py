@@ -169,6 +169,23 @@ def test_a_double_submitted_form_creates_one_request(app, logged_in):
     assert len(_requests(app)) == 1
 
 
+def test_a_form_without_its_one_time_key_is_refused_and_the_page_offers_a_fresh_one(app, logged_in):
+    """Proves: a POST without the console page's create_key creates nothing and says why (a
+    key made up on the server would leave a double click of it unprotected); the page it
+    answers with carries a fresh key, with which the same form then creates exactly once."""
+    client, _agent = logged_in("agent")
+    refused, _ = create_via_console(client, create_key="")
+    text = refused.get_data(as_text=True)
+    assert refused.status_code == 400
+    assert "This form was not sent from the console page" in text
+    assert _requests(app) == []
+    fresh = re.search(r'name="create_key" type="hidden" value="([^"]+)"', text).group(1)
+    data = {**DEFAULT_FORM, "create_key": fresh, "csrf_token": csrf_from(text)}
+    assert client.post("/agent/requests", data=data).status_code == 201
+    assert client.post("/agent/requests", data=data).status_code == 302
+    assert len(_requests(app)) == 1
+
+
 @pytest.mark.parametrize("role", ["backoffice", "admin", "auditor"])
 def test_roles_without_capture_create_cannot_create(app, logged_in, role):
     client, _user = logged_in(role)
