@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 
 import pytest
 from flask_wtf import FlaskForm
@@ -175,8 +176,9 @@ def test_card_numbers_in_the_create_form_are_refused_and_never_stored(app, logge
     client, _ = logged_in("agent")
     for name in ("reference", "purpose", "interaction_id", "identity_value", "amount"):
         page = client.get("/agent/").get_data(as_text=True)
-        data = {**DEFAULT_FORM, "csrf_token": csrf_from(page), name: "4111 1111 1111 1111"}
-        answer = client.post("/agent/requests", data=data)
+        key = re.search(r'name="create_key" type="hidden" value="([^"]+)"', page).group(1)
+        data = {**DEFAULT_FORM, "csrf_token": csrf_from(page), "create_key": key}
+        answer = client.post("/agent/requests", data={**data, name: "4111 1111 1111 1111"})
         text = answer.get_data(as_text=True)
         assert answer.status_code == 400, name
         assert CARD_NUMBER_MESSAGE.replace("\u2014", "&mdash;") in text or (
