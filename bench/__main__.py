@@ -22,6 +22,7 @@ import time
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import psycopg
 import requests
@@ -502,10 +503,13 @@ def main() -> None:
                 "&purpose=Bench&reference=BENCH-1&identity_item=postcode&identity_value=SW1A+1AA"
                 "&expiry_minutes=15&channel=sms&destination=07911+123456"
             )
-            agent.post(
+            # The request the status poll reads: one this agent has just made.
+            made = agent.post(
                 base + "/agent/requests",
-                data=dict(p.split("=", 1) for p in form.replace("{KEY}", "k" * 22).split("&")),
+                data=dict(parse_qsl(form.replace("{KEY}", "k" * 22))),
+                allow_redirects=False,
             )
+            assert made.status_code == 302, f"setup create answered {made.status_code}"
             public_id = agent.get(base + "/agent/api/requests").json()["mine"][0]["id"]
             status_path = f"/agent/api/requests/{public_id}/status"
 
