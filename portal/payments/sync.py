@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, select, update
 
 from portal import audit
 from portal.audit.service import Actor
@@ -27,6 +27,7 @@ from portal.models.payment import FINAL_PAYMENT_STATUSES, Payment, PaymentAttemp
 from portal.models.types import utcnow
 from portal.payments.facts import IntentFacts
 from portal.payments.gateway import StripeGateway
+from portal.payments.inserts import insert_unless_present
 
 log = logging.getLogger("postern.payments")
 
@@ -68,6 +69,28 @@ def target(payment: Payment) -> dict:
     return {"target_type": "capture_request", "target_id": payment.capture_request.public_id}
 
 
+class _PendingAudits:
+    """The audit rows one ``apply_intent`` call owes, written together at its end.
+
+    Writing an audit row takes the audit chain's lock (on PostgreSQL) until the transaction
+    commits, and every other writer of audit rows waits for it. Written last, right before the
+    caller commits, the rows hold that lock for their own INSERTs only, not for the UPDATEs
+    and reads in between. Same transaction, same rows, same order: nothing is left unaudited.
+    """
+
+    def __init__(self, payment: Payment, actor: Actor):
+        self.actor = actor
+        self.target = target(payment)  # the request's public id: read once, it never changes
+        self._rows: list[tuple[str, str, dict]] = []
+
+    def add(self, action: str, details: dict, outcome: str = "success") -> None:
+        self._rows.append((action, outcome, details))
+
+    def write(self) -> None:
+        for action, outcome, details in self._rows:
+            audit.record(action, outcome=outcome, **self.target, details=details, actor=self.actor)
+
+
 def apply_intent(
     payment: Payment,
     facts: IntentFacts,
@@ -79,8 +102,9 @@ def apply_intent(
     """Record what ``facts`` (fresh from Stripe) say about ``payment`` and move its request.
 
     A failed attempt is counted once; when the count reaches PAYMENT_MAX_ATTEMPTS the intent
-    is canceled at Stripe (so it can never be charged) and the request fails. Joins the current
-    transaction; the caller commits. Raises the gateway's errors if that cancel fails.
+    is canceled at Stripe (so it can never be charged) and the request fails. The audit rows
+    are written last, in order (see ``_PendingAudits``). Joins the current transaction; the
+    caller commits. Raises the gateway's errors if that cancel fails.
     """
     request = payment.capture_request
     payment_before, request_before = payment.status, request.status
@@ -88,16 +112,38 @@ def apply_intent(
         # Nothing can happen to a finished payment; stale facts must not even be counted.
         return SyncOutcome(payment_before, payment_before, request_before, request_before)
     reason = close_reason
+    audits = _PendingAudits(payment, actor)
     if facts.status == "requires_payment_method" and facts.error_code:
-        _record_failed_attempt(payment, facts, actor)
+        if _count_failed_attempt(payment, facts):
+            _audit_failed_attempt(payment, facts, audits)
         if payment.failed_attempts >= max_attempts():
+            # No audit row is written yet, so nobody waits on the audit chain while we wait
+            # on Stripe.
             facts = gateway.cancel_payment_intent(facts.id, "abandoned")
             reason = reason or "too_many_attempts"
     if facts.status == "succeeded" and facts.charge is not None:
         _record_attempt(payment, facts.charge.id, "succeeded", facts)
-    newly_final = _update_payment(payment, facts, actor, reason)
-    _move_request(payment, facts, actor, reason, newly_final=newly_final)
-    return SyncOutcome(payment_before, payment.status, request_before, request.status)
+    newly_final = _update_payment(payment, facts, audits, reason)
+    _move_request(payment, facts, audits, reason, newly_final=newly_final)
+    outcome = SyncOutcome(payment_before, payment.status, request_before, request.status)
+    audits.write()
+    return outcome
+
+
+def _update_row(payment: Payment, *conditions: ColumnElement[bool], **values: Any) -> bool:
+    """UPDATE ``payment``'s row (if ``conditions`` hold) and refresh ``payment`` from the row as
+    written (RETURNING), in one round trip instead of an UPDATE and a SELECT. False if no row
+    matched; ``payment`` is then expired, so reading it fetches the truth."""
+    written = db.session.execute(
+        update(Payment)
+        .where(Payment.id == payment.id, *conditions)
+        .values(**values)
+        .returning(Payment)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    ).first()
+    if written is None:
+        db.session.expire(payment)
+    return written is not None
 
 
 def _record_attempt(payment: Payment, ref: str, outcome: str, facts: IntentFacts) -> bool:
@@ -106,52 +152,47 @@ def _record_attempt(payment: Payment, ref: str, outcome: str, facts: IntentFacts
     three_ds = charge.three_d_secure if charge else None
     if facts.error_code == AUTHENTICATION_FAILURE and outcome == "failed":
         three_ds = "failed"
-    attempt = PaymentAttempt(
-        payment_id=payment.id,
-        provider_ref=ref,
-        outcome=outcome,
-        failure_code=facts.error_code if outcome == "failed" else None,
-        decline_code=facts.error_decline_code if outcome == "failed" else None,
-        card_brand=charge.brand if charge else None,
-        card_last4=charge.last4 if charge else None,
-        three_d_secure=three_ds,
-        created_at=utcnow(),
-    )
-    try:
-        with db.session.begin_nested():
-            db.session.add(attempt)
-    except IntegrityError:
-        return False
-    return True
+    attempt = {
+        "payment_id": payment.id,
+        "provider_ref": ref,
+        "outcome": outcome,
+        "failure_code": facts.error_code if outcome == "failed" else None,
+        "decline_code": facts.error_decline_code if outcome == "failed" else None,
+        "card_brand": charge.brand if charge else None,
+        "card_last4": charge.last4 if charge else None,
+        "three_d_secure": three_ds,
+        "created_at": utcnow(),
+    }
+    return insert_unless_present(PaymentAttempt, attempt, PaymentAttempt.provider_ref)
 
 
-def _record_failed_attempt(payment: Payment, facts: IntentFacts, actor: Actor) -> None:
+def _count_failed_attempt(payment: Payment, facts: IntentFacts) -> bool:
+    """Record and count the failed attempt ``facts`` report, once however often it is
+    reported; True if this call counted it (it then still needs its audit row)."""
     if facts.error_charge_id:
         ref = facts.error_charge_id
     elif facts.error_payment_method_id:
         ref = f"pm:{facts.error_payment_method_id}"
     else:
-        return  # nothing identifies the attempt, so it could not be counted exactly once
+        return False  # nothing identifies the attempt, so it could not be counted exactly once
     if not _record_attempt(payment, ref, "failed", facts):
-        return
+        return False
     three_ds = "failed" if facts.error_code == AUTHENTICATION_FAILURE else payment.three_d_secure
-    db.session.execute(
-        update(Payment)
-        .where(Payment.id == payment.id)
-        .values(
-            failed_attempts=Payment.failed_attempts + 1,
-            failure_code=facts.error_code,
-            decline_code=facts.error_decline_code,
-            three_d_secure=three_ds,
-            updated_at=utcnow(),
-        )
-        .execution_options(synchronize_session=False)
+    _update_row(
+        payment,
+        failed_attempts=Payment.failed_attempts + 1,
+        failure_code=facts.error_code,
+        decline_code=facts.error_decline_code,
+        three_d_secure=three_ds,
+        updated_at=utcnow(),
     )
-    db.session.expire(payment)
-    audit.record(
+    return True
+
+
+def _audit_failed_attempt(payment: Payment, facts: IntentFacts, audits: _PendingAudits) -> None:
+    audits.add(
         "payment.failed",
         outcome="failure",
-        **target(payment),
         details={
             "payment_intent": facts.id,
             "charge": facts.error_charge_id,
@@ -161,11 +202,12 @@ def _record_failed_attempt(payment: Payment, facts: IntentFacts, actor: Actor) -
             "decline_code": facts.error_decline_code,
             "attempt": payment.failed_attempts,
         },
-        actor=actor,
     )
 
 
-def _update_payment(payment: Payment, facts: IntentFacts, actor: Actor, reason: str | None) -> bool:
+def _update_payment(
+    payment: Payment, facts: IntentFacts, audits: _PendingAudits, reason: str | None
+) -> bool:
     """Mirror the intent on the payment row; True if this call made it final (audited)."""
     now = utcnow()
     values: dict = {"status": facts.status, "updated_at": now}
@@ -183,14 +225,8 @@ def _update_payment(payment: Payment, facts: IntentFacts, actor: Actor, reason: 
         )
     if facts.status == "canceled":
         values.update(canceled_at=now, cancellation_reason=reason or facts.cancellation_reason)
-    moved = db.session.execute(
-        update(Payment)
-        .where(Payment.id == payment.id, Payment.status.not_in(FINAL_PAYMENT_STATUSES))
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    db.session.expire(payment)
-    if moved != 1 or facts.status not in FINAL_PAYMENT_STATUSES:
+    moved = _update_row(payment, Payment.status.not_in(FINAL_PAYMENT_STATUSES), **values)
+    if not moved or facts.status not in FINAL_PAYMENT_STATUSES:
         return False
     details = {
         "payment_intent": facts.id,
@@ -200,35 +236,40 @@ def _update_payment(payment: Payment, facts: IntentFacts, actor: Actor, reason: 
     }
     if facts.status == "succeeded":
         details["three_d_secure"] = charge.three_d_secure if charge else None
-        audit.record("payment.succeeded", **target(payment), details=details, actor=actor)
+        audits.add("payment.succeeded", details)
     else:
         details["reason"] = values["cancellation_reason"]
-        audit.record("payment.canceled", **target(payment), details=details, actor=actor)
+        audits.add("payment.canceled", details)
     return True
 
 
 def _move_request(
-    payment: Payment, facts: IntentFacts, actor: Actor, reason: str | None, *, newly_final: bool
+    payment: Payment,
+    facts: IntentFacts,
+    audits: _PendingAudits,
+    reason: str | None,
+    *,
+    newly_final: bool,
 ) -> None:
     request = payment.capture_request
     if facts.status in UNDER_WAY:
-        _transition(payment, Status.IN_PROGRESS, actor)
+        _transition(payment, Status.IN_PROGRESS, audits)
     elif facts.status == "succeeded":
         if request.status in TERMINAL and request.status != Status.SUCCEEDED:
             if newly_final:
-                _succeeded_after_close(payment, facts, actor)
+                _succeeded_after_close(payment, facts, audits)
             return
-        _transition(payment, Status.IN_PROGRESS, actor)
+        _transition(payment, Status.IN_PROGRESS, audits)
         if _complete_after_payment(payment):
-            _transition(payment, Status.SUCCEEDED, actor)
+            _transition(payment, Status.SUCCEEDED, audits)
     elif facts.status == "canceled":
-        _transition(payment, Status.FAILED, actor, status_reason=reason or "payment_canceled")
+        _transition(payment, Status.FAILED, audits, status_reason=reason or "payment_canceled")
 
 
-def _transition(payment: Payment, status: Status, actor: Actor, **values) -> None:
+def _transition(payment: Payment, status: Status, audits: _PendingAudits, **values) -> None:
     if transition(payment.capture_request, status, **values):
         details = {"payment_intent": payment.stripe_payment_intent_id, **values}
-        audit.record(f"capture.{status.value}", **target(payment), details=details, actor=actor)
+        audits.add(f"capture.{status.value}", details)
 
 
 def _complete_after_payment(payment: Payment) -> bool:
@@ -247,17 +288,16 @@ def _complete_after_payment(payment: Payment) -> bool:
     return False
 
 
-def _succeeded_after_close(payment: Payment, facts: IntentFacts, actor: Actor) -> None:
+def _succeeded_after_close(payment: Payment, facts: IntentFacts, audits: _PendingAudits) -> None:
     """Money was taken for a request we had already closed (it expired or was revoked while
     the customer's bank was approving). The truth is recorded and flagged for a refund."""
     log.warning(
         "payment succeeded after its request closed",
         extra={"payment_intent": facts.id, "request_status": payment.capture_request.status},
     )
-    audit.record(
+    audits.add(
         "payment.succeeded_after_close",
         outcome="failure",
-        **target(payment),
         details={
             "payment_intent": facts.id,
             "amount_minor": facts.amount,
@@ -265,5 +305,4 @@ def _succeeded_after_close(payment: Payment, facts: IntentFacts, actor: Actor) -
             "request_status": payment.capture_request.status,
             "action_needed": "refund",
         },
-        actor=actor,
     )

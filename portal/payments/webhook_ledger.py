@@ -9,31 +9,36 @@ same delivery.
 from __future__ import annotations
 
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
 
 from portal.extensions import db
 from portal.models.payment import ProcessedWebhookEvent
 from portal.models.types import utcnow
 from portal.payments.facts import WebhookEvent
+from portal.payments.inserts import insert_unless_present
 
 
 def claim(event: WebhookEvent, outcome: str) -> bool:
-    """INSERT the event id with ``outcome``; False if it was already there. Joins the current
-    transaction (in a savepoint); the caller commits."""
-    try:
-        with db.session.begin_nested():
-            db.session.add(
-                ProcessedWebhookEvent(
-                    stripe_event_id=event.id,
-                    event_type=event.type[:100],
-                    outcome=outcome,
-                    received_at=utcnow(),
-                )
-            )
-    except IntegrityError:
+    """INSERT the event id with ``outcome``; False if it was already there (and then the
+    transaction is rolled back: a duplicate does nothing else). Joins the current transaction;
+    the caller commits.
+
+    The unique event id decides, in one round trip. If another transaction has claimed the same
+    id but not finished, PostgreSQL makes this one wait for it, so a concurrent duplicate is
+    told "already there" only once the first one committed (and gets the claim if the first
+    one rolled back: Stripe's retry of an event that failed is handled afresh).
+    """
+    row = {
+        "stripe_event_id": event.id,
+        "event_type": event.type[:100],
+        "outcome": outcome,
+        "received_at": utcnow(),
+    }
+    claimed = insert_unless_present(
+        ProcessedWebhookEvent, row, ProcessedWebhookEvent.stripe_event_id
+    )
+    if not claimed:
         db.session.rollback()
-        return False
-    return True
+    return claimed
 
 
 def set_outcome(event: WebhookEvent, outcome: str) -> None:

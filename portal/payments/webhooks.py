@@ -1,11 +1,14 @@
 """Handling verified Stripe webhook events (the HTTP side is ``portal.webhooks.views``).
 
 Each event id is handled once: the handler first INSERTs the id into
-``processed_webhook_events`` and relies on its unique constraint, so a duplicate delivery,
-even one racing the first on another process, fails that INSERT and does nothing else. The
+``processed_webhook_events`` (``INSERT ... ON CONFLICT DO NOTHING``) and relies on its unique
+constraint, so a duplicate delivery, even one racing the first on another process, inserts
+nothing, is answered "duplicate" and does nothing else (Stripe is not asked). The
 event's own copy of the object is never acted on: the PaymentIntent is fetched again from
 Stripe, so a late or out-of-order event can only ever apply the current truth, through the
-same monotonic ``apply_intent`` every other path uses.
+same monotonic ``apply_intent`` every other path uses. The one exception: a payment of ours
+that is already final (succeeded, canceled) can learn nothing more from Stripe
+(``apply_intent`` would return at once), so its events are acknowledged without asking.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import contains_eager, joinedload
 
 from portal.audit.service import Actor
 from portal.extensions import db
@@ -73,6 +77,15 @@ def handle_event(event: WebhookEvent, *, gateway: StripeGateway) -> str:
             extra={"event_id": event.id, "event_type": event.type},
         )
         return "not_ours"
+    if payment.is_final and payment.stripe_payment_intent_id == event.payment_intent_id:
+        # Stripe's current state could not change a finished payment: do not ask for it.
+        status = payment.status  # read before the commit expires it (no SELECT after)
+        db.session.commit()
+        log.debug(  # the ledger row and the access log already say it arrived
+            "webhook for a finished payment",
+            extra={"event_id": event.id, "event_type": event.type, "payment_status": status},
+        )
+        return "applied"
     facts = gateway.retrieve_payment_intent(event.payment_intent_id)
     if payment.stripe_payment_intent_id is None:
         if facts.metadata.get(METADATA_REQUEST) != payment.capture_request.public_id:
@@ -96,16 +109,20 @@ def handle_event(event: WebhookEvent, *, gateway: StripeGateway) -> str:
 
 
 def _payment_for(event: WebhookEvent) -> Payment | None:
-    """Our payment for the event's PaymentIntent: by its id, or (if we never learned the id,
-    because Stripe's answer to our create call was lost) by the request id in its metadata."""
+    """Our payment for the event's PaymentIntent, with its request (one query each way): by its
+    id, or (if we never learned the id, because Stripe's answer to our create call was lost) by
+    the request id in its metadata."""
     payment = db.session.execute(
-        select(Payment).where(Payment.stripe_payment_intent_id == event.payment_intent_id)
+        select(Payment)
+        .options(joinedload(Payment.capture_request, innerjoin=True))
+        .where(Payment.stripe_payment_intent_id == event.payment_intent_id)
     ).scalar_one_or_none()
     if payment is not None or not event.request_public_id:
         return payment
     return db.session.execute(
         select(Payment)
         .join(CaptureRequest, CaptureRequest.id == Payment.capture_request_id)
+        .options(contains_eager(Payment.capture_request))
         .where(
             CaptureRequest.public_id == event.request_public_id,
             Payment.stripe_payment_intent_id.is_(None),

@@ -95,6 +95,49 @@ def test_a_duplicate_is_acknowledged_and_nothing_else_happens(
     assert load_payment(pay_app, customer.public_id)[0].status == "succeeded"
 
 
+def test_events_about_a_finished_payment_are_acknowledged_without_asking_stripe(
+    pay_app, customer, intent_id, stripe_sandbox
+):
+    """Proves: once our payment is final (here: succeeded), later events about it are
+    recorded and answered "applied" without a call to Stripe, since nothing Stripe could say
+    would change a finished payment; and nothing else happens."""
+    confirm_in_browser(stripe_sandbox, intent_id, "pm_card_visa")
+    succeeded = event_of_type(stripe_sandbox, intent_id, "payment_intent.succeeded")
+    client = pay_app.test_client()
+    assert deliver(client, succeeded).get_json()["outcome"] == "applied"
+    fetches, audit_rows = intent_fetches(stripe_sandbox, intent_id), audit_actions(pay_app)
+    later = [
+        event_of_type(stripe_sandbox, intent_id, "charge.succeeded"),
+        event_of_type(stripe_sandbox, intent_id, "payment_intent.created"),
+    ]
+
+    answers = [deliver(client, event) for event in later]
+
+    assert [(a.status_code, a.get_json()["outcome"]) for a in answers] == [(200, "applied")] * 2
+    assert intent_fetches(stripe_sandbox, intent_id) == fetches
+    assert audit_actions(pay_app) == audit_rows
+    assert processed(pay_app) == [(e["id"], "applied") for e in [succeeded, *later]]
+    request, payment = load_payment(pay_app, customer.public_id)
+    assert (request.status, payment.status) == ("succeeded", "succeeded")
+
+
+def test_an_event_about_a_payment_still_under_way_asks_stripe(
+    pay_app, customer, intent_id, stripe_sandbox
+):
+    """Proves: the shortcut above is only for final payments; an event about a payment that
+    is not final is still checked against Stripe's current state (here: the decline)."""
+    confirm_in_browser(stripe_sandbox, intent_id, "pm_card_chargeDeclined")
+    fetches = intent_fetches(stripe_sandbox, intent_id)
+
+    answer = deliver(
+        pay_app.test_client(), event_of_type(stripe_sandbox, intent_id, "charge.failed")
+    )
+
+    assert answer.get_json()["outcome"] == "applied"
+    assert intent_fetches(stripe_sandbox, intent_id) == fetches + 1
+    assert load_payment(pay_app, customer.public_id)[1].failed_attempts == 1
+
+
 def test_a_late_failure_never_undoes_a_success(pay_app, customer, intent_id, stripe_sandbox):
     confirm_in_browser(stripe_sandbox, intent_id, "pm_card_chargeDeclined")
     confirm_in_browser(stripe_sandbox, intent_id, "pm_card_visa")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import http.server
 import json
 import socket
+import threading
 import time
 
 import pytest
@@ -164,3 +167,69 @@ def test_intent_facts_accept_a_plain_dict():
          "cancellation_reason": "abandoned", "latest_charge": "ch_not_expanded"}
     )  # fmt: skip
     assert (facts.currency, facts.charge, facts.is_final) == ("JPY", None, True)
+
+
+class _CountingStripe(http.server.BaseHTTPRequestHandler):
+    """Answers every GET with the same PaymentIntent, keeping connections alive; counts the
+    connections it accepts and records each request line's target."""
+
+    protocol_version = "HTTP/1.1"
+    connections: list[int] = []
+    targets: list[str] = []
+
+    def setup(self) -> None:
+        super().setup()
+        self.connections.append(self.client_address[1])
+
+    def do_GET(self) -> None:
+        self.targets.append(self.path)
+        body = json.dumps({"id": "pi_1", "object": "payment_intent", "status": "processing",
+                           "amount": 5, "currency": "gbp", "metadata": {}}).encode()  # fmt: skip
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def counting_stripe():
+    _CountingStripe.connections, _CountingStripe.targets = [], []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _CountingStripe)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", _CountingStripe
+    server.shutdown()
+    server.server_close()
+
+
+def test_calls_to_stripe_reuse_their_connections(counting_stripe):
+    """Proves: one gateway keeps its connections to Stripe open and reuses them, from one
+    thread and from several (a worker's threads share it): no TCP connection per call."""
+    url, seen = counting_stripe
+    gateway = StripeGateway("sk_test_x", url, 2.0)
+
+    for _ in range(5):
+        assert gateway.retrieve_payment_intent("pi_1").status == "processing"
+    assert len(seen.connections) == 1
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
+        for _ in range(3):
+            list(pool.map(lambda _: gateway.retrieve_payment_intent("pi_1"), range(3)))
+    assert len(seen.targets) == 14 and len(seen.connections) <= 3
+
+
+def test_a_proxy_set_in_the_environment_is_still_used(counting_stripe, monkeypatch):
+    """Proves: reading the proxy settings once (instead of on every call) keeps honouring
+    them: with a proxy set in the environment, a call to Stripe goes through that proxy."""
+    url, seen = counting_stripe
+    for name in ("NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", url)
+    gateway = StripeGateway("sk_test_x", "http://api.stripe.invalid", 2.0)
+
+    assert gateway.retrieve_payment_intent("pi_1").id == "pi_1"
+    assert seen.targets[0].startswith("http://api.stripe.invalid/v1/payment_intents/pi_1?")
