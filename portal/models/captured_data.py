@@ -34,7 +34,9 @@ class DataSubmission(db.Model):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    capture_request_id: Mapped[int] = mapped_column(ForeignKey("capture_requests.id"), unique=True)
+    capture_request_id: Mapped[int] = mapped_column(
+        ForeignKey("capture_requests.id", ondelete="RESTRICT"), unique=True
+    )
     field_set: Mapped[str] = mapped_column(String(32))
     #: The privacy notice version on the customer's screen when they decided.
     privacy_notice_version: Mapped[str] = mapped_column(String(40))
@@ -62,7 +64,9 @@ class CapturedValue(db.Model):
     __table_args__ = (UniqueConstraint("capture_request_id", "field_name"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    capture_request_id: Mapped[int] = mapped_column(ForeignKey("capture_requests.id"), index=True)
+    capture_request_id: Mapped[int] = mapped_column(
+        ForeignKey("capture_requests.id", ondelete="RESTRICT"), index=True
+    )
     field_name: Mapped[str] = mapped_column(String(64))
     key_id: Mapped[str] = mapped_column(String(32), index=True)
     nonce: Mapped[bytes] = mapped_column(LargeBinary)

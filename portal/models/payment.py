@@ -29,7 +29,9 @@ class Payment(db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     #: One payment per capture request (unique): a reload or a second tab reuses it.
-    capture_request_id: Mapped[int] = mapped_column(ForeignKey("capture_requests.id"), unique=True)
+    capture_request_id: Mapped[int] = mapped_column(
+        ForeignKey("capture_requests.id", ondelete="RESTRICT"), unique=True
+    )
     #: Part of the idempotency key; bumped only if a fresh PaymentIntent is ever needed.
     intent_generation: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
@@ -75,7 +77,9 @@ class PaymentAttempt(db.Model):
     __tablename__ = "payment_attempts"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
+    payment_id: Mapped[int] = mapped_column(
+        ForeignKey("payments.id", ondelete="RESTRICT"), index=True
+    )
     #: The charge id, or "pm:<payment method id>" for an attempt that never made a charge.
     provider_ref: Mapped[str] = mapped_column(String(255), unique=True)
     #: "succeeded" or "failed".

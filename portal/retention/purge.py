@@ -17,6 +17,13 @@ One purger per data class of ``config.retention.RETENTION``:
 Every purger works in batches by ascending id (keyset pagination), each batch its own short
 transaction, so live traffic keeps being served and an interrupted run simply continues next
 time. Running it twice changes nothing the second time. A dry run counts without changing.
+
+A batch is set-based: its ids are read once, then each table is changed by one statement naming
+them all (on PostgreSQL as a single array parameter), so a batch costs a handful of round trips
+whatever its size. What remains is the database's own work per row: deleting a request runs one
+foreign-key check per table that refers to it (ON DELETE RESTRICT, migration 0010: one query
+each, where NO ACTION ran two), and emptying a link writes a new version of the row into every
+index of ``capture_requests``, by far the dearest step when a backlog of links is due at once.
 """
 
 from __future__ import annotations
@@ -25,7 +32,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    any_,
+    cast,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from config.retention import RETENTION, retention_period
 from portal import audit
@@ -56,6 +76,28 @@ class PurgeReport:
 def _completed_at():
     """When a request stopped being live: its finish, or the end of its link's life."""
     return func.coalesce(CaptureRequest.finished_at, CaptureRequest.expires_at)
+
+
+def _among(column, ids: list[int]) -> ColumnElement[bool]:
+    """``column IN ids``. On PostgreSQL one array parameter (``= ANY(:ids)``): a short
+    statement to send and parse instead of one placeholder per id."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return column == any_(cast(literal(_integer_array(ids)), ARRAY(Integer)))
+    return column.in_(ids)
+
+
+def _integer_array(ids: list[int]) -> str:
+    """``ids`` as a PostgreSQL array literal, ``{1,2,3}``. Sent as one text parameter because
+    psycopg, handed a list, inspects every element to choose an array type (~15 ms for 10,000
+    ids, per statement); ``int()`` keeps anything but integers out of the literal."""
+    return "{" + ",".join(str(int(i)) for i in ids) + "}"
+
+
+def _bulk(statement) -> int:
+    """Execute a bulk UPDATE or DELETE; returns the rows it matched. The session holds none of
+    the rows a purge touches, so it is not synchronised (with ``= ANY`` it would otherwise read
+    every changed id back to find out)."""
+    return db.session.execute(statement.execution_options(synchronize_session=False)).rowcount
 
 
 def _batches(
@@ -91,12 +133,10 @@ def _batches(
 def _erase_values(batch: list[int]) -> int:
     """Delete the values of these requests and mark their submissions erased; returns how
     many values went."""
-    deleted = db.session.execute(
-        delete(CapturedValue).where(CapturedValue.capture_request_id.in_(batch))
-    ).rowcount
-    db.session.execute(
+    deleted = _bulk(delete(CapturedValue).where(_among(CapturedValue.capture_request_id, batch)))
+    _bulk(
         update(DataSubmission)
-        .where(DataSubmission.capture_request_id.in_(batch), DataSubmission.erased_at.is_(None))
+        .where(_among(DataSubmission.capture_request_id, batch), DataSubmission.erased_at.is_(None))
         .values(erased_at=utcnow())
     )
     return deleted
@@ -137,9 +177,9 @@ def purge_link_and_delivery(now: datetime, batch_size: int, dry_run: bool) -> di
     )
 
     def empty_messages(batch: list[int]) -> None:
-        db.session.execute(
+        _bulk(
             update(DeliveryMessage)
-            .where(DeliveryMessage.id.in_(batch))
+            .where(_among(DeliveryMessage.id, batch))
             .values(destination=None, subject=None, text_body=None, html_body=None, purged_at=now)
         )
 
@@ -154,9 +194,9 @@ def purge_link_and_delivery(now: datetime, batch_size: int, dry_run: bool) -> di
     )
 
     def anonymise_links(batch: list[int]) -> None:
-        db.session.execute(
+        _bulk(
             update(CaptureRequest)
-            .where(CaptureRequest.id.in_(batch))
+            .where(_among(CaptureRequest.id, batch))
             .values(identity_hash=None, bound_secret_hash=None, purpose=None, interaction_id=None)
         )
 
@@ -167,21 +207,22 @@ def purge_link_and_delivery(now: datetime, batch_size: int, dry_run: bool) -> di
 
 
 def _delete_requests(batch: list[int]) -> None:
-    """Delete requests and everything hanging off them, children first (SQLite does not
-    enforce ON DELETE CASCADE unless asked, so nothing relies on it)."""
-    payments = select(Payment.id).where(Payment.capture_request_id.in_(batch))
-    messages = select(DeliveryMessage.id).where(DeliveryMessage.capture_request_id.in_(batch))
+    """Delete requests and everything hanging off them, children first: the foreign keys
+    refuse to orphan a row, and SQLite does not enforce ON DELETE CASCADE unless asked, so
+    nothing relies on it."""
+    payments = select(Payment.id).where(_among(Payment.capture_request_id, batch))
+    messages = select(DeliveryMessage.id).where(_among(DeliveryMessage.capture_request_id, batch))
     for statement in (
         delete(Refund).where(Refund.payment_id.in_(payments)),
         delete(PaymentAttempt).where(PaymentAttempt.payment_id.in_(payments)),
-        delete(Payment).where(Payment.capture_request_id.in_(batch)),
-        delete(CapturedValue).where(CapturedValue.capture_request_id.in_(batch)),
-        delete(DataSubmission).where(DataSubmission.capture_request_id.in_(batch)),
+        delete(Payment).where(_among(Payment.capture_request_id, batch)),
+        delete(CapturedValue).where(_among(CapturedValue.capture_request_id, batch)),
+        delete(DataSubmission).where(_among(DataSubmission.capture_request_id, batch)),
         delete(DeliveryAttempt).where(DeliveryAttempt.message_id.in_(messages)),
-        delete(DeliveryMessage).where(DeliveryMessage.capture_request_id.in_(batch)),
-        delete(CaptureRequest).where(CaptureRequest.id.in_(batch)),
+        delete(DeliveryMessage).where(_among(DeliveryMessage.capture_request_id, batch)),
+        delete(CaptureRequest).where(_among(CaptureRequest.id, batch)),
     ):
-        db.session.execute(statement.execution_options(synchronize_session=False))
+        _bulk(statement)
 
 
 def purge_payment_records(now: datetime, batch_size: int, dry_run: bool) -> dict[str, int]:
@@ -206,7 +247,7 @@ def purge_csp_reports(now: datetime, batch_size: int, dry_run: bool) -> dict[str
     ids = select(CspReport.id).where(CspReport.received_at < cutoff)
 
     def remove(batch: list[int]) -> None:
-        db.session.execute(delete(CspReport).where(CspReport.id.in_(batch)))
+        _bulk(delete(CspReport).where(_among(CspReport.id, batch)))
 
     found, _ = _batches(ids, CspReport.id, batch_size, dry_run, remove)
     return {"reports": found}

@@ -1,15 +1,25 @@
-"""The purge's batching: each batch commits on its own, keyset pagination always ends, and a
-dry run only counts."""
+"""The purge's batching: each batch commits on its own, keyset pagination always ends, a dry
+run only counts, and a request past its period goes with every row that hangs off it."""
 
 from __future__ import annotations
 
+import os
+import secrets
 from datetime import timedelta
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 
 from portal.audit.service import Actor
 from portal.extensions import db
+from portal.models.capture import CaptureRequest
+from portal.models.captured_data import CapturedValue, DataSubmission
 from portal.models.csp_report import CspReport
+from portal.models.delivery import DeliveryAttempt, DeliveryMessage
+from portal.models.payment import Payment, PaymentAttempt
+from portal.models.refund import Refund
+from portal.models.staff import StaffUser
 from portal.models.types import utcnow
 from portal.retention import purge
 
@@ -29,6 +39,8 @@ def left(app) -> int:
 
 
 def test_batches_commit_one_by_one_and_stop(app):
+    """Proves: keyset pagination hands every due id to ``apply`` exactly once, in batches of
+    at most the batch size, and stops even when ``apply`` changes nothing."""
     reports(app, 7, 91)
     reports(app, 2, 10)
     applied = []
@@ -46,6 +58,8 @@ def test_batches_commit_one_by_one_and_stop(app):
 
 
 def test_a_dry_run_counts_and_changes_nothing(app):
+    """Proves: a dry run reports what a real run then removes and removes nothing itself; a
+    second real run finds nothing left."""
     reports(app, 5, 91)
     with app.app_context():
         report = purge.run(dry_run=True, batch_size=2, actor=Actor("test"))
@@ -55,3 +69,168 @@ def test_a_dry_run_counts_and_changes_nothing(app):
     assert report.counts["csp_reports"] == {"reports": 5} and left(app) == 0
     with app.app_context():
         assert purge.run(dry_run=False, batch_size=2, actor=Actor("test")).total() == 0
+
+
+def _staff() -> StaffUser:
+    staff = StaffUser(
+        username=f"agent-{secrets.token_hex(4)}",
+        display_name="Agent",
+        role="agent",
+        password_hash="!",
+        is_active=True,
+        failed_login_count=0,
+        mfa_enabled=False,
+    )
+    db.session.add(staff)
+    db.session.flush()
+    return staff
+
+
+def _family(staff: StaffUser, finished) -> int:
+    """A finished request with one row in every table that hangs off it; returns its id."""
+    request = CaptureRequest(
+        public_id=secrets.token_hex(8),
+        kind="both",
+        status="succeeded",
+        created_by_id=staff.id,
+        amount_minor=1000,
+        currency="GBP",
+        field_set="contact",
+        readback_code="1234",
+        link_nonce_hash=secrets.token_hex(32),
+        link_issued_at=finished - timedelta(minutes=20),
+        expires_at=finished - timedelta(minutes=5),
+        created_at=finished - timedelta(minutes=20),
+        updated_at=finished,
+        finished_at=finished,
+    )
+    db.session.add(request)
+    db.session.flush()
+    payment = Payment(
+        capture_request_id=request.id,
+        amount_minor=1000,
+        currency="GBP",
+        status="succeeded",
+        created_at=finished,
+        updated_at=finished,
+    )
+    message = DeliveryMessage(
+        capture_request_id=request.id,
+        channel="sms",
+        backend="dev",
+        destination="+447700900123",
+        destination_masked="+44 •••• ••0123",
+        status="sent",
+        created_at=finished,
+        updated_at=finished,
+    )
+    db.session.add_all([payment, message])
+    db.session.flush()
+    db.session.add_all(
+        [
+            PaymentAttempt(
+                payment_id=payment.id, provider_ref=secrets.token_hex(8), outcome="succeeded"
+            ),
+            Refund(
+                payment_id=payment.id,
+                amount_minor=100,
+                currency="GBP",
+                reason_code="goodwill",
+                status="succeeded",
+                requested_by_id=staff.id,
+            ),
+            DataSubmission(
+                capture_request_id=request.id,
+                field_set="contact",
+                privacy_notice_version="2026-11",
+                retention_class="personal_data",
+                fields_received=["email", "phone"],
+                submitted_at=finished,
+                created_at=finished,
+            ),
+            *(
+                CapturedValue(
+                    capture_request_id=request.id,
+                    field_name=name,
+                    key_id="k1",
+                    nonce=os.urandom(12),
+                    ciphertext=os.urandom(32),
+                    created_at=finished,
+                )
+                for name in ("email", "phone")
+            ),
+            DeliveryAttempt(
+                message_id=message.id, attempt_number=1, worker="w", started_at=finished
+            ),
+        ]
+    )
+    return request.id
+
+
+#: Every table that holds a row of a request's family, with the column naming its request.
+FAMILY = (
+    (CaptureRequest, CaptureRequest.id),
+    (Payment, Payment.capture_request_id),
+    (PaymentAttempt, Payment.capture_request_id),
+    (Refund, Payment.capture_request_id),
+    (DataSubmission, DataSubmission.capture_request_id),
+    (CapturedValue, CapturedValue.capture_request_id),
+    (DeliveryMessage, DeliveryMessage.capture_request_id),
+    (DeliveryAttempt, DeliveryMessage.capture_request_id),
+)
+
+
+def _rows_of(request_id: int) -> dict[str, int]:
+    counts = {}
+    for model, request_column in FAMILY:
+        query = select(func.count()).select_from(model)
+        if model in (PaymentAttempt, Refund):
+            query = query.join(Payment, Payment.id == model.payment_id)
+        elif model is DeliveryAttempt:
+            query = query.join(DeliveryMessage, DeliveryMessage.id == model.message_id)
+        counts[model.__tablename__] = db.session.scalar(query.where(request_column == request_id))
+    return counts
+
+
+def test_an_expired_request_goes_with_every_row_that_hangs_off_it(app):
+    """Proves: a request past the payment-records period is deleted together with its payment,
+    payment attempts, refunds, submission record, encrypted values, delivery messages and
+    their attempts, batch after batch; a recent request keeps every one of its rows."""
+    now = utcnow()
+    with app.app_context():
+        staff = _staff()
+        ancient = [_family(staff, now - timedelta(days=8 * 365)) for _ in range(3)]
+        recent = _family(staff, now - timedelta(days=1))
+        db.session.commit()
+        assert set(_rows_of(ancient[0]).values()) == {1, 2}  # the family is all there
+
+        report = purge.run(dry_run=False, batch_size=2, actor=Actor("test"))
+
+        assert report.counts["payment_records"] == {"requests": 3}
+        for request_id in ancient:
+            assert set(_rows_of(request_id).values()) == {0}, _rows_of(request_id)
+        kept = _rows_of(recent)
+        assert kept[CapturedValue.__tablename__] == 2
+        assert set(kept.values()) == {1, 2}
+
+
+@pytest.mark.postgres
+def test_postgresql_refuses_to_delete_a_request_or_payment_that_still_has_children(app):
+    """Proves: the foreign keys the purge relies on (ON DELETE RESTRICT, migration 0010) still
+    refuse to delete a request whose payment is there, or a payment whose refund is there."""
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("SQLite does not enforce foreign keys here (no PRAGMA foreign_keys)")
+        request_id = _family(_staff(), utcnow() - timedelta(days=8 * 365))
+        db.session.commit()
+        payment_id = db.session.scalar(
+            select(Payment.id).where(Payment.capture_request_id == request_id)
+        )
+        for statement in (
+            delete(CaptureRequest).where(CaptureRequest.id == request_id),
+            delete(Payment).where(Payment.id == payment_id),
+        ):
+            with pytest.raises(IntegrityError, match="foreign key"):
+                db.session.execute(statement)
+            db.session.rollback()
+        assert set(_rows_of(request_id).values()) == {1, 2}
