@@ -405,15 +405,14 @@ def run_webhooks(base: str, events: list[dict], duplicate_share: float = 0.10) -
     }
 
 
-def run_purge(url: str, base: str, agent_cookie: str, status_path: str, seconds: float) -> dict:
+def _purge_process(url: str) -> subprocess.Popen:
     env = {
         **os.environ,
         "BENCH_DATABASE_URL": url,
         "PYTHONPATH": str(ROOT),
         "POSTERN_LOG_LEVEL": "WARNING",
     }
-    started = time.perf_counter()
-    purge = subprocess.Popen(
+    return subprocess.Popen(
         [str(BIN / "flask"), "--app", "bench.served:app", "retention", "purge"],
         cwd=ROOT,
         env=env,
@@ -421,6 +420,23 @@ def run_purge(url: str, base: str, agent_cookie: str, status_path: str, seconds:
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def purge_once(url: str) -> dict:
+    """One purge with nothing else running; its time and the end of its report."""
+    started = time.perf_counter()
+    purge = _purge_process(url)
+    output, _ = purge.communicate(timeout=900)
+    return {
+        "seconds": round(time.perf_counter() - started, 2),
+        "exit_code": purge.returncode,
+        "output": output.strip().splitlines()[-6:],
+    }
+
+
+def run_purge(url: str, base: str, agent_cookie: str, status_path: str, seconds: float) -> dict:
+    started = time.perf_counter()
+    purge = _purge_process(url)
     during = wrk(
         base, seconds, 8, path=status_path, cookie=agent_cookie, header="X-Postern-Background: poll"
     )
@@ -580,6 +596,10 @@ def main() -> None:
                 **sampler.snapshot(),
             }
             print("webhooks done", flush=True)
+            # The daily purge has run before (README: cron it daily): the first seed's year of
+            # requests leaves links older than 90 days to empty, which is not the target's
+            # "expired rows". It is run (and reported) first, so the timed run is the target's.
+            scenarios["retention_link_backlog"] = purge_once(url)
             old = datetime.now(UTC) - timedelta(days=8 * 365)
             _, old_paid, old_took = seed_requests(
                 url, rows, staff["agents"], newest=old, days=30, prefix="Z", seed=11
@@ -626,7 +646,10 @@ def table(results: dict) -> str:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, f in results["scenarios"].items():
-        target, outcome = verdict(name, f) if name in TARGETS else ("ceiling", "")
+        if name in TARGETS:
+            target, outcome = verdict(name, f)
+        else:
+            target, outcome = ("ceiling" if name == "bare_flask_json" else "not a target", "")
         rate = (
             f.get("rps")
             or f.get("rows_per_s")
@@ -634,7 +657,13 @@ def table(results: dict) -> str:
             or (f"{f.get('seconds')} s" if "seconds" in f else "")
         )
         if name == "retention_purge":
-            rate = f"{f['seconds']} s for {f['expired_requests']:,} rows"
+            # The latency columns are the status poll's, served while the purge ran.
+            meanwhile = f["served_meanwhile"]
+            rate = (
+                f"{f['seconds']} s for {f['expired_requests']:,} rows; "
+                f"poll meanwhile {meanwhile['rps']} req/s"
+            )
+            f = {**f, **{k: meanwhile[k] for k in ("p50_ms", "p95_ms", "p99_ms", "errors")}}
         lines.append(
             f"| {name} | {rate} | {f.get('ratio_to_bare', '')} | {f.get('p50_ms', '')} | "
             f"{f.get('p95_ms', '')} | {f.get('p99_ms', '')} | {f.get('errors', '')} | "
