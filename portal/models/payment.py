@@ -94,7 +94,8 @@ class PaymentAttempt(db.Model):
 
 class ProcessedWebhookEvent(db.Model):
     """A Stripe event we have handled. The unique event id makes handling happen once: the
-    handler INSERTs first, and a duplicate delivery fails that INSERT and does nothing."""
+    handler INSERTs first (``ON CONFLICT DO NOTHING``), and a duplicate delivery inserts nothing
+    and does nothing more."""
 
     __tablename__ = "processed_webhook_events"
 
