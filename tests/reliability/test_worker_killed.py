@@ -45,7 +45,9 @@ def test_sigkill_mid_create_leaves_nothing_half_written(app, make_staff, databas
 
     agent = make_staff("agent")
     plain_url = database_url.replace("+psycopg", "")
-    with gunicorn_servers(database_url, 1, "worker-killed", workers=WORKERS, threads=THREADS) as (server,):
+    with gunicorn_servers(database_url, 1, "worker-killed", workers=WORKERS, threads=THREADS) as (
+        server,
+    ):
         browser = staff_login(server.base, agent.username, DEFAULT_PASSWORD)
         csrf, _ = console_form(browser, server.base)
         cookies = browser.cookies.get_dict()
@@ -77,8 +79,7 @@ def test_sigkill_mid_create_leaves_nothing_half_written(app, make_staff, databas
             waits = wait_for(
                 lambda: (
                     counts
-                    if sum((counts := lock_waits_by_process(blocker, workers)).values())
-                    >= THREADS
+                    if sum((counts := lock_waits_by_process(blocker, workers)).values()) >= THREADS
                     else None
                 ),
                 60,
