@@ -77,8 +77,29 @@ _TEXT_PATTERNS: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
+def _scoped(pattern: re.Pattern[str]) -> str:
+    """The pattern's source, with a leading global ``(?i)`` made local to it."""
+    source = pattern.pattern
+    return f"(?i:{source[4:]})" if source.startswith("(?i)") else f"(?:{source})"
+
+
+#: One search that finds something wherever any pattern above, or a run of 13 or more digits
+#: (every card number is one: see ``portal.security.pan``), would. Built from the same
+#: patterns, so it cannot miss what they catch. Almost every log string holds none of it, and
+#: one search costs a tenth of the full pass, which runs on every field of every access line.
+_ANYTHING_TO_MASK = re.compile(
+    "|".join([r"\d(?:[ \-]?\d){12}", *(_scoped(p) for p, _ in _TEXT_PATTERNS)])
+)
+
+
 def redact_text(text: str) -> str:
     """Return ``text`` with card numbers and secrets masked."""
+    if _ANYTHING_TO_MASK.search(text) is None:
+        return text
+    return _mask_everything(text)
+
+
+def _mask_everything(text: str) -> str:
     text = mask_pans(text)
     for pattern, replacement in _TEXT_PATTERNS:
         text = pattern.sub(replacement, text)
