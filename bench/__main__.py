@@ -384,13 +384,53 @@ async def _post_events(base: str, bodies: list[bytes], concurrency: int) -> tupl
     return outcomes, time.perf_counter() - started
 
 
-def run_webhooks(base: str, events: list[dict], duplicate_share: float = 0.10) -> dict:
+@contextmanager
+def webhook_worker(env: dict):
+    """``flask webhooks work``, as production runs it beside gunicorn: one process."""
+    log = (TMP / "webhook-worker.log").open("w")
+    process = subprocess.Popen(
+        [str(BIN / "flask"), "--app", "bench.served:app", "webhooks", "work", "--poll", "0.2"],
+        cwd=ROOT,
+        env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def _webhook_outcomes(url: str) -> dict[str, int]:
+    with psycopg.connect(url.replace("+psycopg", "")) as connection:
+        return dict(
+            connection.execute(
+                "SELECT outcome, count(*) FROM processed_webhook_events GROUP BY outcome"
+            ).fetchall()
+        )
+
+
+def run_webhooks(
+    base: str, url: str, env: dict, events: list[dict], duplicate_share: float = 0.10
+) -> dict:
+    """Send the events (10% of them twice, shuffled) with the webhook worker running, then wait
+    (bounded) until it has handled every one. ``events_per_s`` is ingestion, the target's
+    figure: events answered per second while the worker shares the machine; ``handled_per_s``
+    is from the first event sent to the queue empty."""
     chooser = random.Random(5)
     bodies = [json.dumps(event).encode() for event in events]
     duplicates = chooser.sample(bodies, int(len(bodies) * duplicate_share))
     stream = bodies + duplicates
     chooser.shuffle(stream)
-    outcomes, seconds = asyncio.run(_post_events(base, stream, 16))
+    with webhook_worker(env):
+        started = time.perf_counter()
+        outcomes, seconds = asyncio.run(_post_events(base, stream, 16))
+        deadline = time.monotonic() + 300
+        while _webhook_outcomes(url).get("queued") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        handled_seconds = time.perf_counter() - started
     counted: dict = {}
     for status, outcome in outcomes:
         counted[f"{status} {outcome}"] = counted.get(f"{status} {outcome}", 0) + 1
@@ -399,9 +439,12 @@ def run_webhooks(base: str, events: list[dict], duplicate_share: float = 0.10) -
         "unique_events": len(bodies),
         "duplicates_sent": len(duplicates),
         "duplicates_ignored": counted.get("200 duplicate", 0),
-        "outcomes": counted,
+        "answers": counted,
         "seconds": round(seconds, 2),
         "events_per_s": round(len(stream) / seconds, 1),
+        "handled": _webhook_outcomes(url),
+        "handled_seconds": round(handled_seconds, 2),
+        "handled_per_s": round(len(bodies) / handled_seconds, 1),
     }
 
 
@@ -592,7 +635,7 @@ def main() -> None:
             )
             sampler.reset()
             scenarios["webhooks_10pct_duplicates"] = {
-                **run_webhooks(base, events),
+                **run_webhooks(base, url, env, events),
                 **sampler.snapshot(),
             }
             print("webhooks done", flush=True)
@@ -628,9 +671,15 @@ def verdict(name: str, figures: dict) -> tuple[str, str]:
         ok = figures.get("rows_per_s", 0) >= goal and figures.get("peak_worker_rss_mib", 1e9) < 150
         return f">= {goal:,} rows/s, RSS < 150 MB", "met" if ok else "MISSED"
     if kind == "events_per_s":
-        ok = figures.get("events_per_s", 0) >= goal and figures.get(
-            "duplicates_ignored"
-        ) == figures.get("duplicates_sent")
+        handled = figures.get("handled", {})
+        ok = (
+            figures.get("events_per_s", 0) >= goal
+            and figures.get("duplicates_ignored") == figures.get("duplicates_sent")
+            # and the worker then handled every event: none left queued, none given up
+            and sum(handled.values()) == figures.get("unique_events")
+            and not handled.get("queued")
+            and not handled.get("failed")
+        )
         return f">= {goal} events/s, all duplicates ignored", "met" if ok else "MISSED"
     ok = (
         figures.get("seconds", 1e9) < goal
@@ -656,6 +705,11 @@ def table(results: dict) -> str:
             or f.get("events_per_s")
             or (f"{f.get('seconds')} s" if "seconds" in f else "")
         )
+        if name == "webhooks_10pct_duplicates":
+            rate = (
+                f"{f['events_per_s']} in; all {f['unique_events']:,} handled after "
+                f"{f['handled_seconds']} s"
+            )
         if name == "retention_purge":
             # The latency columns are the status poll's, served while the purge ran.
             meanwhile = f["served_meanwhile"]

@@ -171,7 +171,7 @@ def main() -> None:
             before["bench_client"] = time.process_time()
             sampler.reset()
             with profiled({**pids, "sandbox": sandbox.pid}, args.profile):
-                figures = run_webhooks(base, events)
+                figures = run_webhooks(base, args.database, env, events)
             after = cpu_by_process_group(workers, sandbox.pid, database)
             after["bench_client"] = time.process_time()
             figures["cpu_ms_per_event"] = {

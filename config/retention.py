@@ -24,6 +24,8 @@ RETENTION: dict[str, timedelta] = {
     "audit_log": SEVEN_YEARS,
     # Content-Security-Policy violation reports.
     "csp_reports": timedelta(days=90),
+    # Stripe webhook events received (ids and outcomes only); one still queued is never purged.
+    "webhook_events": timedelta(days=90),
 }
 
 #: What each period counts from, in words a customer understands.
@@ -33,6 +35,7 @@ RETENTION_STARTS: dict[str, str] = {
     "payment_records": "after the payment",
     "audit_log": "after the event",
     "csp_reports": "after the report is received",
+    "webhook_events": "after the event is handled",
 }
 
 

@@ -147,6 +147,17 @@ class BaseConfig:
     DELIVERY_LEASE_SECONDS = _env_int("POSTERN_DELIVERY_LEASE_SECONDS", 120)
     DELIVERY_BATCH_SIZE = _env_int("POSTERN_DELIVERY_BATCH_SIZE", 20)
     DELIVERY_POLL_SECONDS = float(os.environ.get("POSTERN_DELIVERY_POLL_SECONDS", "1"))
+    # Stripe webhooks (portal/payments/webhook_inbox.py): the endpoint queues each verified
+    # event and answers at once; `flask webhooks work` handles the queue.
+    WEBHOOK_BATCH_SIZE = _env_int("POSTERN_WEBHOOK_BATCH_SIZE", 50)
+    WEBHOOK_POLL_SECONDS = float(os.environ.get("POSTERN_WEBHOOK_POLL_SECONDS", "0.5"))
+    #: How long a worker owns a leased event; a crashed worker's lease lapses after this.
+    WEBHOOK_LEASE_SECONDS = _env_int("POSTERN_WEBHOOK_LEASE_SECONDS", 60)
+    #: When Stripe cannot be asked: retry n waits base * 2**(n-1) seconds (capped, + jitter);
+    #: after the last attempt the event is "failed" and `flask payments reconcile` repairs.
+    WEBHOOK_MAX_ATTEMPTS = _env_int("POSTERN_WEBHOOK_MAX_ATTEMPTS", 10)
+    WEBHOOK_RETRY_BASE_SECONDS = _env_int("POSTERN_WEBHOOK_RETRY_BASE_SECONDS", 5)
+    WEBHOOK_RETRY_MAX_SECONDS = _env_int("POSTERN_WEBHOOK_RETRY_MAX_SECONDS", 900)
     #: Expiry times in messages are given in this zone, followed by the label.
     DELIVERY_TIMEZONE = os.environ.get("POSTERN_DELIVERY_TIMEZONE", "Europe/London")
     DELIVERY_TIMEZONE_LABEL = os.environ.get("POSTERN_DELIVERY_TIMEZONE_LABEL", "UK time")

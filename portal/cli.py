@@ -141,7 +141,7 @@ def register(app: Flask) -> None:
     from portal.delivery.cli import outbox_cli
     from portal.demo import demo_cli
     from portal.integrity.cli import integrity_cli
-    from portal.payments.cli import payments_cli
+    from portal.payments.cli import payments_cli, webhooks_cli
     from portal.retention.cli import retention_cli
 
     app.cli.add_command(users_cli)
@@ -150,5 +150,6 @@ def register(app: Flask) -> None:
     app.cli.add_command(outbox_cli)
     app.cli.add_command(keys_cli)
     app.cli.add_command(payments_cli)
+    app.cli.add_command(webhooks_cli)
     app.cli.add_command(integrity_cli)
     app.cli.add_command(retention_cli)

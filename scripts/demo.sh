@@ -30,6 +30,9 @@ pids+=($!)
 # The outbox worker sends queued link messages (to the development outbox page here).
 .venv/bin/flask outbox work >instance/outbox-worker.log 2>&1 &
 pids+=($!)
+# The webhook worker applies the Stripe events the webhook endpoint has queued.
+.venv/bin/flask webhooks work >instance/webhook-worker.log 2>&1 &
+pids+=($!)
 # What cron does in production: repair anything a lost webhook left behind, every minute.
 (while sleep 60; do .venv/bin/flask payments reconcile >>instance/reconcile.log 2>&1; done) &
 pids+=($!)

@@ -5,8 +5,8 @@ refunds, reveals) with the records the domain keeps of each try: delivery attemp
 attempts (with decline codes) and refunds. Holds nothing captured from the customer and no card
 number: cards appear as brand and last four digits only.
 
-Stripe webhook events are not stored against a payment (``processed_webhook_events`` keeps only
-the event id and type), so what a webhook changed appears through the audit rows it wrote,
+Stripe webhook events about the payment's PaymentIntent appear as received (type, and what the
+webhook worker made of them); what a webhook changed appears through the audit rows it wrote,
 whose actor is ``stripe-webhook``.
 """
 
@@ -23,10 +23,19 @@ from portal.extensions import db
 from portal.models.audit import AuditEvent
 from portal.models.capture import CaptureRequest
 from portal.models.delivery import DeliveryAttempt, DeliveryMessage
-from portal.models.payment import Payment, PaymentAttempt
+from portal.models.payment import Payment, PaymentAttempt, ProcessedWebhookEvent
 from portal.models.refund import Refund
 
 AUDIT, DELIVERY, CARD, REFUND = "Audit trail", "Delivery attempt", "Card attempt", "Refund"
+WEBHOOK = "Stripe event"
+#: What the webhook worker made of an event, in words.
+WEBHOOK_OUTCOME_WORDS = {
+    "queued": "waiting to be handled",
+    "applied": "handled",
+    "ignored": "not acted on (a kind Postern ignores)",
+    "not_ours": "not about this payment",
+    "failed": "could not be handled (Stripe unreachable); reconcile repairs it",
+}
 
 ACTION_WORDS = {
     "capture.created": "Request created",
@@ -199,6 +208,28 @@ def _card_entries(payment: Payment | None) -> list[Entry]:
     return entries
 
 
+def _webhook_entries(payment: Payment | None) -> list[Entry]:
+    if payment is None or payment.stripe_payment_intent_id is None:
+        return []
+    events = db.session.execute(
+        select(ProcessedWebhookEvent)
+        .where(ProcessedWebhookEvent.payment_intent_id == payment.stripe_payment_intent_id)
+        .order_by(ProcessedWebhookEvent.received_at, ProcessedWebhookEvent.id)
+    ).scalars()
+    return [
+        Entry(
+            event.received_at,
+            WEBHOOK,
+            "Stripe (webhook)",
+            f"{event.event_type} received: "
+            + WEBHOOK_OUTCOME_WORDS.get(event.outcome, event.outcome),
+            "failure" if event.outcome == "failed" else "success",
+            [f"attempts: {event.attempts}"] if event.attempts > 1 else [],
+        )
+        for event in events
+    ]
+
+
 def refunds_of(payment: Payment | None) -> list[Refund]:
     if payment is None:
         return []
@@ -257,6 +288,7 @@ def timeline(
         _audit_entries(request)
         + _delivery_entries(request)
         + _card_entries(payment)
+        + _webhook_entries(payment)
         + _refund_entries(refunds)
     )
     return sorted(entries, key=lambda entry: entry.at)

@@ -1,4 +1,4 @@
-"""Card payments for capture requests, and the Stripe webhook events already processed.
+"""Card payments for capture requests, and the Stripe webhook events received.
 
 Only what Stripe returns that is safe to keep is stored: PaymentIntent and charge ids,
 statuses, amount, currency, card brand, last four digits, expiry month/year, the 3-D Secure
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -93,15 +93,45 @@ class PaymentAttempt(db.Model):
 
 
 class ProcessedWebhookEvent(db.Model):
-    """A Stripe event we have handled. The unique event id makes handling happen once: the
-    handler INSERTs first (``ON CONFLICT DO NOTHING``), and a duplicate delivery inserts nothing
-    and does nothing more."""
+    """A verified Stripe event, taken in once and handled later by the webhook worker
+    (``portal.payments.webhook_inbox``).
+
+    The unique event id makes both happen once: the webhook endpoint INSERTs the row
+    (``ON CONFLICT DO NOTHING``), so a duplicate delivery inserts nothing and does nothing
+    more; the worker leases queued rows (``claimed_by`` / ``claimed_until``) so two workers
+    never handle the same one. Only ids are kept (the event's, its object's, the
+    PaymentIntent's and our request's public id), never the event's body: the worker asks
+    Stripe for the object's current state anyway.
+    """
 
     __tablename__ = "processed_webhook_events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     stripe_event_id: Mapped[str] = mapped_column(String(255), unique=True)
     event_type: Mapped[str] = mapped_column(String(100))
-    #: "applied", "ignored" (a type we do not act on) or "not_ours".
+    #: "queued" until handled; then "applied", "ignored" (a type we do not act on),
+    #: "not_ours" or "failed" (Stripe could not be asked, every retry used up).
     outcome: Mapped[str] = mapped_column(String(16))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    object_type: Mapped[str | None] = mapped_column(String(32))
+    object_id: Mapped[str | None] = mapped_column(String(255))
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    request_public_id: Mapped[str | None] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Why the last attempt failed (an error class and Stripe's code: nothing personal).
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        # The worker's queue: only queued rows are in it, so it stays small however many
+        # events have been handled.
+        Index(
+            "ix_processed_webhook_events_queue",
+            "next_attempt_at",
+            postgresql_where=text("outcome = 'queued'"),
+            sqlite_where=text("outcome = 'queued'"),
+        ),
+    )

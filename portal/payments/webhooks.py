@@ -1,14 +1,15 @@
-"""Handling verified Stripe webhook events (the HTTP side is ``portal.webhooks.views``).
+"""Stripe webhook events: taken in by the endpoint, applied by the webhook worker.
 
-Each event id is handled once: the handler first INSERTs the id into
-``processed_webhook_events`` (``INSERT ... ON CONFLICT DO NOTHING``) and relies on its unique
-constraint, so a duplicate delivery, even one racing the first on another process, inserts
-nothing, is answered "duplicate" and does nothing else (Stripe is not asked). The
-event's own copy of the object is never acted on: the PaymentIntent is fetched again from
-Stripe, so a late or out-of-order event can only ever apply the current truth, through the
+``receive`` is all the endpoint (``portal.webhooks.views``) does after verifying the signature:
+record the event once in the inbox (``portal.payments.webhook_inbox``) and answer. Stripe gets
+its 2xx in one INSERT, whatever Stripe's API or our audit chain are doing.
+
+``apply_event`` is what the worker (``portal.payments.webhook_worker``) does with each queued
+event. The event's own copy of the object is never acted on: the PaymentIntent is fetched again
+from Stripe, so a late or out-of-order event can only ever apply the current truth, through the
 same monotonic ``apply_intent`` every other path uses. The one exception: a payment of ours
 that is already final (succeeded, canceled) can learn nothing more from Stripe
-(``apply_intent`` would return at once), so its events are acknowledged without asking.
+(``apply_intent`` would return at once), so its events are settled without asking.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from portal.extensions import db
 from portal.models.capture import CaptureRequest
 from portal.models.payment import Payment
 from portal.models.types import utcnow
-from portal.payments import webhook_ledger
+from portal.payments import webhook_inbox
 from portal.payments.facts import METADATA_REQUEST, WebhookEvent
 from portal.payments.gateway import StripeGateway
 from portal.payments.sync import apply_intent
@@ -49,29 +50,31 @@ HANDLED_TYPES = frozenset(
 )
 
 
-def handle_event(event: WebhookEvent, *, gateway: StripeGateway) -> str:
-    """Handle one verified event, exactly once. Returns what happened: "duplicate",
-    "ignored" (a type we do not act on), "not_ours" (no payment of ours) or "applied".
+def receive(event: WebhookEvent) -> str:
+    """Take a verified event in, once: "queued" for the worker, "ignored" (a type we do not act
+    on) or "duplicate" (already taken in; nothing else happens). COMMITS."""
+    queue = event.type in refund_sync.REFUND_EVENT_TYPES or (
+        event.type in HANDLED_TYPES and event.payment_intent_id is not None
+    )
+    if not webhook_inbox.take_in(event, queue=queue):
+        return "duplicate"
+    db.session.commit()
+    return webhook_inbox.QUEUED if queue else webhook_inbox.IGNORED
 
-    Raises the gateway's ProviderUnavailable when Stripe cannot be asked; the caller rolls
-    back (which also forgets the event id) and answers with an error so Stripe retries.
-    COMMITS on success.
+
+def apply_event(event: WebhookEvent, *, gateway: StripeGateway) -> str:
+    """Act on one queued event: "applied" or "not_ours" (no payment or refund of ours).
+
+    Raises the gateway's ProviderUnavailable / ProviderRejected when Stripe cannot be asked;
+    the caller rolls back and tries again later. Joins the current transaction; the caller
+    records the outcome and commits, so the change and "handled" land together.
     """
     # Refund events (refund.created/updated, charge.refunded) belong to portal.refunds, which
-    # claims the event id the same way and re-fetches the refund from Stripe.
+    # re-fetches the refund from Stripe the same way.
     if event.type in refund_sync.REFUND_EVENT_TYPES:
-        return refund_sync.handle_refund_event(event, gateway=gateway)
-    handled = event.type in HANDLED_TYPES and event.payment_intent_id is not None
-    if not webhook_ledger.claim(event, "applied" if handled else "ignored"):
-        return "duplicate"
-    if not handled:
-        db.session.commit()
-        log.info("webhook ignored", extra={"event_id": event.id, "event_type": event.type})
-        return "ignored"
+        return refund_sync.apply_refund_event(event, gateway=gateway)
     payment = _payment_for(event)
     if payment is None:
-        webhook_ledger.set_outcome(event, "not_ours")
-        db.session.commit()
         log.info(
             "webhook for a payment that is not ours",
             extra={"event_id": event.id, "event_type": event.type},
@@ -79,22 +82,21 @@ def handle_event(event: WebhookEvent, *, gateway: StripeGateway) -> str:
         return "not_ours"
     if payment.is_final and payment.stripe_payment_intent_id == event.payment_intent_id:
         # Stripe's current state could not change a finished payment: do not ask for it.
-        status = payment.status  # read before the commit expires it (no SELECT after)
-        db.session.commit()
-        log.debug(  # the ledger row and the access log already say it arrived
+        log.debug(  # the inbox row already says it arrived and what came of it
             "webhook for a finished payment",
-            extra={"event_id": event.id, "event_type": event.type, "payment_status": status},
+            extra={
+                "event_id": event.id,
+                "event_type": event.type,
+                "payment_status": payment.status,
+            },
         )
         return "applied"
     facts = gateway.retrieve_payment_intent(event.payment_intent_id)
     if payment.stripe_payment_intent_id is None:
         if facts.metadata.get(METADATA_REQUEST) != payment.capture_request.public_id:
-            webhook_ledger.set_outcome(event, "not_ours")
-            db.session.commit()
             return "not_ours"
         _link(payment, facts.id)
     outcome = apply_intent(payment, facts, gateway=gateway, actor=WEBHOOK_ACTOR)
-    db.session.commit()
     log.info(
         "webhook applied",
         extra={

@@ -4,9 +4,9 @@ button, and from webhooks (``refund.created``, ``refund.updated``, ``charge.refu
 ``apply_facts`` is the one function every path uses. It is idempotent and monotonic: every
 write is a conditional UPDATE naming the statuses it may move from, so a late or repeated
 event never moves a refund backwards (a succeeded refund can still fail, as Stripe allows;
-a failed or canceled one never changes again). Webhook events are handled once each (the
-unique event id in ``processed_webhook_events``), and the refund is always re-fetched from
-Stripe rather than trusted from the event body.
+a failed or canceled one never changes again). Webhook events are taken in once each and
+handled by the webhook worker (``portal.payments.webhook_inbox``), and the refund is always
+re-fetched from Stripe rather than trusted from the event body.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from portal.models.refund import (
     Refund,
 )
 from portal.models.types import utcnow
-from portal.payments import webhook_ledger
 from portal.payments.facts import RefundFacts, WebhookEvent
 from portal.payments.gateway import StripeGateway
 
@@ -130,12 +129,12 @@ def _ours(facts: RefundFacts) -> Refund | None:
     return refund
 
 
-def handle_refund_event(event: WebhookEvent, *, gateway: StripeGateway) -> str:
-    """Handle one verified refund-related event, exactly once. Returns "duplicate",
-    "not_ours" or "applied". Raises the gateway's errors when Stripe cannot be asked (the
-    caller rolls back, forgetting the event id, and Stripe retries). COMMITS on success."""
-    if not webhook_ledger.claim(event, "applied"):
-        return "duplicate"
+def apply_refund_event(event: WebhookEvent, *, gateway: StripeGateway) -> str:
+    """Act on one queued refund-related event: "applied" or "not_ours".
+
+    Raises the gateway's errors when Stripe cannot be asked (the worker rolls back and tries
+    again later). Joins the current transaction; the worker records the outcome and commits.
+    """
     if event.object_type == "refund" and event.object_id:
         found = [gateway.retrieve_refund(event.object_id)]
     elif event.payment_intent_id:
@@ -151,9 +150,6 @@ def handle_refund_event(event: WebhookEvent, *, gateway: StripeGateway) -> str:
         if refund is not None:
             apply_facts(refund, facts, actor=WEBHOOK_ACTOR)
             applied += 1
-    if not applied:
-        webhook_ledger.set_outcome(event, "not_ours")
-    db.session.commit()
     log.info(
         "refund webhook handled",
         extra={"event_id": event.id, "event_type": event.type, "refunds": applied},

@@ -13,6 +13,8 @@ One purger per data class of ``config.retention.RETENTION``:
   sealed checkpoint so the rest still verifies (``portal.retention.audit_trim``).
 - csp_reports: browsers' Content-Security-Policy violation reports older than their period
   are deleted.
+- webhook_events: Stripe webhook events handled longer ago than their period are deleted
+  (never one still queued for the webhook worker).
 
 Every purger works in batches by ascending id (keyset pagination), each batch its own short
 transaction, so live traffic keeps being served and an interrupted run simply continues next
@@ -55,7 +57,7 @@ from portal.models.capture import CaptureRequest
 from portal.models.captured_data import CapturedValue, DataSubmission
 from portal.models.csp_report import CspReport
 from portal.models.delivery import FINAL_STATUSES, DeliveryAttempt, DeliveryMessage
-from portal.models.payment import Payment, PaymentAttempt
+from portal.models.payment import Payment, PaymentAttempt, ProcessedWebhookEvent
 from portal.models.refund import Refund
 from portal.models.types import utcnow
 from portal.retention import audit_trim
@@ -253,6 +255,22 @@ def purge_csp_reports(now: datetime, batch_size: int, dry_run: bool) -> dict[str
     return {"reports": found}
 
 
+def purge_webhook_events(now: datetime, batch_size: int, dry_run: bool) -> dict[str, int]:
+    cutoff = now - retention_period("webhook_events")
+    # Handled only: an event still queued (Stripe unreachable for long) waits for its worker.
+    # Events handled before the inbox kept ``handled_at`` count from their arrival.
+    handled = func.coalesce(ProcessedWebhookEvent.handled_at, ProcessedWebhookEvent.received_at)
+    ids = select(ProcessedWebhookEvent.id).where(
+        ProcessedWebhookEvent.outcome != "queued", handled < cutoff
+    )
+
+    def remove(batch: list[int]) -> None:
+        _bulk(delete(ProcessedWebhookEvent).where(_among(ProcessedWebhookEvent.id, batch)))
+
+    found, _ = _batches(ids, ProcessedWebhookEvent.id, batch_size, dry_run, remove)
+    return {"events": found}
+
+
 #: Whole records past their period go first, so the later classes do not anonymise rows that
 #: are about to be deleted anyway.
 PURGERS: dict[str, Callable[[datetime, int, bool], dict[str, int]]] = {
@@ -261,6 +279,7 @@ PURGERS: dict[str, Callable[[datetime, int, bool], dict[str, int]]] = {
     "link_and_delivery": purge_link_and_delivery,
     "audit_log": purge_audit_log,
     "csp_reports": purge_csp_reports,
+    "webhook_events": purge_webhook_events,
 }
 
 

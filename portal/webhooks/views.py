@@ -1,10 +1,12 @@
 """Inbound webhooks. CSRF-exempt (see ``portal.security.csrf``): each request is signed.
 
 ``POST /webhooks/stripe``: the signature is checked on the raw body, as received, before
-anything is parsed or stored. Answers (JSON): 400 for a missing, wrong or stale signature;
-200 for anything verified, whether applied, ignored, a duplicate or not ours (Stripe must
-not retry those); 503 when Stripe itself cannot be asked for the object's current state
-(nothing was recorded, so Stripe's retry will be handled afresh).
+anything is parsed or stored; a verified event is queued for the webhook worker
+(``flask webhooks work``) in one INSERT, and Stripe is answered at once. Answers (JSON): 400
+for a missing, wrong or stale signature; 200 for anything verified, with ``outcome`` "queued",
+"ignored" (a type Postern does not act on) or "duplicate" (already received: Stripe must not
+retry those). If the database cannot take the event in, the error page's 5xx makes Stripe
+deliver it again later: nothing was recorded.
 """
 
 from __future__ import annotations
@@ -13,14 +15,8 @@ import logging
 
 from flask import Blueprint, current_app, jsonify, request
 
-from portal.extensions import db
 from portal.payments import webhooks
-from portal.payments.gateway import (
-    ProviderRejected,
-    ProviderUnavailable,
-    StripeGateway,
-    WebhookSignatureInvalid,
-)
+from portal.payments.gateway import StripeGateway, WebhookSignatureInvalid
 
 bp = Blueprint("webhooks", __name__)
 log = logging.getLogger("postern.webhooks")
@@ -28,10 +24,9 @@ log = logging.getLogger("postern.webhooks")
 
 @bp.post("/stripe")
 def stripe_webhook():
-    gateway = StripeGateway.for_app()
     payload = request.get_data(cache=False)
     try:
-        event = gateway.parse_webhook(
+        event = StripeGateway.for_app().parse_webhook(
             payload,
             request.headers.get("Stripe-Signature"),
             current_app.config["STRIPE_WEBHOOK_SECRET"],
@@ -39,13 +34,4 @@ def stripe_webhook():
     except WebhookSignatureInvalid as refused:
         log.warning("stripe webhook refused", extra={"reason": refused.reason})
         return jsonify(error="invalid signature"), 400
-    try:
-        outcome = webhooks.handle_event(event, gateway=gateway)
-    except (ProviderUnavailable, ProviderRejected) as problem:
-        db.session.rollback()
-        log.warning(
-            "stripe webhook not handled yet",
-            extra={"event_id": event.id, "event_type": event.type, "error": str(problem)},
-        )
-        return jsonify(error="temporarily unavailable"), 503
-    return jsonify(received=True, outcome=outcome), 200
+    return jsonify(received=True, outcome=webhooks.receive(event)), 200

@@ -21,7 +21,12 @@ from sqlalchemy import update
 from tests.browser.axe import AxeAudit, axe_violations
 from tests.browser.conftest import BrowserProblems
 from tests.functional.capture_support import create_direct, path_of
-from tests.functional.payments_support import WEBHOOK_SECRET, live_portal, sandbox_settings
+from tests.functional.payments_support import (
+    WEBHOOK_SECRET,
+    live_portal,
+    sandbox_settings,
+    webhook_worker,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -52,7 +57,7 @@ class Portal:
 def portal(app_factory, stripe_sandbox, make_staff) -> Iterator[Portal]:
     app = app_factory(**sandbox_settings(stripe_sandbox, STRIPE_TIMEOUT_SECONDS=5))
     agent_id = make_staff("agent").id
-    with live_portal(app) as base_url:
+    with live_portal(app) as base_url, webhook_worker(app):
         stripe_sandbox.set_webhook(f"{base_url}/webhooks/stripe", WEBHOOK_SECRET)
         yield Portal(app, base_url, agent_id)
         stripe_sandbox.set_webhook(None)

@@ -32,6 +32,7 @@ from tests.functional.payments_support import (
     sandbox_settings,
     stripe_api,
     wait_for,
+    webhook_worker,
 )
 
 pytestmark = pytest.mark.browser
@@ -143,7 +144,7 @@ def shop(app_factory, stripe_sandbox) -> Iterator[Shop]:
     app = app_factory(**sandbox_settings(stripe_sandbox, STRIPE_TIMEOUT_SECONDS=5))
     recorder = RequestRecorder(app.wsgi_app)
     app.wsgi_app = recorder
-    with live_portal(app) as base_url:
+    with live_portal(app) as base_url, webhook_worker(app):
         stripe_sandbox.set_webhook(f"{base_url}/webhooks/stripe", WEBHOOK_SECRET)
         yield Shop(app, base_url, recorder, stripe_sandbox)
         stripe_sandbox.set_webhook(None)
@@ -239,8 +240,9 @@ def test_three_d_secure_failed_is_explained_and_can_be_retried(page, shop, agent
     expect(message(page)).to_contain_text("security check was not completed")
     expect(message(page)).to_contain_text("No money has been taken")
     expect(pay_button(page)).to_be_enabled()
-    request, payment = load_payment(shop.app, public_id)
-    assert request.status == "in_progress"
+    # "In progress" comes from Stripe's requires_action event, applied by the webhook worker.
+    wait_for(lambda: load_payment(shop.app, public_id)[0].status == "in_progress")
+    _, payment = load_payment(shop.app, public_id)
     assert (payment.failed_attempts, payment.three_d_secure) == (1, "failed")
 
     enter_card(page, CARD)

@@ -212,6 +212,77 @@ def deliver(client, event: dict, **kwargs):
     return client.post("/webhooks/stripe", data=body, headers=headers)
 
 
+def handle_queued_webhooks(app):
+    """Run the webhook worker over everything due now, as ``flask webhooks run-once`` does
+    (repeatedly, until nothing is left). Returns the counts of all its batches together."""
+    from portal.payments.webhook_worker import RunCounts, run_once
+
+    total = RunCounts()
+    with app.app_context():
+        while True:
+            counts = run_once(worker_id="test-webhook-worker")
+            if not counts.claimed:
+                return total
+            for name, value in counts.as_dict().items():
+                setattr(total, name, getattr(total, name) + value)
+
+
+def outcome_of(app, event_id: str) -> str | None:
+    """What became of a received event: "queued", "applied", "not_ours", "failed", ..."""
+    from portal.extensions import db
+    from portal.models.payment import ProcessedWebhookEvent
+
+    with app.app_context():
+        return db.session.execute(
+            select(ProcessedWebhookEvent.outcome).where(
+                ProcessedWebhookEvent.stripe_event_id == event_id
+            )
+        ).scalar_one_or_none()
+
+
+def received(client, app, event: dict, **kwargs) -> str:
+    """Deliver ``event`` as Stripe would, let the webhook worker handle the queue, and say what
+    came of it: the answer's outcome when nothing was queued ("duplicate", "ignored"), else the
+    outcome the worker recorded ("applied", "not_ours", ...)."""
+    answer = deliver(client, event, **kwargs)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    said = answer.get_json()["outcome"]
+    if said != "queued":
+        return said
+    handle_queued_webhooks(app)
+    return outcome_of(app, event["id"])
+
+
+@contextmanager
+def webhook_worker(app, poll_seconds: float = 0.05):
+    """``flask webhooks work``'s loop in a thread, for tests where Stripe's sandbox delivers
+    events on its own; stopped (after the batch in hand) when the block ends."""
+    import logging
+
+    from portal.payments.webhook_worker import run_once
+    from portal.workers import work_until_stopped
+
+    stop = threading.Event()
+
+    def work():
+        with app.app_context():
+            work_until_stopped(
+                "webhook worker",
+                lambda: run_once(worker_id="test-webhook-thread"),
+                stop,
+                poll_seconds,
+                logging.getLogger("postern.payments.webhook_worker"),
+            )
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
 # --- a live portal, for the sandbox's webhooks and for browsers ----------------------------
 
 

@@ -1,8 +1,10 @@
-"""POST /webhooks/stripe: real events from the Stripe sandbox, signed as Stripe signs them.
+"""POST /webhooks/stripe and the webhook worker: real events from the Stripe sandbox, signed
+as Stripe signs them.
 
-Events are either delivered by the sandbox itself to a live portal, or fetched from the
-sandbox's /v1/events and POSTed by the test (so it can repeat, reorder, age or tamper with
-them, as a network or an attacker might).
+Events are either delivered by the sandbox itself to a live portal (with the worker running in
+a thread), or fetched from the sandbox's /v1/events and POSTed by the test, which then runs the
+worker over the queue (so it can repeat, reorder, age or tamper with them, as a network or an
+attacker might).
 """
 
 from __future__ import annotations
@@ -22,12 +24,16 @@ from tests.functional.payments_support import (
     confirm_in_browser,
     deliver,
     event_of_type,
+    handle_queued_webhooks,
     live_portal,
     load_payment,
     opened_pay_page,
+    outcome_of,
+    received,
     signed,
     stripe_api,
     wait_for,
+    webhook_worker,
 )
 
 
@@ -62,7 +68,7 @@ def intent_fetches(sandbox, intent_id: str) -> int:
 def test_the_sandbox_delivers_and_the_payment_completes(
     pay_app, customer, intent_id, stripe_sandbox
 ):
-    with live_portal(pay_app) as base_url:
+    with live_portal(pay_app) as base_url, webhook_worker(pay_app):
         stripe_sandbox.set_webhook(f"{base_url}/webhooks/stripe", WEBHOOK_SECRET)
         confirm_in_browser(stripe_sandbox, intent_id, "pm_card_visa")
         wait_for(lambda: load_payment(pay_app, customer.public_id)[1].status == "succeeded")
@@ -82,11 +88,11 @@ def test_a_duplicate_is_acknowledged_and_nothing_else_happens(
 ):
     confirm_in_browser(stripe_sandbox, intent_id, "pm_card_visa")
     event = event_of_type(stripe_sandbox, intent_id, "payment_intent.succeeded")
-    first = deliver(pay_app.test_client(), event)
-    assert first.status_code == 200 and first.get_json()["outcome"] == "applied"
+    assert received(pay_app.test_client(), pay_app, event) == "applied"
     fetches, audit_rows = intent_fetches(stripe_sandbox, intent_id), audit_actions(pay_app)
 
     again = deliver(pay_app.test_client(), event)
+    handle_queued_webhooks(pay_app)
 
     assert again.status_code == 200 and again.get_json()["outcome"] == "duplicate"
     assert intent_fetches(stripe_sandbox, intent_id) == fetches  # not even a look at Stripe
@@ -99,21 +105,21 @@ def test_events_about_a_finished_payment_are_acknowledged_without_asking_stripe(
     pay_app, customer, intent_id, stripe_sandbox
 ):
     """Proves: once our payment is final (here: succeeded), later events about it are
-    recorded and answered "applied" without a call to Stripe, since nothing Stripe could say
-    would change a finished payment; and nothing else happens."""
+    settled as "applied" without a call to Stripe, since nothing Stripe could say would
+    change a finished payment; and nothing else happens."""
     confirm_in_browser(stripe_sandbox, intent_id, "pm_card_visa")
     succeeded = event_of_type(stripe_sandbox, intent_id, "payment_intent.succeeded")
     client = pay_app.test_client()
-    assert deliver(client, succeeded).get_json()["outcome"] == "applied"
+    assert received(client, pay_app, succeeded) == "applied"
     fetches, audit_rows = intent_fetches(stripe_sandbox, intent_id), audit_actions(pay_app)
     later = [
         event_of_type(stripe_sandbox, intent_id, "charge.succeeded"),
         event_of_type(stripe_sandbox, intent_id, "payment_intent.created"),
     ]
 
-    answers = [deliver(client, event) for event in later]
+    outcomes = [received(client, pay_app, event) for event in later]
 
-    assert [(a.status_code, a.get_json()["outcome"]) for a in answers] == [(200, "applied")] * 2
+    assert outcomes == ["applied"] * 2
     assert intent_fetches(stripe_sandbox, intent_id) == fetches
     assert audit_actions(pay_app) == audit_rows
     assert processed(pay_app) == [(e["id"], "applied") for e in [succeeded, *later]]
@@ -129,11 +135,11 @@ def test_an_event_about_a_payment_still_under_way_asks_stripe(
     confirm_in_browser(stripe_sandbox, intent_id, "pm_card_chargeDeclined")
     fetches = intent_fetches(stripe_sandbox, intent_id)
 
-    answer = deliver(
-        pay_app.test_client(), event_of_type(stripe_sandbox, intent_id, "charge.failed")
+    outcome = received(
+        pay_app.test_client(), pay_app, event_of_type(stripe_sandbox, intent_id, "charge.failed")
     )
 
-    assert answer.get_json()["outcome"] == "applied"
+    assert outcome == "applied"
     assert intent_fetches(stripe_sandbox, intent_id) == fetches + 1
     assert load_payment(pay_app, customer.public_id)[1].failed_attempts == 1
 
@@ -145,10 +151,9 @@ def test_a_late_failure_never_undoes_a_success(pay_app, customer, intent_id, str
     succeeded = event_of_type(stripe_sandbox, intent_id, "payment_intent.succeeded")
     client = pay_app.test_client()
 
-    assert deliver(client, succeeded).get_json()["outcome"] == "applied"
-    late = deliver(client, failed)
+    assert received(client, pay_app, succeeded) == "applied"
+    assert received(client, pay_app, failed) == "applied"
 
-    assert late.status_code == 200 and late.get_json()["outcome"] == "applied"
     request, payment = load_payment(pay_app, customer.public_id)
     assert payment.status == "succeeded" and request.status == "succeeded"
     assert "payment.failed" not in audit_actions(pay_app, customer.public_id)
@@ -163,9 +168,9 @@ def test_a_late_requires_action_never_undoes_a_success(
     succeeded = event_of_type(stripe_sandbox, intent_id, "payment_intent.succeeded")
     client = pay_app.test_client()
 
-    deliver(client, succeeded)
-    deliver(client, requires_action)
-    deliver(client, event_of_type(stripe_sandbox, intent_id, "payment_intent.created"))
+    received(client, pay_app, succeeded)
+    received(client, pay_app, requires_action)
+    received(client, pay_app, event_of_type(stripe_sandbox, intent_id, "payment_intent.created"))
 
     request, payment = load_payment(pay_app, customer.public_id)
     assert (payment.status, request.status) == ("succeeded", "succeeded")
@@ -180,7 +185,7 @@ def test_a_failed_attempt_is_counted_once_however_often_it_is_reported(
     confirm_in_browser(stripe_sandbox, intent_id, "pm_card_chargeDeclinedExpiredCard")
     client = pay_app.test_client()
     for event_type in ("charge.failed", "payment_intent.payment_failed"):
-        deliver(client, event_of_type(stripe_sandbox, intent_id, event_type))
+        received(client, pay_app, event_of_type(stripe_sandbox, intent_id, event_type))
     customer.client.get(customer.pay_path + "/status")
 
     _, payment = load_payment(pay_app, customer.public_id)
@@ -215,8 +220,7 @@ def test_an_old_timestamp_is_refused(pay_app, customer, intent_id, stripe_sandbo
     stale = deliver(client, event, timestamp=int(time.time()) - 301)
     assert stale.status_code == 400 and processed(pay_app) == []
 
-    recent = deliver(client, event, timestamp=int(time.time()) - 240)
-    assert recent.status_code == 200 and recent.get_json()["outcome"] == "applied"
+    assert received(client, pay_app, event, timestamp=int(time.time()) - 240) == "applied"
 
 
 def test_an_unknown_event_type_is_acknowledged_and_ignored(pay_app, stripe_sandbox):
@@ -232,6 +236,7 @@ def test_an_unknown_event_type_is_acknowledged_and_ignored(pay_app, stripe_sandb
 
     first = deliver(client, event)
     second = deliver(client, event)
+    handle_queued_webhooks(pay_app)
 
     assert first.status_code == 200 and first.get_json()["outcome"] == "ignored"
     assert second.get_json()["outcome"] == "duplicate"
@@ -254,9 +259,7 @@ def test_an_event_for_someone_elses_payment_is_ignored_without_personal_data(
     event = event_of_type(stripe_sandbox, intent["id"], "payment_intent.succeeded")
     caplog.set_level(logging.INFO, logger="postern")
 
-    response = deliver(pay_app.test_client(), event)
-
-    assert response.status_code == 200 and response.get_json()["outcome"] == "not_ours"
+    assert received(pay_app.test_client(), pay_app, event) == "not_ours"
     assert processed(pay_app) == [(event["id"], "not_ours")]
     from portal.extensions import db
     from portal.models.payment import Payment
@@ -271,19 +274,64 @@ def test_an_event_for_someone_elses_payment_is_ignored_without_personal_data(
     assert "Jane" not in logged and "4321" not in logged and "secret" not in logged
 
 
-def test_stripe_unreachable_means_retry_later_and_nothing_is_recorded(
+def test_an_event_is_queued_and_answered_without_waiting_for_stripe(
     pay_app, customer, intent_id, stripe_sandbox
 ):
+    """Proves: the endpoint answers Stripe after one INSERT: the event is queued, Stripe's
+    API is not called in the request, and nothing about the payment changes until the worker
+    handles it."""
+    confirm_in_browser(stripe_sandbox, intent_id, "pm_card_visa")
+    event = event_of_type(stripe_sandbox, intent_id, "payment_intent.succeeded")
+    fetches = intent_fetches(stripe_sandbox, intent_id)
+
+    answer = deliver(pay_app.test_client(), event)
+
+    assert answer.status_code == 200
+    assert answer.get_json() == {"received": True, "outcome": "queued"}
+    assert processed(pay_app) == [(event["id"], "queued")]
+    assert intent_fetches(stripe_sandbox, intent_id) == fetches
+    assert load_payment(pay_app, customer.public_id)[0].status == "verified"
+
+    handle_queued_webhooks(pay_app)
+
+    assert processed(pay_app) == [(event["id"], "applied")]
+    assert load_payment(pay_app, customer.public_id)[0].status == "succeeded"
+
+
+def test_stripe_unreachable_means_the_worker_retries_later_and_changes_nothing_meanwhile(
+    pay_app, customer, intent_id, stripe_sandbox
+):
+    """Proves: when Stripe cannot be asked, the event stays queued with the error and a later
+    due time (backoff), nothing about the payment is half-applied, and once Stripe answers
+    again the same event is applied, once."""
+    from datetime import timedelta
+
+    from portal.extensions import db
+    from portal.models.payment import ProcessedWebhookEvent
+
     confirm_in_browser(stripe_sandbox, intent_id, "pm_card_visa")
     event = event_of_type(stripe_sandbox, intent_id, "payment_intent.succeeded")
     arm_fault(stripe_sandbox, "500", count=3, path_prefix=f"/v1/payment_intents/{intent_id}")
 
-    down = deliver(pay_app.test_client(), event)
-    assert down.status_code == 503 and processed(pay_app) == []
+    assert deliver(pay_app.test_client(), event).get_json()["outcome"] == "queued"
+    counts = handle_queued_webhooks(pay_app)
 
-    retried = deliver(pay_app.test_client(), event)
-    assert retried.status_code == 200 and retried.get_json()["outcome"] == "applied"
+    assert (counts.claimed, counts.retrying, counts.applied) == (1, 1, 0)
+    assert outcome_of(pay_app, event["id"]) == "queued"
+    with pay_app.app_context():
+        row = db.session.execute(select(ProcessedWebhookEvent)).scalar_one()
+        assert (row.attempts, row.claimed_by) == (1, None)
+        assert "unavailable" in row.last_error and row.next_attempt_at > row.received_at
+        assert load_payment(pay_app, customer.public_id)[0].status == "verified"
+        # Backoff: nothing is due yet; pretend the wait is over.
+        row.next_attempt_at = row.received_at - timedelta(seconds=1)
+        db.session.commit()
+
+    handle_queued_webhooks(pay_app)
+
+    assert outcome_of(pay_app, event["id"]) == "applied"
     assert load_payment(pay_app, customer.public_id)[0].status == "succeeded"
+    assert audit_actions(pay_app, customer.public_id).count("payment.succeeded") == 1
 
 
 def test_a_signed_body_that_is_not_json_is_refused(pay_app):
@@ -316,3 +364,83 @@ def test_a_signed_event_with_ids_unlike_stripes_is_refused(pay_app, event):
     response = pay_app.test_client().post("/webhooks/stripe", data=body, headers=headers)
     assert response.status_code == 400
     assert processed(pay_app) == []
+
+
+def test_events_about_one_payment_in_one_batch_ask_stripe_once(
+    pay_app, customer, intent_id, stripe_sandbox
+):
+    """Proves: the worker asks Stripe about a PaymentIntent once per batch: the second event
+    (received before that one fetch) is covered by the state it returned. The decline is
+    still counted once."""
+    confirm_in_browser(stripe_sandbox, intent_id, "pm_card_chargeDeclined")
+    client = pay_app.test_client()
+    events = [
+        event_of_type(stripe_sandbox, intent_id, "charge.failed"),
+        event_of_type(stripe_sandbox, intent_id, "payment_intent.payment_failed"),
+    ]
+    for event in events:
+        assert deliver(client, event).get_json()["outcome"] == "queued"
+    fetches = intent_fetches(stripe_sandbox, intent_id)
+
+    counts = handle_queued_webhooks(pay_app)
+
+    assert (counts.claimed, counts.applied) == (2, 2)
+    assert intent_fetches(stripe_sandbox, intent_id) == fetches + 1
+    assert [outcome_of(pay_app, event["id"]) for event in events] == ["applied"] * 2
+    assert load_payment(pay_app, customer.public_id)[1].failed_attempts == 1
+
+
+def test_an_event_stripe_never_answers_for_is_given_up_and_logged(
+    pay_app, customer, intent_id, stripe_sandbox, caplog
+):
+    """Proves: after WEBHOOK_MAX_ATTEMPTS the event is marked "failed" (not retried forever),
+    with an error line naming the event (not the payment's details); the payment is left
+    for ``flask payments reconcile``, untouched."""
+    from datetime import timedelta
+
+    from portal.extensions import db
+    from portal.models.payment import ProcessedWebhookEvent
+
+    pay_app.config["WEBHOOK_MAX_ATTEMPTS"] = 2
+    confirm_in_browser(stripe_sandbox, intent_id, "pm_card_visa")
+    event = event_of_type(stripe_sandbox, intent_id, "payment_intent.succeeded")
+    arm_fault(stripe_sandbox, "500", count=50, path_prefix=f"/v1/payment_intents/{intent_id}")
+    caplog.set_level(logging.WARNING, logger="postern")
+    deliver(pay_app.test_client(), event)
+
+    first = handle_queued_webhooks(pay_app)
+    with pay_app.app_context():
+        row = db.session.execute(select(ProcessedWebhookEvent)).scalar_one()
+        row.next_attempt_at = row.received_at - timedelta(seconds=1)
+        db.session.commit()
+    second = handle_queued_webhooks(pay_app)
+
+    assert (first.retrying, second.failed) == (1, 1)
+    assert outcome_of(pay_app, event["id"]) == "failed"
+    assert handle_queued_webhooks(pay_app).claimed == 0
+    assert load_payment(pay_app, customer.public_id)[0].status == "verified"
+    [given_up] = [r for r in caplog.records if r.getMessage().startswith("webhook given up")]
+    assert given_up.levelname == "ERROR" and given_up.event_id == event["id"]
+
+
+def test_the_back_office_timeline_shows_each_event_received_and_what_came_of_it(
+    pay_app, customer, intent_id, stripe_sandbox
+):
+    """Proves: the request's timeline lists the Stripe events received about its payment,
+    with the worker's outcome in words (one still waiting, one handled)."""
+    from portal.backoffice.timeline import WEBHOOK, timeline
+
+    confirm_in_browser(stripe_sandbox, intent_id, "pm_card_visa")
+    client = pay_app.test_client()
+    received(client, pay_app, event_of_type(stripe_sandbox, intent_id, "payment_intent.succeeded"))
+    deliver(client, event_of_type(stripe_sandbox, intent_id, "charge.succeeded"))
+
+    request, payment = load_payment(pay_app, customer.public_id)
+    with pay_app.app_context():
+        entries = [entry for entry in timeline(request, payment, []) if entry.source == WEBHOOK]
+
+    assert [entry.what for entry in entries] == [
+        "payment_intent.succeeded received: handled",
+        "charge.succeeded received: waiting to be handled",
+    ]
+    assert {entry.actor for entry in entries} == {"Stripe (webhook)"}

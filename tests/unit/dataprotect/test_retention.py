@@ -13,6 +13,7 @@ def test_policy_periods():
     assert RETENTION["personal_data"] == timedelta(days=30)
     assert RETENTION["link_and_delivery"] == timedelta(days=90)
     assert RETENTION["csp_reports"] == timedelta(days=90)
+    assert RETENTION["webhook_events"] == timedelta(days=90)
     for data_class in ("payment_records", "audit_log"):
         assert timedelta(days=7 * 365) < RETENTION[data_class] <= timedelta(days=7 * 366)
 

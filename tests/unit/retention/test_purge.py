@@ -234,3 +234,38 @@ def test_postgresql_refuses_to_delete_a_request_or_payment_that_still_has_childr
                 db.session.execute(statement)
             db.session.rollback()
         assert set(_rows_of(request_id).values()) == {1, 2}
+
+
+def test_webhook_events_go_once_handled_and_past_their_period_never_while_queued(app):
+    """Proves: handled webhook events older than the period are purged; a recent one stays,
+    and so does an old one still queued (its worker has not handled it yet)."""
+    from portal.models.payment import ProcessedWebhookEvent
+
+    old = utcnow() - timedelta(days=91)
+    with app.app_context():
+        for number, (outcome, handled_at) in enumerate(
+            [("applied", old), ("not_ours", old), ("applied", utcnow()), ("queued", None)]
+        ):
+            db.session.add(
+                ProcessedWebhookEvent(
+                    stripe_event_id=f"evt_retention_{number}",
+                    event_type="payment_intent.succeeded",
+                    outcome=outcome,
+                    received_at=old,
+                    attempts=1,
+                    handled_at=handled_at,
+                )
+            )
+        db.session.commit()
+
+        report = purge.run(dry_run=False, batch_size=10, actor=Actor("test"))
+        kept = (
+            db.session.execute(
+                select(ProcessedWebhookEvent.stripe_event_id).order_by(ProcessedWebhookEvent.id)
+            )
+            .scalars()
+            .all()
+        )
+
+    assert report.counts["webhook_events"] == {"events": 2}
+    assert kept == ["evt_retention_2", "evt_retention_3"]

@@ -1,0 +1,65 @@
+"""The loop every background worker runs (``flask outbox work``, ``flask webhooks work``):
+run a batch, sleep when there was nothing to do, keep going through a database that went
+away, and stop cleanly on SIGTERM or SIGINT after the batch in hand.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from typing import Protocol
+
+import click
+
+from portal.extensions import db
+
+
+class BatchCounts(Protocol):
+    claimed: int
+
+    def as_dict(self) -> dict[str, int]: ...
+
+
+def describe(counts: BatchCounts) -> str:
+    return ", ".join(f"{name} {value}" for name, value in counts.as_dict().items())
+
+
+def work_until_stopped(
+    name: str,
+    run_once: Callable[[], BatchCounts],
+    stop: threading.Event,
+    poll_seconds: float,
+    log: logging.Logger,
+) -> None:
+    """Run batches until ``stop`` is set, sleeping ``poll_seconds`` when there was nothing."""
+    while not stop.is_set():
+        try:
+            counts = run_once()
+        except Exception as problem:  # noqa: BLE001  (database away: wait and try again)
+            db.session.rollback()
+            log.error("%s: %s; retrying shortly", name, type(problem).__name__)
+            stop.wait(max(poll_seconds, 5))
+            continue
+        if counts.claimed:
+            log.info("%s: %s", name, describe(counts))
+        else:
+            stop.wait(poll_seconds)
+
+
+def serve(
+    name: str, run_once: Callable[[], BatchCounts], poll_seconds: float, log: logging.Logger
+) -> None:
+    """``work_until_stopped`` in the foreground, until SIGTERM or Ctrl-C."""
+    stop = threading.Event()
+
+    def _stop(signum, _frame):
+        click.echo(f"{name}: {signal.Signals(signum).name} received, stopping")
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    click.echo(f"{name}: polling every {poll_seconds:g}s (stop with Ctrl-C)")
+    work_until_stopped(name, run_once, stop, poll_seconds, log)
+    click.echo(f"{name}: stopped")
