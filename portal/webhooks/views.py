@@ -15,6 +15,7 @@ import logging
 
 from flask import Blueprint, current_app, jsonify, request
 
+from portal.extensions import limiter
 from portal.payments import webhooks
 from portal.payments.gateway import StripeGateway, WebhookSignatureInvalid
 
@@ -23,6 +24,10 @@ log = logging.getLogger("postern.webhooks")
 
 
 @bp.post("/stripe")
+# Not rate-limited: Stripe sends in bursts (a busy hour, a retry of everything after an
+# outage), and a 429 would only make it deliver again later, delaying every payment. Each
+# request is signed; a bad signature costs one HMAC and no database work.
+@limiter.exempt
 def stripe_webhook():
     payload = request.get_data(cache=False)
     try:
