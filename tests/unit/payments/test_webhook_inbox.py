@@ -163,3 +163,55 @@ def test_a_lapsed_lease_is_taken_over_and_the_old_worker_can_no_longer_finish(ap
 
         assert (taken_over.row_id, taken_over.attempt) == (stalled.row_id, 2)
         assert (row.outcome, row.claimed_by) == ("queued", "worker-b")
+
+
+def test_two_workers_draining_one_queue_handle_every_event_once(app):
+    """Proves: two webhook workers running at once (threads with their own database
+    connections; on PostgreSQL they pick candidates with SKIP LOCKED) handle every queued event
+    exactly once between them: each ends on its first attempt, none is left queued."""
+    import threading
+
+    from sqlalchemy import select
+
+    from portal.extensions import db
+    from portal.models.payment import ProcessedWebhookEvent
+    from portal.payments.webhook_worker import run_once
+
+    # Events about PaymentIntents that are not ours: handled without a call to Stripe.
+    queue(app, *(event(number) for number in range(60)))
+    handled = {}
+
+    def drain(name: str) -> None:
+        with app.app_context():
+            handled[name] = 0
+            while (counts := run_once(batch=7, worker_id=name)).claimed:
+                handled[name] += counts.not_ours
+
+    workers = [threading.Thread(target=drain, args=(f"worker-{n}",)) for n in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+
+    with app.app_context():
+        rows = db.session.execute(
+            select(ProcessedWebhookEvent.outcome, ProcessedWebhookEvent.attempts)
+        ).all()
+    assert sum(handled.values()) == 60
+    assert sorted(set(rows)) == [("not_ours", 1)] and len(rows) == 60
+
+
+def test_the_operator_commands_show_the_queue_and_handle_it(app):
+    """Proves: ``flask webhooks status`` shows what is queued (and since when) and what came
+    of the rest; ``flask webhooks run-once`` handles what is due and says what happened."""
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["webhooks", "status"]).output == "no webhook events received\n"
+    queue(app, event(1), event(2))
+
+    waiting = runner.invoke(args=["webhooks", "status"])
+    handled = runner.invoke(args=["webhooks", "run-once"])
+    after = runner.invoke(args=["webhooks", "status"])
+
+    assert waiting.exit_code == 0 and waiting.output.startswith("queued    2 (oldest received ")
+    assert handled.output == "claimed 2, applied 0, not_ours 2, retrying 0, failed 0\n"
+    assert after.output == "not_ours  2\n"
