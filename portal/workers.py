@@ -1,19 +1,43 @@
-"""The loop every background worker runs (``flask outbox work``, ``flask webhooks work``):
-run a batch, sleep when there was nothing to do, keep going through a database that went
-away, and stop cleanly on SIGTERM or SIGINT after the batch in hand.
+"""What every background worker shares (``flask outbox work``, ``flask webhooks work``): its
+lease-holder id, its retry backoff, and its loop: run a batch, sleep when there was nothing to
+do, keep going through a database that went away, and stop cleanly on SIGTERM or SIGINT after
+the batch in hand.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 import signal
+import socket
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Protocol
 
 import click
 
 from portal.extensions import db
+
+_jitter = secrets.SystemRandom()
+
+
+def new_worker_id() -> str:
+    """Who holds a lease: host, process, thread, and a random part (a restarted process may
+    get the same pid)."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{threading.get_ident() % 100000}:" + (
+        secrets.token_hex(3)
+    )
+
+
+def retry_delay(attempt: int, base_seconds: float, max_seconds: float) -> timedelta:
+    """Wait before retry number ``attempt`` (1-based): base * 2**(attempt-1), capped, + 0-25%.
+
+    The jitter spreads retries out so a provider coming back is not hit by every worker at once.
+    """
+    delay = min(base_seconds * 2 ** (attempt - 1), max_seconds)
+    return timedelta(seconds=delay * (1 + _jitter.uniform(0, 0.25)))
 
 
 class BatchCounts(Protocol):

@@ -9,10 +9,6 @@ lease lapses and another worker takes the message over.
 
 from __future__ import annotations
 
-import os
-import secrets
-import socket
-import threading
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -22,12 +18,6 @@ from portal.extensions import db
 from portal.models.delivery import QUEUED, SENDING, DeliveryAttempt, DeliveryMessage
 
 LOST_WORDS = "The sending process stopped during this attempt. We will try again."
-
-
-def new_worker_id() -> str:
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{threading.get_ident() % 100000}:" + (
-        secrets.token_hex(3)
-    )
 
 
 def _due(now: datetime):

@@ -13,10 +13,10 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from portal.delivery.worker import new_worker_id, run_once
+from portal.delivery.worker import run_once
 from portal.extensions import db
 from portal.models.delivery import DeliveryMessage
-from portal.workers import describe, serve
+from portal.workers import describe, new_worker_id, serve
 
 log = logging.getLogger("postern.delivery.worker")
 outbox_cli = AppGroup("outbox", help="The outbox of link messages (SMS and email).")

@@ -17,9 +17,8 @@ Exactly-once as far as the database can make it:
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -27,7 +26,7 @@ from sqlalchemy import select, update
 from portal import audit
 from portal.audit.service import Actor
 from portal.capture import states
-from portal.delivery.claims import LOST_WORDS, claim_due, new_worker_id
+from portal.delivery.claims import LOST_WORDS, claim_due
 from portal.delivery.gateways import DeliveryError, OutgoingMessage, SendResult, gateway_for
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
@@ -41,10 +40,10 @@ from portal.models.delivery import (
     DeliveryMessage,
 )
 from portal.models.types import utcnow
+from portal.workers import new_worker_id, retry_delay
 
 log = logging.getLogger("postern.delivery.worker")
 WORKER_ACTOR = Actor("delivery-worker")
-_jitter = secrets.SystemRandom()
 
 INTERNAL_ERROR_WORDS = "Something went wrong on our side while sending. We will try again."
 EXPIRED_WORDS = "Not sent: the link expired before it could be sent."
@@ -67,15 +66,6 @@ class RunCounts:
             "failed": self.failed,
             "cancelled": self.cancelled,
         }
-
-
-def retry_delay(attempt: int, base_seconds: float, max_seconds: float) -> timedelta:
-    """Wait before retry number ``attempt`` (1-based): base * 2**(attempt-1), capped, + 0-25%.
-
-    The jitter spreads retries out so a provider coming back is not hit by every worker at once.
-    """
-    delay = min(base_seconds * 2 ** (attempt - 1), max_seconds)
-    return timedelta(seconds=delay * (1 + _jitter.uniform(0, 0.25)))
 
 
 def run_once(

@@ -15,13 +15,12 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from portal.delivery.claims import new_worker_id
 from portal.extensions import db
 from portal.models.payment import ProcessedWebhookEvent
 from portal.payments.gateway import StripeGateway
 from portal.payments.reconcile import reconcile
 from portal.payments.webhook_worker import run_once
-from portal.workers import describe, serve
+from portal.workers import describe, new_worker_id, serve
 
 #: An AppGroup, so each command runs in the app context however it is invoked.
 payments_cli = AppGroup("payments", help="Card payments (Stripe).")

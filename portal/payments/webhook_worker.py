@@ -10,7 +10,7 @@ it would have told us.
 Within one batch, a PaymentIntent is asked about once: an event about a PaymentIntent already
 re-fetched and applied earlier in the same batch was received before that fetch, so the state
 applied already includes whatever the event announced. It is marked applied without asking
-Stripe again (a payment succeeding sends three events, about one second apart).
+Stripe again (a payment that succeeds sends payment_intent.succeeded and charge.succeeded together).
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from portal.delivery.worker import retry_delay
 from portal.extensions import db
 from portal.models.types import utcnow
 from portal.payments import webhook_inbox, webhooks
 from portal.payments.facts import WebhookEvent
 from portal.payments.gateway import ProviderRejected, ProviderUnavailable, StripeGateway
 from portal.refunds.sync import REFUND_EVENT_TYPES
+from portal.workers import retry_delay
 
 log = logging.getLogger("postern.payments.webhook_worker")
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from portal import workers
 from portal.capture import states
 from portal.delivery import claims, outbox, worker
 from portal.extensions import db
@@ -47,9 +48,9 @@ def _attempts(message_id):
 
 def test_retry_delay_doubles_with_jitter_and_a_cap():
     for attempt, base in [(1, 10), (2, 20), (3, 40), (6, 320)]:
-        delay = worker.retry_delay(attempt, 10, 600).total_seconds()
+        delay = workers.retry_delay(attempt, 10, 600).total_seconds()
         assert base <= delay <= base * 1.25
-    assert 600 <= worker.retry_delay(20, 10, 600).total_seconds() <= 750
+    assert 600 <= workers.retry_delay(20, 10, 600).total_seconds() <= 750
 
 
 def test_a_due_message_is_sent_once_and_recorded(app, agent):
