@@ -80,6 +80,9 @@ def check(response) -> None:
     "path", ["/backoffice/transactions", "/backoffice/transactions/export.csv"]
 )
 def test_transactions_filters_survive_junk(reader, path):
+    """Proves: junk in any filter or page cursor of the transactions list and its CSV export gets
+    results (200) or a 400 with a message (role="alert"), never a server error."""
+
     @BOUNDED
     @given(field=st.sampled_from(TRANSACTION_FIELDS), value=junk)
     def run(field, value):
@@ -91,6 +94,9 @@ def test_transactions_filters_survive_junk(reader, path):
 
 
 def test_audit_filters_survive_junk(reader):
+    """Proves: junk in any filter or page cursor of the audit log gets results (200) or a 400
+    with a message (role="alert"), never a server error."""
+
     @BOUNDED
     @given(field=st.sampled_from(AUDIT_FIELDS), value=junk)
     def run(field, value):
@@ -100,6 +106,9 @@ def test_audit_filters_survive_junk(reader):
 
 
 def test_request_ids_survive_junk(reader):
+    """Proves: a junk request id in the transaction detail path is answered 404 (or 405), never a
+    server error."""
+
     @BOUNDED
     @given(value=junk)
     def run(value):

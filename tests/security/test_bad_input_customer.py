@@ -27,6 +27,9 @@ NO_LIMITS = {
 
 
 def test_link_tokens_and_start(app_factory, make_staff):
+    """Proves: junk link tokens, on the link page and on Start with a valid or junk CSRF
+    token, never cause a server error; each answer is a redirect or a page whose heading names
+    the problem."""
     app = app_factory(**NO_LIMITS)
     _, url = create_direct(app, make_staff("agent").id)
     client = app.test_client()
@@ -44,6 +47,8 @@ def test_link_tokens_and_start(app_factory, make_staff):
 
 @pytest.mark.parametrize("item", ["postcode", "date_of_birth", "surname"])
 def test_identity_answers(app_factory, make_staff, item):
+    """Proves: any answer to the identity check (postcode, date of birth or surname) gets a
+    redirect, a 400 or a 413, never a server error. A 400 shows an error summary (role="alert")."""
     app = app_factory(**NO_LIMITS)
     value = {"postcode": "SW1A 1AA", "date_of_birth": "31/03/1980", "surname": "O'Brien"}[item]
     _, url = create_direct(app, make_staff("agent").id, identity_item=item, identity_value=value)
@@ -66,6 +71,8 @@ def test_identity_answers(app_factory, make_staff, item):
 
 @pytest.mark.parametrize("field_set", ["address", "contact", "iban", "bank_details_dd"])
 def test_personal_data_step(app_factory, make_staff, field_set):
+    """Proves: junk in any field of each personal-data step (dates as day, month and year, and
+    the notice version) never causes a server error, and every rejection says what is wrong."""
     app = app_factory(**NO_LIMITS)
     _, url = create_direct(
         app,

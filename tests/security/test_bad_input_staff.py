@@ -85,6 +85,8 @@ def assert_explained(response, *, form_page: bool = True) -> None:
 
 
 def test_login_form(app_factory):
+    """Proves: any username and password get a 200, 401, 400 or 413, never a server error, and
+    every rejection says what is wrong; a 200 or 401 shows an error summary (role="alert")."""
     app = app_factory(**NO_LIMITS)
     client = app.test_client()
     token = csrf_from(client.get("/login").get_data(as_text=True))
@@ -104,6 +106,8 @@ def test_login_form(app_factory):
 
 
 def test_second_factor_form(app_factory, make_staff):
+    """Proves: any second-factor code, after a correct password, gets a 200, 401, 400 or 413,
+    never a server error; every answer but a 413 shows an error summary (role="alert")."""
     app = app_factory(**NO_LIMITS)
     client = app.test_client()
     user = make_staff("backoffice", mfa=True)
@@ -130,6 +134,8 @@ def test_second_factor_form(app_factory, make_staff):
 
 
 def test_password_change_form(app_factory, make_staff):
+    """Proves: junk in the current, new and confirm password fields gets a 200, 400 or 413,
+    never a server error, and every rejection says what is wrong."""
     app = app_factory(**NO_LIMITS)
     client = app.test_client()
     login(client, make_staff("agent"))
@@ -171,6 +177,9 @@ CREATE_FIELDS = [
 
 
 def test_capture_create_form(app_factory, make_staff):
+    """Proves: junk in up to five fields of the agent's create form, alone or over a valid form,
+    gets a 201, 302, 400 or 413, never a server error. A 400 shows an error summary
+    (role="alert") whose links reach labelled fields."""
     app = app_factory(**NO_LIMITS)
     client = app.test_client()
     login(client, make_staff("agent"))
@@ -194,6 +203,9 @@ def test_capture_create_form(app_factory, make_staff):
 
 
 def test_revoke_extend_resend_and_the_status_api(app_factory, make_staff):
+    """Proves: revoke, extend and resend with junk request ids, minutes, channels and destinations
+    never cause a server error, and every refusal says what is wrong. The status API, given junk
+    ids and If-None-Match values, answers 200, 304 or 404, the 404 as JSON "Page not found"."""
     app = app_factory(**NO_LIMITS)
     client = app.test_client()
     agent = make_staff("agent")
@@ -236,6 +248,8 @@ def test_revoke_extend_resend_and_the_status_api(app_factory, make_staff):
 
 
 def test_error_summary_links_reach_the_radio_groups(logged_in):
+    """Proves: a bogus kind is refused with 400 and an error summary link to "#kind", and the
+    page has an element with id "kind" for that link to reach."""
     client, _ = logged_in("agent")
     page = client.get("/agent/").get_data(as_text=True)
     answer = client.post(

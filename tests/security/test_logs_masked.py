@@ -54,6 +54,9 @@ def _release(handler, *loggers: str) -> None:
 
 
 def test_the_production_handler_masks_card_numbers_wherever_they_are():
+    """Proves: the production handler masks card numbers in the message, %-arguments, ``extra``
+    fields (nested, or as an integer) and exception text, writing "[REDACTED-PAN]" instead. Each
+    record stays one parseable JSON line."""
     log = logging.getLogger("postern.test.masking")
     log.setLevel(logging.INFO)
     stream, handler = _capture("postern.test.masking")
@@ -79,6 +82,9 @@ def test_the_production_handler_masks_card_numbers_wherever_they_are():
 
 
 def test_requests_carrying_card_numbers_leave_none_in_the_log(app_factory, make_staff):
+    """Proves: card numbers in a request's path, query, headers, form fields, JSON body or an
+    unhandled exception's text leave none in the app's log, though the requests (access lines) and
+    the exception are logged."""
     app = app_factory(RATELIMIT_LOGIN_PER_IP="1000 per minute")
 
     @app.get("/_test/explode")

@@ -129,6 +129,8 @@ def test_the_enumeration_finds_the_forms_we_know():
 
 @pytest.mark.parametrize(("form_class", "field_name"), STORED_CASES)
 def test_every_free_text_field_refuses_card_numbers(app, form_class, field_name):
+    """Proves: every free-text field that stores what is typed refuses a card number in each
+    common shape, with an error that says it is a card number."""
     key = f"{form_class.__name__.split('_')[0]}.{field_name}"
     with app.test_request_context(method="POST"):
         for shape in PAN_SHAPES:
