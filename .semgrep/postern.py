@@ -37,6 +37,16 @@ def hook():
 
 
 # ruleid: csrf-exemption-outside-csrf-module
+protect.exempt(blueprint)
+
+
+# ok: csrf-exemption-outside-csrf-module
+@limiter.exempt
+def signed_hook():
+    pass
+
+
+# ruleid: csrf-exemption-outside-csrf-module
 app.config["WTF_CSRF_ENABLED"] = False
 # ok: csrf-exemption-outside-csrf-module
 app.config["WTF_CSRF_ENABLED"] = True

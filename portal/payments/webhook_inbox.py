@@ -8,9 +8,9 @@ worker (``portal.payments.webhook_worker``) handles what is queued.
 - **Once in.** The unique event id decides (``INSERT ... ON CONFLICT DO NOTHING``): a duplicate
   delivery, even one racing the first on another process, inserts nothing and is answered
   "duplicate". On PostgreSQL a racing INSERT waits for the first to commit or roll back.
-- **Once handled.** A worker leases due rows with one conditional UPDATE each (candidates picked
-  with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL), commits the lease, then handles them. If it
-  dies, the lease lapses and another worker takes the event over; handling is idempotent
+- **Once handled.** A worker leases a batch of due rows with one conditional UPDATE (candidates
+  picked with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL), commits the lease, then handles them.
+  If it dies, the lease lapses and another worker takes the event over; handling is idempotent
   (``apply_intent`` and the refund sync are monotonic), so a second try changes nothing twice.
 """
 
@@ -81,9 +81,8 @@ def event_of(row: ProcessedWebhookEvent) -> WebhookEvent:
 
 def _due(now: datetime):
     """Queued and due, or leased by a worker whose lease has lapsed."""
-    queued = ProcessedWebhookEvent.outcome == QUEUED
     return and_(
-        queued,
+        ProcessedWebhookEvent.outcome == QUEUED,
         ProcessedWebhookEvent.next_attempt_at <= now,
         or_(
             ProcessedWebhookEvent.claimed_until.is_(None),
@@ -94,7 +93,14 @@ def _due(now: datetime):
 
 def claim_due(now: datetime, batch: int, worker_id: str) -> list[Leased]:
     """Lease up to ``batch`` due events, oldest first, for ``worker_id``, and commit. Returns
-    them in the order they were due."""
+    them in the order they were due.
+
+    Two statements for the whole batch: the candidates are picked (locked with
+    ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so concurrent workers take different rows), then
+    leased by one UPDATE naming them, which hands them back through ``RETURNING``. (Not one
+    UPDATE with the pick as its subquery: PostgreSQL may run a ``LIMIT`` subquery more than
+    once and lease more rows than asked for.)
+    """
     candidates = (
         select(ProcessedWebhookEvent.id)
         .where(_due(now))
@@ -103,22 +109,26 @@ def claim_due(now: datetime, batch: int, worker_id: str) -> list[Leased]:
     )
     if db.session.get_bind().dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
+    picked = db.session.execute(candidates).scalars().all()
+    if not picked:
+        db.session.rollback()
+        return []
     lease_until = now + timedelta(seconds=current_app.config["WEBHOOK_LEASE_SECONDS"])
-    leased = []
-    for event_row_id in db.session.execute(candidates).scalars().all():
-        won = db.session.execute(
-            update(ProcessedWebhookEvent)
-            .where(ProcessedWebhookEvent.id == event_row_id, _due(now))
-            .values(
-                claimed_by=worker_id,
-                claimed_until=lease_until,
-                attempts=ProcessedWebhookEvent.attempts + 1,
-            )
-            .returning(ProcessedWebhookEvent)
-            .execution_options(synchronize_session=False)
-        ).scalar_one_or_none()
-        if won is not None:
-            leased.append(Leased(won.id, won.attempts, event_of(won)))
+    won = db.session.scalars(
+        update(ProcessedWebhookEvent)
+        .where(ProcessedWebhookEvent.id.in_(picked), _due(now))
+        .values(
+            claimed_by=worker_id,
+            claimed_until=lease_until,
+            attempts=ProcessedWebhookEvent.attempts + 1,
+        )
+        .returning(ProcessedWebhookEvent)
+        .execution_options(synchronize_session=False)
+    ).all()
+    leased = [
+        Leased(row.id, row.attempts, event_of(row))
+        for row in sorted(won, key=lambda row: (row.next_attempt_at, row.id))
+    ]
     db.session.commit()
     return leased
 

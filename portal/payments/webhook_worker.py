@@ -10,13 +10,14 @@ it would have told us.
 Within one batch, a PaymentIntent is asked about once: an event about a PaymentIntent already
 re-fetched and applied earlier in the same batch was received before that fetch, so the state
 applied already includes whatever the event announced. It is marked applied without asking
-Stripe again (a payment that succeeds sends payment_intent.succeeded and charge.succeeded together).
+Stripe again (a payment that succeeds sends payment_intent.succeeded and charge.succeeded
+together).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from flask import current_app
 
@@ -40,13 +41,7 @@ class RunCounts:
     failed: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {
-            "claimed": self.claimed,
-            "applied": self.applied,
-            "not_ours": self.not_ours,
-            "retrying": self.retrying,
-            "failed": self.failed,
-        }
+        return asdict(self)
 
 
 def _asks_about_intent(event: WebhookEvent) -> bool:
