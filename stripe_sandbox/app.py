@@ -12,7 +12,7 @@ import logging
 import time
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from . import (
@@ -75,6 +75,8 @@ def _start_request() -> Response | None:
             raise errors.api_error()
         if fault.mode == "429":
             raise errors.rate_limited()
+        if fault.mode == "garbled":
+            return jsonify(unexpected="not a Stripe object")
         request.environ[ENVIRON_KEY] = fault  # timeout/drop: acted on after the answer
     authenticate(sandbox.settings)
     return None

@@ -38,7 +38,7 @@ def _bad_request(message: str) -> Response:
 
 @blueprint.post("/faults")
 def arm_fault() -> Response:
-    """``{"mode": "timeout"|"500"|"429"|"drop", "count": N, "path_prefix": "/v1/refunds",
+    """``{"mode": "timeout"|"500"|"429"|"drop"|"garbled", "count": N, "path_prefix": "/v1/refunds",
     "timeout_seconds": 5}``: the next N matching /v1/ calls fail that way."""
     body = _json_body()
     try:

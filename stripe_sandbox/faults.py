@@ -2,6 +2,9 @@
 
 * ``500`` and ``429`` refuse the call before it reaches the API (nothing happens, nothing is
   saved under its idempotency key), like a failing load balancer or Stripe's rate limiter.
+* ``garbled`` answers 200 with a JSON object that is not the resource asked for (no ``id``, no
+  ``object`` Stripe would send), like a misconfigured proxy or an API change: the client's
+  own parsing fails, which no Stripe error class describes.
 * ``timeout`` and ``drop`` let the API carry the call out and then lose the answer: it is held
   back for ``timeout_seconds`` (the client gives up first), or the connection is closed without
   a byte written. That is the case idempotency keys exist for: a retry with the same key
@@ -17,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-MODES = ("timeout", "500", "429", "drop")
+MODES = ("timeout", "500", "429", "drop", "garbled")
 #: WSGI environ key through which the Flask app tells the middleware which fault applies.
 ENVIRON_KEY = "stripe_sandbox.fault"
 

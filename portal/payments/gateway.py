@@ -47,7 +47,8 @@ HTTP_POOL_SIZE = 32
 class ProviderUnavailable(RuntimeError):
     """Stripe could not be reached or did not answer usefully; the same call may work later.
 
-    ``reason`` is a short code for logs: "timeout", "connection", "rate_limited", "server".
+    ``reason`` is a short code for logs: "timeout", "connection", "rate_limited", "server",
+    "unreadable" (an answer without the fields of the object asked for).
     """
 
     def __init__(self, reason: str):
@@ -90,6 +91,21 @@ def _http_session(api_base: str) -> requests.Session:
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
+
+
+def _read(reduce, answer):
+    """``reduce(answer)``, where an answer without the fields of the object asked for (a
+    proxy's page passed off as JSON, an API change) is Stripe not answering usefully: the
+    caller retries or tells the user, as for an outage, instead of failing with a 500."""
+    try:
+        return reduce(answer)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise ProviderUnavailable("unreadable") from None
+
+
+def _refund_list(page) -> list[RefundFacts]:
+    data = page.to_dict() if hasattr(page, "to_dict") else dict(page)
+    return [refund_facts(item) for item in data["data"]]
 
 
 class StripeGateway:
@@ -150,7 +166,7 @@ class StripeGateway:
             params=params,
             options={"idempotency_key": idempotency_key},
         )
-        return intent_facts(intent)
+        return _read(intent_facts, intent)
 
     def retrieve_payment_intent(self, intent_id: str) -> IntentFacts:
         """The PaymentIntent as Stripe has it now, with its latest charge expanded.
@@ -165,7 +181,7 @@ class StripeGateway:
             f"/v1/payment_intents/{quote(intent_id, safe='')}",
             expand=["latest_charge"],
         )
-        return intent_facts(answer.data)
+        return _read(intent_facts, answer.data)
 
     def cancel_payment_intent(self, intent_id: str, reason: str = "abandoned") -> IntentFacts:
         """Cancel the PaymentIntent so no charge can be made with it any more.
@@ -185,7 +201,7 @@ class StripeGateway:
             if refused.code != "payment_intent_unexpected_state":
                 raise
             return self.retrieve_payment_intent(intent_id)
-        return intent_facts(intent)
+        return _read(intent_facts, intent)
 
     def create_refund(
         self,
@@ -210,11 +226,11 @@ class StripeGateway:
             params=params,
             options={"idempotency_key": idempotency_key},
         )
-        return refund_facts(refund)
+        return _read(refund_facts, refund)
 
     def retrieve_refund(self, refund_id: str) -> RefundFacts:
         """The refund as Stripe has it now. Raises ProviderUnavailable / ProviderRejected."""
-        return refund_facts(self._call(self._client.v1.refunds.retrieve, refund_id))
+        return _read(refund_facts, self._call(self._client.v1.refunds.retrieve, refund_id))
 
     def refunds_for_intent(self, payment_intent_id: str) -> list[RefundFacts]:
         """Every refund of the PaymentIntent (up to 100, newest first)."""
@@ -222,8 +238,7 @@ class StripeGateway:
             self._client.v1.refunds.list,
             params={"payment_intent": payment_intent_id, "limit": 100},
         )
-        data = page.to_dict() if hasattr(page, "to_dict") else dict(page)
-        return [refund_facts(item) for item in data.get("data") or []]
+        return _read(_refund_list, page)
 
     def parse_webhook(self, payload: bytes, signature_header: str | None, secret: str):
         """Verify a webhook on its raw body and return the ``WebhookEvent`` it carries.

@@ -423,6 +423,78 @@ def test_an_event_stripe_never_answers_for_is_given_up_and_logged(
     assert given_up.levelname == "ERROR" and given_up.event_id == event["id"]
 
 
+def test_an_answer_that_is_not_a_payment_intent_is_retried_never_applied(
+    pay_app, customer, intent_id, stripe_sandbox
+):
+    """Proves: a 200 from Stripe without the PaymentIntent's fields (a proxy's page, an API
+    change) is treated as Stripe unavailable: nothing is applied, the event backs off, and
+    the next attempt applies the real answer."""
+    from datetime import timedelta
+
+    from portal.extensions import db
+    from portal.models.payment import ProcessedWebhookEvent
+
+    confirm_in_browser(stripe_sandbox, intent_id, "pm_card_visa")
+    event = event_of_type(stripe_sandbox, intent_id, "payment_intent.succeeded")
+    arm_fault(stripe_sandbox, "garbled", path_prefix=f"/v1/payment_intents/{intent_id}")
+    deliver(pay_app.test_client(), event)
+
+    assert handle_queued_webhooks(pay_app).retrying == 1
+    with pay_app.app_context():
+        row = db.session.execute(select(ProcessedWebhookEvent)).scalar_one()
+        assert (row.outcome, row.last_error) == (
+            "queued",
+            "payment provider unavailable (unreadable)",
+        )
+        assert load_payment(pay_app, customer.public_id)[0].status == "verified"
+        row.next_attempt_at = row.received_at - timedelta(seconds=1)
+        db.session.commit()
+
+    assert handle_queued_webhooks(pay_app).applied == 1
+    assert load_payment(pay_app, customer.public_id)[0].status == "succeeded"
+
+
+def test_an_event_whose_handling_keeps_raising_backs_off_then_is_given_up(
+    pay_app, customer, intent_id, stripe_sandbox, caplog
+):
+    """Proves: an event that makes the worker raise something unforeseen (here the payment
+    provider's client failing in a way no error class describes) neither stops the worker nor
+    is tried forever: the error is stored as its class name only (an exception's text may
+    quote data), the event backs off, and after WEBHOOK_MAX_ATTEMPTS it is marked "failed"
+    while the payment stays untouched for reconcile."""
+    from datetime import timedelta
+
+    from portal.extensions import db
+    from portal.models.payment import ProcessedWebhookEvent
+    from portal.payments.gateway import StripeGateway
+    from portal.payments.webhook_worker import run_once
+
+    class ClientBug(StripeGateway):  # Stripe's side of the edge, failing unforeseeably
+        def retrieve_payment_intent(self, intent_id):
+            raise RuntimeError(f"unforeseen failure about {intent_id}")
+
+    pay_app.config["WEBHOOK_MAX_ATTEMPTS"] = 2
+    confirm_in_browser(stripe_sandbox, intent_id, "pm_card_visa")
+    poison = event_of_type(stripe_sandbox, intent_id, "payment_intent.succeeded")
+    caplog.set_level(logging.WARNING, logger="postern")
+    deliver(pay_app.test_client(), poison)
+
+    with pay_app.app_context():
+        bug = ClientBug.from_config()
+        first = run_once(worker_id="w1", gateway=bug)
+        row = db.session.execute(select(ProcessedWebhookEvent)).scalar_one()
+        assert (row.outcome, row.attempts, row.last_error) == ("queued", 1, "RuntimeError")
+        row.next_attempt_at = row.received_at - timedelta(seconds=1)
+        db.session.commit()
+        second = run_once(worker_id="w1", gateway=bug)
+        third = run_once(worker_id="w1", gateway=bug)
+
+    assert (first.retrying, second.failed, third.claimed) == (1, 1, 0)
+    assert outcome_of(pay_app, poison["id"]) == "failed"
+    assert load_payment(pay_app, customer.public_id)[0].status == "verified"
+    assert any(r.getMessage().startswith("webhook given up") for r in caplog.records)
+
+
 def test_the_back_office_timeline_shows_each_event_received_and_what_came_of_it(
     pay_app, customer, intent_id, stripe_sandbox
 ):

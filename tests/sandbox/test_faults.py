@@ -67,6 +67,16 @@ def test_drop_is_a_connection_error(sandbox, http, impatient):
     assert len(created_intents(sandbox)) == 1
 
 
+def test_garbled_answers_200_with_no_stripe_object_and_acts_on_nothing(sandbox, http, impatient):
+    """Proves: the call is not carried out, and the answer is a 200 JSON object carrying
+    nothing of the resource (the client has to notice by itself)."""
+    arm(http, sandbox, mode="garbled")
+    intent = create_intent(impatient)
+    assert intent.to_dict() == {"unexpected": "not a Stripe object"}
+    assert len(sandbox.sandbox.store.payment_intents) == 0
+    assert sandbox.requests("POST", "/v1/payment_intents")[0]["fault"] == "garbled"
+
+
 def test_timeout_is_a_connection_error(sandbox, http, impatient):
     arm(http, sandbox, mode="timeout")
     started = time.monotonic()

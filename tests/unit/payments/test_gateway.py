@@ -102,6 +102,27 @@ def test_errors_are_sorted_into_try_later_and_refused(stripe_sandbox):
     assert slow.value.reason == "timeout"
 
 
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda gateway, intent_id: create(gateway, key="unit-garbled"),
+        lambda gateway, intent_id: gateway.retrieve_payment_intent(intent_id),
+        lambda gateway, intent_id: gateway.cancel_payment_intent(intent_id),
+        lambda gateway, intent_id: gateway.refunds_for_intent(intent_id),
+    ],
+    ids=["create", "retrieve", "cancel", "list-refunds"],
+)
+def test_an_answer_without_the_object_asked_for_is_try_later(gateway, stripe_sandbox, call):
+    """Proves: a 200 that is not the resource (a proxy's page, an API change) surfaces as
+    ProviderUnavailable("unreadable"), which every caller already handles, never as a
+    KeyError that would end in a 500 or stop a batch."""
+    intent_id = create(gateway).id
+    arm_fault(stripe_sandbox, "garbled", count=1)
+    with pytest.raises(ProviderUnavailable) as unreadable:
+        call(gateway, intent_id)
+    assert unreadable.value.reason == "unreadable"
+
+
 def test_nobody_listening_is_a_connection_problem():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
