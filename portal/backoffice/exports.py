@@ -1,126 +1,33 @@
 """CSV export of the transactions list: the same filters, every matching row, streamed.
 
 The export holds exactly what the list shows (no captured value, cards as brand and last four
-digits) and is written as it is read: rows come from a server-side cursor a batch at a time
-and leave as CSV chunks, so memory stays flat at a million rows. Cells a spreadsheet would run
-as a formula are neutralised (OWASP "CSV injection"). Every export is audited BEFORE the first
-byte leaves, in its own committed transaction (a streamed response cannot take it back), with
-the filter used; a second row records how many rows were sent, or that the download stopped.
+digits; ``export_format``) and is written as it is read, so memory stays flat at a million
+rows: on PostgreSQL the database writes the CSV itself with COPY (``export_copy``), elsewhere
+rows come from a server-side cursor a batch at a time and ``csv.writer`` writes them. Both
+write the same bytes. Every export is audited BEFORE the first byte leaves, in its own
+committed transaction (a streamed response cannot take it back), with the filter used; a
+second row records how many rows were sent, or that the download stopped.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
-import io
 import logging
-from collections.abc import Iterable, Iterator
-from datetime import datetime
+from collections.abc import Iterator
 
 from flask import Response, current_app, g, request, stream_with_context
 
 from portal import audit
-from portal.backoffice import keyset, queries
+from portal.backoffice import export_copy, export_format, keyset, queries
 from portal.backoffice.transactions import parse_filter, render_list
 from portal.backoffice.views import bp
-from portal.capture.states import EXPIRABLE
 from portal.extensions import db
 from portal.models.types import utcnow
 from portal.security.authz import Permission
 from portal.security.guards import requires
 
 log = logging.getLogger("postern.backoffice.exports")
-HEADER = (
-    "created_at_utc",
-    "request_id",
-    "type",
-    "status",
-    "agent",
-    "team",
-    "reference",
-    "amount",
-    "currency",
-    "payment_status",
-    "card",
-    "paid_at_utc",
-)
-#: Rows per chunk handed to the server: big enough to be cheap, small enough to stay flat.
-CHUNK_ROWS = 500
-#: A cell starting with one of these is run as a formula by Excel, LibreOffice or Sheets
-#: (the full-width forms too, which some of them fold to ASCII).
-FORMULA_TRIGGERS = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
-
-
-def neutralise(value: object) -> str:
-    """A cell that no spreadsheet will evaluate: text starting with a formula trigger gets a
-    leading single quote (OWASP's advice); everything else is unchanged."""
-    text = "" if value is None else str(value)
-    return "'" + text if text and text[0] in FORMULA_TRIGGERS else text
-
-
-def _utc(value) -> str:
-    # Values come from UTCDateTime columns: already aware UTC.
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else ""
-
-
-def csv_cells(row, now: datetime) -> list[str]:
-    """One row (``queries.ROW_COLUMNS``) as cells, every one neutralised. Written for speed
-    (it runs once per exported row) but shows what ``queries.describe`` shows in the list."""
-    (
-        _,
-        public_id,
-        created_at,
-        kind,
-        status,
-        expires_at,
-        amount_minor,
-        currency,
-        reference,
-        agent,
-        team,
-        payment_status,
-        card_brand,
-        card_last4,
-        paid_at,
-    ) = row
-    if status in EXPIRABLE and expires_at <= now:
-        status = "expired"
-    cells = (
-        _utc(created_at),
-        public_id,
-        kind,
-        status,
-        agent,
-        team,
-        reference,
-        queries.plain_amount(amount_minor, currency),
-        currency,
-        payment_status,
-        queries.card_label(card_brand, card_last4),
-        _utc(paid_at),
-    )
-    return [("'" + cell if cell[0] in FORMULA_TRIGGERS else cell) if cell else "" for cell in cells]
-
-
-def csv_chunks(rows: Iterable, counter: list[int], now: datetime) -> Iterator[str]:
-    """CSV text, ``CHUNK_ROWS`` rows per chunk, header first (with a BOM so spreadsheets
-    read UTF-8). ``counter[0]`` counts the data rows written."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    buffer.write("\ufeff")
-    writer.writerow(HEADER)
-    pending = 0
-    for row in rows:
-        writer.writerow(csv_cells(row, now))
-        counter[0] += 1
-        pending += 1
-        if pending == CHUNK_ROWS:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-            pending = 0
-    yield buffer.getvalue()
 
 
 def reference_fingerprint(value: str) -> str:
@@ -173,7 +80,13 @@ def export_transactions():
         counter = [0]
         finished = False
         try:
-            yield from csv_chunks(queries.stream(query), counter, now)
+            connection = db.session.connection()
+            if connection.dialect.name == "postgresql":
+                yield from export_copy.csv_chunks(
+                    connection, query, now, export_format.HEADER_LINE, counter
+                )
+            else:
+                yield from export_format.csv_chunks(queries.stream(query), counter, now)
             finished = True
         finally:
             _finish("success" if finished else "incomplete", counter[0], export_seq, actor)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from portal.backoffice.exports import HEADER, csv_cells, neutralise
+from portal.backoffice.export_format import HEADER, csv_cells, neutralise
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
