@@ -8,6 +8,7 @@ details, no personal data, not even the identity answer's hash; only progress an
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -23,6 +24,7 @@ from portal.models.delivery import DeliveryMessage
 from portal.models.types import utcnow
 
 
+@cache  # options are immutable; building one costs more than the rest of a poll's query
 def with_deliveries(strategy=selectinload):
     """Loader option for queries whose requests become panels: their messages come with them
     instead of one query per panel (``joinedload`` for one request: the same round trip;
