@@ -136,8 +136,8 @@ def csv_chunks(
     statement = _COPY.format(sql.SQL(str(compiled)))
     params = _driver_params(compiled, connection)
     pending = bytearray(header.encode())
-    cursor = connection.connection.driver_connection.cursor()
-    with cursor.copy(statement, params) as copy:
+    driver = connection.connection.driver_connection
+    with driver.cursor() as cursor, cursor.copy(statement, params) as copy:
         # PostgreSQL sends each row of a COPY TO as exactly one message, ending in LF: swap
         # that for CRLF, as csv.writer ends its rows. (A line break inside a quoted cell stays
         # as it is, as csv.writer leaves it.)
