@@ -23,9 +23,9 @@ from sqlalchemy import Numeric, String, and_, case, cast, func, literal
 from sqlalchemy.engine import Compiled, Connection
 from sqlalchemy.sql import ColumnElement, Select
 
+from portal.backoffice import queries
 from portal.backoffice.export_format import FORMULA_TRIGGERS
 from portal.capture.money import CURRENCY_EXPONENTS
-from portal.capture.states import EXPIRABLE
 from portal.models.capture import CaptureRequest
 from portal.models.payment import Payment
 from portal.models.staff import StaffUser, Team
@@ -45,11 +45,7 @@ def _utc(moment: ColumnElement) -> ColumnElement:
 
 
 def _shown_status(now: datetime) -> ColumnElement:
-    lapsed = and_(
-        CaptureRequest.status.in_([status.value for status in EXPIRABLE]),
-        CaptureRequest.expires_at <= now,
-    )
-    return case((lapsed, "expired"), else_=CaptureRequest.status)
+    return case((queries.lapsed_clause(now), "expired"), else_=CaptureRequest.status)
 
 
 def _plain_amount() -> ColumnElement:

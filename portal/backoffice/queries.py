@@ -58,16 +58,20 @@ def scope_clause(user: StaffUser) -> ColumnElement[bool] | None:
     return None if sees_everything(user) else visibility.visible_to(user)
 
 
+def lapsed_clause(now: datetime) -> ColumnElement[bool]:
+    """Links past their expiry whose stored status has not caught up yet: shown "expired"."""
+    return and_(
+        CaptureRequest.status.in_([s.value for s in EXPIRABLE]),
+        CaptureRequest.expires_at <= now,
+    )
+
+
 def status_clause(status: str, now: datetime) -> ColumnElement[bool]:
     """Requests whose status *as shown* (``states.effective_status``) is ``status``: a link
     past its expiry reads "expired" before anything has written that down, so it is found
     under "expired" and not under the status still stored."""
     if status == Status.EXPIRED:
-        lapsed = and_(
-            CaptureRequest.status.in_([s.value for s in EXPIRABLE]),
-            CaptureRequest.expires_at <= now,
-        )
-        return or_(CaptureRequest.status == status, lapsed)
+        return or_(CaptureRequest.status == status, lapsed_clause(now))
     if status in EXPIRABLE:
         return and_(CaptureRequest.status == status, CaptureRequest.expires_at > now)
     return CaptureRequest.status == status
