@@ -102,6 +102,17 @@ def reconcile(*, gateway: StripeGateway, actor: Actor = RECONCILE_ACTOR) -> Reco
             report.errors.append((public_id, intent_id, str(code)))
             log.warning("reconcile could not check a payment", extra={"payment_intent": intent_id})
             continue
+        except Exception as problem:
+            # A bug, or an answer nobody foresaw, about this one payment: report it (by class
+            # name only: an exception's text may quote data) and check the others, so one bad
+            # payment cannot leave every other one unrepaired until someone notices.
+            db.session.rollback()
+            report.errors.append((public_id, intent_id, type(problem).__name__))
+            log.exception(
+                "reconcile failed on a payment; the others are still checked",
+                extra={"payment_intent": intent_id},
+            )
+            continue
         if outcome.changed:
             audit.record(
                 "payment.reconciled",

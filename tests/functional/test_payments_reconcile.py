@@ -95,6 +95,40 @@ def test_stripe_down_is_reported_and_retried_next_time(pay_app, customer, stripe
     assert "1 changed" in reconcile(pay_app).output
 
 
+def test_a_payment_that_makes_reconcile_raise_does_not_stop_the_others(
+    pay_app, customer, make_staff, stripe_sandbox
+):
+    """Proves: an unforeseen failure while checking one payment (here Stripe's client raising
+    for that PaymentIntent only) is reported by its class name, and every other payment is
+    still checked and repaired in the same run; the next run repairs the first as well."""
+    from portal.payments.gateway import StripeGateway
+    from portal.payments.reconcile import reconcile as run_reconcile
+    from tests.functional.payments_support import customer_at_payment
+
+    other = opened_pay_page(customer_at_payment(pay_app, make_staff("agent").id))
+    first_intent = load_payment(pay_app, customer.public_id)[1].stripe_payment_intent_id
+    other_intent = load_payment(pay_app, other.public_id)[1].stripe_payment_intent_id
+    for intent_id in (first_intent, other_intent):
+        confirm_in_browser(stripe_sandbox, intent_id, "pm_card_visa")
+
+    class FailsForTheFirst(StripeGateway):  # Stripe's side of the edge, failing unforeseeably
+        def retrieve_payment_intent(self, intent_id):
+            if intent_id == first_intent:
+                raise RuntimeError(f"unforeseen failure about {intent_id}")
+            return super().retrieve_payment_intent(intent_id)
+
+    with pay_app.app_context():
+        report = run_reconcile(gateway=FailsForTheFirst.from_config())
+
+    assert report.errors == [(customer.public_id, first_intent, "RuntimeError")]
+    assert [change.payment_intent for change in report.changes] == [other_intent]
+    assert load_payment(pay_app, other.public_id)[0].status == "succeeded"
+    assert load_payment(pay_app, customer.public_id)[0].status == "verified"
+
+    assert "1 changed, 0 could not be checked" in reconcile(pay_app).output
+    assert load_payment(pay_app, customer.public_id)[0].status == "succeeded"
+
+
 def _assert_actor(app, action: str, label: str) -> None:
     from portal.extensions import db
     from portal.models.audit import AuditEvent
