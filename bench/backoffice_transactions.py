@@ -118,7 +118,7 @@ def _export(app) -> None:
 
     writers = {
         "COPY": lambda query, counter: export_copy.csv_chunks(
-            db.session.connection(), query, NOW, export_format.HEADER_LINE, counter
+            db.session.connection(), query, NOW, counter
         ),
         "csv.writer": lambda query, counter: export_format.csv_chunks(
             queries.stream(query), counter, NOW

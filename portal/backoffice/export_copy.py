@@ -24,7 +24,7 @@ from sqlalchemy.engine import Compiled, Connection
 from sqlalchemy.sql import ColumnElement, Select
 
 from portal.backoffice import queries
-from portal.backoffice.export_format import FORMULA_TRIGGERS
+from portal.backoffice.export_format import FORMULA_TRIGGERS, HEADER_LINE
 from portal.capture.money import CURRENCY_EXPONENTS
 from portal.models.capture import CaptureRequest
 from portal.models.payment import Payment
@@ -119,9 +119,9 @@ def _driver_params(compiled: Compiled, connection: Connection) -> dict:
 
 
 def csv_chunks(
-    connection: Connection, query: Select, now: datetime, header: str, counter: list[int]
+    connection: Connection, query: Select, now: datetime, counter: list[int]
 ) -> Iterator[bytes]:
-    """The export as CSV bytes: ``header`` first, then every row of ``query``. Runs in the
+    """The export as CSV bytes: the header line, then every row of ``query``. Runs in the
     transaction of ``connection`` (a session's), which the caller ends. ``counter[0]`` counts
     the data rows written."""
     compiled = cells_query(query, now).compile(
@@ -131,7 +131,7 @@ def csv_chunks(
     # parameter, merged by psycopg with its quoting.
     statement = _COPY.format(sql.SQL(str(compiled)))
     params = _driver_params(compiled, connection)
-    pending = bytearray(header.encode())
+    pending = bytearray(HEADER_LINE.encode())
     driver = connection.connection.driver_connection
     with driver.cursor() as cursor, cursor.copy(statement, params) as copy:
         # PostgreSQL sends each row of a COPY TO as exactly one message, ending in LF: swap

@@ -76,15 +76,13 @@ def export_transactions():
     export_seq = started.seq
     db.session.commit()
 
-    def generate() -> Iterator[str]:
+    def generate() -> Iterator[str | bytes]:
         counter = [0]
         finished = False
         try:
             connection = db.session.connection()
             if connection.dialect.name == "postgresql":
-                yield from export_copy.csv_chunks(
-                    connection, query, now, export_format.HEADER_LINE, counter
-                )
+                yield from export_copy.csv_chunks(connection, query, now, counter)
             else:
                 yield from export_format.csv_chunks(queries.stream(query), counter, now)
             finished = True

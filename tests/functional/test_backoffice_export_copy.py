@@ -68,11 +68,7 @@ def both_exports(app, user_id: int, args: dict | None = None, now: datetime = NO
         query = queries.export_query(user, parsed.filter, now)
         portable, copied = [0], [0]
         written = "".join(export_format.csv_chunks(queries.stream(query), portable, now)).encode()
-        by_copy = b"".join(
-            export_copy.csv_chunks(
-                db.session.connection(), query, now, export_format.HEADER_LINE, copied
-            )
-        )
+        by_copy = b"".join(export_copy.csv_chunks(db.session.connection(), query, now, copied))
         db.session.rollback()
     return written, by_copy, portable[0], copied[0]
 
