@@ -334,6 +334,35 @@ def test_stripe_unreachable_means_the_worker_retries_later_and_changes_nothing_m
     assert audit_actions(pay_app, customer.public_id).count("payment.succeeded") == 1
 
 
+def test_webhooks_are_neither_refused_nor_counted_by_an_app_wide_rate_limit(
+    app_factory, stripe_sandbox
+):
+    """Proves: with an operator's app-wide limit of 2 requests a minute in force, a burst of
+    Stripe's events is still taken in (a 429 would only make Stripe resend later, delaying
+    every payment), and the events do not use up the limit other routes share."""
+    from portal.extensions import limiter
+    from tests.functional.payments_support import sandbox_settings
+
+    # The limiter is one object for every app in the process, and keeps the first app-wide
+    # limit it is given: this test sets one, then takes it away again.
+    assert limiter.limit_manager.application_limits == []
+    try:
+        app = app_factory(**sandbox_settings(stripe_sandbox), RATELIMIT_APPLICATION="2 per minute")
+        client = app.test_client()
+        burst = [
+            {"id": f"evt_burst_{n}", "type": "customer.created", "data": {"object": {}}}
+            for n in range(5)
+        ]
+
+        answers = [deliver(client, event) for event in burst]
+
+        outcomes = [(a.status_code, a.get_json()["outcome"]) for a in answers]
+        assert outcomes == [(200, "ignored")] * 5
+        assert [client.get("/healthz").status_code for _ in range(3)] == [200, 200, 429]
+    finally:
+        limiter.limit_manager.set_application_limits([])
+
+
 def test_a_signed_body_that_is_not_json_is_refused(pay_app):
     from stripe_sandbox.webhooks import sign
 
