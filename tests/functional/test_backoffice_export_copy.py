@@ -8,7 +8,6 @@ statuses, empty cells, line ends.
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,15 +16,11 @@ from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
 from tests.functional.backoffice_support import Req, seed
+from tests.postgres_only import needs_postgres
 
-_URL = os.environ.get("TEST_DATABASE_URL", "")
 pytestmark = [
     pytest.mark.postgres,
-    pytest.mark.skipif(
-        not _URL.startswith(("postgres://", "postgresql")),
-        reason="needs PostgreSQL: set TEST_DATABASE_URL=postgresql://... (COPY is PostgreSQL's; "
-        "elsewhere the export has only the csv.writer path)",
-    ),
+    needs_postgres("COPY is PostgreSQL's; elsewhere the export has only the csv.writer path"),
 ]
 NOW = datetime(2026, 6, 1, 12, 0, 0, 123456, tzinfo=UTC)
 

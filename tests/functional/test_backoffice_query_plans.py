@@ -8,7 +8,6 @@ The plans are read with EXPLAIN on the very statements the list runs, built by
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -17,15 +16,11 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from tests.functional.backoffice_support import Req, seed
+from tests.postgres_only import needs_postgres
 
-_URL = os.environ.get("TEST_DATABASE_URL", "")
 pytestmark = [
     pytest.mark.postgres,
-    pytest.mark.skipif(
-        not _URL.startswith(("postgres://", "postgresql")),
-        reason="needs PostgreSQL: set TEST_DATABASE_URL=postgresql://... (the plans checked "
-        "here are PostgreSQL's; SQLite's planner is another program)",
-    ),
+    needs_postgres("the plans checked here are PostgreSQL's; SQLite's planner is another program"),
 ]
 ROWS = 20_000
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

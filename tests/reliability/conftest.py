@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
+from tests import postgres_only
 from tests.reliability.support import gunicorn_servers
 
-ON_POSTGRES = os.environ.get("TEST_DATABASE_URL", "").startswith(("postgres://", "postgresql"))
 #: For tests that need several app processes writing at once: SQLite serialises writers.
-needs_postgres = pytest.mark.skipif(
-    not ON_POSTGRES,
-    reason="needs PostgreSQL: set TEST_DATABASE_URL=postgresql://... (SQLite serialises "
-    "writers, so it cannot show what happens between app processes)",
+needs_postgres = postgres_only.needs_postgres(
+    "SQLite serialises writers, so it cannot show what happens between app processes"
 )
 
 
