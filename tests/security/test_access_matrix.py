@@ -46,6 +46,8 @@ def _redirect_path(response) -> str | None:
 
 
 def test_every_route_is_declared(app):
+    """Proves: no route exists that review has not given an audience (public, any staff, or named
+    roles) in access_rules.py; a new route fails here until it is declared."""
     undeclared = sorted(
         f"{rule.endpoint} ({rule.rule})"
         for rule in app.url_map.iter_rules()
@@ -60,6 +62,8 @@ def test_every_route_is_declared(app):
 
 
 def test_every_path_parameter_has_an_example_value(app):
+    """Proves: every declared route can be walked by the matrix (each path parameter has an example)
+    and names a known audience."""
     missing = []
     for rule in app.url_map.iter_rules():
         if rule.endpoint not in ROUTE_ACCESS:
@@ -124,6 +128,8 @@ def _walk(app, client, who: str, *, json: bool = False) -> list[str]:
 
 @pytest.mark.parametrize("role", sorted(ALL_ROLES))
 def test_each_role_reaches_exactly_its_routes(app, make_staff, role):
+    """Proves: signed in as each role, every route answers as the matrix says: reachable where the
+    role is in its audience, 403 everywhere else."""
     client = app.test_client()
     login(client, make_staff(role, mfa=mfa_required(role)))
     assert client.get("/account").status_code == 200
@@ -133,12 +139,16 @@ def test_each_role_reaches_exactly_its_routes(app, make_staff, role):
 
 @pytest.mark.parametrize("json", [False, True], ids=["html", "json"])
 def test_anonymous_visitors_reach_only_public_routes(app, json):
+    """Proves: without a session only public routes answer; every staff route sends a browser to
+    sign in and answers a script with 401, never the page."""
     problems = _walk(app, app.test_client(), ANONYMOUS, json=json)
     assert not problems, "\n".join(problems)
 
 
 @pytest.mark.parametrize("role", ["backoffice", "agent"])
 def test_a_password_only_session_reaches_only_the_second_factor_pages(app, make_staff, role):
+    """Proves: after the password but before the TOTP code, a session reaches the second-factor
+    pages and nothing else (PCI DSS 8.4.2)."""
     user = make_staff(role, mfa=True)
     client = app.test_client()
     response = post_form(

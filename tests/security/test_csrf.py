@@ -38,6 +38,8 @@ def assert_refused_as_expired(response, where: str) -> None:
 
 
 def test_there_are_post_routes_to_check(app):
+    """Proves: the CSRF walk below really covers the sign-in, sign-out, MFA and password forms (it
+    cannot pass by finding no routes)."""
     protected = [rule for rule in post_rules(app) if not _exempt(rule)]
     assert {"auth.login", "auth.logout", "auth.mfa_verify", "auth.change_password"} <= {
         rule.endpoint for rule in protected
@@ -47,12 +49,16 @@ def test_there_are_post_routes_to_check(app):
 def test_only_signed_requests_are_exempt_and_each_exemption_says_why():
     # csp_reports: browsers' CSP violation reports, the one unsigned exemption (append-only,
     # non-personal evidence; see portal/integrity/views.py).
+    """Proves: the CSRF exemptions are the signed webhook and API blueprints and the CSP report
+    sink, each with its reason written down."""
     assert set(CSRF_EXEMPT_BLUEPRINTS) <= {"webhooks", "api", "csp_reports"}
     assert all(len(reason) > 20 for reason in CSRF_EXEMPT_BLUEPRINTS.values())
 
 
 @pytest.mark.parametrize("signed_in", [False, True])
 def test_every_post_route_refuses_a_missing_or_wrong_token(app, make_staff, signed_in):
+    """Proves: every POST route outside the exemptions refuses a request without a token or with a
+    forged one, signed in or not, with the friendly expired-form page."""
     client = app.test_client()
     if signed_in:
         login(client, make_staff("supervisor"))
@@ -77,6 +83,8 @@ def test_every_post_route_refuses_a_missing_or_wrong_token(app, make_staff, sign
 
 
 def test_a_token_from_another_browser_is_refused(app, make_staff):
+    """Proves: a token taken from another session (an attacker's own page) does not work in the
+    victim's browser, and the victim stays signed in."""
     victim, attacker = app.test_client(), app.test_client()
     login(victim, make_staff("agent"))
     attackers_token = csrf_from(attacker.get("/login").get_data(as_text=True))
@@ -86,6 +94,7 @@ def test_a_token_from_another_browser_is_refused(app, make_staff):
 
 
 def test_the_token_may_travel_in_a_header_for_scripts(app, make_staff):
+    """Proves: the console's scripts may send the token as X-CSRFToken instead of a form field."""
     client = app.test_client()
     login(client, make_staff("agent"))
     token = csrf_from(client.get("/account").get_data(as_text=True))
@@ -95,6 +104,8 @@ def test_the_token_may_travel_in_a_header_for_scripts(app, make_staff):
 
 
 def test_the_expired_form_page_is_friendly_and_keeps_the_user_signed_in(app, make_staff):
+    """Proves: a refused form says in plain words to reload the page, never mentions CSRF, and does
+    not sign the user out."""
     client = app.test_client()
     login(client, make_staff("agent"))
     response = client.post("/account/password", data={"current_password": "x"})
@@ -106,6 +117,8 @@ def test_the_expired_form_page_is_friendly_and_keeps_the_user_signed_in(app, mak
 
 
 def test_over_https_a_cross_site_referer_is_refused(app_factory, make_staff):
+    """Proves: over HTTPS a POST with no Referer, another site's, or a plain-HTTP one is refused
+    even with a valid token; the same site's is accepted."""
     app = app_factory(WTF_CSRF_SSL_STRICT=True)
     user = make_staff("agent")
     client = app.test_client()
@@ -123,6 +136,8 @@ def test_over_https_a_cross_site_referer_is_refused(app_factory, make_staff):
 
 
 def test_exempt_blueprints_are_not_refused_for_a_missing_token(app):
+    """Proves: the exempt routes really are exempt (they answer for themselves, e.g. a bad
+    signature, not with the CSRF page)."""
     client = app.test_client()
     for rule in post_rules(app):
         if _exempt(rule):

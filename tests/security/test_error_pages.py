@@ -81,6 +81,8 @@ def assert_nothing_leaks(response) -> None:
     ],
 )
 def test_error_pages_never_echo_the_exception(app, path, status, title):
+    """Proves: each error status renders our own page (HTML or JSON by what was asked) and never the
+    exception's text, a secret or a card number."""
     client = app.test_client()
     response = client.get(path)
     assert response.status_code == status
@@ -96,6 +98,8 @@ def test_error_pages_never_echo_the_exception(app, path, status, title):
 
 
 def test_real_404_405_413_and_csrf_pages(app):
+    """Proves: the real framework errors (unknown page, wrong method, body too large, missing token)
+    use the same plain pages and leak nothing."""
     client = app.test_client()
     not_found = client.get(f"/no/such/{SECRET}")
     assert not_found.status_code == 404 and "Page not found" in not_found.get_data(as_text=True)
@@ -121,6 +125,8 @@ def test_real_404_405_413_and_csrf_pages(app):
 
 
 def test_error_pages_do_not_show_the_staff_navigation(app, make_staff):
+    """Proves: an error page never renders staff navigation, even for a signed-in user (it cannot
+    rely on a request that failed)."""
     client = app.test_client()
     login(client, make_staff("agent"))
     page = client.get("/test-only/crash").get_data(as_text=True)
@@ -128,6 +134,8 @@ def test_error_pages_do_not_show_the_staff_navigation(app, make_staff):
 
 
 def test_the_crash_is_logged_with_its_traceback_but_redacted(app, log_output):
+    """Proves: a crash is logged once as ERROR with its request id and traceback, card numbers
+    masked and the secret absent, and the access line records the 500."""
     response = app.test_client().get("/test-only/crash", headers={"X-Request-ID": "trace-me-123"})
     assert response.status_code == 500
     lines = [json.loads(line) for line in log_output.getvalue().splitlines()]
@@ -143,6 +151,8 @@ def test_the_crash_is_logged_with_its_traceback_but_redacted(app, log_output):
 
 
 def test_a_database_outage_is_logged_without_the_statement_or_parameters(app, log_output):
+    """Proves: a database error is logged as the outage it is, without the SQL statement or its
+    parameters (which can carry data)."""
     app.test_client().get("/test-only/database-down")
     text = log_output.getvalue()
     assert "database unavailable" in text

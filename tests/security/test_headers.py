@@ -71,6 +71,8 @@ def app_with_a_failing_route(app_factory):
 
 @pytest.mark.parametrize("https", [False, True])
 def test_every_kind_of_response_carries_the_headers(app_with_a_failing_route, https):
+    """Proves: pages, redirects, JSON, errors and crashes, over HTTP and HTTPS, all carry the
+    security headers (CSP, HSTS on HTTPS, nosniff, frame and referrer policy, no-store)."""
     base = "https://localhost" if https else "http://localhost"
     client = app_with_a_failing_route.test_client()
     statuses = {}
@@ -110,6 +112,7 @@ def _responses_over(client, base):
 
 
 def test_static_files_carry_the_headers_and_may_be_cached(client):
+    """Proves: static files carry the same security headers but, unlike pages, may be cached."""
     for base in ("http://localhost", "https://localhost"):
         response = client.get("/static/css/app.css", base_url=base)
         assert response.status_code == 200
@@ -117,6 +120,7 @@ def test_static_files_carry_the_headers_and_may_be_cached(client):
 
 
 def test_signed_in_pages_carry_the_headers(client, make_staff):
+    """Proves: the pages a signed-in agent sees carry the security headers and are never cached."""
     login(client, make_staff("agent"))
     for path in ("/agent/", "/account", "/account/password", "/account/mfa/setup"):
         response = client.get(path)
@@ -125,6 +129,7 @@ def test_signed_in_pages_carry_the_headers(client, make_staff):
 
 
 def test_the_rate_limited_answer_carries_the_headers(client):
+    """Proves: even the 429 from the login rate limit carries the security headers."""
     for _ in range(11):
         response = post_form(client, "/login", {"username": "same", "password": "wrong password"})
     assert response.status_code == 429
@@ -132,6 +137,8 @@ def test_the_rate_limited_answer_carries_the_headers(client):
 
 
 def test_each_response_gets_its_own_nonce_and_scripts_use_it(client, make_staff):
+    """Proves: every response has a fresh CSP nonce and every script tag on every page carries it
+    (no inline script runs without it)."""
     nonces = set()
     for _ in range(3):
         header = client.get("/login").headers["Content-Security-Policy"]
@@ -152,6 +159,8 @@ def test_each_response_gets_its_own_nonce_and_scripts_use_it(client, make_staff)
 
 
 def test_a_valid_incoming_request_id_is_kept_and_a_hostile_one_replaced(client):
+    """Proves: a well-formed X-Request-ID from the proxy is kept for tracing; a malformed one (too
+    short or long, spaces, header injection, a trailing newline) is replaced."""
     kept = client.get("/healthz", headers={"X-Request-ID": "abc-123-def-456"})
     assert kept.headers["X-Request-ID"] == "abc-123-def-456"
     for hostile in ("short", "has spaces in it", "x" * 65, "evil\\u000d\\u000aSet-Cookie:"):
@@ -165,6 +174,8 @@ def test_a_valid_incoming_request_id_is_kept_and_a_hostile_one_replaced(client):
 
 
 def test_plain_http_is_redirected_to_https_where_configured(app_factory):
+    """Proves: with FORCE_HTTPS, plain HTTP is answered 301 to the same address over HTTPS, query
+    string included."""
     app = app_factory(FORCE_HTTPS=True)
     response = app.test_client().get("/login?x=1")
     assert response.status_code == 301
@@ -173,6 +184,8 @@ def test_plain_http_is_redirected_to_https_where_configured(app_factory):
 
 
 def test_one_apps_header_settings_do_not_leak_into_another(app_factory):
+    """Proves: header settings are per app: a second app's HSTS max-age does not change the
+    first's."""
     relaxed = app_factory()
     app_factory(FORCE_HTTPS=True, HSTS_MAX_AGE=5)
     assert relaxed.test_client().get("/healthz").status_code == 200

@@ -9,6 +9,8 @@ from tests.conftest import csrf_from
 
 
 def test_a_nul_in_the_login_form_is_a_plain_400(client):
+    """Proves: a NUL character in a form field is refused with a plain 400 naming the problem, never
+    a 500 from the database."""
     token = csrf_from(client.get("/login").get_data(as_text=True))
     response = client.post(
         "/login", data={"username": "ann\x00", "password": "x" * 12, "csrf_token": token}
@@ -18,9 +20,11 @@ def test_a_nul_in_the_login_form_is_a_plain_400(client):
 
 
 def test_a_nul_in_a_query_string_is_a_plain_400(client):
+    """Proves: a NUL character in the query string is refused with a 400."""
     response = client.get("/login?next=/agent/%00")
     assert response.status_code == 400
 
 
 def test_ordinary_input_is_untouched(client):
+    """Proves: the NUL guard does not refuse ordinary input."""
     assert client.get("/login?next=/agent/").status_code == 200

@@ -65,6 +65,8 @@ def _sign_in(client, username: str, raw_next: str):
 
 
 def test_a_hostile_next_is_ignored_after_a_password_login(lenient, make_staff):
+    """Proves: after a password login, a next= pointing off-site (schemes, //host, backslashes,
+    encoded tricks) is ignored and the user lands on their home page."""
     user = make_staff("agent")
     for raw_next in HOSTILE_RAW:
         client = lenient.test_client()
@@ -75,6 +77,8 @@ def test_a_hostile_next_is_ignored_after_a_password_login(lenient, make_staff):
 
 
 def test_a_hostile_next_is_ignored_after_the_second_factor(lenient, make_staff):
+    """Proves: a hostile next= survives neither the password step nor the TOTP step, even when put
+    straight onto the second step's address."""
     for raw_next in HOSTILE_RAW:
         user = make_staff("backoffice", mfa=True)  # one each: every login spends a TOTP code
         client = lenient.test_client()
@@ -95,6 +99,8 @@ def test_a_hostile_next_is_ignored_after_the_second_factor(lenient, make_staff):
 
 @pytest.mark.parametrize("good", GOOD)
 def test_a_same_site_next_is_honoured(lenient, make_staff, good):
+    """Proves: a next= within the site is honoured after sign-in, so the guard does not break deep
+    links."""
     user = make_staff("supervisor")
     client = lenient.test_client()
     response = _sign_in(client, user.username, quote(good, safe=""))
@@ -103,6 +109,7 @@ def test_a_same_site_next_is_honoured(lenient, make_staff, good):
 
 
 def test_a_same_site_next_survives_the_second_factor(lenient, make_staff):
+    """Proves: a same-site next= is carried through the TOTP step to the page that was asked for."""
     user = make_staff("admin", mfa=True)
     client = lenient.test_client()
     response = _sign_in(client, user.username, quote("/account/password", safe=""))
@@ -116,6 +123,8 @@ def test_a_same_site_next_survives_the_second_factor(lenient, make_staff):
 
 
 def test_the_login_redirect_carries_the_page_that_was_asked_for(client):
+    """Proves: a signed-out visit to a staff page redirects to sign-in with that page (query
+    included, encoded) as next=, and the form posts it back."""
     response = client.get("/agent/?view=mine")
     assert response.headers["Location"] == "/login?next=/agent/?view%3Dmine"
     page = client.get(response.headers["Location"]).get_data(as_text=True)
@@ -123,6 +132,8 @@ def test_the_login_redirect_carries_the_page_that_was_asked_for(client):
 
 
 def test_the_login_page_does_not_reflect_a_hostile_next_into_markup(client):
+    """Proves: a next= carrying markup is never reflected into the sign-in page as markup (no XSS
+    through it)."""
     page = client.get('/login?next="><script>alert(1)</script>').get_data(as_text=True)
     assert "<script>alert(1)</script>" not in page
 

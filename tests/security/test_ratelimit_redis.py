@@ -32,6 +32,8 @@ pytestmark = pytest.mark.skipif(
 
 
 def test_two_app_instances_share_the_per_account_login_limit(app_factory, make_staff):
+    """Proves: with Redis as storage, two app instances count one account's failed logins together,
+    so spreading guesses over servers does not lift the limit."""
     prefix = f"postern-test-{secrets.token_hex(4)}"
     settings = {
         "RATELIMIT_STORAGE_URI": REDIS_URL,
