@@ -2,7 +2,10 @@
 --   BENCH_METHOD, BENCH_PATHS_FILE (one path per line, used round-robin) or BENCH_PATH,
 --   BENCH_COOKIE, BENCH_HEADER ("Name: value"), BENCH_BODY (may hold {KEY}: a fresh random
 --   22-character key per request, e.g. the console form's create_key), BENCH_EXPECT (the
---   status every answer must have, default 200: a redirect to the sign-in page is not a page).
+--   status every answer must have, default 200: a redirect to the sign-in page is not a page),
+--   BENCH_ONCE (set: each thread takes its own share of the paths file and sends every path
+--   once, for a first visit, which can only happen once; a path sent again because the share
+--   ran out before the time did is counted in "repeated", and the run is not a measurement).
 local method = os.getenv("BENCH_METHOD") or "GET"
 local expect = tonumber(os.getenv("BENCH_EXPECT") or "200")
 local threads = {}
@@ -10,6 +13,10 @@ unexpected = 0
 local body_template = os.getenv("BENCH_BODY")
 local paths, index = {}, 0
 local counter = 0
+local once = os.getenv("BENCH_ONCE") ~= nil
+local thread_count = tonumber(os.getenv("BENCH_THREADS") or "1")  -- wrk's -t, for BENCH_ONCE
+repeated = 0
+local sent = 0
 
 function setup(thread)
   counter = counter + 1
@@ -19,12 +26,17 @@ end
 
 function init(args)
   local file = os.getenv("BENCH_PATHS_FILE")
+  local line_number = 0
   if file then
-    for line in io.lines(file) do paths[#paths + 1] = line end
+    for line in io.lines(file) do
+      line_number = line_number + 1
+      -- BENCH_ONCE: thread k of n keeps lines k, k + n, k + 2n, ...
+      if not once or (line_number - 1) % thread_count + 1 == id then paths[#paths + 1] = line end
+    end
   else
     paths[1] = os.getenv("BENCH_PATH") or "/"
   end
-  index = math.random(#paths)
+  index = once and 0 or math.random(#paths)
   math.randomseed(os.time() + (id or 0) * 7919)
   wrk.headers["Cookie"] = os.getenv("BENCH_COOKIE")
   local extra = os.getenv("BENCH_HEADER")
@@ -48,6 +60,8 @@ local function key()
 end
 
 function request()
+  sent = sent + 1
+  if once and sent > #paths then repeated = repeated + 1 end
   index = index % #paths + 1
   local body = nil
   if body_template then body = body_template:gsub("{KEY}", key()) end
@@ -60,11 +74,14 @@ end
 
 function done(summary, latency, requests)
   local e = summary.errors
-  local wrong = 0
-  for _, thread in ipairs(threads) do wrong = wrong + thread:get("unexpected") end
+  local wrong, again = 0, 0
+  for _, thread in ipairs(threads) do
+    wrong = wrong + thread:get("unexpected")
+    again = again + thread:get("repeated")
+  end
   io.write(string.format(
     'BENCH_RESULT {"requests": %d, "duration_us": %d, "socket_errors": %d, "status_errors": %d, ' ..
-    '"unexpected_status": %d, "p50_us": %d, "p95_us": %d, "p99_us": %d, "max_us": %d}\n',
-    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status, wrong,
+    '"unexpected_status": %d, "repeated": %d, "p50_us": %d, "p95_us": %d, "p99_us": %d, "max_us": %d}\n',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status, wrong, again,
     latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max))
 end
