@@ -220,14 +220,17 @@ def wrk_round(base: str, seconds: float, connections: int, **scenario: str) -> d
 
 def connection_split(base: str) -> list[int]:
     """How many established connections to ``base`` each server process holds, most first
-    (from ``ss``; empty where ss cannot name the processes)."""
+    (from iproute2's ``ss``; empty where it is missing or cannot name the processes)."""
     port = base.rsplit(":", 1)[1]
-    listing = subprocess.run(
-        ["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout
+    try:
+        listing = subprocess.run(
+            ["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+    except FileNotFoundError:
+        return []
     return sorted(Counter(re.findall(r"pid=(\d+)", listing)).values(), reverse=True)
 
 
