@@ -28,7 +28,9 @@ settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI") == "true":
     settings.load_profile("ci")
 
-ARTIFACTS = Path(__file__).parent / "_artifacts"
+#: Screenshots and logs of the run. POSTERN_TEST_ARTIFACTS moves them, so that two runs side by
+#: side (say, two checkouts sharing a machine) never truncate each other's logs.
+ARTIFACTS = Path(os.environ.get("POSTERN_TEST_ARTIFACTS") or Path(__file__).parent / "_artifacts")
 DEFAULT_PASSWORD = "correct horse battery staple 42"
 
 

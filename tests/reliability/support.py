@@ -26,8 +26,10 @@ from pathlib import Path
 
 import requests
 
+from tests.conftest import ARTIFACTS
+
 ROOT = Path(__file__).resolve().parents[2]
-LOG_DIR = ROOT / "tests" / "_artifacts" / "reliability"
+LOG_DIR = ARTIFACTS / "reliability"
 BIN = Path(sys.executable).parent
 #: Every per-IP limit lifted: all simulated clients share the loopback address.
 NO_RATE_LIMITS = {

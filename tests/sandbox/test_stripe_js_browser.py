@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, FrameLocator, Page, expect, sync_playwright
 
+from tests.conftest import ARTIFACTS
+
 from .checkout_site import CheckoutSite
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "_artifacts"
 TIMEOUT_MS = 5000
 
 pytestmark = pytest.mark.browser

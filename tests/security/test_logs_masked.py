@@ -18,8 +18,8 @@ from pathlib import Path
 
 from portal.observability.logging import build_handler
 from portal.security.pan import find_pans
+from tests.conftest import ARTIFACTS
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "_artifacts"
 PAN = "4111111111111111"
 SHAPES = [PAN, "4111 1111 1111 1111", "4111-1111-1111-1111", "5555555555554444", "378282246310005"]
 APP_LOGGERS = ("postern", "portal", "gunicorn.error", "werkzeug")
