@@ -35,6 +35,12 @@ BASE_POLICY: dict[str, list[str]] = {
 #: Directives that get the per-response nonce (Flask-Talisman fills it in).
 NONCE_DIRECTIVES = ["script-src"]
 
+#: Referer goes to our own origin only: Flask-WTF's CSRF check needs a same-origin Referer on
+#: every HTTPS form post (WTF_CSRF_SSL_STRICT), and a customer's link token (in the path of
+#: every /c/<token> page) must never reach Stripe or any other origin. ``no-referrer`` would
+#: satisfy the second and make every form over HTTPS fail the first.
+REFERRER_POLICY = "same-origin"
+
 PERMISSIONS_POLICY = {
     "accelerometer": "()",
     "camera": "()",

@@ -27,5 +27,9 @@ loglevel = os.environ.get("POSTERN_LOG_LEVEL", "info").lower()
 # Only trust X-Forwarded-* from the proxy in front of us (set POSTERN_FORWARDED_ALLOW_IPS).
 forwarded_allow_ips = os.environ.get("POSTERN_FORWARDED_ALLOW_IPS", "127.0.0.1")
 proxy_allow_ips = forwarded_allow_ips
+# TLS on gunicorn itself, for a deployment with no proxy in front (POSTERN_PROXY_HOPS=0).
+# Behind a TLS-terminating proxy (config/nginx/postern.conf.template) leave both unset.
+certfile = os.environ.get("POSTERN_TLS_CERT") or None
+keyfile = os.environ.get("POSTERN_TLS_KEY") or None
 # Load the app in each worker, after fork: database pools are never shared across processes.
 preload_app = False

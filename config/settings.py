@@ -94,6 +94,8 @@ class BaseConfig:
 
     # Rate limits (Flask-Limiter). Memory by default; Redis in production.
     RATELIMIT_STORAGE_URI = os.environ.get("POSTERN_RATELIMIT_STORAGE_URI", "memory://")
+    #: Prefix of every rate-limit key, so that two installations can share one Redis.
+    RATELIMIT_KEY_PREFIX = os.environ.get("POSTERN_RATELIMIT_KEY_PREFIX", "postern")
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_LOGIN_PER_IP = "30 per minute"
     RATELIMIT_LOGIN_PER_ACCOUNT = "10 per minute"
@@ -117,6 +119,9 @@ class BaseConfig:
     STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
     STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY", "")
     STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+    #: CA certificates (PEM) that Stripe's API certificate must chain to; empty means the
+    #: bundle the stripe SDK ships. Set it when egress passes a TLS-inspecting proxy.
+    STRIPE_CA_BUNDLE = os.environ.get("STRIPE_CA_BUNDLE", "")
     #: Seconds to wait for one Stripe API answer; the SDK retries twice more on network errors.
     STRIPE_TIMEOUT_SECONDS = float(os.environ.get("STRIPE_TIMEOUT_SECONDS", "10"))
     #: Failed card attempts (declines, failed 3-D Secure) before a payment request fails.
@@ -280,6 +285,40 @@ class TestingConfig(DevelopmentConfig):
     # Argon2 at full strength costs ~50 ms a hash; tests hash hundreds of passwords.
     ARGON2_FAST = True
     LOG_JSON = True
+    # As in production: plain-HTTP test requests are unaffected, and an HTTPS one must carry a
+    # same-origin Referer, as a browser's does under Referrer-Policy: same-origin.
+    WTF_CSRF_SSL_STRICT = True
+
+
+#: Every setting in which the testing configuration differs from production, and why.
+#: tests/unit/config/test_divergence.py compares the two classes against this list, so a new
+#: difference fails the suite until someone writes down here why it is safe. What the
+#: difference hides is tested on the production-like stack (tests/prodlike/), which runs the
+#: production class itself.
+TESTING_DIFFERS_FROM_PRODUCTION: dict[str, str] = {
+    "ENV_NAME": "the name of the environment itself",
+    "TESTING": "Flask's test mode; the error handlers still answer every exception",
+    "SQLALCHEMY_DATABASE_URI": "each test run builds its own database (SQLite or PostgreSQL)",
+    "ARGON2_FAST": "full-strength argon2 costs ~50 ms a hash and the suite hashes thousands",
+    "FORCE_HTTPS": "the Flask test client and the development server speak plain HTTP",
+    "SESSION_COOKIE_SECURE": "a Secure cookie is never sent back over plain HTTP",
+    "SECRET_KEY": "a public dev-only value; production takes its own from the environment",
+    "AUDIT_CHAIN_KEY": "a public dev-only value; production takes its own from the environment",
+    "LINK_SIGNING_KEYS": "a public dev-only value; production takes its own from the environment",
+    "IDENTITY_PEPPER": "a public dev-only value; production takes its own from the environment",
+    "DATA_ENCRYPTION_KEYS": "a public dev-only key; production takes its own from the "
+    "environment",
+    "PRIVACY_NOTICE_URL": "a placeholder notice; production must name the operator's own",
+    "STRIPE_API_BASE": "the offline Stripe sandbox instead of api.stripe.com",
+    "STRIPE_JS_URL": "the sandbox's Stripe.js instead of js.stripe.com",
+    "STRIPE_SECRET_KEY": "the sandbox's published test key",
+    "STRIPE_PUBLISHABLE_KEY": "the sandbox's published test key",
+    "STRIPE_WEBHOOK_SECRET": "a public dev-only value the sandbox signs with",
+    "DELIVERY_SMS_BACKEND": "the development outbox; tests of Twilio set it to 'twilio'",
+    "DELIVERY_EMAIL_BACKEND": "the development outbox; tests of SMTP set it to 'smtp'",
+    "DEV_OUTBOX_ENABLED": "the page that shows what would have been sent; never in production",
+    "SMTP_FROM": "a sender for the development outbox; production names its own",
+}
 
 
 def delivery_problems(settings: dict) -> list[str]:

@@ -18,6 +18,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from config import csp as csp_data
 from portal.integrity.inventory import Inventory
 from portal.integrity.sri import integrity_of
 
@@ -207,8 +208,8 @@ def rule_breaches(snapshot: Snapshot, https: bool) -> list[str]:
             problems.append(f"CSP script-src allows {source}")
     if "'nonce-*'" not in script_src:
         problems.append("CSP script-src has no nonce")
-    if snapshot.headers.get("Referrer-Policy") != "no-referrer":
-        problems.append("header Referrer-Policy is not no-referrer")
+    if snapshot.headers.get("Referrer-Policy") != csp_data.REFERRER_POLICY:
+        problems.append(f"header Referrer-Policy is not {csp_data.REFERRER_POLICY}")
     if (snapshot.headers.get("X-Content-Type-Options") or "").lower() != "nosniff":
         problems.append("header X-Content-Type-Options is not nosniff")
     if https and not snapshot.headers.get("Strict-Transport-Security"):

@@ -133,6 +133,10 @@ class StripeGateway:
     @classmethod
     def from_config(cls, config: dict | None = None) -> StripeGateway:
         config = config if config is not None else current_app.config
+        if config.get("STRIPE_CA_BUNDLE"):
+            # The SDK reads its CA bundle from this module attribute on every call, so it holds
+            # for the whole process: one process serves one Postern, with one Stripe.
+            stripe.ca_bundle_path = config["STRIPE_CA_BUNDLE"]
         return cls(
             config["STRIPE_SECRET_KEY"],
             config["STRIPE_API_BASE"],

@@ -29,7 +29,7 @@ def init_security_headers(app: Flask) -> None:
         strict_transport_security_include_subdomains=True,
         content_security_policy=csp.base_policy(),
         content_security_policy_nonce_in=csp.NONCE_DIRECTIVES,
-        referrer_policy="no-referrer",
+        referrer_policy=csp.REFERRER_POLICY,
         permissions_policy=csp.PERMISSIONS_POLICY,
         frame_options="DENY",
         session_cookie_secure=app.config["SESSION_COOKIE_SECURE"],

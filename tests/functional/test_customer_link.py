@@ -58,7 +58,7 @@ def test_landing_page_is_neutral_and_marks_opened_once(app, client, link):
         assert secret not in page, secret
     assert response.headers["Cache-Control"] == "no-store"
     assert "noindex" in response.headers["X-Robots-Tag"]
-    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Referrer-Policy"] == "same-origin"
     assert load(app, public_id).status == "opened"
     client.get(path_of(url))
     assert count_audit(app, "capture.opened", public_id) == 1

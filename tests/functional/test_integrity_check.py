@@ -122,7 +122,7 @@ def test_a_weakened_header_is_drift(portal, tmp_path):
     assert result.exit_code == 1, result.output
     assert "CSP script-src gained 'unsafe-inline'" in result.output
     assert "CSP script-src allows 'unsafe-inline'" in result.output
-    assert "header Referrer-Policy changed: 'no-referrer' -> None" in result.output
+    assert "header Referrer-Policy changed: 'same-origin' -> None" in result.output
 
 
 def test_an_injected_script_is_drift(portal, tmp_path):

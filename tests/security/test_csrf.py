@@ -150,3 +150,34 @@ def test_post_form_helper_really_sends_the_pages_token(client, make_staff):
     user = make_staff("agent")
     response = post_form(client, "/login", {"username": user.username, "password": "x" * 12})
     assert response.status_code == 401
+
+
+HTTPS = "https://localhost"
+
+
+@pytest.mark.parametrize(
+    ("headers", "accepted"),
+    [
+        ({}, False),  # no Referer and no Origin: a forged post from a page that hid both
+        ({"Referer": "https://evil.example/login"}, False),
+        ({"Referer": "http://localhost/login"}, False),  # same host, but not over HTTPS
+        ({"Referer": HTTPS + "/login"}, True),  # what Referrer-Policy: same-origin sends
+    ],
+)
+def test_a_form_posted_over_https_needs_a_referer_from_our_own_origin(app, headers, accepted):
+    """Proves: over HTTPS a form with a valid token is still refused unless the browser names our
+    own origin as the Referer (WTF_CSRF_SSL_STRICT, on in tests as in production), and accepted
+    when it does, as a browser under Referrer-Policy: same-origin does."""
+    client = app.test_client()
+    token = csrf_from(client.get("/login", base_url=HTTPS).get_data(as_text=True))
+    response = client.post(
+        "/login",
+        base_url=HTTPS,
+        data={"username": "nobody", "password": "not the password", "csrf_token": token},
+        headers=headers,
+    )
+    if accepted:
+        assert response.status_code == 401  # the form itself answered: wrong password
+        assert EXPIRED not in response.get_data(as_text=True)
+    else:
+        assert_refused_as_expired(response, str(headers))

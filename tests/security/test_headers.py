@@ -37,7 +37,7 @@ def assert_security_headers(response, *, cacheable: bool = False, https: bool = 
                 source not in ("*", "data:") or source == "data:" and sources is csp.get("img-src")
             ), source
     assert "Content-Security-Policy-Report-Only" not in headers
-    assert headers["Referrer-Policy"] == "no-referrer"
+    assert headers["Referrer-Policy"] == "same-origin"
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["X-Frame-Options"] == "DENY"
     permissions = headers["Permissions-Policy"]

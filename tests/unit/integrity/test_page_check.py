@@ -32,7 +32,7 @@ INVENTORY = Inventory(
 def snapshot(nonce="abc", **header_overrides) -> Snapshot:
     headers = {
         "Content-Security-Policy": CSP.format(n=nonce),
-        "Referrer-Policy": "no-referrer",
+        "Referrer-Policy": "same-origin",
         "X-Content-Type-Options": "nosniff",
         "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
         **header_overrides,
@@ -72,9 +72,9 @@ def test_a_removed_or_changed_header_is_named():
         https=True,
     )
     assert "header Strict-Transport-Security is missing" in problems
-    assert "header Referrer-Policy is not no-referrer" in problems
+    assert "header Referrer-Policy is not same-origin" in problems
     assert any(
-        p.startswith("header Referrer-Policy changed: 'no-referrer' -> 'origin'") for p in problems
+        p.startswith("header Referrer-Policy changed: 'same-origin' -> 'origin'") for p in problems
     )
 
 
