@@ -33,6 +33,9 @@ class SandboxSettings:
     webhook_retry_max_seconds: float = 30.0
     webhook_max_attempts: int = 8
     webhook_timeout_seconds: float = 5.0
+    #: CA certificates (PEM) the webhook endpoint's certificate must chain to; None means the
+    #: system's. A portal behind a TLS proxy with a private CA (tests/prodlike) names its CA.
+    webhook_ca_file: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.allowed_frame_ancestors, str):

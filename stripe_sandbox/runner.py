@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
 import threading
 from typing import Any
 
@@ -150,23 +151,35 @@ def _write_unsupported(data: bytes) -> None:
 
 
 def build_server(
-    host: str, port: int, settings: SandboxSettings, *, allow_remote: bool = False
+    host: str,
+    port: int,
+    settings: SandboxSettings,
+    *,
+    allow_remote: bool = False,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> BaseWSGIServer:
     """A threaded werkzeug server for a new sandbox, keeping connections alive between
-    requests; refuses non-loopback hosts by default."""
+    requests; refuses non-loopback hosts by default. With ``ssl_context`` it speaks HTTPS, as
+    api.stripe.com and js.stripe.com do."""
     if not is_loopback_host(host) and not allow_remote:
         raise ValueError(
             f"refusing to listen on {host}: not a loopback address (pass allow_remote to override)"
         )
     return make_server(
-        host, port, create_app(settings), threaded=True, request_handler=KeepAliveRequestHandler
+        host,
+        port,
+        create_app(settings),
+        threaded=True,
+        request_handler=KeepAliveRequestHandler,
+        ssl_context=ssl_context,
     )
 
 
 def server_url(server: BaseWSGIServer) -> str:
     host = server.server_address[0]
     host = f"[{host}]" if ":" in host else host
-    return f"http://{host}:{server.server_port}"
+    scheme = "https" if server.ssl_context else "http"
+    return f"{scheme}://{host}:{server.server_port}"
 
 
 class SandboxServer:
@@ -248,10 +261,16 @@ class SandboxServer:
 
 
 def start_sandbox(
-    host: str = "127.0.0.1", port: int = 0, *, allow_remote: bool = False, **settings: Any
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    allow_remote: bool = False,
+    ssl_context: ssl.SSLContext | None = None,
+    **settings: Any,
 ) -> SandboxServer:
     """Start a sandbox on ``host:port`` (0 picks a free port); ``settings`` are
     :class:`SandboxSettings` fields (secret_key, webhook_url, fault_timeout_seconds...)."""
-    return SandboxServer(
-        build_server(host, port, SandboxSettings(**settings), allow_remote=allow_remote)
+    server = build_server(
+        host, port, SandboxSettings(**settings), allow_remote=allow_remote, ssl_context=ssl_context
     )
+    return SandboxServer(server)

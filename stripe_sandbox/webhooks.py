@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import logging
+import ssl
 import threading
 import time
 import urllib.error
@@ -34,8 +35,11 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
-#: No proxies (the endpoint is the portal next door) and no redirects.
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects())
+def _opener(ca_file: str | None) -> urllib.request.OpenerDirector:
+    """No proxies (the endpoint is the portal next door), no redirects, and certificates
+    checked against ``ca_file`` (None: the system's CAs)."""
+    tls = urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=ca_file))
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects(), tls)
 
 
 def sign(payload: bytes, secret: str, timestamp: int | None = None) -> str:
@@ -59,6 +63,7 @@ class WebhookDispatcher:
     def __init__(self, store: Store, settings: SandboxSettings) -> None:
         self._store = store
         self._settings = settings
+        self._opener = _opener(settings.webhook_ca_file)
         self._cond = threading.Condition()
         self._queue: deque[str] = deque()
         self._attempts: dict[str, int] = {}
@@ -204,7 +209,8 @@ class WebhookDispatcher:
             },
         )
         try:
-            with _OPENER.open(outgoing, timeout=self._settings.webhook_timeout_seconds) as answer:
+            timeout = self._settings.webhook_timeout_seconds
+            with self._opener.open(outgoing, timeout=timeout) as answer:
                 record["status"] = answer.status
         except urllib.error.HTTPError as error:
             record["status"] = error.code

@@ -30,6 +30,8 @@ if os.environ.get("CI") == "true":
 
 #: Screenshots and logs of the run. POSTERN_TEST_ARTIFACTS moves them, so that two runs side by
 #: side (say, two checkouts sharing a machine) never truncate each other's logs.
+pytest_plugins = ["tests.prodlike.fixtures"]
+
 ARTIFACTS = Path(os.environ.get("POSTERN_TEST_ARTIFACTS") or Path(__file__).parent / "_artifacts")
 DEFAULT_PASSWORD = "correct horse battery staple 42"
 

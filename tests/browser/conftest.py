@@ -76,13 +76,18 @@ class BrowserProblems:
 # browser held open for the whole session would stop every other module that launches its own
 # (tests/sandbox/, or a module overriding ``browser``) with "Sync API inside the asyncio loop".
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+def browser(prodlike_certificates) -> Iterator[Browser]:
+    """Chromium, trusting the production-like stack's server certificate (by its key's pin,
+    tests/prodlike), so one browser serves journeys on both the development server and it."""
     if not CHROMIUM.exists():
         pytest.fail(
             f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)"
         )
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[*CHROMIUM_ARGS, *prodlike_certificates.chromium_args],
+        )
         yield launched
         launched.close()
 

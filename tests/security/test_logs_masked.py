@@ -27,11 +27,15 @@ APP_LOGGERS = ("postern", "portal", "gunicorn.error", "werkzeug")
 
 def unmasked_card_numbers_in_logs(root: Path = ARTIFACTS) -> list[str]:
     """``file:line: <line with the number masked>`` for every log line holding a card number,
-    in tests/_artifacts/suite*.log and tests/_artifacts/reliability/*.log."""
+    in tests/_artifacts/suite*.log, reliability/*.log and prodlike/*/*.log."""
     from portal.security.pan import mask_pans
 
     found = []
-    files = sorted(root.glob("suite*.log")) + sorted((root / "reliability").glob("*.log"))
+    files = [
+        *sorted(root.glob("suite*.log")),
+        *sorted((root / "reliability").glob("*.log")),
+        *sorted((root / "prodlike").glob("*/*.log")),  # tests/prodlike: app, workers, nginx
+    ]
     for path in files:
         with path.open(encoding="utf-8", errors="replace") as lines:
             for number, line in enumerate(lines, 1):

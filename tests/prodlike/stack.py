@@ -1,0 +1,605 @@
+"""Postern as it is deployed, on one machine, started and stopped by one call.
+
+Every part is the real one, configured as the README's production section tells operators:
+
+- nginx from Debian terminates TLS, running ``config/nginx/postern.conf.template`` rendered the
+  way the README says (``${...}`` filled in), in front of
+- gunicorn with ``config/gunicorn.conf.py`` serving ``wsgi:app`` with ``POSTERN_ENV=production``
+  and secrets generated for this run; ``POSTERN_PROXY_HOPS=1``;
+- PostgreSQL: a database of its own (migrated with ``flask db upgrade``) on the server at
+  ``PRODLIKE_POSTGRES_URL`` (default: the local one), or on a private cluster a test passes;
+- Redis rate limits (``redis://127.0.0.1:6379/0``, a key prefix of the run's own);
+- the outbox and webhook workers (``flask outbox work``, ``flask webhooks work``);
+- the Stripe sandbox on an HTTPS origin of its own, signing webhooks to the proxy;
+- a real SMTP server (aiosmtpd) that keeps what it is sent;
+- a certificate authority made for the run (trustme): Python clients trust it by file, Chromium
+  by the server certificate's SPKI pin (``chromium_args``).
+
+Optionally gunicorn also serves TLS itself with no proxy (``start_direct_tls``), the other way
+the README allows. Everything listens on 127.0.0.1 on free ports, logs to
+``tests/_artifacts/prodlike/<run>/`` (scanned for card numbers at the end of the suite) and
+stops with ``stop()``. What differs from a real deployment is listed in ``DIFFERS_FROM_DEPLOYED``.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import redis
+import requests
+import trustme
+from aiosmtpd.controller import Controller
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from tests.conftest import ARTIFACTS
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+PROXY_TEMPLATE = ROOT / "config" / "nginx" / "postern.conf.template"
+ADMIN_DATABASE_URL = os.environ.get("PRODLIKE_POSTGRES_URL", "postgresql://127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("PRODLIKE_REDIS_URL", "redis://127.0.0.1:6379/0")
+#: The app's host name: what TRUSTED_HOSTS lists and what the certificate names.
+HOST = "localhost"
+#: The Stripe sandbox's host: another origin than the app's, as js.stripe.com is.
+SANDBOX_HOST = "127.0.0.1"
+LOG_ROOT = ARTIFACTS / "prodlike"
+
+#: Where this stack differs from a real deployment, and why. Nothing else does: the settings
+#: are production's own (``POSTERN_ENV=production``), validated as production validates them.
+DIFFERS_FROM_DEPLOYED: dict[str, str] = {
+    "Stripe": "the offline sandbox, over HTTPS on its own origin, instead of api.stripe.com",
+    "STRIPE_CA_BUNDLE": "the run's own CA signed the sandbox's certificate",
+    "certificates": "a CA made for the run; Chromium trusts the server certificate's key",
+    "ports": "free loopback ports instead of 443 and 80",
+    "SMTP": "a local aiosmtpd server without TLS (production allows that for a relay on the "
+    "same host only)",
+    "SMS": "switched off ('disabled', which production accepts): no Twilio account here",
+    "POSTERN_WORKERS": "2 gunicorn workers of 4 threads on a 2-core machine",
+    "rate limits": "the same limits, but the tests clear the run's Redis keys before each test: "
+    "every browser in a test shares 127.0.0.1, so one test's sign-ins would count against the "
+    "next",
+}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until(condition, timeout: float, what: str, every: float = 0.1):
+    """Call ``condition`` until it returns something truthy; AssertionError after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(every)
+
+
+# --- the run's certificate authority ---------------------------------------------------------
+
+
+@dataclass
+class Certificates:
+    """A CA and one server certificate for ``localhost`` and ``127.0.0.1``, as PEM files."""
+
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+    spki_sha256: str  # base64 SHA-256 of the server key: Chromium's pin
+
+    @classmethod
+    def create(cls, directory: Path) -> Certificates:
+        ca = trustme.CA(organization_name="Postern test CA")
+        server = ca.issue_cert(HOST, SANDBOX_HOST)
+        ca_file, cert_file, key_file = (
+            directory / "ca.pem",
+            directory / "server.pem",
+            directory / "server-key.pem",
+        )
+        ca.cert_pem.write_to_path(str(ca_file))
+        server.private_key_pem.write_to_path(str(key_file))
+        cert_file.write_bytes(b"".join(blob.bytes() for blob in server.cert_chain_pems))
+        leaf = x509.load_pem_x509_certificate(server.cert_chain_pems[0].bytes())
+        spki = leaf.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        return cls(
+            ca_file, cert_file, key_file, base64.b64encode(hashlib.sha256(spki).digest()).decode()
+        )
+
+    @property
+    def chromium_args(self) -> list[str]:
+        """Flags that make Chromium trust the server certificate (and only it)."""
+        return [f"--ignore-certificate-errors-spki-list={self.spki_sha256}"]
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.cert_file, self.key_file)
+        return context
+
+
+# --- the mail server -------------------------------------------------------------------------
+
+
+class Mailbox:
+    """What the SMTP server accepted, as parsed messages, oldest first."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd calls it by this name
+        self.messages.append(message_from_bytes(envelope.original_content, policy=policy.default))
+        return "250 Message accepted for delivery"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [message for message in self.messages if address in str(message["To"])]
+
+
+# --- the database ----------------------------------------------------------------------------
+
+
+def _plain(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def create_database(admin_url: str) -> str:
+    """Create an empty database on the server at ``admin_url``; returns its URL."""
+    name = "postern_prodlike_" + secrets.token_hex(4)
+    with psycopg.connect(_plain(admin_url), autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return _plain(admin_url).rsplit("/", 1)[0] + "/" + name
+
+
+def drop_database(admin_url: str, url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(_plain(admin_url), autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# --- secrets and settings --------------------------------------------------------------------
+
+
+class Environment:
+    """The run's environment variables and, beside each, the app setting it becomes, so that
+    apps built in this process (``Stack.app``) are configured exactly as the served ones."""
+
+    def __init__(self) -> None:
+        self.variables: dict[str, str] = {}
+        self.settings: dict[str, Any] = {}
+
+    def put(self, variable: str, setting: str | None, value: Any, text: str | None = None):
+        self.variables[variable] = text if text is not None else str(value)
+        if setting:
+            self.settings[setting] = value
+
+
+def _secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class StripeKeys:
+    """Test-mode keys made for the run: the sandbox accepts them, the app is given them."""
+
+    secret_key: str = field(default_factory=lambda: "sk_test_" + secrets.token_hex(12))
+    publishable_key: str = field(default_factory=lambda: "pk_test_" + secrets.token_hex(12))
+    webhook_secret: str = field(default_factory=lambda: "whsec_" + secrets.token_hex(16))
+
+
+def production_environment(
+    *,
+    database_url: str,
+    public_url: str,
+    sandbox_url: str,
+    certificates: Certificates,
+    smtp_port: int,
+    rate_limit_prefix: str,
+    stripe_keys: StripeKeys,
+) -> Environment:
+    """Everything the README's production section asks for, with secrets made for the run."""
+    env = Environment()
+    env.put("POSTERN_ENV", None, "production")
+    env.put("POSTERN_SECRET_KEY", "SECRET_KEY", _secret())
+    env.put("DATABASE_URL", "SQLALCHEMY_DATABASE_URI", _psycopg(database_url), database_url)
+    env.put("POSTERN_AUDIT_CHAIN_KEY", "AUDIT_CHAIN_KEY", _secret())
+    env.put("POSTERN_TRUSTED_HOSTS", "TRUSTED_HOSTS", [HOST], HOST)
+    env.put("POSTERN_PROXY_HOPS", "PROXY_HOPS", 1)
+    env.put("POSTERN_RATELIMIT_STORAGE_URI", "RATELIMIT_STORAGE_URI", REDIS_URL)
+    env.put("POSTERN_RATELIMIT_KEY_PREFIX", "RATELIMIT_KEY_PREFIX", rate_limit_prefix)
+    env.put("POSTERN_PUBLIC_BASE_URL", "PUBLIC_BASE_URL", public_url)
+    env.put("POSTERN_ORG_NAME", "ORG_NAME", "Postern Production-like Ltd")
+    env.put("STRIPE_SECRET_KEY", "STRIPE_SECRET_KEY", stripe_keys.secret_key)
+    env.put("STRIPE_PUBLISHABLE_KEY", "STRIPE_PUBLISHABLE_KEY", stripe_keys.publishable_key)
+    env.put("STRIPE_WEBHOOK_SECRET", "STRIPE_WEBHOOK_SECRET", stripe_keys.webhook_secret)
+    env.put("STRIPE_API_BASE", "STRIPE_API_BASE", sandbox_url)
+    env.put("STRIPE_JS_URL", "STRIPE_JS_URL", sandbox_url + "/v3/")
+    env.put("STRIPE_CA_BUNDLE", "STRIPE_CA_BUNDLE", str(certificates.ca_file))
+    env.put("POSTERN_LINK_SIGNING_KEYS", "LINK_SIGNING_KEYS", [k := _secret()], k)
+    env.put("POSTERN_IDENTITY_PEPPER", "IDENTITY_PEPPER", _secret())
+    data_key = f"run-{secrets.token_hex(3)}:" + base64.b64encode(os.urandom(32)).decode()
+    env.put("POSTERN_DATA_ENCRYPTION_KEYS", "DATA_ENCRYPTION_KEYS", data_key)
+    env.put("POSTERN_PRIVACY_NOTICE_URL", "PRIVACY_NOTICE_URL", public_url + "/privacy-notice")
+    env.put("POSTERN_DELIVERY_SMS_BACKEND", "DELIVERY_SMS_BACKEND", "disabled")
+    env.put("POSTERN_DELIVERY_EMAIL_BACKEND", "DELIVERY_EMAIL_BACKEND", "smtp")
+    env.put("SMTP_HOST", "SMTP_HOST", "127.0.0.1")
+    env.put("SMTP_PORT", "SMTP_PORT", smtp_port)
+    env.put("SMTP_STARTTLS", "SMTP_STARTTLS", False, "false")
+    env.put("SMTP_FROM", "SMTP_FROM", "Postern <no-reply@postern.test>")
+    env.put("POSTERN_LOG_LEVEL", "LOG_LEVEL", "INFO")
+    return env
+
+
+def _psycopg(url: str) -> str:
+    return "postgresql+psycopg://" + url.split("://", 1)[1]
+
+
+# --- processes -------------------------------------------------------------------------------
+
+
+@dataclass
+class Service:
+    name: str
+    process: subprocess.Popen
+    log: Path
+    stop_signal: signal.Signals = signal.SIGTERM
+
+    def stop(self, timeout: float = 20) -> None:
+        if self.process.poll() is not None:
+            return
+        self.process.send_signal(self.stop_signal)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def children(self) -> list[int]:
+        """Process ids of its children (gunicorn's workers)."""
+        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in path.read_text().split()]
+
+    def tail(self, characters: int = 3000) -> str:
+        return self.log.read_text(errors="replace")[-characters:] if self.log.exists() else ""
+
+
+@dataclass
+class Stack:
+    """A running production-like Postern. Build with :func:`start_stack`."""
+
+    url: str  # https://localhost:<port>, through nginx
+    http_url: str  # http://localhost:<port>, nginx's plain-HTTP listener (probes)
+    gunicorn_url: str  # http://127.0.0.1:<port>, gunicorn behind the proxy
+    database_url: str
+    environment: Environment
+    certificates: Certificates
+    mailbox: Mailbox
+    sandbox: Any  # stripe_sandbox.runner.SandboxServer
+    directory: Path
+    log_dir: Path
+    services: dict[str, Service] = field(default_factory=dict)
+    direct_url: str | None = None
+    _admin_url: str | None = None
+    _smtp: Controller | None = None
+    _app: Any = None
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return self.environment.settings
+
+    def app(self):
+        """An app built in this process with the served apps' configuration: for seeding staff
+        and reading the database. It serves nothing."""
+        if self._app is None:
+            from portal import create_app
+
+            self._app = create_app("production", self.settings)
+        return self._app
+
+    def https(self) -> requests.Session:
+        """A requests session that trusts the run's CA (and nothing else). It ignores the
+        environment: REQUESTS_CA_BUNDLE would otherwise replace the CA, and a proxy setting
+        would send loopback traffic away."""
+        session = requests.Session()
+        session.trust_env = False
+        session.verify = str(self.certificates.ca_file)
+        return session
+
+    def flask(self, *arguments: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        """Run a ``flask`` command as an operator would, with the stack's environment."""
+        return subprocess.run(
+            [str(BIN / "flask"), *arguments],
+            cwd=ROOT,
+            env=self._process_env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def clear_rate_limits(self) -> None:
+        """Forget every rate-limit count of this run (see DIFFERS_FROM_DEPLOYED)."""
+        client = redis.Redis.from_url(REDIS_URL)
+        prefix = self.settings["RATELIMIT_KEY_PREFIX"]
+        for key in client.scan_iter(match=f"*{prefix}*", count=500):
+            client.delete(key)
+        client.close()
+
+    # -- starting and stopping parts --
+
+    def _process_env(self, **extra: str) -> dict[str, str]:
+        keep = {
+            name: value
+            for name, value in os.environ.items()
+            if not name.startswith(("POSTERN_", "STRIPE_", "SMTP_", "TWILIO_"))
+            and name not in ("DATABASE_URL", "TEST_DATABASE_URL", "FLASK_APP")
+        }
+        return {
+            **keep,
+            **self.environment.variables,
+            "FLASK_APP": "wsgi:app",
+            "PYTHONPATH": str(ROOT),
+            **extra,
+        }
+
+    def spawn(self, name: str, command: list[str], *, stop_signal=signal.SIGTERM, **env: str):
+        log = self.log_dir / f"{name}.log"
+        handle = log.open("a")
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=self._process_env(**env),
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
+        handle.close()  # the child has its own copy
+        service = Service(name, process, log, stop_signal)
+        self.services[name] = service
+        return service
+
+    def start_gunicorn(self, name: str, bind: str, **env: str) -> Service:
+        return self.spawn(
+            name,
+            [str(BIN / "gunicorn"), "-c", str(ROOT / "config" / "gunicorn.conf.py"), "wsgi:app"],
+            POSTERN_BIND=bind,
+            POSTERN_WORKERS=env.pop("POSTERN_WORKERS", "2"),
+            POSTERN_THREADS=env.pop("POSTERN_THREADS", "4"),
+            **env,
+        )
+
+    def start_worker(self, kind: str) -> Service:
+        """``flask outbox work`` or ``flask webhooks work`` as a service beside gunicorn."""
+        return self.spawn(f"{kind}-worker", [str(BIN / "flask"), kind, "work"])
+
+    def restart(self, name: str) -> Service:
+        """Start a stopped (or killed) worker again with the command it had."""
+        old = self.services[name]
+        old.stop()
+        return self.spawn(name, list(old.process.args), stop_signal=old.stop_signal)
+
+    def start_direct_tls(self) -> str:
+        """gunicorn serving TLS itself, no proxy in front (POSTERN_PROXY_HOPS=0), on the same
+        database; returns its https:// URL."""
+        port = self._direct_port
+        service = self.start_gunicorn(
+            "gunicorn-direct-tls",
+            f"127.0.0.1:{port}",
+            POSTERN_PROXY_HOPS="0",
+            POSTERN_TLS_CERT=str(self.certificates.cert_file),
+            POSTERN_TLS_KEY=str(self.certificates.key_file),
+            POSTERN_WORKERS="1",
+        )
+        self.direct_url = f"https://{HOST}:{port}"
+        _wait_ready(self.https(), self.direct_url, service)
+        return self.direct_url
+
+    def stop(self) -> None:
+        for service in reversed(list(self.services.values())):
+            with contextlib.suppress(Exception):
+                service.stop()
+        if self._smtp is not None:
+            with contextlib.suppress(Exception):
+                self._smtp.stop()
+        with contextlib.suppress(Exception):
+            self.sandbox.stop()
+        if self._app is not None:
+            from portal.extensions import db
+
+            with self._app.app_context():
+                db.engine.dispose()
+        with contextlib.suppress(Exception):
+            self.clear_rate_limits()
+        if self._admin_url:
+            with contextlib.suppress(Exception):
+                drop_database(self._admin_url, self.database_url)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    _direct_port: int = 0
+
+
+def _wait_ready(session: requests.Session, base: str, service: Service, timeout: float = 60):
+    last = ["no answer yet"]
+
+    def ready():
+        if not service.alive():
+            raise AssertionError(f"{service.name} exited early:\n{service.tail()}")
+        try:
+            answer = session.get(base + "/readyz", timeout=5, allow_redirects=False)
+        except requests.RequestException as problem:  # not listening yet
+            last[0] = repr(problem)
+            return False
+        last[0] = f"{answer.status_code} {answer.text[:200]}"
+        return answer.status_code == 200
+
+    try:
+        wait_until(ready, timeout, f"{service.name} at {base}/readyz")
+    except AssertionError as problem:
+        raise AssertionError(f"{problem}; last: {last[0]}\n{service.tail()}") from None
+
+
+def render_proxy_config(directory: Path, values: dict[str, str]) -> Path:
+    """The shipped site template filled in as the README says (envsubst of the POSTERN_*
+    variables only: nginx's own ``$host`` and friends stay), inside a main configuration that
+    keeps nginx's files in ``directory``."""
+    site = directory / "postern.conf"
+    site.write_text(
+        re.sub(r"\$\{(POSTERN_[A-Z_]+)\}", lambda m: values[m[1]], PROXY_TEMPLATE.read_text())
+    )
+    main = directory / "nginx.conf"
+    user = "user root root;\n" if os.geteuid() == 0 else ""
+    temp = "\n".join(
+        f"    {kind}_temp_path {directory / kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    main.write_text(
+        f"{user}worker_processes 1;\ndaemon off;\npid {directory / 'nginx.pid'};\n"
+        f"error_log {values['POSTERN_ACCESS_LOG'].rsplit('/', 1)[0]}/nginx-error.log warn;\n"
+        "events { worker_connections 512; }\n"
+        f"http {{\n{temp}\n    include {site};\n}}\n"
+    )
+    return main
+
+
+def start_stack(
+    *,
+    database_url: str | None = None,
+    name: str | None = None,
+    certificates: Certificates | None = None,
+) -> Stack:
+    """Start everything; returns once the app answers /readyz through the proxy. On any
+    failure, whatever was started is stopped again before the error propagates.
+
+    ``database_url``: an empty database to migrate and use (default: a new one on the server
+    at PRODLIKE_POSTGRES_URL, dropped by ``stop()``). ``name``: names the log folder (its old
+    logs are removed). ``certificates``: the CA and server certificate (default: new ones)."""
+    from stripe_sandbox.runner import start_sandbox
+
+    run = name or secrets.token_hex(3)
+    directory = Path(tempfile.mkdtemp(prefix=f"postern-prodlike-{run}-"))
+    log_dir = LOG_ROOT / run
+    shutil.rmtree(log_dir, ignore_errors=True)
+    log_dir.mkdir(parents=True)
+    certificates = certificates or Certificates.create(directory)
+    https_port, http_port, app_port, direct_port, smtp_port = (free_port() for _ in range(5))
+    public_url = f"https://{HOST}:{https_port}"
+    admin_url = None
+    if database_url is None:
+        admin_url = ADMIN_DATABASE_URL
+        database_url = create_database(admin_url)
+    mailbox = Mailbox()
+    smtp = Controller(mailbox, hostname="127.0.0.1", port=smtp_port)
+    smtp.start()
+    stripe_keys = StripeKeys()
+    sandbox = None
+    stack = None
+    try:
+        sandbox = start_sandbox(
+            SANDBOX_HOST,
+            0,
+            ssl_context=certificates.server_context(),
+            secret_key=stripe_keys.secret_key,
+            publishable_key=stripe_keys.publishable_key,
+            webhook_url=public_url + "/webhooks/stripe",
+            webhook_secret=stripe_keys.webhook_secret,
+            webhook_ca_file=str(certificates.ca_file),
+            allowed_frame_ancestors=(public_url, f"https://{HOST}:{direct_port}"),
+        )
+        environment = production_environment(
+            database_url=database_url,
+            public_url=public_url,
+            sandbox_url=sandbox.url,
+            certificates=certificates,
+            smtp_port=smtp_port,
+            rate_limit_prefix=f"postern-prodlike-{run}",
+            stripe_keys=stripe_keys,
+        )
+        stack = Stack(
+            url=public_url,
+            http_url=f"http://{HOST}:{http_port}",
+            gunicorn_url=f"http://127.0.0.1:{app_port}",
+            database_url=database_url,
+            environment=environment,
+            certificates=certificates,
+            mailbox=mailbox,
+            sandbox=sandbox,
+            directory=directory,
+            log_dir=log_dir,
+            _admin_url=admin_url,
+            _smtp=smtp,
+        )
+        stack._direct_port = direct_port
+        migrated = stack.flask("db", "upgrade")
+        if migrated.returncode != 0:
+            raise AssertionError(f"flask db upgrade failed:\n{migrated.stdout}{migrated.stderr}")
+        gunicorn = stack.start_gunicorn("gunicorn", f"127.0.0.1:{app_port}")
+        proxy_config = render_proxy_config(
+            directory,
+            {
+                "POSTERN_SERVER_NAME": HOST,
+                "POSTERN_HTTPS_LISTEN": f"127.0.0.1:{https_port}",
+                "POSTERN_HTTP_LISTEN": f"127.0.0.1:{http_port}",
+                "POSTERN_UPSTREAM": f"127.0.0.1:{app_port}",
+                "POSTERN_TLS_CERT": str(certificates.cert_file),
+                "POSTERN_TLS_KEY": str(certificates.key_file),
+                "POSTERN_ACCESS_LOG": str(log_dir / "nginx-access.log"),
+            },
+        )
+        checked = subprocess.run(
+            [NGINX, "-t", "-q", "-c", str(proxy_config), "-p", str(directory)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        if checked.returncode != 0:
+            raise AssertionError(f"nginx refused the configuration:\n{checked.stderr}")
+        stack.spawn(
+            "nginx",
+            [NGINX, "-c", str(proxy_config), "-p", str(directory)],
+            stop_signal=signal.SIGQUIT,  # graceful: finish the requests in flight
+        )
+        stack.start_worker("outbox")
+        stack.start_worker("webhooks")
+        _wait_ready(
+            stack.https(),
+            public_url,
+            gunicorn,
+            timeout=float(os.environ.get("PRODLIKE_START_TIMEOUT", 60)),
+        )
+        return stack
+    except BaseException:
+        if stack is not None:
+            stack.stop()
+        else:
+            smtp.stop()
+            if sandbox is not None:
+                sandbox.stop()
+            if admin_url:
+                drop_database(admin_url, database_url)
+            shutil.rmtree(directory, ignore_errors=True)
+        raise
