@@ -48,6 +48,11 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def _limit(name: str, default: str) -> str:
+    """A rate limit ("30 per minute"), from POSTERN_<name> if set."""
+    return os.environ.get(f"POSTERN_{name}", default)
+
+
 def _normalise_database_url(url: str) -> str:
     """Point plain PostgreSQL URLs at psycopg 3, the driver we ship."""
     for prefix in ("postgres://", "postgresql://"):
@@ -92,13 +97,15 @@ class BaseConfig:
     PASSWORD_MIN_LENGTH = 12
     MFA_ISSUER = "Postern"
 
-    # Rate limits (Flask-Limiter). Memory by default; Redis in production.
+    # Rate limits (Flask-Limiter). Memory by default; Redis in production. Each limit below can
+    # be set from the environment as POSTERN_<NAME> (e.g. POSTERN_RATELIMIT_LOGIN_PER_IP="60
+    # per minute"), for a contact centre whose agents all sign in from one NAT address.
     RATELIMIT_STORAGE_URI = os.environ.get("POSTERN_RATELIMIT_STORAGE_URI", "memory://")
     #: Prefix of every rate-limit key, so that two installations can share one Redis.
     RATELIMIT_KEY_PREFIX = os.environ.get("POSTERN_RATELIMIT_KEY_PREFIX", "postern")
     RATELIMIT_HEADERS_ENABLED = True
-    RATELIMIT_LOGIN_PER_IP = "30 per minute"
-    RATELIMIT_LOGIN_PER_ACCOUNT = "10 per minute"
+    RATELIMIT_LOGIN_PER_IP = _limit("RATELIMIT_LOGIN_PER_IP", "30 per minute")
+    RATELIMIT_LOGIN_PER_ACCOUNT = _limit("RATELIMIT_LOGIN_PER_ACCOUNT", "10 per minute")
 
     # CSRF: on everywhere, tests included.
     WTF_CSRF_ENABLED = True
@@ -111,7 +118,7 @@ class BaseConfig:
     #: CSP violation reports (POST /csp-report, portal/integrity): largest body accepted, and
     #: how many one address may send.
     CSP_REPORT_MAX_BYTES = 16 * 1024
-    RATELIMIT_CSP_REPORT_PER_IP = "30 per minute"
+    RATELIMIT_CSP_REPORT_PER_IP = _limit("RATELIMIT_CSP_REPORT_PER_IP", "30 per minute")
 
     # Stripe (sandbox by default, real Stripe by configuration alone).
     STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "https://api.stripe.com")
@@ -127,7 +134,7 @@ class BaseConfig:
     #: Failed card attempts (declines, failed 3-D Secure) before a payment request fails.
     PAYMENT_MAX_ATTEMPTS = _env_int("POSTERN_PAYMENT_MAX_ATTEMPTS", 5)
     #: Customer payment pages poll their status endpoint; one IP gets at most this many.
-    RATELIMIT_PAYMENT_STATUS_PER_IP = "120 per minute"
+    RATELIMIT_PAYMENT_STATUS_PER_IP = _limit("RATELIMIT_PAYMENT_STATUS_PER_IP", "120 per minute")
 
     # Back office: refunds, re-authentication, retention (portal/refunds, portal/retention).
     #: Refunds ABOVE this many minor units need a second back-office user's approval.
@@ -201,9 +208,9 @@ class BaseConfig:
     #: Key for the HMAC of identity answers (postcode, date of birth, surname).
     IDENTITY_PEPPER = os.environ.get("POSTERN_IDENTITY_PEPPER", "")
     # Rate limits on customer link pages: every one of them checks a token.
-    RATELIMIT_CUSTOMER_LINK_PER_IP = "120 per minute"
-    RATELIMIT_CUSTOMER_START_PER_IP = "30 per minute"
-    RATELIMIT_IDENTITY_PER_REQUEST_IP = "10 per minute"
+    RATELIMIT_CUSTOMER_LINK_PER_IP = _limit("RATELIMIT_CUSTOMER_LINK_PER_IP", "120 per minute")
+    RATELIMIT_CUSTOMER_START_PER_IP = _limit("RATELIMIT_CUSTOMER_START_PER_IP", "30 per minute")
+    RATELIMIT_IDENTITY_PER_REQUEST_IP = _limit("RATELIMIT_IDENTITY_PER_REQUEST_IP", "10 per minute")
 
     # Personal-data capture (portal/dataprotect). Field sets: config/field_sets.py; retention
     # periods: config/retention.py; the privacy notice: config/privacy.py.
@@ -306,8 +313,7 @@ TESTING_DIFFERS_FROM_PRODUCTION: dict[str, str] = {
     "AUDIT_CHAIN_KEY": "a public dev-only value; production takes its own from the environment",
     "LINK_SIGNING_KEYS": "a public dev-only value; production takes its own from the environment",
     "IDENTITY_PEPPER": "a public dev-only value; production takes its own from the environment",
-    "DATA_ENCRYPTION_KEYS": "a public dev-only key; production takes its own from the "
-    "environment",
+    "DATA_ENCRYPTION_KEYS": "a public dev-only key; production takes its own from the environment",
     "PRIVACY_NOTICE_URL": "a placeholder notice; production must name the operator's own",
     "STRIPE_API_BASE": "the offline Stripe sandbox instead of api.stripe.com",
     "STRIPE_JS_URL": "the sandbox's Stripe.js instead of js.stripe.com",

@@ -491,13 +491,16 @@ def start_stack(
     database_url: str | None = None,
     name: str | None = None,
     certificates: Certificates | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Stack:
     """Start everything; returns once the app answers /readyz through the proxy. On any
     failure, whatever was started is stopped again before the error propagates.
 
     ``database_url``: an empty database to migrate and use (default: a new one on the server
     at PRODLIKE_POSTGRES_URL, dropped by ``stop()``). ``name``: names the log folder (its old
-    logs are removed). ``certificates``: the CA and server certificate (default: new ones)."""
+    logs are removed). ``certificates``: the CA and server certificate (default: new ones).
+    ``extra_env``: more variables for every process, e.g. a load test's higher rate limits
+    (each a deliberate difference from the deployed settings, named by the test)."""
     from stripe_sandbox.runner import start_sandbox
 
     run = name or secrets.token_hex(3)
@@ -539,6 +542,8 @@ def start_stack(
             rate_limit_prefix=f"postern-prodlike-{run}",
             stripe_keys=stripe_keys,
         )
+        for variable, value in (extra_env or {}).items():
+            environment.put(variable, None, value)
         stack = Stack(
             url=public_url,
             http_url=f"http://{HOST}:{http_port}",
