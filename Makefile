@@ -1,4 +1,4 @@
-.PHONY: run test lint format bench
+.PHONY: run test lint format bench prodlike
 
 # Set up everything and start Postern on the embedded default (SQLite, Stripe sandbox, dev outbox).
 run:
@@ -20,3 +20,10 @@ format:
 bench:
 	scripts/bootstrap.sh requirements-dev.txt
 	.venv/bin/python -m bench
+
+# Postern as deployed: nginx (TLS) in front of gunicorn with production settings, PostgreSQL,
+# Redis, the workers and the Stripe sandbox; the stack the tests run (tests/prodlike/).
+prodlike:
+	scripts/bootstrap.sh requirements-dev.txt
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { echo "needs nginx: apt-get install nginx" >&2; exit 2; }
+	.venv/bin/python -m tests.prodlike

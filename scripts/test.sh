@@ -8,12 +8,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh requirements-dev.txt
 
-if [ ! -x /usr/bin/chromium ]; then
+# Debian's chromium drives the browser tests; nginx is the production-like stack's TLS proxy.
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v envsubst >/dev/null || missing+=(gettext-base)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
-    echo "Installing Debian's chromium for the browser tests..."
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null
+    echo "Installing Debian's ${missing[*]} for the tests..."
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") \
+      >/dev/null
   else
-    echo "Browser tests need Debian's chromium: sudo apt-get install -y chromium" >&2
+    echo "The tests need Debian's ${missing[*]}: sudo apt-get install -y ${missing[*]}" >&2
     exit 2
   fi
 fi

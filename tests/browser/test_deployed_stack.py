@@ -16,24 +16,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.conftest import DEFAULT_PASSWORD
-from tests.prodlike.stack import Stack
 
 pytestmark = pytest.mark.browser
-
-
-def make_staff(stack: Stack, role: str, username: str, *, mfa: bool) -> str | None:
-    """A staff account in the stack's database; returns its TOTP secret (None without MFA)."""
-    from portal.cli import create_staff
-    from portal.extensions import db
-
-    with stack.app().app_context():
-        user = create_staff(username, DEFAULT_PASSWORD, role)
-        secret = None
-        if mfa:
-            secret = user.totp_secret = pyotp.random_base32()
-            user.mfa_enabled = True
-        db.session.commit()
-        return secret
 
 
 def sign_in(page: Page, base: str, username: str, totp_secret: str | None = None) -> None:
@@ -61,7 +45,7 @@ def test_a_browser_signs_in_creates_a_copy_link_and_the_customer_reaches_the_ide
     """Proves: over HTTPS with production settings, Chromium can post every form in the first
     steps (sign-in, create, Start), and no request to another origin carries the link token."""
     username = f"agent.{urlsplit(base_url).port}"
-    make_staff(prodlike, "agent", username, mfa=False)
+    prodlike.add_staff("agent", username, DEFAULT_PASSWORD, mfa=False)
     agent_context = browser.new_context()
     agent = browser_problems.watch(agent_context.new_page())
     sign_in(agent, base_url, username)

@@ -27,7 +27,6 @@ import base64
 import contextlib
 import hashlib
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -44,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pyotp
 import redis
 import requests
 import trustme
@@ -64,6 +64,14 @@ HOST = "localhost"
 #: The Stripe sandbox's host: another origin than the app's, as js.stripe.com is.
 SANDBOX_HOST = "127.0.0.1"
 LOG_ROOT = ARTIFACTS / "prodlike"
+
+#: The commands the README's production section gives operators, run here as given
+#: (tests/prodlike/test_readme_production.py holds the README to them).
+MIGRATE = ("flask", "db", "upgrade")
+GUNICORN = ("gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app")
+WORKERS = {"outbox": ("flask", "outbox", "work"), "webhooks": ("flask", "webhooks", "work")}
+#: How the README fills in the proxy's site template (bash, with the POSTERN_* values exported).
+ENVSUBST = """envsubst "$(printf '${%s} ' ${!POSTERN_*})" < config/nginx/postern.conf.template"""
 
 #: Where this stack differs from a real deployment, and why. Nothing else does: the settings
 #: are production's own (``POSTERN_ENV=production``), validated as production validates them.
@@ -323,6 +331,23 @@ class Stack:
             self._app = create_app("production", self.settings)
         return self._app
 
+    def add_staff(
+        self, role: str, username: str, password: str, *, mfa: bool, team: str | None = None
+    ) -> str | None:
+        """A staff account in the stack's database, as ``flask users create`` makes one, with
+        an authenticator already enrolled when ``mfa``; returns its TOTP secret (or None)."""
+        from portal.cli import create_staff
+        from portal.extensions import db
+
+        with self.app().app_context():
+            user = create_staff(username, password, role, team=team)
+            secret = None
+            if mfa:
+                secret = user.totp_secret = pyotp.random_base32()
+                user.mfa_enabled = True
+            db.session.commit()
+            return secret
+
     def https(self) -> requests.Session:
         """A requests session that trusts the run's CA (and nothing else). It ignores the
         environment: REQUESTS_CA_BUNDLE would otherwise replace the CA, and a proxy setting
@@ -386,7 +411,7 @@ class Stack:
     def start_gunicorn(self, name: str, bind: str, **env: str) -> Service:
         return self.spawn(
             name,
-            [str(BIN / "gunicorn"), "-c", str(ROOT / "config" / "gunicorn.conf.py"), "wsgi:app"],
+            [str(BIN / GUNICORN[0]), *GUNICORN[1:]],
             POSTERN_BIND=bind,
             POSTERN_WORKERS=env.pop("POSTERN_WORKERS", "2"),
             POSTERN_THREADS=env.pop("POSTERN_THREADS", "4"),
@@ -395,7 +420,8 @@ class Stack:
 
     def start_worker(self, kind: str) -> Service:
         """``flask outbox work`` or ``flask webhooks work`` as a service beside gunicorn."""
-        return self.spawn(f"{kind}-worker", [str(BIN / "flask"), kind, "work"])
+        command = WORKERS[kind]
+        return self.spawn(f"{kind}-worker", [str(BIN / command[0]), *command[1:]])
 
     def restart(self, name: str) -> Service:
         """Start a stopped (or killed) worker again with the command it had."""
@@ -464,13 +490,24 @@ def _wait_ready(session: requests.Session, base: str, service: Service, timeout:
 
 
 def render_proxy_config(directory: Path, values: dict[str, str]) -> Path:
-    """The shipped site template filled in as the README says (envsubst of the POSTERN_*
-    variables only: nginx's own ``$host`` and friends stay), inside a main configuration that
-    keeps nginx's files in ``directory``."""
+    """The shipped site template filled in by the README's own envsubst line, inside a main
+    configuration that keeps nginx's files in ``directory``."""
     site = directory / "postern.conf"
-    site.write_text(
-        re.sub(r"\$\{(POSTERN_[A-Z_]+)\}", lambda m: values[m[1]], PROXY_TEMPLATE.read_text())
-    )
+    rendered = subprocess.run(
+        ["bash", "-c", ENVSUBST],
+        cwd=ROOT,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **values},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout
+    unfilled = [
+        line for line in rendered.splitlines() if "${" in line and not line.lstrip().startswith("#")
+    ]
+    if unfilled:
+        raise AssertionError(f"proxy template values not given: {unfilled}")
+    site.write_text(rendered)
     main = directory / "nginx.conf"
     user = "user root root;\n" if os.geteuid() == 0 else ""
     temp = "\n".join(
@@ -559,7 +596,7 @@ def start_stack(
             _smtp=smtp,
         )
         stack._direct_port = direct_port
-        migrated = stack.flask("db", "upgrade")
+        migrated = stack.flask(*MIGRATE[1:])
         if migrated.returncode != 0:
             raise AssertionError(f"flask db upgrade failed:\n{migrated.stdout}{migrated.stderr}")
         gunicorn = stack.start_gunicorn("gunicorn", f"127.0.0.1:{app_port}")
