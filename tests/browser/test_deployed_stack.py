@@ -39,11 +39,12 @@ def base_url(request, prodlike) -> str:
     return prodlike.direct_url or prodlike.start_direct_tls()
 
 
-def test_a_browser_signs_in_creates_a_copy_link_and_the_customer_reaches_the_identity_step(
+def test_a_browser_signs_in_creates_a_copy_link_and_the_customer_reaches_the_payment_page(
     prodlike, base_url, browser, browser_problems
 ):
     """Proves: over HTTPS with production settings, Chromium can post every form in the first
-    steps (sign-in, create, Start), and no request to another origin carries the link token."""
+    steps (sign-in, create, Start, identity), and no request to another origin (Stripe.js, its
+    card frame) carries the link token in its address or headers (Referer included)."""
     username = f"agent.{urlsplit(base_url).port}"
     prodlike.add_staff("agent", username, DEFAULT_PASSWORD, mfa=False)
     agent_context = browser.new_context()
@@ -75,6 +76,13 @@ def test_a_browser_signs_in_creates_a_copy_link_and_the_customer_reaches_the_ide
     customer.goto(base_url + urlsplit(link).path)
     customer.get_by_role("button", name="Start").click()
     expect(customer.get_by_role("heading", name="Confirm who you are")).to_be_visible()
-    assert not [line for line in elsewhere if token in line]
+    customer.get_by_label("What is the postcode of your address?").fill("SW1A 1AA")
+    customer.get_by_role("button", name="Continue").click()
+    customer.get_by_role("link", name="Continue to payment").click()
+    # Stripe.js and its card frame come from the sandbox's own origin, as from js.stripe.com.
+    frame = customer.frame_locator('iframe[title="Secure payment input frame"]')
+    expect(frame.get_by_label("Card number")).to_be_visible()
+    assert any(line.startswith(prodlike.sandbox.url) for line in elsewhere)
+    assert not [line for line in elsewhere if token in line], "the link token left our origin"
     agent_context.close()
     customer_context.close()
