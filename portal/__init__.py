@@ -29,6 +29,7 @@ def create_app(env_name: str | None = None, overrides: dict[str, Any] | None = N
     )
     load_config(app, env_name, overrides)
     init_logging(app)
+    init_probes(app)
     init_proxy(app)
     init_security_headers(app)
     init_input_checks(app)
@@ -52,6 +53,13 @@ def load_config(app: Flask, env_name: str | None, overrides: dict[str, Any] | No
 
 def init_logging(app: Flask) -> None:
     from portal.observability.logging import init_logging as _init
+
+    _init(app)
+
+
+def init_probes(app: Flask) -> None:
+    """Before init_proxy, so that the probes' Host is set after ProxyFix has applied its own."""
+    from portal.health import init_probes as _init
 
     _init(app)
 
@@ -133,7 +141,7 @@ def init_csrf(app: Flask) -> None:
 
 def init_staff_sessions(app: Flask) -> None:
     """Load the staff member behind the session cookie, once per request, for every blueprint."""
-    from portal.security.sessions import load_session
+    from portal.security.sessions import CurrentStaff, load_session
 
     @app.before_request
     def _load_staff() -> None:
@@ -143,6 +151,7 @@ def init_staff_sessions(app: Flask) -> None:
             return
         loaded = load_session()
         g.staff_user, g.staff_session = loaded.user, loaded.row
+        g.current_staff = CurrentStaff.of(loaded.user)  # what pages show; needs no database
         g.session_end_reason = loaded.ended_reason
 
 
@@ -155,7 +164,7 @@ def init_templates(app: Flask) -> None:
     def _globals() -> dict[str, Any]:
         return {
             "org_name": app.config["ORG_NAME"],
-            "current_staff": g.get("staff_user"),
+            "current_staff": g.get("current_staff"),
         }
 
 

@@ -1,21 +1,35 @@
-"""Error pages: plain words, the right status, never an exception's text."""
+"""Error pages: plain words, the right status, never an exception's text, never the database.
+
+An error page must still draw when the database is the very thing that failed. So it renders
+only from what is already in memory (``portal.security.sessions.CurrentStaff``, copied when
+the session was loaded), and
+if even the template fails, a fixed page with the right status answers instead of the server's
+bare "Internal Server Error".
+"""
 
 from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from markupsafe import escape
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 
 log = logging.getLogger("postern.errors")
 
 MESSAGES = {
-    400: ("That request could not be understood", "Please go back and try again."),
+    400: ("We could not read what was sent", "Please go back, reload the page and try again."),
     401: ("Please sign in", "You need to sign in to see this page."),
-    403: ("You do not have access to this page", "Ask an administrator if you need access."),
-    404: ("Page not found", "Check the address, or go back to the previous page."),
+    403: (
+        "You do not have access to this page",
+        "If you need it for your work, ask an administrator.",
+    ),
+    404: (
+        "Page not found",
+        "If you typed the address, check it. Otherwise, go back and try again.",
+    ),
     405: ("That action is not allowed here", "Please go back and try again."),
     # Without its own words a 410 would claim "Something went wrong on our side".
     410: ("This is no longer available", "The page or link you used has ended or was withdrawn."),
@@ -35,17 +49,98 @@ CSRF_MESSAGE = (
     "For your security, forms expire. Go back, reload the page, and send it again.",
 )
 
+# After a form was sent, what it asked for may already be saved, so these words never say
+# "nothing was lost". A customer's page shows where things stand when the form is sent again
+# (a link binds once, details are taken once); staff are told to look first, since a fresh
+# form is a second action.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SENT_MESSAGES = {
+    500: (
+        "Something went wrong on our side",
+        "Nothing you did caused this. Please wait a minute, then try again.",
+    ),
+    503: (
+        "The service is temporarily unavailable",
+        "We could not finish this just now. Please wait a minute, then try again.",
+    ),
+}
+UNCONFIRMED_TITLE = "We could not confirm that this finished"
+UNCONFIRMED_CAUSE = {
+    500: "Something went wrong on our side while saving this, so it may have gone through.",
+    503: "Our system stopped responding while saving this, so it may have gone through.",
+}
+#: (endpoint prefix, where staff can see whether it went through); the first match wins.
+WHERE_TO_CHECK = (
+    (
+        "backoffice.refund",
+        "Check the Refunds page (or the request's timeline) before you try again, so the "
+        "customer is not refunded twice.",
+    ),
+    (
+        "agent.",
+        "Check your recent requests on the console before you try again, so nothing is done twice.",
+    ),
+)
+CHECK_ELSEWHERE = "Go back and check whether it was saved before you try again."
+
+#: PostgreSQL's "cannot execute ... in a read-only transaction" (a hot standby, or a database
+#: made read-only). SQLite says SQLITE_READONLY, as an OperationalError.
+READ_ONLY_SQLSTATE = "25006"
+
+PLAIN_PAGE = (
+    '<!doctype html>\n<html lang="en-GB">\n<meta charset="utf-8">\n'
+    '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+    "<title>{title}</title>\n<h1>{title}</h1>\n<p>{detail}</p>\n<p>Error {status}</p>\n</html>\n"
+)
+
 
 def _wants_json() -> bool:
     return request.is_json or request.path.startswith(("/agent/api/", "/webhooks/"))
 
 
+def _words(status: int) -> tuple[str, str]:
+    """The title and text for ``status``, honest about what a sent form may have done."""
+    if request.method in SAFE_METHODS or status not in SENT_MESSAGES:
+        return MESSAGES.get(status, MESSAGES[500])
+    if g.get("current_staff") is None:
+        return SENT_MESSAGES[status]
+    endpoint = request.endpoint or ""
+    check = next((w for prefix, w in WHERE_TO_CHECK if endpoint.startswith(prefix)), None)
+    return UNCONFIRMED_TITLE, f"{UNCONFIRMED_CAUSE[status]} {check or CHECK_ELSEWHERE}"
+
+
+def _plain_page(status: int, title: str, detail: str) -> Response:
+    """The error page without a template: fixed markup and our own words, nothing else."""
+    body = PLAIN_PAGE.format(status=status, title=escape(title), detail=escape(detail))
+    return Response(body, status, mimetype="text/html")
+
+
 def render_error(status: int, title: str | None = None, detail: str | None = None):
-    default_title, default_detail = MESSAGES.get(status, MESSAGES[500])
+    """Our page (or JSON, for API and webhook paths) for ``status``. Touches no database."""
+    default_title, default_detail = _words(status)
     title, detail = title or default_title, detail or default_detail
     if _wants_json():
         return jsonify(error=status, message=title), status
-    return render_template("errors/error.html", status=status, title=title, detail=detail), status
+    try:
+        page = render_template("errors/error.html", status=status, title=title, detail=detail)
+    except Exception:
+        # Still our words and the right status, never the server's bare 500.
+        log.exception("error page drawn without its template")
+        return _plain_page(status, title, detail)
+    return page, status
+
+
+def is_read_only(error: DBAPIError) -> bool:
+    """The database refused a write because it is read-only, not because the write was wrong."""
+    driver_error = error.orig
+    return getattr(driver_error, "sqlstate", None) == READ_ONLY_SQLSTATE or str(
+        getattr(driver_error, "sqlite_errorname", "")
+    ).startswith("SQLITE_READONLY")
+
+
+def _database_gone(error: DBAPIError) -> bool:
+    """The database is down, restarting or read-only, rather than our query being wrong."""
+    return isinstance(error, OperationalError) or is_read_only(error)
 
 
 def init_error_handlers(app: Flask) -> None:
@@ -55,15 +150,26 @@ def init_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
+        if isinstance(error, SecurityError):
+            # An untrusted Host fails before Flask can build any URL, so no template can draw.
+            return _plain_page(400, *MESSAGES[400])
         return render_error(error.code or 500)
 
-    @app.errorhandler(OperationalError)
-    def _database_unavailable(error):
-        # The database is down or restarting: say so plainly; pool_pre_ping recovers by itself.
-        log.error("database unavailable", extra={"error_class": type(error).__name__})
-        from portal.extensions import db
+    @app.errorhandler(InternalServerError)
+    @app.errorhandler(Exception)
+    def _unexpected(error):
+        if isinstance(error, HTTPException) and not isinstance(error, InternalServerError):
+            return render_error(error.code or 500)
+        log.exception("unhandled error")
+        return render_error(500)
 
-        db.session.rollback()
+    @app.errorhandler(DBAPIError)
+    def _database_error(error: DBAPIError):
+        if not _database_gone(error):
+            return _unexpected(error)
+        # No rollback here: the connection may be dead, and a rollback that raises would turn
+        # this page into a bare 500. The session is closed (and rolled back) at teardown.
+        log.error("database unavailable", extra={"error_class": type(error).__name__})
         return render_error(503)
 
     @app.teardown_appcontext
@@ -80,11 +186,3 @@ def init_error_handlers(app: Flask) -> None:
         except SQLAlchemyError:
             log.warning("database connection lost while closing the session")
             db.session.registry.clear()
-
-    @app.errorhandler(InternalServerError)
-    @app.errorhandler(Exception)
-    def _unexpected(error):
-        if isinstance(error, HTTPException) and not isinstance(error, InternalServerError):
-            return render_error(error.code or 500)
-        log.exception("unhandled error")
-        return render_error(500)

@@ -59,8 +59,10 @@ def duration_words(seconds: float | None) -> str:
 
 def can(permission: str) -> bool:
     """For templates: may the signed-in staff member do ``permission`` (its value)?"""
-    user = g.get("staff_user")
-    return user is not None and has_permission(user.role, Permission(permission))
+    # The role copied at sign-in (portal.security.sessions.CurrentStaff), never the database
+    # row: these helpers also run for error pages, drawn when the database may be gone.
+    staff = g.get("current_staff")
+    return staff is not None and has_permission(staff.role, Permission(permission))
 
 
 def has_endpoint(endpoint: str) -> bool:
@@ -68,14 +70,14 @@ def has_endpoint(endpoint: str) -> bool:
 
 
 def nav_items() -> list[tuple[str, str]]:
-    user = g.get("staff_user")
-    if user is None:
+    staff = g.get("current_staff")
+    if staff is None:
         return []
     return [
         (endpoint, label)
         for endpoint, label, permission in NAV_ITEMS
         if endpoint in current_app.view_functions
-        and (permission is None or has_permission(user.role, permission))
+        and (permission is None or has_permission(staff.role, permission))
     ]
 
 

@@ -57,6 +57,22 @@ def start_session(user: StaffUser, *, mfa_verified: bool) -> StaffSession:
     return row
 
 
+@dataclass(frozen=True)
+class CurrentStaff:
+    """The signed-in staff member as pages see them: plain values, copied when the session was
+    loaded. The database row itself expires at every commit or rollback and would be read again
+    from the database on its next use, which an error page cannot afford."""
+
+    username: str
+    display_name: str
+    role: str
+
+    @classmethod
+    def of(cls, user) -> CurrentStaff | None:
+        """A copy of ``user``'s (a loaded ``StaffUser``) values; None when nobody is signed in."""
+        return None if user is None else cls(user.username, user.display_name, user.role)
+
+
 @dataclass
 class LoadedSession:
     row: StaffSession | None

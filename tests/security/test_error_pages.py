@@ -10,7 +10,8 @@ import pytest
 from flask import abort
 from sqlalchemy.exc import OperationalError
 
-from tests.conftest import login
+from portal.errors import UNCONFIRMED_TITLE
+from tests.conftest import csrf_from, login
 
 SECRET = "sk_live_TOPSECRET123"
 CARD = "4111111111111111"
@@ -42,6 +43,12 @@ def app(app_factory):
     def echo():
         return "ok"
 
+    @app.post("/test-only/save/<outcome>")
+    def save(outcome):
+        if outcome == "crash":
+            raise RuntimeError(LEAK)
+        raise OperationalError("UPDATE cards", {"card": CARD}, Exception(LEAK))
+
     return app
 
 
@@ -67,7 +74,7 @@ def assert_nothing_leaks(response) -> None:
     [
         ("/test-only/crash", 500, "Something went wrong on our side"),
         ("/test-only/key-error", 500, "Something went wrong on our side"),
-        ("/test-only/abort/400", 400, "That request could not be understood"),
+        ("/test-only/abort/400", 400, "We could not read what was sent"),
         ("/test-only/abort/401", 401, "Please sign in"),
         ("/test-only/abort/403", 403, "You do not have access to this page"),
         ("/test-only/abort/404", 404, "Page not found"),
@@ -157,3 +164,41 @@ def test_a_database_outage_is_logged_without_the_statement_or_parameters(app, lo
     text = log_output.getvalue()
     assert "database unavailable" in text
     assert CARD not in text and "SELECT secret" not in text and SECRET not in text
+
+
+@pytest.mark.parametrize(
+    ("outcome", "status", "signed_out_title"),
+    [
+        ("crash", 500, "Something went wrong on our side"),
+        ("database-down", 503, "The service is temporarily unavailable"),
+    ],
+)
+def test_a_sent_form_that_fails_never_claims_nothing_was_lost(
+    app, make_staff, outcome, status, signed_out_title
+):
+    """Proves: when a sent form fails (500 or 503), nobody is told "nothing was lost": a visitor
+    or customer is asked to try again in a minute, and staff are told it may have gone through
+    and to check before trying again (a new form would be a second action)."""
+    visitor = app.test_client()
+    token = csrf_from(visitor.get("/login").get_data(as_text=True))
+
+    signed_out = visitor.post(f"/test-only/save/{outcome}", data={"csrf_token": token})
+
+    text = signed_out.get_data(as_text=True)
+    assert signed_out.status_code == status
+    assert signed_out_title in text and "wait a minute, then try again" in text
+    assert "Nothing was lost" not in text and UNCONFIRMED_TITLE not in text
+    assert_nothing_leaks(signed_out)
+
+    staff = app.test_client()
+    login(staff, make_staff("backoffice", mfa=True))
+    token = csrf_from(staff.get("/account").get_data(as_text=True))
+
+    signed_in = staff.post(f"/test-only/save/{outcome}", data={"csrf_token": token})
+
+    text = signed_in.get_data(as_text=True)
+    assert signed_in.status_code == status
+    assert UNCONFIRMED_TITLE in text and "may have gone through" in text
+    assert "check whether it was saved before you try again" in text
+    assert "Nothing was lost" not in text
+    assert_nothing_leaks(signed_in)
