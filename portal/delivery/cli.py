@@ -1,12 +1,17 @@
 """``flask outbox``: run the delivery worker and look at the queue (no destinations, no bodies).
 
 Run ``flask outbox work`` as its own long-lived process (one or more per deployment; they
-share the queue safely). It stops cleanly on SIGTERM or SIGINT after the message in hand.
+share the queue safely). It stops cleanly on SIGTERM or SIGINT after the message in hand; if
+the provider accepted that message while the database is away, it first keeps trying to record
+it for a grace period (see ``portal.delivery.worker``). Only a worker killed outright between
+a provider's acceptance and its record may send that message a second time.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 
 import click
 from flask import current_app
@@ -16,7 +21,7 @@ from sqlalchemy import func, select
 from portal.delivery.worker import run_once
 from portal.extensions import db
 from portal.models.delivery import DeliveryMessage
-from portal.workers import describe, new_worker_id, serve
+from portal.workers import describe, new_worker_id, work_until_stopped
 
 log = logging.getLogger("postern.delivery.worker")
 outbox_cli = AppGroup("outbox", help="The outbox of link messages (SMS and email).")
@@ -34,9 +39,23 @@ def outbox_run_once(batch):
 @click.option("--batch", type=int, default=None, help="Messages per batch.")
 def outbox_work(poll_seconds, batch):
     """Keep sending due messages until stopped (SIGTERM or Ctrl-C)."""
-    worker_id = new_worker_id()
+    name, worker_id = "outbox worker", new_worker_id()
     poll = poll_seconds if poll_seconds is not None else current_app.config["DELIVERY_POLL_SECONDS"]
-    serve("outbox worker", lambda: run_once(batch=batch, worker_id=worker_id), poll, log)
+    # portal.workers.serve, except that the batch sees the stop signal too: a worker holding
+    # an unrecorded acceptance must know when to start counting down its grace period.
+    stop = threading.Event()
+
+    def _stop(signum, _frame):
+        click.echo(f"{name}: {signal.Signals(signum).name} received, stopping")
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    click.echo(f"{name}: polling every {poll:g}s (stop with Ctrl-C)")
+    work_until_stopped(
+        name, lambda: run_once(batch=batch, worker_id=worker_id, stop=stop), stop, poll, log
+    )
+    click.echo(f"{name}: stopped")
 
 
 @outbox_cli.command("status")

@@ -4,15 +4,21 @@ Each message is multipart/alternative (plain text first, then HTML). The SMTP se
 text can quote the recipient's address, so it is never stored or logged: failures are mapped
 by reply code to our own words. 4xx replies and network trouble are transient (retried),
 5xx replies are permanent.
+
+Every attempt at one outbox message carries the same Message-ID (see ``message_id_header``), so
+if a message is ever sent twice (a worker killed between the server's acceptance and our
+record of it: see ``portal.delivery.worker``) the receiving side can recognise the repeat.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import smtplib
 import ssl
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid, parseaddr
+from email.utils import formatdate, parseaddr
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -38,6 +44,15 @@ def _recipient(destination: str) -> str:
     return checked.ascii_email or checked.normalized
 
 
+def message_id_header(message_id: int, key: str, domain: str) -> str:
+    """The Message-ID of outbox message ``message_id``: the same on every attempt, different for
+    every message, and without our sequential id (an HMAC of it, keyed with ``key``, tells
+    nothing about how many messages we send). Shaped like ``email.utils.make_msgid``'s.
+    """
+    digest = hmac.new(key.encode(), f"delivery.message-id:{message_id}".encode(), hashlib.sha256)
+    return f"<postern.{digest.hexdigest()[:24]}@{domain}>"
+
+
 def _classify_reply(code: int) -> DeliveryError:
     if 400 <= code < 500:
         return DeliveryError(f"smtp_{code}", BUSY_WORDS, permanent=False)
@@ -53,6 +68,7 @@ class SmtpEmailGateway:
         port: int,
         sender: str,
         *,
+        message_id_key: str,
         username: str = "",
         password: str = "",
         starttls: bool = True,
@@ -61,7 +77,12 @@ class SmtpEmailGateway:
     ):
         if not host or not sender:
             raise ValueError("SMTP_HOST and SMTP_FROM must be set")
+        _local, at, domain = parseaddr(sender)[1].rpartition("@")
+        if not (at and domain and message_id_key):
+            raise ValueError("SMTP_FROM must be an address and SECRET_KEY must be set")
         self.host, self.port, self.sender = host, port, sender
+        # Message-IDs are ASCII: an internationalised sending domain goes in its IDNA form.
+        self.domain, self.message_id_key = domain.encode("idna").decode("ascii"), message_id_key
         self.username, self.password = username, password
         self.starttls, self.use_ssl, self.timeout = starttls, use_ssl, timeout
 
@@ -71,6 +92,7 @@ class SmtpEmailGateway:
             config["SMTP_HOST"],
             int(config["SMTP_PORT"]),
             config["SMTP_FROM"],
+            message_id_key=config["SECRET_KEY"],
             username=config.get("SMTP_USERNAME", ""),
             password=config.get("SMTP_PASSWORD", ""),
             starttls=config.get("SMTP_STARTTLS", True),
@@ -85,10 +107,8 @@ class SmtpEmailGateway:
         email["To"] = Address(addr_spec=_recipient(message.destination))
         email["Subject"] = message.subject or ""
         email["Date"] = formatdate(localtime=False, usegmt=True)
-        domain = parseaddr(self.sender)[1].rpartition("@")[2] or None
-        # One id per attempt: receiving systems may use it to drop a retried duplicate.
-        email["Message-ID"] = make_msgid(
-            idstring=f"postern.{message.message_id}.{message.attempt_number}", domain=domain
+        email["Message-ID"] = message_id_header(
+            message.message_id, self.message_id_key, self.domain
         )
         email["Auto-Submitted"] = "auto-generated"
         email.set_content(message.text_body)

@@ -5,6 +5,10 @@ it at a local stand-in that answers like the Messages API); it is empty in produ
 
 Twilio's error text can quote the number it refused, so it is never stored or logged: errors
 are mapped by their Twilio code (https://www.twilio.com/docs/api/errors) to our own words.
+
+A text has no equivalent of an email's stable Message-ID, and the Messages API takes no
+idempotency key: if a worker is killed between Twilio's acceptance and our record of it (see
+``portal.delivery.worker``), the resend reaches the customer as a second, identical text.
 """
 
 from __future__ import annotations

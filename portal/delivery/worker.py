@@ -8,46 +8,53 @@ Exactly-once as far as the database can make it:
   The claim sets a lease (``claimed_by``/``claimed_until``) and is committed before sending.
 - A success is written as one UPDATE (status ``sent`` + the provider's message id), with its
   attempt row and audit row, in one transaction. ``sent`` is final: nothing claims it again.
-- A worker that dies mid-send leaves its lease to lapse; the message is then claimed again
-  and retried. Whether the provider got the lost attempt is unknowable (neither Twilio's
-  Messages API nor SMTP has idempotency keys), so that rare case may deliver twice: a
-  repeated link message is better than none while the customer waits on the phone.
+- Once a provider has accepted a message, the worker holds on to that acceptance and retries
+  recording it (every 0.5 s, doubling to 2 s) until the database takes it, however long that
+  is; meanwhile it sends nothing else. Asked to stop, it keeps trying for
+  ``STOP_GRACE_SECONDS``, then logs at CRITICAL that the message was accepted by the provider
+  but not recorded, so an operator knows it may be sent again. (An outage longer than the
+  lease lets another worker take the message over: see ``_record_accepted``.)
+- At-least-once, in one case only: a worker killed (SIGKILL, out of memory, power lost)
+  between the provider's acceptance and the record. Its lease lapses, the message is claimed
+  again and resent. Neither Twilio's Messages API nor SMTP has idempotency keys, so that cannot
+  be prevented; an email keeps its Message-ID on every attempt so the receiving side can spot
+  the repeat (texts have no such header). A repeated link is better than none while the
+  customer waits on the phone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import select, update
 
-from portal import audit
-from portal.audit.service import Actor
 from portal.capture import states
 from portal.delivery.claims import LOST_WORDS, claim_due
-from portal.delivery.gateways import DeliveryError, OutgoingMessage, SendResult, gateway_for
+from portal.delivery.gateways import DeliveryError, OutgoingMessage, gateway_for
+from portal.delivery.outcomes import Acceptance, record_cancelled, record_failure, record_sent
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
-from portal.models.delivery import (
-    CANCELLED,
-    FAILED,
-    QUEUED,
-    SENDING,
-    SENT,
-    DeliveryAttempt,
-    DeliveryMessage,
-)
+from portal.models.delivery import SENDING, DeliveryMessage
 from portal.models.types import utcnow
-from portal.workers import new_worker_id, retry_delay
+from portal.workers import new_worker_id
 
 log = logging.getLogger("postern.delivery.worker")
-WORKER_ACTOR = Actor("delivery-worker")
 
 INTERNAL_ERROR_WORDS = "Something went wrong on our side while sending. We will try again."
 EXPIRED_WORDS = "Not sent: the link expired before it could be sent."
 CLOSED_WORDS = "Not sent: the request was closed before the link could be sent."
+
+#: Waits between tries to record an acceptance. Short, so that once the database is back this
+#: worker records the message before anyone else could claim it again (see _record_accepted).
+RECORD_RETRY_FIRST_SECONDS, RECORD_RETRY_MAX_SECONDS = 0.5, 2.0
+#: How long a stopping worker keeps trying to record an acceptance before giving up loudly.
+STOP_GRACE_SECONDS = 15.0
+UNRECORDED = "unrecorded"
 
 
 @dataclass
@@ -69,13 +76,18 @@ class RunCounts:
 
 
 def run_once(
-    now: datetime | None = None, batch: int | None = None, worker_id: str | None = None
+    now: datetime | None = None,
+    batch: int | None = None,
+    worker_id: str | None = None,
+    stop: threading.Event | None = None,
 ) -> RunCounts:
     """Send every message due at ``now`` (default: the current time), up to ``batch`` of them.
 
     Needs an application context. Each message is finished (sent, retry scheduled, failed or
-    cancelled) in its own transaction, so one bad message never holds up the rest.
-    Returns counts of what happened.
+    cancelled) in its own transaction, so one bad message never holds up the rest. ``stop`` is
+    the long-running worker's stop signal; without one (a single run) the worker counts as
+    stopping already, so an acceptance it cannot record is given up after the grace period, and
+    the rest of the batch is left for its lease to lapse. Returns counts of what happened.
     """
     now = now or utcnow()
     batch = batch or current_app.config["DELIVERY_BATCH_SIZE"]
@@ -85,7 +97,12 @@ def run_once(
     counts.claimed = len(claimed)
     gateways: dict[str, object] = {}
     for message_id in claimed:
-        outcome = _process(message_id, now, worker_id, gateways)
+        outcome = _process(message_id, now, worker_id, gateways, stop)
+        if outcome is None:  # another worker took it over
+            continue
+        if outcome == UNRECORDED:  # stopping with the database still away: send nothing more
+            counts.sent += 1
+            break
         setattr(counts, outcome, getattr(counts, outcome) + 1)
     return counts
 
@@ -94,7 +111,7 @@ def _internal_error(message_id: int, now: datetime, worker_id: str, problem: Exc
     """A bug (ours or a library's) before the provider accepted the message: retry later."""
     db.session.rollback()
     log.error("delivery: unexpected %s on message %s", type(problem).__name__, message_id)
-    return _finish_failure(
+    return record_failure(
         message_id,
         now,
         worker_id,
@@ -102,14 +119,22 @@ def _internal_error(message_id: int, now: datetime, worker_id: str, problem: Exc
     )
 
 
-def _process(message_id: int, now: datetime, worker_id: str, gateways: dict) -> str:
-    """Send one claimed message and record the outcome. Returns the RunCounts field to bump."""
+def _process(
+    message_id: int, now: datetime, worker_id: str, gateways: dict, stop: threading.Event | None
+) -> str | None:
+    """Send one claimed message and record the outcome. Returns the RunCounts field to bump,
+    None if the message is no longer ours, or UNRECORDED (see _record_accepted)."""
     try:
         message = db.session.get(DeliveryMessage, message_id)
+        if message.status != SENDING or message.claimed_by != worker_id:
+            # Our lease lapsed (a slow batch, or a long wait to record an acceptance) and
+            # another worker claimed the message: it is theirs to send now.
+            db.session.commit()
+            return None
         request = db.session.get(CaptureRequest, message.capture_request_id)
         closed = _closed_reason(request, now)
         if closed:
-            return _finish_cancelled(message_id, now, worker_id, *closed)
+            return record_cancelled(message_id, now, worker_id, *closed)
         outgoing = OutgoingMessage(
             message_id=message.id,
             attempt_number=message.attempts,
@@ -121,7 +146,7 @@ def _process(message_id: int, now: datetime, worker_id: str, gateways: dict) -> 
         )
         if outgoing.attempt_number > current_app.config["DELIVERY_MAX_ATTEMPTS"]:
             lost = DeliveryError("worker_lost", LOST_WORDS, permanent=True)
-            return _finish_failure(message_id, now, worker_id, lost)
+            return record_failure(message_id, now, worker_id, lost)
         # End the read transaction: no transaction stays open while a provider is called.
         db.session.commit()
         if outgoing.channel not in gateways:
@@ -129,18 +154,67 @@ def _process(message_id: int, now: datetime, worker_id: str, gateways: dict) -> 
         gateway = gateways[outgoing.channel]
         result = gateway.send(outgoing)
     except DeliveryError as problem:
-        return _finish_failure(message_id, now, worker_id, problem)
+        return record_failure(message_id, now, worker_id, problem)
     except Exception as problem:  # noqa: BLE001  (one message must not stop the batch)
         return _internal_error(message_id, now, worker_id, problem)
     # The provider has the message: from here on, never let it be sent again.
-    try:
-        return _finish_sent(message_id, now, result, gateway.backend)
-    except Exception as problem:  # noqa: BLE001  (keep at least the fact that it was sent)
-        db.session.rollback()
-        log.error("delivery: recording message %s: %s", message_id, type(problem).__name__)
-        _mark_sent(message_id, now, result, gateway.backend)
-        db.session.commit()
-        return "sent"
+    accepted = Acceptance(
+        message_id, outgoing.attempt_number, outgoing.channel, gateway.backend, result, now
+    )
+    return "sent" if _record_accepted(accepted, stop) else UNRECORDED
+
+
+def _record_accepted(accepted: Acceptance, stop: threading.Event | None) -> bool:
+    """Record ``accepted``, retrying through a database outage for as long as it lasts.
+
+    Returns False only when asked to stop (``stop`` set, or None) and the grace period ran out
+    with the acceptance still unrecorded; that is logged at CRITICAL. Never raises.
+
+    The lease is not extended while we wait: the database is away, so nothing can be written,
+    and no other worker can claim the message either. A second send is possible only if the
+    outage outlasts DELIVERY_LEASE_SECONDS: once the database is back, whichever worker reaches
+    it first wins, so the retries stay short. A record that waited longer than a lease is logged.
+    """
+    started = time.monotonic()
+    delay, give_up_at = RECORD_RETRY_FIRST_SECONDS, None
+    while True:
+        try:
+            if not record_sent(accepted):
+                log.warning(
+                    "delivery: message %s was already recorded or final", accepted.message_id
+                )
+            break
+        except Exception as problem:  # noqa: BLE001  (an outage and a bug look alike: keep trying)
+            # On a dead connection the rollback may fail too; the next try starts afresh.
+            with contextlib.suppress(Exception):
+                db.session.rollback()
+            failure = type(problem).__name__
+        if stop is None or stop.is_set():
+            give_up_at = give_up_at or time.monotonic() + STOP_GRACE_SECONDS
+            if time.monotonic() >= give_up_at:
+                log.critical(
+                    "delivery: message %s was accepted by the provider but NOT recorded (%s): "
+                    "it may be sent again once its lease lapses",
+                    accepted.message_id,
+                    failure,
+                )
+                return False
+        log.error(
+            "delivery: message %s was accepted by the provider; recording it failed (%s), "
+            "trying again in %gs",
+            accepted.message_id,
+            failure,
+            delay,
+        )
+        time.sleep(delay)
+        delay = min(delay * 2, RECORD_RETRY_MAX_SECONDS)
+    if time.monotonic() - started > current_app.config["DELIVERY_LEASE_SECONDS"]:
+        log.warning(
+            "delivery: message %s was recorded after waiting longer than its lease: another "
+            "worker may have sent it as well",
+            accepted.message_id,
+        )
+    return True
 
 
 def _closed_reason(request: CaptureRequest, now: datetime) -> tuple[str, str] | None:
@@ -151,157 +225,3 @@ def _closed_reason(request: CaptureRequest, now: datetime) -> tuple[str, str] | 
     if states.is_terminal(status):
         return "request_closed", CLOSED_WORDS
     return None
-
-
-def _close_attempt(message_id: int, attempt: int, now: datetime, **values) -> None:
-    db.session.execute(
-        update(DeliveryAttempt)
-        .where(DeliveryAttempt.message_id == message_id, DeliveryAttempt.attempt_number == attempt)
-        .values(finished_at=now, **values)
-        .execution_options(synchronize_session=False)
-    )
-
-
-def _attempt_of(message_id: int) -> tuple[int, str, str]:
-    row = db.session.execute(
-        select(
-            DeliveryMessage.attempts, DeliveryMessage.channel, DeliveryMessage.capture_request_id
-        ).where(DeliveryMessage.id == message_id)
-    ).one()
-    return row.attempts, row.channel, row.capture_request_id
-
-
-def _mark_sent(message_id: int, now: datetime, result: SendResult, backend: str) -> None:
-    # A success is recorded even if our lease lapsed meanwhile: the customer has the message.
-    db.session.execute(
-        update(DeliveryMessage)
-        .where(DeliveryMessage.id == message_id, DeliveryMessage.status == SENDING)
-        .values(
-            status=SENT,
-            provider_message_id=result.provider_message_id[:120],
-            backend=backend,
-            sent_at=now,
-            updated_at=now,
-            next_attempt_at=None,
-            claimed_by=None,
-            claimed_until=None,
-            last_error=None,
-            last_error_code=None,
-        )
-        .execution_options(synchronize_session=False)
-    )
-
-
-def _finish_sent(message_id: int, now: datetime, result: SendResult, backend: str) -> str:
-    """Status, provider id, attempt, request status and audit row: one transaction."""
-    attempt, channel, request_id = _attempt_of(message_id)
-    _mark_sent(message_id, now, result, backend)
-    _close_attempt(message_id, attempt, now, outcome="sent")
-    request = db.session.get(CaptureRequest, request_id)
-    # The capture service normally moves created -> sent when it queues; this covers a
-    # request that was still "created" (first successful send), and is a no-op otherwise.
-    states.transition(request, states.Status.SENT, now=now)
-    audit.record(
-        "delivery.sent",
-        target_type="capture_request",
-        target_id=request.public_id,
-        details={"message_id": message_id, "channel": channel, "attempt": attempt},
-        actor=WORKER_ACTOR,
-    )
-    db.session.commit()
-    return "sent"
-
-
-def _finish_failure(message_id: int, now: datetime, worker_id: str, problem: DeliveryError) -> str:
-    attempt, channel, request_id = _attempt_of(message_id)
-    final = problem.permanent or attempt >= current_app.config["DELIVERY_MAX_ATTEMPTS"]
-    if final:
-        words = problem.message
-        if not problem.permanent:
-            words = f"Gave up after {attempt} attempts. {problem.message}".replace(
-                " We will try again.", ""
-            )
-        values = {"status": FAILED, "next_attempt_at": None, "last_error": words}
-    else:
-        delay = retry_delay(
-            attempt,
-            current_app.config["DELIVERY_BACKOFF_BASE_SECONDS"],
-            current_app.config["DELIVERY_BACKOFF_MAX_SECONDS"],
-        )
-        values = {"status": QUEUED, "next_attempt_at": now + delay, "last_error": problem.message}
-    changed = db.session.execute(
-        update(DeliveryMessage)
-        .where(
-            DeliveryMessage.id == message_id,
-            DeliveryMessage.status == SENDING,
-            DeliveryMessage.claimed_by == worker_id,
-        )
-        .values(
-            last_error_code=problem.code[:40],
-            claimed_by=None,
-            claimed_until=None,
-            updated_at=now,
-            **values,
-        )
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    _close_attempt(
-        message_id,
-        attempt,
-        now,
-        outcome="failed",
-        error_code=problem.code[:40],
-        error_message=problem.message[:300],
-    )
-    audit.record(
-        "delivery.failed",
-        outcome="failure",
-        target_type="capture_request",
-        target_id=_public_id(request_id),
-        details={
-            "message_id": message_id,
-            "channel": channel,
-            "attempt": attempt,
-            "error_code": problem.code[:40],
-            "final": final,
-        },
-        actor=WORKER_ACTOR,
-    )
-    db.session.commit()
-    if not changed:  # our lease lapsed and another worker owns the message now
-        log.warning("delivery: message %s was reclaimed during attempt %s", message_id, attempt)
-    return "failed" if final else "retrying"
-
-
-def _finish_cancelled(message_id: int, now: datetime, worker_id: str, code: str, words: str) -> str:
-    attempt, channel, request_id = _attempt_of(message_id)
-    db.session.execute(
-        update(DeliveryMessage)
-        .where(DeliveryMessage.id == message_id, DeliveryMessage.claimed_by == worker_id)
-        .values(
-            status=CANCELLED,
-            next_attempt_at=None,
-            claimed_by=None,
-            claimed_until=None,
-            last_error=words,
-            last_error_code=code,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    _close_attempt(message_id, attempt, now, outcome="failed", error_code=code, error_message=words)
-    audit.record(
-        "delivery.cancelled",
-        target_type="capture_request",
-        target_id=_public_id(request_id),
-        details={"message_id": message_id, "channel": channel, "reason": code},
-        actor=WORKER_ACTOR,
-    )
-    db.session.commit()
-    return "cancelled"
-
-
-def _public_id(request_id: int) -> str | None:
-    return db.session.execute(
-        select(CaptureRequest.public_id).where(CaptureRequest.id == request_id)
-    ).scalar_one_or_none()

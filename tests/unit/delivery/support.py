@@ -145,15 +145,25 @@ class FakeTwilio:
 
 
 class RecordingHandler:
-    """aiosmtpd handler keeping every message it accepts, as parsed EmailMessages."""
+    """aiosmtpd handler keeping every message it accepts, as parsed EmailMessages.
+
+    ``before_reply``, if set, sees each message before the server answers its DATA (on the
+    server's thread, so it can act at the exact moment of acceptance); if it returns a reply
+    such as ``"451 4.3.0 Try again later"``, the message is refused with it and not kept.
+    """
 
     def __init__(self):
         self.messages = []
         self.envelopes = []
+        self.before_reply = None
 
     async def handle_DATA(self, server, session, envelope):  # aiosmtpd calls it by this name
+        message = message_from_bytes(envelope.original_content, policy=policy.default)
+        refusal = self.before_reply(message) if self.before_reply else None
+        if refusal:
+            return refusal
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
-        self.messages.append(message_from_bytes(envelope.original_content, policy=policy.default))
+        self.messages.append(message)
         return "250 Message accepted for delivery"
 
 

@@ -1,5 +1,7 @@
 """Gateways: backend choice, error mapping, and the email that SMTP would carry."""
 
+import re
+
 import pytest
 
 from config.settings import ConfigError, delivery_problems
@@ -121,11 +123,14 @@ def test_twilio_error_text_quoting_the_number_is_never_kept():
     assert "7911" not in problem.value.message and "7911" not in str(problem.value)
 
 
-def _smtp(**kw):
-    return SmtpEmailGateway("127.0.0.1", 25, "Acme <links@acme.example>", starttls=False, **kw)
+KEY = "dev-only-secret-key"
 
 
-def test_the_email_is_multipart_text_then_html_with_a_traceable_message_id():
+def _smtp(sender="Acme <links@acme.example>", key=KEY, **kw):
+    return SmtpEmailGateway("127.0.0.1", 25, sender, message_id_key=key, starttls=False, **kw)
+
+
+def test_the_email_is_multipart_text_then_html_with_an_auto_generated_mark():
     email = _smtp().build(_outgoing())
     assert email.get_content_type() == "multipart/alternative"
     text, html = email.iter_parts()
@@ -133,9 +138,26 @@ def test_the_email_is_multipart_text_then_html_with_a_traceable_message_id():
     assert html.get_content_type() == "text/html" and f'href="{LINK}"' in html.get_content()
     assert email["To"] == "jane@example.com"
     assert email["From"] == "Acme <links@acme.example>"
-    assert email["Message-ID"].startswith("<") and "postern.7.2" in email["Message-ID"]
-    assert email["Message-ID"].endswith("@acme.example>")
     assert email["Auto-Submitted"] == "auto-generated"
+
+
+def test_the_message_id_is_stable_per_message_and_keyed_so_it_does_not_show_our_id():
+    gateway = _smtp()
+    first = gateway.build(_outgoing(message_id=7, attempt_number=1))["Message-ID"]
+    assert gateway.build(_outgoing(message_id=7, attempt_number=2))["Message-ID"] == first
+    assert _smtp(sender="links@acme.example").build(_outgoing())["Message-ID"] == first
+    assert gateway.build(_outgoing(message_id=8))["Message-ID"] != first
+    assert _smtp(key="another-key").build(_outgoing())["Message-ID"] != first
+    assert re.fullmatch(r"<postern\.[0-9a-f]{24}@acme\.example>", first)
+
+
+def test_the_message_id_domain_is_the_senders_in_ascii_and_a_sender_needs_one():
+    email = _smtp(sender="Bücher <links@bücher.de>").build(_outgoing())
+    assert email["Message-ID"].endswith("@xn--bcher-kva.de>")
+    with pytest.raises(ValueError):
+        _smtp(sender="links")
+    with pytest.raises(ValueError):
+        _smtp(key="")
 
 
 def test_an_international_domain_is_addressed_in_its_ascii_form():
@@ -145,7 +167,7 @@ def test_an_international_domain_is_addressed_in_its_ascii_form():
 
 def test_smtp_unreachable_is_transient():
     gateway = SmtpEmailGateway(
-        "127.0.0.1", free_port(), "a@acme.example", starttls=False, timeout=2
+        "127.0.0.1", free_port(), "a@acme.example", message_id_key=KEY, starttls=False, timeout=2
     )
     with pytest.raises(DeliveryError) as problem:
         gateway.send(_outgoing())

@@ -1,0 +1,243 @@
+"""Writing down how an attempt ended: sent, failed (retry or give up) or cancelled.
+
+Each outcome is one transaction: the message row, its attempt row and an audit row. None of
+them holds personal data: ids, channel, attempt number and a short error code only.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from portal import audit
+from portal.audit.service import Actor
+from portal.capture import states
+from portal.delivery.gateways import DeliveryError, SendResult
+from portal.extensions import db
+from portal.models.capture import CaptureRequest
+from portal.models.delivery import (
+    CANCELLED,
+    FAILED,
+    QUEUED,
+    SENDING,
+    SENT,
+    DeliveryAttempt,
+    DeliveryMessage,
+)
+from portal.workers import retry_delay
+
+log = logging.getLogger("postern.delivery.worker")
+WORKER_ACTOR = Actor("delivery-worker")
+ALREADY_SENT_WORDS = "Not needed: an earlier attempt had already been accepted."
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """A provider accepted a message: everything needed to record it, without the database."""
+
+    message_id: int
+    attempt: int
+    channel: str
+    backend: str
+    result: SendResult
+    accepted_at: datetime
+
+
+def record_sent(accepted: Acceptance) -> bool:
+    """Record an acceptance: status, provider id, attempt, request status and audit row, in one
+    transaction. Returns True. Safe to call again after an error: if the message is final
+    already (recorded by a commit whose answer was lost, or finished meanwhile by a worker that
+    took it over) it only marks this attempt sent and returns False. Raises whatever the
+    database raises.
+    """
+    # Recorded even if our lease lapsed meanwhile (status back to queued, or claimed by
+    # another worker): the customer has the message, and this stops it being sent again.
+    recorded = db.session.execute(
+        update(DeliveryMessage)
+        .where(
+            DeliveryMessage.id == accepted.message_id, DeliveryMessage.status.in_([SENDING, QUEUED])
+        )
+        .values(
+            status=SENT,
+            provider_message_id=accepted.result.provider_message_id[:120],
+            backend=accepted.backend,
+            sent_at=accepted.accepted_at,
+            updated_at=accepted.accepted_at,
+            next_attempt_at=None,
+            claimed_by=None,
+            claimed_until=None,
+            last_error=None,
+            last_error_code=None,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not recorded:
+        # Final already: only note that this attempt did reach the provider.
+        db.session.rollback()
+        _close_as_sent(accepted)
+        db.session.commit()
+        return False
+    # A worker that took over after our lease lapsed may have closed our attempt as lost, and
+    # opened one of its own that has nothing left to send.
+    _close_as_sent(accepted)
+    db.session.execute(
+        update(DeliveryAttempt)
+        .where(DeliveryAttempt.message_id == accepted.message_id, DeliveryAttempt.outcome.is_(None))
+        .values(
+            outcome="failed",
+            finished_at=accepted.accepted_at,
+            error_code="already_sent",
+            error_message=ALREADY_SENT_WORDS,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    request_id = db.session.execute(
+        select(DeliveryMessage.capture_request_id).where(DeliveryMessage.id == accepted.message_id)
+    ).scalar_one()
+    request = db.session.get(CaptureRequest, request_id)
+    # The capture service normally moves created -> sent when it queues; this covers a
+    # request that was still "created" (first successful send), and is a no-op otherwise.
+    states.transition(request, states.Status.SENT, now=accepted.accepted_at)
+    audit.record(
+        "delivery.sent",
+        target_type="capture_request",
+        target_id=request.public_id,
+        details={
+            "message_id": accepted.message_id,
+            "channel": accepted.channel,
+            "attempt": accepted.attempt,
+        },
+        actor=WORKER_ACTOR,
+    )
+    db.session.commit()
+    return True
+
+
+def record_failure(message_id: int, now: datetime, worker_id: str, problem: DeliveryError) -> str:
+    """Schedule a retry (returns "retrying") or give up for good (returns "failed")."""
+    attempt, channel, request_id = _attempt_of(message_id)
+    final = problem.permanent or attempt >= current_app.config["DELIVERY_MAX_ATTEMPTS"]
+    if final:
+        words = problem.message
+        if not problem.permanent:
+            words = f"Gave up after {attempt} attempts. {problem.message}".replace(
+                " We will try again.", ""
+            )
+        values = {"status": FAILED, "next_attempt_at": None, "last_error": words}
+    else:
+        delay = retry_delay(
+            attempt,
+            current_app.config["DELIVERY_BACKOFF_BASE_SECONDS"],
+            current_app.config["DELIVERY_BACKOFF_MAX_SECONDS"],
+        )
+        values = {"status": QUEUED, "next_attempt_at": now + delay, "last_error": problem.message}
+    changed = db.session.execute(
+        update(DeliveryMessage)
+        .where(
+            DeliveryMessage.id == message_id,
+            DeliveryMessage.status == SENDING,
+            DeliveryMessage.claimed_by == worker_id,
+        )
+        .values(
+            last_error_code=problem.code[:40],
+            claimed_by=None,
+            claimed_until=None,
+            updated_at=now,
+            **values,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    _close_attempt(
+        message_id,
+        attempt,
+        now,
+        outcome="failed",
+        error_code=problem.code[:40],
+        error_message=problem.message[:300],
+    )
+    audit.record(
+        "delivery.failed",
+        outcome="failure",
+        target_type="capture_request",
+        target_id=_public_id(request_id),
+        details={
+            "message_id": message_id,
+            "channel": channel,
+            "attempt": attempt,
+            "error_code": problem.code[:40],
+            "final": final,
+        },
+        actor=WORKER_ACTOR,
+    )
+    db.session.commit()
+    if not changed:  # our lease lapsed and another worker owns the message now
+        log.warning("delivery: message %s was reclaimed during attempt %s", message_id, attempt)
+    return "failed" if final else "retrying"
+
+
+def record_cancelled(message_id: int, now: datetime, worker_id: str, code: str, words: str) -> str:
+    """Never send it: the link expired or the request was closed. Returns "cancelled"."""
+    attempt, channel, request_id = _attempt_of(message_id)
+    db.session.execute(
+        update(DeliveryMessage)
+        .where(DeliveryMessage.id == message_id, DeliveryMessage.claimed_by == worker_id)
+        .values(
+            status=CANCELLED,
+            next_attempt_at=None,
+            claimed_by=None,
+            claimed_until=None,
+            last_error=words,
+            last_error_code=code,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    _close_attempt(message_id, attempt, now, outcome="failed", error_code=code, error_message=words)
+    audit.record(
+        "delivery.cancelled",
+        target_type="capture_request",
+        target_id=_public_id(request_id),
+        details={"message_id": message_id, "channel": channel, "reason": code},
+        actor=WORKER_ACTOR,
+    )
+    db.session.commit()
+    return "cancelled"
+
+
+def _close_as_sent(accepted: Acceptance) -> None:
+    _close_attempt(
+        accepted.message_id,
+        accepted.attempt,
+        accepted.accepted_at,
+        outcome="sent",
+        error_code=None,
+        error_message=None,
+    )
+
+
+def _close_attempt(message_id: int, attempt: int, now: datetime, **values) -> None:
+    db.session.execute(
+        update(DeliveryAttempt)
+        .where(DeliveryAttempt.message_id == message_id, DeliveryAttempt.attempt_number == attempt)
+        .values(finished_at=now, **values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _attempt_of(message_id: int) -> tuple[int, str, str]:
+    row = db.session.execute(
+        select(
+            DeliveryMessage.attempts, DeliveryMessage.channel, DeliveryMessage.capture_request_id
+        ).where(DeliveryMessage.id == message_id)
+    ).one()
+    return row.attempts, row.channel, row.capture_request_id
+
+
+def _public_id(request_id: int) -> str | None:
+    return db.session.execute(
+        select(CaptureRequest.public_id).where(CaptureRequest.id == request_id)
+    ).scalar_one_or_none()
