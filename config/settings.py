@@ -77,6 +77,8 @@ class BaseConfig:
 
     # Database.
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_recycle": 1800}
+    #: Seconds to wait for a new PostgreSQL connection before failing (and answering 503).
+    DATABASE_CONNECT_TIMEOUT_SECONDS = _env_int("POSTERN_DATABASE_CONNECT_TIMEOUT_SECONDS", 5)
     SQLALCHEMY_TRACK_MODIFICATIONS = False
 
     # Staff sessions (PCI DSS 8.2.8: 15 minutes idle; an absolute lifetime on top).

@@ -49,6 +49,13 @@ def load_config(app: Flask, env_name: str | None, overrides: dict[str, Any] | No
     if overrides:
         app.config.update(overrides)
     settings.validate(app.config)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        # A database host that drops packets (rather than refusing) would otherwise hold every
+        # connection attempt for the operating system's timeout, minutes, workers included.
+        options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+        connect_args = {"connect_timeout": app.config["DATABASE_CONNECT_TIMEOUT_SECONDS"]}
+        options["connect_args"] = {**connect_args, **options.get("connect_args", {})}
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
 def init_logging(app: Flask) -> None:

@@ -73,10 +73,15 @@ def work_until_stopped(
 
 
 def serve(
-    name: str, run_once: Callable[[], BatchCounts], poll_seconds: float, log: logging.Logger
+    name: str,
+    run_once: Callable[[], BatchCounts],
+    poll_seconds: float,
+    log: logging.Logger,
+    stop: threading.Event | None = None,
 ) -> None:
-    """``work_until_stopped`` in the foreground, until SIGTERM or Ctrl-C."""
-    stop = threading.Event()
+    """``work_until_stopped`` in the foreground, until SIGTERM or Ctrl-C. Pass ``stop`` when the
+    batch itself must see the signal (the outbox worker counts down a grace period with it)."""
+    stop = stop or threading.Event()
 
     def _stop(signum, _frame):
         click.echo(f"{name}: {signal.Signals(signum).name} received, stopping")

@@ -10,7 +10,6 @@ a provider's acceptance and its record may send that message a second time.
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 
 import click
@@ -21,7 +20,7 @@ from sqlalchemy import func, select
 from portal.delivery.worker import run_once
 from portal.extensions import db
 from portal.models.delivery import DeliveryMessage
-from portal.workers import describe, new_worker_id, work_until_stopped
+from portal.workers import describe, new_worker_id, serve
 
 log = logging.getLogger("postern.delivery.worker")
 outbox_cli = AppGroup("outbox", help="The outbox of link messages (SMS and email).")
@@ -39,23 +38,18 @@ def outbox_run_once(batch):
 @click.option("--batch", type=int, default=None, help="Messages per batch.")
 def outbox_work(poll_seconds, batch):
     """Keep sending due messages until stopped (SIGTERM or Ctrl-C)."""
-    name, worker_id = "outbox worker", new_worker_id()
+    worker_id = new_worker_id()
     poll = poll_seconds if poll_seconds is not None else current_app.config["DELIVERY_POLL_SECONDS"]
-    # portal.workers.serve, except that the batch sees the stop signal too: a worker holding
-    # an unrecorded acceptance must know when to start counting down its grace period.
+    # The batch sees the stop signal too: a worker holding an unrecorded acceptance must know
+    # when to start counting down its grace period.
     stop = threading.Event()
-
-    def _stop(signum, _frame):
-        click.echo(f"{name}: {signal.Signals(signum).name} received, stopping")
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    click.echo(f"{name}: polling every {poll:g}s (stop with Ctrl-C)")
-    work_until_stopped(
-        name, lambda: run_once(batch=batch, worker_id=worker_id, stop=stop), stop, poll, log
+    serve(
+        "outbox worker",
+        lambda: run_once(batch=batch, worker_id=worker_id, stop=stop),
+        poll,
+        log,
+        stop,
     )
-    click.echo(f"{name}: stopped")
 
 
 @outbox_cli.command("status")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
+
 from portal import create_app
 from portal.extensions import db
 
@@ -30,3 +34,25 @@ def test_building_a_second_app_leaves_the_first_one_as_it_was():
     first = create_app("testing", {"SQLALCHEMY_DATABASE_URI": "sqlite://"})
     create_app("testing", {"SQLALCHEMY_DATABASE_URI": "sqlite://", "FORCE_HTTPS": True})
     assert first.test_client().get("/healthz").status_code == 200  # not sent to https
+
+
+def test_postgresql_connections_give_up_after_the_configured_timeout():
+    """Proves: a PostgreSQL connection attempt is bounded (a host that drops packets would
+    otherwise hold a request or a worker for minutes), and SQLite is left as it is."""
+    app = create_app(
+        "testing",
+        {
+            "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://127.0.0.1:1/none",
+            "DATABASE_CONNECT_TIMEOUT_SECONDS": 3,
+        },
+    )
+    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"] == {"connect_timeout": 3}
+    sent = {}
+    with app.app_context():
+        event.listen(db.engine, "do_connect", lambda _d, _r, _a, params: sent.update(params))
+        with pytest.raises(OperationalError):  # nothing listens on port 1
+            db.engine.connect()
+        db.engine.dispose()
+    assert sent["connect_timeout"] == 3
+    sqlite = create_app("testing", {"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    assert "connect_args" not in sqlite.config["SQLALCHEMY_ENGINE_OPTIONS"]
