@@ -161,3 +161,8 @@ def _screenshots(item) -> None:
             page.screenshot(path=str(ARTIFACTS / f"{name}{suffix}.png"), full_page=True)
         except Exception as problem:  # noqa: BLE001  (a failed screenshot must not hide the failure)
             item.add_report_section("call", "screenshot", f"could not save {name}: {problem}")
+
+
+# The journeys' ``portal`` (the development server or the production-like stack) and ``actor``
+# (a watched page per person): tests/browser/journey_support.py.
+from tests.browser.journey_support import actor, portal  # noqa: E402, F401
