@@ -69,10 +69,10 @@ def _seed(app, rows: int) -> list:
 
 
 def _page_latencies(app, pairs) -> None:
-    from portal.backoffice import keyset, queries
-    from portal.backoffice.filters import TransactionFilter
     from portal.extensions import db
     from portal.models.staff import StaffUser
+    from portal.reporting import keyset, queries
+    from portal.reporting.filters import TransactionFilter
 
     shapes = {
         "first page": {},
@@ -111,10 +111,10 @@ def _page_latencies(app, pairs) -> None:
 def _export(app) -> None:
     """Both writers over the whole table: PostgreSQL's COPY (what the export uses here) and
     csv.writer over a server-side cursor (what it uses on other databases)."""
-    from portal.backoffice import export_copy, export_format, queries
-    from portal.backoffice.filters import TransactionFilter
     from portal.extensions import db
     from portal.models.staff import StaffUser
+    from portal.reporting import export_copy, export_format, queries
+    from portal.reporting.filters import TransactionFilter
 
     writers = {
         "COPY": lambda query, counter: export_copy.csv_chunks(

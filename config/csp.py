@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-#: Where browsers send violation reports (``portal.integrity.views``): ``report-uri`` for
+#: Where browsers send violation reports (``portal.csp_reports.views``): ``report-uri`` for
 #: browsers that only know it, ``report-to`` (the Reporting API) naming the group that the
 #: ``Reporting-Endpoints`` header points at the same path (``portal.security.headers``).
 REPORT_PATH = "/csp-report"

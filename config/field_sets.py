@@ -7,14 +7,14 @@ order). Each field has:
 
 - ``name``: stable identifier, stored beside the ciphertext (never the value);
 - ``label``, optional ``hint``: what the customer reads;
-- ``kind``: how the value is checked and normalised (``portal.dataprotect.validators.KINDS``);
+- ``kind``: how the value is checked and normalised (``portal.personal_data.validators.KINDS``);
 - ``required`` (default true) and ``required_message`` (what to say when left empty);
 - ``autocomplete``: the HTML autofill token (WCAG 1.3.5 "Identify Input Purpose");
 - ``inputmode`` (optional): the on-screen keyboard to offer on phones;
 - ``max_length``: the longest input accepted, checked on the server;
 - ``width`` (optional): input width in characters (CSS class ``input-width-N``).
 
-``portal.dataprotect.fields`` loads and checks this module at import: an unknown kind, retention
+``portal.personal_data.fields`` loads and checks this module at import: an unknown kind, retention
 class or duplicate field name stops the app from starting.
 """
 

@@ -14,6 +14,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+from config.keyring import KeyringError, parse_keyring
 from config.privacy import DEV_PRIVACY_NOTICE_URL, PRIVACY_NOTICE_VERSION
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -103,8 +104,9 @@ class BaseConfig:
     # be set from the environment as POSTERN_<NAME> (e.g. POSTERN_RATELIMIT_LOGIN_PER_IP="60
     # per minute"), for a contact centre whose agents all sign in from one NAT address.
     RATELIMIT_STORAGE_URI = os.environ.get("POSTERN_RATELIMIT_STORAGE_URI", "memory://")
-    #: Prefix of every rate-limit key, so that two installations can share one Redis.
-    RATELIMIT_KEY_PREFIX = os.environ.get("POSTERN_RATELIMIT_KEY_PREFIX", "postern")
+    #: Prefix of every rate-limit key, so that two installations can share one Redis. Empty
+    #: by default: Flask-Limiter keeps the first non-empty prefix it is given for its lifetime.
+    RATELIMIT_KEY_PREFIX = os.environ.get("POSTERN_RATELIMIT_KEY_PREFIX", "")
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_LOGIN_PER_IP = _limit("RATELIMIT_LOGIN_PER_IP", "30 per minute")
     RATELIMIT_LOGIN_PER_ACCOUNT = _limit("RATELIMIT_LOGIN_PER_ACCOUNT", "10 per minute")
@@ -117,7 +119,7 @@ class BaseConfig:
     # Security headers.
     FORCE_HTTPS = True
     HSTS_MAX_AGE = 63072000
-    #: CSP violation reports (POST /csp-report, portal/integrity): largest body accepted, and
+    #: CSP violation reports (POST /csp-report, portal/csp_reports): largest body accepted, and
     #: how many one address may send.
     CSP_REPORT_MAX_BYTES = 16 * 1024
     RATELIMIT_CSP_REPORT_PER_IP = _limit("RATELIMIT_CSP_REPORT_PER_IP", "30 per minute")
@@ -161,7 +163,7 @@ class BaseConfig:
     DELIVERY_LEASE_SECONDS = _env_int("POSTERN_DELIVERY_LEASE_SECONDS", 120)
     DELIVERY_BATCH_SIZE = _env_int("POSTERN_DELIVERY_BATCH_SIZE", 20)
     DELIVERY_POLL_SECONDS = float(os.environ.get("POSTERN_DELIVERY_POLL_SECONDS", "1"))
-    # Stripe webhooks (portal/payments/webhook_inbox.py): the endpoint queues each verified
+    # Stripe webhooks (portal/stripe_events/inbox.py): the endpoint queues each verified
     # event and answers at once; `flask webhooks work` handles the queue.
     WEBHOOK_BATCH_SIZE = _env_int("POSTERN_WEBHOOK_BATCH_SIZE", 50)
     WEBHOOK_POLL_SECONDS = float(os.environ.get("POSTERN_WEBHOOK_POLL_SECONDS", "0.5"))
@@ -214,10 +216,10 @@ class BaseConfig:
     RATELIMIT_CUSTOMER_START_PER_IP = _limit("RATELIMIT_CUSTOMER_START_PER_IP", "30 per minute")
     RATELIMIT_IDENTITY_PER_REQUEST_IP = _limit("RATELIMIT_IDENTITY_PER_REQUEST_IP", "10 per minute")
 
-    # Personal-data capture (portal/dataprotect). Field sets: config/field_sets.py; retention
+    # Personal-data capture (portal/personal_data). Field sets: config/field_sets.py; retention
     # periods: config/retention.py; the privacy notice: config/privacy.py.
     #: AES-256-GCM keys as "key_id:base64,key_id:base64", NEWEST FIRST (as LINK_SIGNING_KEYS):
-    #: the first encrypts, every listed key decrypts. Rotation: portal/dataprotect/keyring.py.
+    #: the first encrypts, every listed key decrypts. Rotation: config/keyring.py.
     DATA_ENCRYPTION_KEYS = os.environ.get("POSTERN_DATA_ENCRYPTION_KEYS", "")
     #: Rows re-encrypted per transaction by `flask keys rotate`.
     DATA_KEY_ROTATION_BATCH = _env_int("POSTERN_DATA_KEY_ROTATION_BATCH", 500)
@@ -363,9 +365,6 @@ def delivery_problems(settings: dict) -> list[str]:
 def data_key_problems(settings: dict, *, production: bool = False) -> list[str]:
     """What makes DATA_ENCRYPTION_KEYS unusable (empty list: nothing). Never quotes a key."""
     import base64
-
-    # Imported here: portal imports this module, so it cannot be imported at the top.
-    from portal.dataprotect.keyring import KeyringError, parse_keyring
 
     value = settings.get("DATA_ENCRYPTION_KEYS")
     if production and not value:

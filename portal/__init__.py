@@ -34,6 +34,7 @@ def create_app(env_name: str | None = None, overrides: dict[str, Any] | None = N
     init_security_headers(app)
     init_input_checks(app)
     init_extensions(app)
+    init_link_delivery(app)
     register_blueprints(app)
     init_csrf(app)
     init_staff_sessions(app)
@@ -103,14 +104,23 @@ def _begin_before_first_sqlite_savepoint(connection, name) -> None:
         driver_connection.execute("BEGIN")
 
 
+def init_link_delivery(app: Flask) -> None:
+    """Links go out through the delivery outbox. Capture asks for it as its ``LinkCarrier``
+    instead of importing it (delivery imports capture): see ``portal.capture.service``."""
+    from portal.capture.service import LINK_CARRIER
+    from portal.delivery import outbox
+
+    app.extensions[LINK_CARRIER] = outbox
+
+
 def register_blueprints(app: Flask) -> None:
     from portal.agent.views import bp as agent_bp
     from portal.auth.views import bp as auth_bp
     from portal.backoffice.views import bp as backoffice_bp
+    from portal.csp_reports.views import bp as csp_reports_bp
     from portal.customer import data_views, payment_views  # noqa: F401  (add their pages to it)
     from portal.customer.views import bp as customer_bp
     from portal.health import bp as health_bp
-    from portal.integrity.views import bp as csp_reports_bp
     from portal.webhooks.views import bp as webhooks_bp
 
     app.register_blueprint(health_bp)
@@ -163,7 +173,7 @@ def init_staff_sessions(app: Flask) -> None:
 
 
 def init_templates(app: Flask) -> None:
-    from portal.integrity.sri import init_sri
+    from portal.payment_page.sri import init_sri
 
     init_sri(app)  # sri(filename): Subresource Integrity for our own <script> tags
 

@@ -9,15 +9,15 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from portal.audit.checkpoints import verify_audit_chain
 from portal.audit.service import Actor
-from portal.auth import service
 from portal.extensions import db
 from portal.models.staff import StaffUser
-from portal.retention.audit_trim import verify_audit_chain
 from portal.security.authz import Role, mfa_required
 from portal.security.passwords import PasswordPolicyError
-from portal.staff import service as staff_service
-from portal.staff.service import get_or_create_team  # noqa: F401  (re-exported)
+from portal.staff import accounts as staff_accounts
+from portal.staff import login
+from portal.staff.accounts import get_or_create_team  # noqa: F401  (re-exported)
 
 CLI_ACTOR = Actor("cli")
 ROLE_CHOICE = click.Choice([role.value for role in Role])
@@ -29,7 +29,7 @@ audit_cli = AppGroup("audit", help="The audit trail.")
 
 
 def _user_or_exit(username: str) -> StaffUser:
-    user = service.find_user(username)
+    user = login.find_user(username)
     if user is None:
         raise click.ClickException(f"no staff account named {username!r}")
     return user
@@ -45,9 +45,9 @@ def create_staff(
     email: str | None = None,
     actor: Actor = CLI_ACTOR,
 ) -> StaffUser:
-    """Create a staff account (``portal.staff.service.create_staff``, acting as the CLI by
+    """Create a staff account (``portal.staff.accounts.create_staff``, acting as the CLI by
     default). Raises ValueError or PasswordPolicyError. Caller commits."""
-    return staff_service.create_staff(
+    return staff_accounts.create_staff(
         username, password, role, display_name=display_name, team=team, email=email, actor=actor
     )
 
@@ -77,7 +77,7 @@ def users_create(username, role, display_name, team, email, password):
 def users_disable(username):
     """Disable an account and end its sessions."""
     user = _user_or_exit(username)
-    ended = staff_service.disable(user, actor=CLI_ACTOR)
+    ended = staff_accounts.disable(user, actor=CLI_ACTOR)
     db.session.commit()
     click.echo(f"disabled {user.username}; {ended} session(s) ended")
 
@@ -87,7 +87,7 @@ def users_disable(username):
 def users_enable(username):
     """Re-enable a disabled account."""
     user = _user_or_exit(username)
-    staff_service.enable(user, actor=CLI_ACTOR)
+    staff_accounts.enable(user, actor=CLI_ACTOR)
     db.session.commit()
     click.echo(f"enabled {user.username}")
 
@@ -99,7 +99,7 @@ def users_set_role(username, role):
     """Change an account's role; its sessions end so the new rights apply at once."""
     user = _user_or_exit(username)
     old = user.role
-    staff_service.set_role(user, role, actor=CLI_ACTOR)
+    staff_accounts.set_role(user, role, actor=CLI_ACTOR)
     db.session.commit()
     click.echo(f"{user.username}: {old} -> {role}")
 
@@ -109,7 +109,7 @@ def users_set_role(username, role):
 def users_reset_mfa(username):
     """Remove an account's second factor; it must enrol again at next login if its role needs it."""
     user = _user_or_exit(username)
-    staff_service.reset_mfa(user, actor=CLI_ACTOR)
+    staff_accounts.reset_mfa(user, actor=CLI_ACTOR)
     db.session.commit()
     click.echo(f"second factor removed for {user.username}")
 
@@ -137,12 +137,13 @@ def audit_verify():
 
 
 def register(app: Flask) -> None:
-    from portal.dataprotect.commands import keys_cli
     from portal.delivery.cli import outbox_cli
     from portal.demo import demo_cli
-    from portal.integrity.cli import integrity_cli
-    from portal.payments.cli import payments_cli, webhooks_cli
+    from portal.payment_page.cli import integrity_cli
+    from portal.payments.cli import payments_cli
+    from portal.personal_data.commands import keys_cli
     from portal.retention.cli import retention_cli
+    from portal.stripe_events.cli import webhooks_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(audit_cli)

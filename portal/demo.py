@@ -17,10 +17,11 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from config.settings import INSTANCE_DIR
-from portal.auth import mfa
+from portal.audit.service import Actor
 from portal.extensions import db
 from portal.models.staff import StaffUser
 from portal.security.authz import mfa_required
+from portal.staff import accounts, mfa
 
 demo_cli = AppGroup("demo", help="Demo data for the embedded default (never in production).")
 
@@ -88,8 +89,6 @@ def _save_credentials(credentials: dict) -> None:
 @demo_cli.command("seed")
 def seed():
     """Create one demo account per role (idempotent) and print how to log in."""
-    from portal.cli import create_staff
-
     _refuse_in_production()
     credentials = _load_credentials()
     for username, name, role, team in DEMO_STAFF:
@@ -98,7 +97,9 @@ def seed():
         ).scalar_one_or_none()
         if user is None:
             password = _passphrase()
-            user = create_staff(username, password, role, display_name=name, team=team)
+            user = accounts.create_staff(
+                username, password, role, display_name=name, team=team, actor=Actor("cli")
+            )
             entry = {"password": password, "role": role}
             if mfa_required(role):
                 user.totp_secret = mfa.new_secret()

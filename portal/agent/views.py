@@ -19,9 +19,9 @@ from sqlalchemy.orm import joinedload
 from portal import audit
 from portal.agent.forms import ActionForm, CreateRequestForm, ExtendForm, ResendForm
 from portal.capture import identity, service, visibility
-from portal.capture.panel import local_time, panel_data, with_deliveries
 from portal.capture.service import CaptureError, DuplicateSubmission, IssuedLink
 from portal.extensions import db
+from portal.live_status.panel import local_time, panel_data, with_deliveries
 from portal.payments import service as payments
 from portal.payments.gateway import StripeGateway
 from portal.security.authz import Permission, has_permission

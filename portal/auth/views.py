@@ -18,7 +18,6 @@ from flask import (
 from flask_limiter.util import get_remote_address
 
 from portal import audit
-from portal.auth import mfa, service
 from portal.auth.forms import CodeForm, LoginForm, PasswordChangeForm
 from portal.extensions import db, limiter
 from portal.security import sessions
@@ -26,6 +25,8 @@ from portal.security.authz import Permission, has_permission, mfa_required
 from portal.security.guards import login_required
 from portal.security.passwords import PasswordPolicyError, verify_password
 from portal.security.redirects import safe_next
+from portal.staff import login as staff_login
+from portal.staff import mfa
 
 bp = Blueprint("auth", __name__)
 
@@ -52,7 +53,7 @@ def _login_rate_account() -> str:
 
 def _account_key() -> str:
     # Hashed: people type passwords into the username box, and limiter keys live in Redis.
-    typed = service.normalise_username(request.form.get("username", ""))[:64]
+    typed = staff_login.normalise_username(request.form.get("username", ""))[:64]
     return "login-account:" + hashlib.sha256(typed.encode()).hexdigest()[:24]
 
 
@@ -91,8 +92,8 @@ def login():
             flash(TIMEOUT_MESSAGES[ended_reason], "info")
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form, next=next_url)
-    result = service.check_password(form.username.data, form.password.data)
-    if result.outcome is not service.LoginOutcome.OK:
+    result = staff_login.check_password(form.username.data, form.password.data)
+    if result.outcome is not staff_login.LoginOutcome.OK:
         form.password.data = ""
         return render_template(
             "auth/login.html", form=form, next=next_url, error=BAD_LOGIN_MESSAGE
@@ -113,7 +114,7 @@ def login():
         db.session.commit()
         return redirect(url_for("auth.mfa_setup"))
     sessions.start_session(user, mfa_verified=True)
-    service.complete_login(user, factors="password")
+    staff_login.complete_login(user, factors="password")
     db.session.commit()
     return _after_full_login(user, next_url)
 
@@ -127,7 +128,7 @@ def mfa_verify():
         return redirect(home_for(user))
     if not user.mfa_enabled:
         return redirect(url_for("auth.mfa_setup"))
-    if service.is_locked(user):
+    if staff_login.is_locked(user):
         return _end_locked_partial_session()
     form = CodeForm()
     if not form.validate_on_submit():
@@ -140,14 +141,14 @@ def mfa_verify():
         method = "recovery_code"
     if method is None:
         db.session.rollback()
-        locked = service.record_failure(user, "totp")
+        locked = staff_login.record_failure(user, "totp")
         if locked:
             return _end_locked_partial_session()
         return render_template(
             "auth/mfa_verify.html", form=form, error="That code is not right, or was already used."
         ), 401
     sessions.mark_mfa_verified(row)
-    service.complete_login(user, factors=f"password+{method}")
+    staff_login.complete_login(user, factors=f"password+{method}")
     if method == "recovery_code":
         audit.record(
             "auth.recovery_code_used",
@@ -190,7 +191,7 @@ def mfa_setup():
         return redirect(url_for("auth.account"))
     if not row.mfa_verified and not mfa_required(user.role):
         return redirect(url_for("auth.mfa_verify"))
-    if not row.mfa_verified and service.is_locked(user):
+    if not row.mfa_verified and staff_login.is_locked(user):
         return _end_locked_partial_session()
     if not user.totp_secret:
         user.totp_secret = mfa.new_secret()
@@ -205,7 +206,7 @@ def mfa_setup():
             new_row = sessions.mark_mfa_verified(row)
             g.staff_session = new_row
             if first_factor_only:
-                service.complete_login(user, factors="password+totp_enrolment")
+                staff_login.complete_login(user, factors="password+totp_enrolment")
             db.session.commit()
             return render_template("auth/recovery_codes.html", codes=codes, next=home_for(user))
         db.session.rollback()
@@ -254,11 +255,11 @@ def change_password():
     if not form.validate_on_submit():
         return render_template("auth/change_password.html", form=form)
     if not verify_password(user.password_hash, form.current_password.data):
-        service.record_failure(user, "password_change")
+        staff_login.record_failure(user, "password_change")
         form.current_password.errors.append("Your current password is not right.")
         return render_template("auth/change_password.html", form=form), 400
     try:
-        service.set_password(user, form.new_password.data)
+        staff_login.set_password(user, form.new_password.data)
     except PasswordPolicyError as problem:
         form.new_password.errors.append(str(problem))
         return render_template("auth/change_password.html", form=form), 400

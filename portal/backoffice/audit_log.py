@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from flask import current_app, redirect, render_template, request, url_for
 
-from portal.backoffice import audit_queries, keyset, queries
-from portal.backoffice.chain_status import current_status
-from portal.backoffice.timeline import action_words, detail_words
+from portal.audit.chain_status import current_status
 from portal.backoffice.views import bp
+from portal.reporting import audit_queries, keyset, queries
+from portal.reporting.timeline import action_words, detail_words
 from portal.security.authz import Permission
 from portal.security.guards import requires
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import g, render_template
 
-from portal.backoffice import charts, queries
 from portal.backoffice.display import duration_words, operator_zone
-from portal.backoffice.stats import Dashboard, Tally, build_dashboard
 from portal.backoffice.views import bp
 from portal.models.types import utcnow
+from portal.reporting import charts, queries
+from portal.reporting.stats import Dashboard, Tally, build_dashboard
 
 #: Agents listed on the dashboard (busiest first); the transactions list has everyone.
 MAX_AGENTS = 50

@@ -1,6 +1,6 @@
 """Captured personal data in the back office: masked by default, one field revealed at a
 time with a reason; and data-subject requests (an access export, erasure). Thin views over
-``portal.datasubject``; every value shown or exported is audited before it leaves."""
+``portal.data_subject``; every value shown or exported is audited before it leaves."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from portal.audit.service import Actor
 from portal.backoffice.action_forms import EraseForm, ExportForm, RevealForm
 from portal.backoffice.reauth import needs_reauth, recently_reauthenticated
 from portal.backoffice.views import bp
-from portal.dataprotect import service as dataprotect
-from portal.dataprotect.common import DataCaptureError, field_set_for
-from portal.datasubject import export, service
+from portal.data_subject import export, service
 from portal.delivery.outbox import delivery_summary
 from portal.extensions import db
 from portal.payments.service import payment_for
+from portal.personal_data import service as personal_data
+from portal.personal_data.common import DataCaptureError, field_set_for
 from portal.security.authz import Permission, has_permission
 from portal.security.guards import requires
 
@@ -32,7 +32,7 @@ def _request_or_404(public_id: str):
 
 def _fields(capture_request) -> list:
     try:
-        return dataprotect.masked_summary(capture_request)
+        return personal_data.masked_summary(capture_request)
     except DataCaptureError:
         return []  # a payment-only request: no personal-data fields
 

@@ -1,6 +1,6 @@
 """Staff management for administrators: create accounts, change role and team, disable and
 re-enable, reset the second factor. Every change needs a recent re-authentication and is
-audited by ``portal.staff.service``, which also refuses changes to one's own account."""
+audited by ``portal.staff.accounts``, which also refuses changes to one's own account."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from portal.models.staff import StaffUser
 from portal.security.authz import Permission, mfa_required
 from portal.security.guards import requires
 from portal.security.passwords import PasswordPolicyError
-from portal.staff import service
+from portal.staff import accounts
 
 
 def _user_or_404(staff_id: int) -> StaffUser:
@@ -26,7 +26,7 @@ def _user_or_404(staff_id: int) -> StaffUser:
 
 
 def _actor():
-    return service.actor_for(g.staff_user)
+    return accounts.actor_for(g.staff_user)
 
 
 @bp.get("/staff")
@@ -49,7 +49,7 @@ def staff_new():
     if stop is not None:
         return stop
     try:
-        user = service.create_staff(
+        user = accounts.create_staff(
             form.username.data,
             form.password.data,
             form.role.data,
@@ -123,9 +123,9 @@ def staff_update(staff_id: int):
             raise ValueError(" ".join(e for errors in form.errors.values() for e in errors))
         changed = []
         if form.role.data != user.role:
-            ended = service.set_role(user, form.role.data, actor=_actor())
+            ended = accounts.set_role(user, form.role.data, actor=_actor())
             changed.append(f"role is now {user.role} ({ended} session(s) ended)")
-        if service.set_team(user, form.team.data, actor=_actor()):
+        if accounts.set_team(user, form.team.data, actor=_actor()):
             changed.append(f"team is now {user.team.name if user.team else 'none'}")
         return f"{user.username}: " + ("; ".join(changed) if changed else "nothing changed")
 
@@ -136,7 +136,7 @@ def staff_update(staff_id: int):
 @requires(Permission.STAFF_MANAGE)
 def staff_disable(staff_id: int):
     def change(user: StaffUser) -> str:
-        ended = service.disable(user, actor=_actor())
+        ended = accounts.disable(user, actor=_actor())
         return f"{user.username} is disabled; {ended} session(s) ended."
 
     return _change(staff_id, change)
@@ -146,7 +146,7 @@ def staff_disable(staff_id: int):
 @requires(Permission.STAFF_MANAGE)
 def staff_enable(staff_id: int):
     def change(user: StaffUser) -> str:
-        service.enable(user, actor=_actor())
+        accounts.enable(user, actor=_actor())
         return f"{user.username} can sign in again."
 
     return _change(staff_id, change)
@@ -156,7 +156,7 @@ def staff_enable(staff_id: int):
 @requires(Permission.STAFF_MANAGE)
 def staff_reset_mfa(staff_id: int):
     def change(user: StaffUser) -> str:
-        ended = service.reset_mfa(user, actor=_actor())
+        ended = accounts.reset_mfa(user, actor=_actor())
         return (
             f"Two-step verification removed for {user.username}; {ended} session(s) ended. "
             "They set it up again at their next sign-in."

@@ -11,18 +11,19 @@ from __future__ import annotations
 from flask import abort, current_app, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from portal.backoffice import keyset, queries, timeline
 from portal.backoffice.display import init_display
-from portal.backoffice.filters import FilterContext, ParsedFilter, parse_transaction_filter
 from portal.backoffice.views import bp
-from portal.capture import identity, kinds, links, panel
+from portal.capture import identity, kinds, links
 from portal.capture.money import format_amount
 from portal.capture.states import Status
 from portal.extensions import db
+from portal.live_status import panel
 from portal.models.captured_data import DataSubmission
 from portal.models.payment import Payment
 from portal.models.staff import Team
 from portal.models.types import utcnow
+from portal.reporting import keyset, queries, timeline
+from portal.reporting.filters import FilterContext, ParsedFilter, parse_transaction_filter
 from portal.security.authz import Permission, has_permission
 
 init_display(bp)

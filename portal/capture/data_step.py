@@ -1,6 +1,6 @@
 """The customer's personal-data step: what sending or declining the details does to the request.
 
-Knows nothing of HTTP. ``portal.dataprotect.service`` stores the decision (encrypted values, or
+Knows nothing of HTTP. ``portal.personal_data.service`` stores the decision (encrypted values, or
 a decline) once per request; this module wraps it with the request's status, through the state
 machine, in the caller's transaction (the caller commits):
 
@@ -24,11 +24,11 @@ from sqlalchemy import or_, select, update
 from portal import audit
 from portal.capture.kinds import BOTH, DATA, DATA_KINDS
 from portal.capture.states import Status, transition
-from portal.dataprotect import service as data_service
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
 from portal.models.payment import Payment
 from portal.models.types import utcnow
+from portal.personal_data import service as data_service
 
 CUSTOMER = audit.service.CUSTOMER
 #: Statuses in which the customer may still send or decline the details.

@@ -2,12 +2,19 @@
 
 Knows nothing of HTTP. Every function joins the current transaction and audits what it did;
 the caller commits. Rules the agent can break raise ``CaptureError`` with a message to show.
+
+Links reach customers through the delivery outbox, which imports capture (to word a message,
+and to skip one whose request has closed), so capture does not import it back: it asks the
+app's ``LinkCarrier`` (``create_app`` puts the outbox there) to queue a link's message, and to
+stop the queued ones whenever a link dies: revoked, replaced, or expired, even on a customer's
+visit (``portal.capture.customer``), which is why this is a seam and not a layer above.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -17,11 +24,32 @@ from portal import audit
 from portal.capture import identity, links, states
 from portal.capture.kinds import COPY_LINK, DATA_KINDS, PAYMENT_KINDS
 from portal.capture.states import EXPIRABLE, NOT_YET_VERIFIED, TERMINAL, Status, transition
-from portal.delivery import outbox
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
 from portal.models.staff import StaffUser
 from portal.models.types import utcnow
+
+#: ``app.extensions`` key of the app's ``LinkCarrier`` (``portal.init_link_delivery``).
+LINK_CARRIER = "postern.link_carrier"
+
+
+class LinkCarrier(Protocol):
+    """What carries a request's link to the customer (``portal.delivery.outbox``)."""
+
+    def queue_link_message(
+        self, capture_request: CaptureRequest, link_url: str, channel: str, destination: str
+    ) -> object:
+        """Queue a message carrying ``link_url`` in the current transaction. Raises ValueError
+        with words for the agent for a bad destination or a channel switched off."""
+        ...
+
+    def cancel_pending(self, capture_request_id: int, reason: str) -> int:
+        """Stop the request's messages not yet sent; returns how many. Audits if any."""
+        ...
+
+
+def _carrier() -> LinkCarrier:
+    return current_app.extensions[LINK_CARRIER]
 
 
 class CaptureError(ValueError):
@@ -159,7 +187,7 @@ def _send(
 ) -> str:
     url = links.link_url(links.make_token(request.public_id, nonce))
     if channel != COPY_LINK:
-        outbox.queue_link_message(request, url, channel, destination or "")
+        _carrier().queue_link_message(request, url, channel, destination or "")
     transition(request, Status.SENT)
     audit.record("capture.sent", **_target(request), details={"channel": channel, "resend": resend})
     return url
@@ -171,7 +199,7 @@ def revoke(request: CaptureRequest) -> None:
     expire_if_due(request)
     if not transition(request, Status.REVOKED, status_reason="revoked_by_agent"):
         raise CaptureError(_cannot_change(request, "revoked"))
-    outbox.cancel_pending(request.id, "revoked")
+    _carrier().cancel_pending(request.id, "revoked")
     audit.record("capture.revoked", **_target(request))
 
 
@@ -250,7 +278,7 @@ def resend(request: CaptureRequest, channel: str, destination: str | None) -> Is
     db.session.expire(request)
     if moved != 1:
         raise CaptureError(_cannot_change(request, "re-sent"))
-    outbox.cancel_pending(request.id, "link_replaced")
+    _carrier().cancel_pending(request.id, "link_replaced")
     audit.record("capture.link_replaced", **_target(request), details={"channel": channel})
     return IssuedLink(request, _send(request, nonce, channel, destination, resend=True))
 
@@ -273,6 +301,6 @@ def expire_if_due(request: CaptureRequest) -> bool:
     call did it. Every reader calls this, so expiry needs no background job."""
     if not states.expire_if_due(request):
         return False
-    outbox.cancel_pending(request.id, "expired")
+    _carrier().cancel_pending(request.id, "expired")
     audit.record("capture.expired", **_target(request), actor=audit.service.SYSTEM)
     return True

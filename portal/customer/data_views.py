@@ -1,7 +1,7 @@
 """The customer's personal-data step: routes added to the customer blueprint (``/c/<token>/...``).
 
 - ``GET /c/<token>/details``: who is asking, why, how long it is kept and the privacy notice
-  (``dataprotect.service.notice_for``), then the form for the request's field set.
+  (``personal_data.service.notice_for``), then the form for the request's field set.
 - ``POST /c/<token>/details``: a plain form POST (CSRF on, no JavaScript needed). Either the
   details (validated, encrypted, stored with the notice version the page showed) or the
   separate "I do not want to give these details" form (``wants_to_decline``).
@@ -32,8 +32,8 @@ from portal.customer.views import (
     _start_rate,
     bp,
 )
-from portal.dataprotect import service as data_service
 from portal.extensions import db, limiter
+from portal.personal_data import service as data_service
 from portal.security.pan import contains_pan
 
 log = logging.getLogger("postern.customer.data")

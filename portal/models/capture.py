@@ -82,7 +82,7 @@ class CaptureRequest(db.Model):
     created_by: Mapped[StaffUser] = relationship()
     #: The link messages queued for this request, oldest first. Read-only: messages are
     #: written through ``portal.delivery.outbox``; this is here so the agent's panels can load
-    #: them with their requests (``portal.capture.panel.WITH_DELIVERIES``) in one round trip.
+    #: them with their requests (``portal.live_status.panel.with_deliveries``) in one round trip.
     delivery_messages: Mapped[list[DeliveryMessage]] = relationship(
         order_by="DeliveryMessage.id", viewonly=True
     )

@@ -54,7 +54,7 @@ class DataSubmission(db.Model):
 
 
 class CapturedValue(db.Model):
-    """One field's value, AES-256-GCM encrypted on its own (see portal.dataprotect.crypto).
+    """One field's value, AES-256-GCM encrypted on its own (see portal.personal_data.crypto).
 
     ``key_id`` names the key that encrypted it; ``flask keys rotate`` re-encrypts rows under an
     old key with a conditional UPDATE on (id, key_id), so it can run beside live traffic.

@@ -94,7 +94,7 @@ class PaymentAttempt(db.Model):
 
 class ProcessedWebhookEvent(db.Model):
     """A verified Stripe event, taken in once and handled later by the webhook worker
-    (``portal.payments.webhook_inbox``).
+    (``portal.stripe_events.inbox``).
 
     The unique event id makes both happen once: the webhook endpoint INSERTs the row
     (``ON CONFLICT DO NOTHING``), so a duplicate delivery inserts nothing and does nothing

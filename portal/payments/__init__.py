@@ -1,1 +1,2 @@
-"""Card payments through Stripe: the gateway, the service, webhooks and reconcile."""
+"""Card payments through Stripe: the gateway, the service, syncing a PaymentIntent and reconcile.
+Stripe's webhook events are ``portal.stripe_events``."""

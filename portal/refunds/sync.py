@@ -5,7 +5,7 @@ button, and from webhooks (``refund.created``, ``refund.updated``, ``charge.refu
 write is a conditional UPDATE naming the statuses it may move from, so a late or repeated
 event never moves a refund backwards (a succeeded refund can still fail, as Stripe allows;
 a failed or canceled one never changes again). Webhook events are taken in once each and
-handled by the webhook worker (``portal.payments.webhook_inbox``), and the refund is always
+handled by the webhook worker (``portal.stripe_events.inbox``), and the refund is always
 re-fetched from Stripe rather than trusted from the event body.
 """
 
@@ -35,7 +35,7 @@ from portal.payments.gateway import StripeGateway
 log = logging.getLogger("postern.refunds")
 WEBHOOK_ACTOR = Actor("stripe-webhook")
 
-#: The Stripe events that tell us about refunds (``portal.payments.webhooks`` hands them here).
+#: The Stripe events that tell us about refunds (``portal.stripe_events.dispatch`` hands them here).
 REFUND_EVENT_TYPES = frozenset(
     {"refund.created", "refund.updated", "refund.failed", "charge.refunded"}
 )

@@ -10,7 +10,7 @@ One purger per data class of ``config.retention.RETENTION``:
 - payment_records: capture requests (with their payment, attempts, refunds, submission record
   and delivery history) completed more than 7 years ago are deleted outright.
 - audit_log: audit rows older than 7 years are deleted from the start of the chain, leaving a
-  sealed checkpoint so the rest still verifies (``portal.retention.audit_trim``).
+  sealed checkpoint so the rest still verifies (``portal.audit.checkpoints``).
 - csp_reports: browsers' Content-Security-Policy violation reports older than their period
   are deleted.
 - webhook_events: Stripe webhook events handled longer ago than their period are deleted
@@ -51,6 +51,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from config.retention import RETENTION, retention_period
 from portal import audit
+from portal.audit import checkpoints
 from portal.audit.service import Actor
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
@@ -60,7 +61,6 @@ from portal.models.delivery import FINAL_STATUSES, DeliveryAttempt, DeliveryMess
 from portal.models.payment import Payment, PaymentAttempt, ProcessedWebhookEvent
 from portal.models.refund import Refund
 from portal.models.types import utcnow
-from portal.retention import audit_trim
 
 
 @dataclass
@@ -237,9 +237,9 @@ def purge_payment_records(now: datetime, batch_size: int, dry_run: bool) -> dict
 def purge_audit_log(now: datetime, batch_size: int, dry_run: bool) -> dict[str, int]:
     cutoff = now - retention_period("audit_log")
     if dry_run:
-        return {"rows": audit_trim.count_due(cutoff)}
+        return {"rows": checkpoints.count_due(cutoff)}
     total = 0
-    while deleted := audit_trim.trim_batch(cutoff, batch_size):
+    while deleted := checkpoints.trim_batch(cutoff, batch_size):
         total += deleted
     return {"rows": total}
 

@@ -17,11 +17,11 @@ from sqlalchemy import update
 
 from portal import audit
 from portal.audit.service import Actor
-from portal.auth import mfa, service
 from portal.extensions import db
 from portal.models.staff import StaffSession, StaffUser
 from portal.models.types import utcnow
 from portal.security import passwords
+from portal.staff import login, mfa
 
 
 class ReauthOutcome(Enum):
@@ -49,22 +49,22 @@ def reauthenticate(
 ) -> ReauthOutcome:
     """Check ``password`` and the TOTP ``code``; on success stamp the session. COMMITS.
 
-    A wrong password or code is recorded with ``portal.auth.service.record_failure`` (which may
+    A wrong password or code is recorded with ``portal.staff.login.record_failure`` (which may
     lock the account); the code is checked only after the password, and a code once accepted
     cannot be used again (``mfa.verify_totp``).
     """
     actor = Actor(user.username, user.id, user.role)
     if not user.mfa_enabled or not user.totp_secret:
         return ReauthOutcome.NO_SECOND_FACTOR
-    if service.is_locked(user):
+    if login.is_locked(user):
         return ReauthOutcome.LOCKED
     if not passwords.verify_password(user.password_hash, password or ""):
         db.session.rollback()
-        locked = service.record_failure(user, "reauth_password")
+        locked = login.record_failure(user, "reauth_password")
         return ReauthOutcome.LOCKED if locked else ReauthOutcome.WRONG
     if not mfa.verify_totp(user, code or ""):
         db.session.rollback()
-        locked = service.record_failure(user, "reauth_totp")
+        locked = login.record_failure(user, "reauth_totp")
         return ReauthOutcome.LOCKED if locked else ReauthOutcome.WRONG
     now = utcnow()
     db.session.execute(
@@ -72,7 +72,7 @@ def reauthenticate(
         .where(StaffSession.id == session_row.id, StaffSession.ended_at.is_(None))
         .values(reauthenticated_at=now)
     )
-    service.clear_failures(user)
+    login.clear_failures(user)
     audit.record(
         "auth.reauthenticated",
         target_type="staff_user",

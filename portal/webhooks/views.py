@@ -16,8 +16,8 @@ import logging
 from flask import Blueprint, current_app, jsonify, request
 
 from portal.extensions import limiter
-from portal.payments import webhooks
 from portal.payments.gateway import StripeGateway, WebhookSignatureInvalid
+from portal.stripe_events import dispatch
 
 bp = Blueprint("webhooks", __name__)
 log = logging.getLogger("postern.webhooks")
@@ -39,4 +39,4 @@ def stripe_webhook():
     except WebhookSignatureInvalid as refused:
         log.warning("stripe webhook refused", extra={"reason": refused.reason})
         return jsonify(error="invalid signature"), 400
-    return jsonify(received=True, outcome=webhooks.receive(event)), 200
+    return jsonify(received=True, outcome=dispatch.receive(event)), 200

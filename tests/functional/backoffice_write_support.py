@@ -137,11 +137,11 @@ def data_request(app, agent_id: int, *, status: str = "succeeded", reference: st
     import secrets
     from datetime import timedelta
 
-    from portal.dataprotect import service
     from portal.extensions import db
     from portal.models.capture import CaptureRequest
     from portal.models.delivery import DeliveryMessage
     from portal.models.types import utcnow
+    from portal.personal_data import service
 
     now = utcnow()
     with app.app_context():

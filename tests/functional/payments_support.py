@@ -215,7 +215,7 @@ def deliver(client, event: dict, **kwargs):
 def handle_queued_webhooks(app):
     """Run the webhook worker over everything due now, as ``flask webhooks run-once`` does
     (repeatedly, until nothing is left). Returns the counts of all its batches together."""
-    from portal.payments.webhook_worker import RunCounts, run_once
+    from portal.stripe_events.worker import RunCounts, run_once
 
     total = RunCounts()
     with app.app_context():
@@ -259,7 +259,7 @@ def webhook_worker(app, poll_seconds: float = 0.05):
     events on its own; stopped (after the batch in hand) when the block ends."""
     import logging
 
-    from portal.payments.webhook_worker import run_once
+    from portal.stripe_events.worker import run_once
     from portal.workers import work_until_stopped
 
     stop = threading.Event()

@@ -221,8 +221,8 @@ def test_reset_mfa_removes_the_second_factor_and_forces_a_new_enrolment(app, cli
     user = make_staff("backoffice", mfa=True)
     login(client, user)
     with app.app_context():
-        from portal.auth import mfa
         from portal.models.staff import StaffUser
+        from portal.staff import mfa
 
         mfa.issue_recovery_codes(db.session.get(StaffUser, user.id))
         db.session.commit()

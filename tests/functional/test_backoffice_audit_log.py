@@ -86,7 +86,7 @@ def test_the_banner_checks_new_rows_only_and_notices_deletions_at_once(app, make
 
 
 def test_an_edited_row_is_caught_by_the_next_complete_walk(app_factory):
-    from portal.backoffice.chain_status import current_status
+    from portal.audit.chain_status import current_status
 
     app = app_factory(BACKOFFICE_AUDIT_FULL_VERIFY_SECONDS=0)  # a fresh walk on every view
     record(app, 10)
@@ -100,7 +100,7 @@ def test_an_edited_row_is_caught_by_the_next_complete_walk(app_factory):
 
 
 def test_a_long_chain_is_walked_a_slice_per_view(app_factory):
-    from portal.backoffice.chain_status import current_status
+    from portal.audit.chain_status import current_status
 
     app = app_factory(BACKOFFICE_AUDIT_VERIFY_BUDGET=8)
     record(app, 20)
@@ -113,12 +113,12 @@ def test_a_long_chain_is_walked_a_slice_per_view(app_factory):
 
 
 def test_retention_trimming_the_oldest_rows_is_no_alarm_but_a_forged_checkpoint_is(app_factory):
-    from portal.backoffice.chain_status import current_status
+    from portal.audit.chain_status import current_status
+    from portal.audit.checkpoints import trim_batch
     from portal.extensions import db
     from portal.models.audit import AuditEvent
     from portal.models.retention import AuditCheckpoint
     from portal.models.types import utcnow
-    from portal.retention.audit_trim import trim_batch
 
     app = app_factory()
     record(app, 20)
@@ -201,8 +201,8 @@ def test_bad_filters_are_refused_naming_the_field(app, make_staff, filters, mess
 
 def test_verifying_one_hundred_thousand_rows(app_factory, record_property):
     """Measures what the banner costs: a full walk of 100,000 rows, then an incremental check."""
+    from portal.audit.chain_status import current_status
     from portal.audit.service import chain_key
-    from portal.backoffice.chain_status import current_status
     from portal.extensions import db
     from portal.models.audit import AuditEvent
 

@@ -37,9 +37,9 @@ def seed_week(app, nora, sam):
 
 
 def board_for(app, username: str):
-    from portal.backoffice.stats import build_dashboard
     from portal.extensions import db
     from portal.models.staff import StaffUser
+    from portal.reporting.stats import build_dashboard
 
     with app.app_context():
         user = db.session.query(StaffUser).filter_by(username=username).one()

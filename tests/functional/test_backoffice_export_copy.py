@@ -51,10 +51,10 @@ def both_exports(app, user_id: int, args: dict | None = None, now: datetime = NO
     """(csv.writer's bytes, COPY's bytes, rows counted by each) for one export query."""
     from flask import g
 
-    from portal.backoffice import export_copy, export_format, queries
     from portal.backoffice.transactions import parse_filter
     from portal.extensions import db
     from portal.models.staff import StaffUser
+    from portal.reporting import export_copy, export_format, queries
 
     with app.test_request_context():
         user = g.staff_user = db.session.get(StaffUser, user_id)

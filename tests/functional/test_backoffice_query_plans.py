@@ -3,7 +3,7 @@ capture_requests for the first page, a later page, or any single filter, on 20,0
 (enough that the planner prefers a Seq Scan whenever no index fits).
 
 The plans are read with EXPLAIN on the very statements the list runs, built by
-``portal.backoffice.queries`` and ``keyset.time_page_select``.
+``portal.reporting.queries`` and ``keyset.time_page_select``.
 """
 
 from __future__ import annotations
@@ -68,11 +68,11 @@ def big(app, make_staff):
 
 
 def plan_for(app, username: str, now: datetime = NOW, after: str | None = None, **filters):
-    from portal.backoffice import keyset, queries
-    from portal.backoffice.filters import TransactionFilter
     from portal.extensions import db
     from portal.models.capture import CaptureRequest
     from portal.models.staff import StaffUser
+    from portal.reporting import keyset, queries
+    from portal.reporting.filters import TransactionFilter
 
     with app.app_context():
         user = db.session.query(StaffUser).filter_by(username=username).one()
@@ -102,7 +102,7 @@ SHAPES = {
 
 def test_every_query_shape_is_answered_from_an_index(app, big):
     """One seeding, every shape (seeding 20,000 rows per shape would make this slow)."""
-    from portal.backoffice.keyset import TimeKey
+    from portal.reporting.keyset import TimeKey
 
     agent = big[7]
     plans = {name: plan_for(app, "reader", **filters) for name, filters in SHAPES.items()}

@@ -14,12 +14,12 @@ import pytest
 from flask import Blueprint, render_template_string, request
 from sqlalchemy import select, text
 
-from portal.dataprotect import service
 from portal.extensions import db
 from portal.models.audit import AuditEvent
 from portal.models.capture import CaptureRequest
 from portal.models.captured_data import CapturedValue, DataSubmission
 from portal.models.types import utcnow
+from portal.personal_data import service
 from tests.conftest import csrf_from, post_form
 
 PURPOSE = "Update the address on home insurance policy HX-20931"

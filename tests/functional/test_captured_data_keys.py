@@ -10,12 +10,13 @@ import os
 import pytest
 from sqlalchemy import select, update
 
-from portal.dataprotect import rotation, service
-from portal.dataprotect.crypto import DecryptionError
-from portal.dataprotect.keyring import UnknownKeyError, current_keyring
+from config.keyring import UnknownKeyError
 from portal.extensions import db
 from portal.models.audit import AuditEvent
 from portal.models.captured_data import CapturedValue
+from portal.personal_data import rotation, service
+from portal.personal_data.crypto import DecryptionError
+from portal.personal_data.keyring import current_keyring
 from tests.functional.test_captured_data import ENTERED, load, new_request, store
 
 

@@ -496,7 +496,7 @@ def test_an_event_whose_handling_keeps_raising_backs_off_then_is_given_up(
     from portal.extensions import db
     from portal.models.payment import ProcessedWebhookEvent
     from portal.payments.gateway import StripeGateway
-    from portal.payments.webhook_worker import run_once
+    from portal.stripe_events.worker import run_once
 
     class ClientBug(StripeGateway):  # Stripe's side of the edge, failing unforeseeably
         def retrieve_payment_intent(self, intent_id):
@@ -529,7 +529,7 @@ def test_the_back_office_timeline_shows_each_event_received_and_what_came_of_it(
 ):
     """Proves: the request's timeline lists the Stripe events received about its payment,
     with the worker's outcome in words (one still waiting, one handled)."""
-    from portal.backoffice.timeline import WEBHOOK, timeline
+    from portal.reporting.timeline import WEBHOOK, timeline
 
     confirm_in_browser(stripe_sandbox, intent_id, "pm_card_visa")
     client = pay_app.test_client()

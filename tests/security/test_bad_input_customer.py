@@ -91,7 +91,7 @@ def test_personal_data_step(app_factory, make_staff, field_set):
     assert page.status_code == 200, page.status_code
     html = page.get_data(as_text=True)
     token = csrf_from(html)
-    from portal.dataprotect.fields import get_field_set
+    from portal.personal_data.fields import get_field_set
 
     names = list(get_field_set(field_set).field_names)
     inputs = [*names, *(f"{n}-{p}" for n in names for p in ("day", "month", "year"))]

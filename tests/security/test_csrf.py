@@ -48,7 +48,7 @@ def test_there_are_post_routes_to_check(app):
 
 def test_only_signed_requests_are_exempt_and_each_exemption_says_why():
     # csp_reports: browsers' CSP violation reports, the one unsigned exemption (append-only,
-    # non-personal evidence; see portal/integrity/views.py).
+    # non-personal evidence; see portal/csp_reports/views.py).
     """Proves: the CSRF exemptions are the signed webhook and API blueprints and the CSP report
     sink, each with its reason written down."""
     assert set(CSRF_EXEMPT_BLUEPRINTS) <= {"webhooks", "api", "csp_reports"}

@@ -56,8 +56,8 @@ def _import_everything() -> None:
 
 def _all_form_classes() -> list[type]:
     _import_everything()
-    from portal.dataprotect.fields import field_set_choices
-    from portal.dataprotect.forms import form_class
+    from portal.personal_data.fields import field_set_choices
+    from portal.personal_data.forms import form_class
 
     found, queue = [], list(FlaskForm.__subclasses__())
     while queue:

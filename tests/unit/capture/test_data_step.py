@@ -8,11 +8,11 @@ from datetime import timedelta
 import pytest
 
 from portal.capture import data_step
-from portal.dataprotect import service as data_service
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
 from portal.models.payment import Payment
 from portal.models.types import utcnow
+from portal.personal_data import service as data_service
 
 CLEANED = {"email": "someone@example.co.uk", "phone": "020 7946 0958"}
 

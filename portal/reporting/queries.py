@@ -1,0 +1,263 @@
+"""The transactions queries: who may see which requests, the filters, pages and the export.
+
+HTTP-free. Every query here is ``capture_requests`` joined to its agent, team and payment,
+filtered by ``TransactionFilter`` and by the reader's scope, ordered newest first by
+``(created_at, id)`` and read page by page with keyset pagination (``portal.reporting.keyset``)
+or streamed whole (the CSV export) through a server-side cursor. The indexes that keep every
+one of them fast at millions of rows are in ``portal/models/search_indexes.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Row, Select, and_, func, or_, select
+
+from portal.capture import kinds, visibility
+from portal.capture.money import CURRENCY_EXPONENTS, format_amount
+from portal.capture.states import EXPIRABLE, Status
+from portal.extensions import db
+from portal.live_status import panel
+from portal.models.capture import CaptureRequest
+from portal.models.payment import Payment
+from portal.models.staff import StaffUser, Team
+from portal.models.types import utcnow
+from portal.reporting import keyset
+from portal.reporting.filters import TransactionFilter
+from portal.security.authz import Permission, has_permission
+
+#: What the list (and the export) shows: nothing captured from the customer, no card number.
+ROW_COLUMNS = (
+    CaptureRequest.id,
+    CaptureRequest.public_id,
+    CaptureRequest.created_at,
+    CaptureRequest.kind,
+    CaptureRequest.status,
+    CaptureRequest.expires_at,
+    CaptureRequest.amount_minor,
+    CaptureRequest.currency,
+    CaptureRequest.reference,
+    StaffUser.username.label("agent"),
+    Team.name.label("team"),
+    Payment.status.label("payment_status"),
+    Payment.card_brand.label("card_brand"),
+    Payment.card_last4.label("card_last4"),
+    Payment.succeeded_at.label("paid_at"),
+)
+EXPORT_BATCH = 1000
+
+
+def sees_everything(user: StaffUser) -> bool:
+    return has_permission(user.role, Permission.TRANSACTIONS_VIEW_ALL)
+
+
+def scope_clause(user: StaffUser) -> ColumnElement[bool] | None:
+    """None for staff who see every request; otherwise what they may see (a supervisor: their
+    own and their team's, the same rule as the agent console)."""
+    return None if sees_everything(user) else visibility.visible_to(user)
+
+
+def lapsed_clause(now: datetime) -> ColumnElement[bool]:
+    """Links past their expiry whose stored status has not caught up yet: shown "expired"."""
+    return and_(
+        CaptureRequest.status.in_([s.value for s in EXPIRABLE]),
+        CaptureRequest.expires_at <= now,
+    )
+
+
+def status_clause(status: str, now: datetime) -> ColumnElement[bool]:
+    """Requests whose status *as shown* (``states.effective_status``) is ``status``: a link
+    past its expiry reads "expired" before anything has written that down, so it is found
+    under "expired" and not under the status still stored."""
+    if status == Status.EXPIRED:
+        return or_(CaptureRequest.status == status, lapsed_clause(now))
+    if status in EXPIRABLE:
+        return and_(CaptureRequest.status == status, CaptureRequest.expires_at > now)
+    return CaptureRequest.status == status
+
+
+def filter_clauses(flt: TransactionFilter, now: datetime) -> list[ColumnElement[bool]]:
+    """One WHERE condition per field the filter sets."""
+    clauses: list[ColumnElement[bool]] = []
+    if flt.status:
+        clauses.append(status_clause(flt.status, now))
+    if flt.kind:
+        clauses.append(CaptureRequest.kind == flt.kind)
+    if flt.date_from:
+        clauses.append(CaptureRequest.created_at >= flt.created_from())
+    if flt.date_to:
+        clauses.append(CaptureRequest.created_at < flt.created_before())
+    if flt.agent_id is not None:
+        clauses.append(CaptureRequest.created_by_id == flt.agent_id)
+    if flt.team_id is not None:
+        clauses.append(CaptureRequest.team_id == flt.team_id)
+    if flt.reference:
+        clauses.append(func.lower(CaptureRequest.reference) == flt.reference.lower())
+    if flt.currency and (flt.amount_min is not None or flt.amount_max is not None):
+        clauses.append(CaptureRequest.currency == flt.currency)
+    if flt.amount_min is not None:
+        clauses.append(CaptureRequest.amount_minor >= flt.amount_min)
+    if flt.amount_max is not None:
+        clauses.append(CaptureRequest.amount_minor <= flt.amount_max)
+    if flt.card_last4:
+        clauses.append(Payment.card_last4 == flt.card_last4)
+    return clauses
+
+
+def transactions_query(
+    user: StaffUser, flt: TransactionFilter, now: datetime | None = None
+) -> Select:
+    """Every request ``user`` may see that matches ``flt``, unordered (callers order)."""
+    query = (
+        select(*ROW_COLUMNS)
+        .select_from(CaptureRequest)
+        .join(StaffUser, StaffUser.id == CaptureRequest.created_by_id)
+        .outerjoin(Team, Team.id == CaptureRequest.team_id)
+        .outerjoin(Payment, Payment.capture_request_id == CaptureRequest.id)
+    )
+    scope = scope_clause(user)
+    if scope is not None:
+        query = query.where(scope)
+    return query.where(*filter_clauses(flt, now or utcnow()))
+
+
+def _key(row: Row) -> keyset.TimeKey:
+    return keyset.TimeKey(row.created_at, row.id)
+
+
+def transactions_page(
+    user: StaffUser,
+    flt: TransactionFilter,
+    direction: keyset.Direction,
+    size: int = keyset.DEFAULT_PAGE_SIZE,
+    now: datetime | None = None,
+) -> keyset.Page:
+    """One page of ``describe``d rows, newest first. Raises keyset.CursorError."""
+    now = now or utcnow()
+    page = keyset.time_keyset(
+        transactions_query(user, flt, now),
+        CaptureRequest.created_at,
+        CaptureRequest.id,
+        direction,
+        size,
+        _key,
+    )
+    return keyset.Page([describe(row, now) for row in page.rows], page.older, page.newer)
+
+
+def export_query(user: StaffUser, flt: TransactionFilter, now: datetime | None = None) -> Select:
+    """Every matching row, newest first, to be read with ``stream``. Built up front (while
+    ``user`` is still bound to the request's session): a streamed response outlives it."""
+    return transactions_query(user, flt, now).order_by(
+        CaptureRequest.created_at.desc(), CaptureRequest.id.desc()
+    )
+
+
+def stream(query: Select) -> Iterator[Row]:
+    """The rows of ``query``, fetched ``EXPORT_BATCH`` at a time through a server-side cursor
+    (``yield_per`` turns on ``stream_results``), so memory stays flat however many rows
+    there are. Holds a transaction open until exhausted or closed."""
+    # Through the session's connection: plain Core rows, no ORM loading machinery per row.
+    connection = db.session.connection()
+    result = connection.execute(query.execution_options(yield_per=EXPORT_BATCH))
+    try:
+        yield from result
+    finally:
+        result.close()
+
+
+@dataclass(frozen=True)
+class TransactionView:
+    """A row as the list and the export show it."""
+
+    public_id: str
+    created_at: datetime
+    kind: str
+    kind_label: str
+    status: str
+    status_label: str
+    agent: str
+    team: str | None
+    reference: str | None
+    amount: str | None
+    amount_plain: str | None
+    currency: str | None
+    payment_status: str | None
+    card: str | None
+    paid_at: datetime | None
+
+
+def plain_amount(minor: int | None, currency: str | None) -> str | None:
+    """``1250, "GBP"`` -> ``"12.50"``: a number a spreadsheet reads as one."""
+    if minor is None or not currency:
+        return None
+    places = CURRENCY_EXPONENTS.get(currency, 2)
+    if not places:
+        return str(minor)
+    whole, part = divmod(minor, 10**places)
+    return f"{whole}.{part:0{places}d}"
+
+
+def card_label(brand: str | None, last4: str | None) -> str | None:
+    """``Visa •••• 4242``: brand and last four digits, never more."""
+    if not last4:
+        return None
+    return f"{(brand or 'Card').title()} \u2022\u2022\u2022\u2022 {last4}"
+
+
+def shown_status(status: str, expires_at: datetime, now: datetime) -> Status:
+    current = Status(status)
+    if current in EXPIRABLE and expires_at <= now:
+        return Status.EXPIRED
+    return current
+
+
+def describe(row: Row, now: datetime) -> TransactionView:
+    status = shown_status(row.status, row.expires_at, now)
+    amount = (
+        format_amount(row.amount_minor, row.currency)
+        if row.amount_minor is not None and row.currency in CURRENCY_EXPONENTS
+        else None
+    )
+    return TransactionView(
+        public_id=row.public_id,
+        created_at=row.created_at,
+        kind=row.kind,
+        kind_label=kinds.KINDS.get(row.kind, row.kind),
+        status=status.value,
+        status_label=panel.LABELS[status],
+        agent=row.agent,
+        team=row.team,
+        reference=row.reference,
+        amount=amount,
+        amount_plain=plain_amount(row.amount_minor, row.currency),
+        currency=row.currency,
+        payment_status=row.payment_status,
+        card=card_label(row.card_brand, row.card_last4),
+        paid_at=row.paid_at,
+    )
+
+
+def find_visible(user: StaffUser, public_id: str) -> CaptureRequest | None:
+    """The request if ``user`` may see it in the back office, else None (answer 404)."""
+    if sees_everything(user):
+        return db.session.execute(
+            select(CaptureRequest).where(CaptureRequest.public_id == public_id)
+        ).scalar_one_or_none()
+    return visibility.find_visible(user, public_id)
+
+
+def teams_for(user: StaffUser) -> dict[int, str]:
+    """Teams ``user`` may filter on: all of them for those who see everything, else none (a
+    supervisor's list is already their team's)."""
+    if not sees_everything(user):
+        return {}
+    return dict(db.session.execute(select(Team.id, Team.name).order_by(Team.name)).all())
+
+
+def agent_id_for(username: str) -> int | None:
+    return db.session.execute(
+        select(StaffUser.id).where(StaffUser.username == username)
+    ).scalar_one_or_none()

@@ -1,0 +1,294 @@
+"""Everything that happened to one capture request, in order: who did what and when.
+
+Merges the audit trail (rows whose target is the request: its life, its messages, its payment,
+refunds, reveals) with the records the domain keeps of each try: delivery attempts, card
+attempts (with decline codes) and refunds. Holds nothing captured from the customer and no card
+number: cards appear as brand and last four digits only.
+
+Stripe webhook events about the payment's PaymentIntent appear as received (type, and what the
+webhook worker made of them); what a webhook changed appears through the audit rows it wrote,
+whose actor is ``stripe-webhook``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+
+from portal.capture.money import CURRENCY_EXPONENTS, format_amount
+from portal.extensions import db
+from portal.models.audit import AuditEvent
+from portal.models.capture import CaptureRequest
+from portal.models.delivery import DeliveryAttempt, DeliveryMessage
+from portal.models.payment import Payment, PaymentAttempt, ProcessedWebhookEvent
+from portal.models.refund import Refund
+from portal.reporting.queries import card_label
+
+AUDIT, DELIVERY, CARD, REFUND = "Audit trail", "Delivery attempt", "Card attempt", "Refund"
+WEBHOOK = "Stripe event"
+#: What the webhook worker made of an event, in words.
+WEBHOOK_OUTCOME_WORDS = {
+    "queued": "waiting to be handled",
+    "applied": "handled",
+    "ignored": "not acted on (a kind Postern ignores)",
+    "not_ours": "not about this payment",
+    "failed": "could not be handled (Stripe unreachable); reconcile repairs it",
+}
+
+ACTION_WORDS = {
+    "capture.created": "Request created",
+    "capture.sent": "Link sent",
+    "capture.opened": "Link opened",
+    "capture.bound": "Customer pressed Start",
+    "capture.bind_refused": "Start refused: link already used on another device",
+    "capture.identity_attempt": "Wrong answer to the identity question",
+    "capture.verified": "Identity confirmed",
+    "capture.locked": "Locked after too many wrong answers",
+    "capture.in_progress": "Customer started entering details",
+    "capture.succeeded": "Request completed",
+    "capture.failed": "Request failed",
+    "capture.revoked": "Request revoked",
+    "capture.extended": "Link time extended",
+    "capture.link_replaced": "Link replaced (sent again)",
+    "capture.expired": "Link expired",
+    "delivery.queued": "Message queued",
+    "delivery.sent": "Message sent",
+    "delivery.failed": "Message could not be sent",
+    "delivery.cancelled": "Message cancelled",
+    "payment.intent_created": "Payment opened with Stripe",
+    "payment.failed": "Card payment attempt failed",
+    "payment.succeeded": "Payment succeeded",
+    "payment.canceled": "Payment cancelled",
+    "payment.reconciled": "Payment reconciled with Stripe",
+    "payment.succeeded_after_close": "Paid after the request closed: refund needed",
+    "refund.requested": "Refund requested",
+    "refund.approved": "Refund approved",
+    "refund.rejected": "Refund rejected",
+    "refund.submit_deferred": "Refund waiting to reach Stripe",
+    "refund.failed": "Refund failed",
+    "refund.succeeded": "Refund succeeded",
+    "data.submitted": "Customer submitted personal details",
+    "data.declined": "Customer declined to give personal details",
+    "data.revealed": "Personal details revealed to staff",
+    "data.erased": "Personal details erased",
+}
+#: Audit detail keys not worth a reader's time (internal ids repeated elsewhere on the page).
+_QUIET_KEYS = frozenset({"refund_id"})
+
+
+@dataclass(frozen=True)
+class Entry:
+    at: datetime
+    source: str
+    actor: str
+    what: str
+    outcome: str = "success"
+    details: list[str] = field(default_factory=list)
+
+
+def action_words(action: str) -> str:
+    return ACTION_WORDS.get(action) or action.replace("_", " ").replace(".", ": ", 1).capitalize()
+
+
+def _value_words(value) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value) or "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def detail_words(details: dict | None) -> list[str]:
+    """Audit details as short "name: value" lines; an amount is shown in its currency."""
+    details = dict(details or {})
+    lines = []
+    currency = details.pop("currency", None)
+    amount = details.pop("amount_minor", None)
+    if amount is not None:
+        currency = (currency or "").upper()
+        shown = format_amount(amount, currency) if currency in CURRENCY_EXPONENTS else amount
+        lines.append(f"amount: {shown}")
+    elif currency:
+        lines.append(f"currency: {currency}")
+    for key in sorted(details):
+        value = details[key]
+        if value is None or value == "" or key in _QUIET_KEYS:
+            continue
+        lines.append(f"{key.replace('_', ' ')}: {_value_words(value)}")
+    return lines
+
+
+def _actor(event: AuditEvent) -> str:
+    if event.actor_label == "stripe-webhook":
+        return "Stripe (webhook)"
+    return f"{event.actor_label} ({event.actor_role})" if event.actor_role else event.actor_label
+
+
+def _audit_entries(request: CaptureRequest) -> list[Entry]:
+    events = db.session.execute(
+        select(AuditEvent)
+        .where(
+            AuditEvent.target_type == "capture_request", AuditEvent.target_id == request.public_id
+        )
+        .order_by(AuditEvent.seq)
+    ).scalars()
+    return [
+        Entry(
+            event.occurred_at,
+            AUDIT,
+            _actor(event),
+            action_words(event.action),
+            event.outcome,
+            detail_words(event.details),
+        )
+        for event in events
+    ]
+
+
+def _delivery_entries(request: CaptureRequest) -> list[Entry]:
+    rows = db.session.execute(
+        select(DeliveryAttempt, DeliveryMessage)
+        .join(DeliveryMessage, DeliveryMessage.id == DeliveryAttempt.message_id)
+        .where(DeliveryMessage.capture_request_id == request.id)
+        .order_by(DeliveryAttempt.started_at, DeliveryAttempt.id)
+    ).all()
+    entries = []
+    for attempt, message in rows:
+        outcome = attempt.outcome or "in flight"
+        what = (
+            f"{message.channel.upper()} to {message.destination_masked}: "
+            f"attempt {attempt.attempt_number} {outcome}"
+        )
+        details = [f"error: {attempt.error_code}"] if attempt.error_code else []
+        entries.append(
+            Entry(
+                attempt.started_at,
+                DELIVERY,
+                f"outbox worker ({message.backend})",
+                what,
+                "failure" if attempt.outcome == "failed" else "success",
+                details,
+            )
+        )
+    return entries
+
+
+def _card_entries(payment: Payment | None) -> list[Entry]:
+    if payment is None:
+        return []
+    attempts = db.session.execute(
+        select(PaymentAttempt)
+        .where(PaymentAttempt.payment_id == payment.id)
+        .order_by(PaymentAttempt.created_at, PaymentAttempt.id)
+    ).scalars()
+    entries = []
+    for attempt in attempts:
+        card = card_label(attempt.card_brand, attempt.card_last4) or "card"
+        details = [
+            f"{label}: {value}"
+            for label, value in (
+                ("failure code", attempt.failure_code),
+                ("decline code", attempt.decline_code),
+                ("3-D Secure", attempt.three_d_secure),
+            )
+            if value
+        ]
+        entries.append(
+            Entry(
+                attempt.created_at,
+                CARD,
+                "customer",
+                f"{card}: {attempt.outcome}",
+                "success" if attempt.outcome == "succeeded" else "failure",
+                details,
+            )
+        )
+    return entries
+
+
+def _webhook_entries(payment: Payment | None) -> list[Entry]:
+    if payment is None or payment.stripe_payment_intent_id is None:
+        return []
+    events = db.session.execute(
+        select(ProcessedWebhookEvent)
+        .where(ProcessedWebhookEvent.payment_intent_id == payment.stripe_payment_intent_id)
+        .order_by(ProcessedWebhookEvent.received_at, ProcessedWebhookEvent.id)
+    ).scalars()
+    return [
+        Entry(
+            event.received_at,
+            WEBHOOK,
+            "Stripe (webhook)",
+            f"{event.event_type} received: "
+            + WEBHOOK_OUTCOME_WORDS.get(event.outcome, event.outcome),
+            "failure" if event.outcome == "failed" else "success",
+            [f"attempts: {event.attempts}"] if event.attempts > 1 else [],
+        )
+        for event in events
+    ]
+
+
+def refunds_of(payment: Payment | None) -> list[Refund]:
+    if payment is None:
+        return []
+    return list(
+        db.session.execute(
+            select(Refund).where(Refund.payment_id == payment.id).order_by(Refund.id)
+        ).scalars()
+    )
+
+
+def _refund_entries(refunds: list[Refund]) -> list[Entry]:
+    entries = []
+    for refund in refunds:
+        amount = format_amount(refund.amount_minor, refund.currency)
+        requester = refund.requested_by.username
+        entries.append(
+            Entry(
+                refund.created_at,
+                REFUND,
+                requester,
+                f"Refund of {amount} asked for",
+                details=[f"reason: {refund.reason_code}", f"status now: {refund.status}"],
+            )
+        )
+        if refund.decided_at and refund.decided_by:
+            verdict = "rejected" if refund.status == "rejected" else "approved"
+            entries.append(
+                Entry(
+                    refund.decided_at,
+                    REFUND,
+                    refund.decided_by.username,
+                    f"Refund of {amount} {verdict}",
+                )
+            )
+        if refund.completed_at:
+            failed = refund.status in ("failed", "canceled")
+            details = [f"failure: {refund.failure_code}"] if refund.failure_code else []
+            entries.append(
+                Entry(
+                    refund.completed_at,
+                    REFUND,
+                    "Stripe",
+                    f"Refund of {amount} {refund.status}",
+                    "failure" if failed else "success",
+                    details,
+                )
+            )
+    return entries
+
+
+def timeline(
+    request: CaptureRequest, payment: Payment | None, refunds: list[Refund]
+) -> list[Entry]:
+    """All entries, oldest first (ties keep the audit trail's own order)."""
+    entries = (
+        _audit_entries(request)
+        + _delivery_entries(request)
+        + _card_entries(payment)
+        + _webhook_entries(payment)
+        + _refund_entries(refunds)
+    )
+    return sorted(entries, key=lambda entry: entry.at)
