@@ -131,13 +131,14 @@ def test_real_404_405_413_and_csrf_pages(app):
     assert_nothing_leaks(csrf)
 
 
-def test_error_pages_do_not_show_the_staff_navigation(app, make_staff):
-    """Proves: an error page never renders staff navigation, even for a signed-in user (it cannot
-    rely on a request that failed)."""
+def test_error_pages_give_signed_in_staff_their_navigation_back(app, make_staff):
+    """Proves: a signed-in agent's error page keeps the navigation (a way back to the console),
+    drawn from the copy of the staff member taken at sign-in, never from the request that failed
+    (tests/security/test_error_pages_database_gone.py shows it sends no SQL)."""
     client = app.test_client()
     login(client, make_staff("agent"))
     page = client.get("/test-only/crash").get_data(as_text=True)
-    assert "Sign out" not in page
+    assert "Sign out" in page and 'href="/agent/"' in page
 
 
 def test_the_crash_is_logged_with_its_traceback_but_redacted(app, log_output):
