@@ -23,6 +23,7 @@ stops with ``stop()``. What differs from a real deployment is listed in ``DIFFER
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import hashlib
@@ -36,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -155,13 +157,25 @@ class Certificates:
 
 
 class Mailbox:
-    """What the SMTP server accepted, as parsed messages, oldest first."""
+    """What the SMTP server accepted, as parsed messages, oldest first.
+
+    ``before_reply``, if set, is called with each message once it is kept and before the server
+    answers (in a thread of its own, so it may block): the moment a fault test acts on, when the
+    provider has the message and the sender does not know it yet. If it returns a reply such as
+    ``"451 4.3.0 Try again later"``, the message is refused with it and not kept."""
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.before_reply: Callable[[EmailMessage], str | None] | None = None
 
     async def handle_DATA(self, server, session, envelope):  # aiosmtpd calls it by this name
-        self.messages.append(message_from_bytes(envelope.original_content, policy=policy.default))
+        message = message_from_bytes(envelope.original_content, policy=policy.default)
+        self.messages.append(message)
+        if self.before_reply is not None:
+            refusal = await asyncio.to_thread(self.before_reply, message)
+            if refusal:
+                self.messages.remove(message)
+                return refusal
         return "250 Message accepted for delivery"
 
     def to(self, address: str) -> list[EmailMessage]:
@@ -251,7 +265,8 @@ def production_environment(
     env.put("POSTERN_IDENTITY_PEPPER", "IDENTITY_PEPPER", _secret())
     data_key = f"run-{secrets.token_hex(3)}:" + base64.b64encode(os.urandom(32)).decode()
     env.put("POSTERN_DATA_ENCRYPTION_KEYS", "DATA_ENCRYPTION_KEYS", data_key)
-    env.put("POSTERN_PRIVACY_NOTICE_URL", "PRIVACY_NOTICE_URL", public_url + "/privacy-notice")
+    # The operator publishes its own notice; .test names resolve nowhere, as none is served here.
+    env.put("POSTERN_PRIVACY_NOTICE_URL", "PRIVACY_NOTICE_URL", "https://privacy.postern.test/")
     env.put("POSTERN_DELIVERY_SMS_BACKEND", "DELIVERY_SMS_BACKEND", "disabled")
     env.put("POSTERN_DELIVERY_EMAIL_BACKEND", "DELIVERY_EMAIL_BACKEND", "smtp")
     env.put("SMTP_HOST", "SMTP_HOST", "127.0.0.1")
@@ -328,7 +343,9 @@ class Stack:
         if self._app is None:
             from portal import create_app
 
-            self._app = create_app("production", self.settings)
+            # No key prefix: Flask-Limiter is one object per process and would keep this app's
+            # prefix for every app the test process builds after it.
+            self._app = create_app("production", {**self.settings, "RATELIMIT_KEY_PREFIX": ""})
         return self._app
 
     def add_staff(
