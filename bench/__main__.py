@@ -296,6 +296,7 @@ def make_staff(app) -> dict:
 
 
 def make_links(app, agent_id: int, count: int) -> list[str]:
+    from portal.audit import Actor
     from portal.capture import service
     from portal.extensions import db
     from portal.models.staff import StaffUser
@@ -315,7 +316,8 @@ def make_links(app, agent_id: int, count: int) -> list[str]:
                 identity_item="postcode",
                 identity_value="SW1A 1AA",
             )
-            paths.append("/c/" + service.create_request(agent, spec).url.rsplit("/c/", 1)[1])
+            issued = service.create_request(agent, spec, actor=Actor.staff(agent))
+            paths.append("/c/" + issued.url.rsplit("/c/", 1)[1])
         db.session.commit()
     return paths
 

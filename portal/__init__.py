@@ -120,6 +120,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.csp_reports.views import bp as csp_reports_bp
     from portal.customer import data_views, payment_views  # noqa: F401  (add their pages to it)
     from portal.customer.views import bp as customer_bp
+    from portal.errors import speaks_json
     from portal.health import bp as health_bp
     from portal.webhooks.views import bp as webhooks_bp
 
@@ -130,6 +131,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(customer_bp, url_prefix="/c")
     app.register_blueprint(webhooks_bp, url_prefix="/webhooks")
     app.register_blueprint(csp_reports_bp)  # POST /csp-report (config/csp.py REPORT_PATH)
+    # Every answer there is JSON, errors included: the agent console's API, Stripe's webhooks.
+    speaks_json(app, "/agent/api/", "/webhooks/")
     # The development outbox page: never in production (its settings check refuses it too).
     if app.config.get("DEV_OUTBOX_ENABLED") and app.config.get("ENV_NAME") != "production":
         from portal.devtools.views import bp as devtools_bp

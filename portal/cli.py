@@ -9,8 +9,8 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from portal import audit
 from portal.audit.checkpoints import verify_audit_chain
-from portal.audit.service import Actor
 from portal.extensions import db
 from portal.models.staff import StaffUser
 from portal.security.authz import Role, mfa_required
@@ -19,7 +19,6 @@ from portal.staff import accounts as staff_accounts
 from portal.staff import login
 from portal.staff.accounts import get_or_create_team  # noqa: F401  (re-exported)
 
-CLI_ACTOR = Actor("cli")
 ROLE_CHOICE = click.Choice([role.value for role in Role])
 
 # AppGroups, so each command runs in an app context however it is invoked (the ``flask`` script,
@@ -43,7 +42,7 @@ def create_staff(
     display_name: str = "",
     team: str | None = None,
     email: str | None = None,
-    actor: Actor = CLI_ACTOR,
+    actor: audit.Actor = audit.CLI,
 ) -> StaffUser:
     """Create a staff account (``portal.staff.accounts.create_staff``, acting as the CLI by
     default). Raises ValueError or PasswordPolicyError. Caller commits."""
@@ -77,7 +76,7 @@ def users_create(username, role, display_name, team, email, password):
 def users_disable(username):
     """Disable an account and end its sessions."""
     user = _user_or_exit(username)
-    ended = staff_accounts.disable(user, actor=CLI_ACTOR)
+    ended = staff_accounts.disable(user, actor=audit.CLI)
     db.session.commit()
     click.echo(f"disabled {user.username}; {ended} session(s) ended")
 
@@ -87,7 +86,7 @@ def users_disable(username):
 def users_enable(username):
     """Re-enable a disabled account."""
     user = _user_or_exit(username)
-    staff_accounts.enable(user, actor=CLI_ACTOR)
+    staff_accounts.enable(user, actor=audit.CLI)
     db.session.commit()
     click.echo(f"enabled {user.username}")
 
@@ -99,7 +98,7 @@ def users_set_role(username, role):
     """Change an account's role; its sessions end so the new rights apply at once."""
     user = _user_or_exit(username)
     old = user.role
-    staff_accounts.set_role(user, role, actor=CLI_ACTOR)
+    staff_accounts.set_role(user, role, actor=audit.CLI)
     db.session.commit()
     click.echo(f"{user.username}: {old} -> {role}")
 
@@ -109,7 +108,7 @@ def users_set_role(username, role):
 def users_reset_mfa(username):
     """Remove an account's second factor; it must enrol again at next login if its role needs it."""
     user = _user_or_exit(username)
-    staff_accounts.reset_mfa(user, actor=CLI_ACTOR)
+    staff_accounts.reset_mfa(user, actor=audit.CLI)
     db.session.commit()
     click.echo(f"second factor removed for {user.username}")
 

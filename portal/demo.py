@@ -17,7 +17,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from config.settings import INSTANCE_DIR
-from portal.audit.service import Actor
+from portal import audit
 from portal.extensions import db
 from portal.models.staff import StaffUser
 from portal.security.authz import mfa_required
@@ -98,7 +98,7 @@ def seed():
         if user is None:
             password = _passphrase()
             user = accounts.create_staff(
-                username, password, role, display_name=name, team=team, actor=Actor("cli")
+                username, password, role, display_name=name, team=team, actor=audit.CLI
             )
             entry = {"password": password, "role": role}
             if mfa_required(role):

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, g, jsonify, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 
 log = logging.getLogger("postern.errors")
+JSON = "application/json"
 
 MESSAGES = {
     400: ("We could not read what was sent", "Please go back, reload the page and try again."),
@@ -94,8 +95,23 @@ PLAIN_PAGE = (
 )
 
 
-def _wants_json() -> bool:
-    return request.is_json or request.path.startswith(("/agent/api/", "/webhooks/"))
+#: Where ``speaks_json`` keeps an app's JSON areas, in ``app.extensions``.
+JSON_AREAS = "postern_json_areas"
+
+
+def speaks_json(app: Flask, *url_prefixes: str) -> None:
+    """Declare the parts of the site (by URL prefix) that answer in JSON whatever happens:
+    errors, and "sign in again" for a session that ended, are JSON there too."""
+    app.extensions[JSON_AREAS] = (*app.extensions.get(JSON_AREAS, ()), *url_prefixes)
+
+
+def wants_json() -> bool:
+    """Whether the current request is answered in JSON rather than a page: it is in a part of
+    the site that speaks JSON (``speaks_json``; even a path that matches no route there), or the
+    client sent JSON, or prefers JSON to HTML. A browser's Accept prefers HTML."""
+    if request.path.startswith(current_app.extensions.get(JSON_AREAS, ())) or request.is_json:
+        return True
+    return request.accept_mimetypes.best_match(["text/html", JSON]) == JSON
 
 
 def _words(status: int) -> tuple[str, str]:
@@ -119,7 +135,7 @@ def render_error(status: int, title: str | None = None, detail: str | None = Non
     """Our page (or JSON, for API and webhook paths) for ``status``. Touches no database."""
     default_title, default_detail = _words(status)
     title, detail = title or default_title, detail or default_detail
-    if _wants_json():
+    if wants_json():
         return jsonify(error=status, message=title), status
     try:
         page = render_template("errors/error.html", status=status, title=title, detail=detail)

@@ -12,8 +12,9 @@ The rules:
   package ``portal`` is kept outside the graph (``package_cycles``);
 - portal never imports ``stripe_sandbox`` (the offline stand-in is reached over HTTP only);
 - only ``portal/payments/gateway.py`` imports ``stripe``;
-- domain units never import a blueprint unit, nor ``flask.request``: reading HTTP is the
-  blueprints' job (``KNOWN_AMBIENT_REQUEST`` lists what still does, so that it can only shrink);
+- domain units never import a blueprint unit, nor ``flask.request`` or ``flask.g``: reading
+  HTTP is the blueprints' job, and what a service needs from the request in flight (who is
+  acting, from which client) is passed in as an argument (``portal.security.actors``);
 - config/ never imports portal/.
 
 Each rule has a twin below that runs the checker on a synthetic package with a violation and
@@ -49,13 +50,8 @@ HTTP_INFRASTRUCTURE_UNITS = frozenset(
     {"portal", "portal.security", "portal.observability", "portal.errors", "portal.health"}
 )
 
-#: Domain modules that still read ``flask.request`` today. The audit trail takes the actor
-#: (``g.staff_user``) and the client's address and user agent from the request in flight; actors
-#: are to be passed in explicitly, and then this set empties. The test asserts the set is exact,
-#: so it can only shrink: take a module off when it stops reading the request.
-KNOWN_AMBIENT_REQUEST = {
-    "portal/audit/service.py",  # _default_actor() and _request_origin()
-}
+#: The request-scoped globals of Flask that domain code must not read.
+REQUEST_GLOBALS = frozenset({"request", "g"})
 
 
 @dataclass(frozen=True)
@@ -221,7 +217,8 @@ def domain_imports_of_blueprints(imports: Iterable[Import], package: str = "port
 
 
 def request_readers(root: Path, package: str = "portal") -> dict[str, str]:
-    """Domain modules that import or use ``flask.request``: path -> first place found."""
+    """Domain modules that import or use ``flask.request`` or ``flask.g``: path -> first place
+    found."""
     found: dict[str, str] = {}
     for path in sorted((root / package).rglob("*.py")):
         relative = path.relative_to(root)
@@ -233,10 +230,10 @@ def request_readers(root: Path, package: str = "portal") -> dict[str, str]:
             if (
                 isinstance(node, ast.ImportFrom)
                 and node.module in ("flask", "flask.globals")
-                and any(alias.name == "request" for alias in node.names)
+                and any(alias.name in REQUEST_GLOBALS for alias in node.names)
             ) or (
                 isinstance(node, ast.Attribute)
-                and node.attr == "request"
+                and node.attr in REQUEST_GLOBALS
                 and isinstance(node.value, ast.Name)
                 and node.value.id == "flask"
             ):
@@ -279,13 +276,10 @@ def test_domain_packages_never_import_blueprint_packages(project_imports):
     assert not findings, _report(findings, "domain code must not depend on the HTTP layer")
 
 
-def test_domain_packages_never_read_flask_request():
-    found = request_readers(PROJECT_ROOT)
-    new = sorted(where for path, where in found.items() if path not in KNOWN_AMBIENT_REQUEST)
-    assert not new, _report(new, "domain code must take what it needs as arguments, not request")
-    gone = sorted(KNOWN_AMBIENT_REQUEST - set(found))
-    assert not gone, _report(
-        gone, "no longer reads flask.request: take it off KNOWN_AMBIENT_REQUEST"
+def test_domain_packages_never_read_the_request_or_g():
+    found = sorted(request_readers(PROJECT_ROOT).values())
+    assert not found, _report(
+        found, "domain code must take what it needs as arguments, not from request or g"
     )
 
 
@@ -374,12 +368,15 @@ def test_checker_reports_domain_code_on_the_http_layer(tmp_path):
             "portal/capture/x.py": "from portal.agent.views import bp\n",
             "portal/capture/y.py": "import flask\n\ndef f():\n    return flask.request.form\n",
             "portal/capture/z.py": "from flask import g, request as current\n",
+            "portal/capture/w.py": "from flask import current_app, g\n",
+            "portal/capture/v.py": "from flask import current_app\n",
         },
     )
     assert domain_imports_of_blueprints(iter_imports(root, ["portal"])) == [
         "portal/capture/x.py:1: domain module portal.capture.x imports portal.agent.views"
     ]
     assert request_readers(root) == {
+        "portal/capture/w.py": "portal/capture/w.py:1",
         "portal/capture/y.py": "portal/capture/y.py:4",
         "portal/capture/z.py": "portal/capture/z.py:1",
     }

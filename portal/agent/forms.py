@@ -11,9 +11,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 from portal.capture import identity, kinds
-from portal.capture.money import AmountError, parse_amount
 from portal.capture.service import RequestSpec
 from portal.delivery.destinations import normalise_destination
+from portal.money import AmountError, parse_amount
 from portal.security.validators import NoCardNumbers
 
 NO_IDENTITY_CHECK = "none"

@@ -16,7 +16,6 @@ import segno
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from sqlalchemy.orm import joinedload
 
-from portal import audit
 from portal.agent.forms import ActionForm, CreateRequestForm, ExtendForm, ResendForm
 from portal.capture import identity, service, visibility
 from portal.capture.service import CaptureError, DuplicateSubmission, IssuedLink
@@ -24,6 +23,7 @@ from portal.extensions import db
 from portal.live_status.panel import local_time, panel_data, with_deliveries
 from portal.payments import service as payments
 from portal.payments.gateway import StripeGateway
+from portal.security.actors import client_origin, signed_in_actor
 from portal.security.authz import Permission, has_permission
 from portal.security.guards import gate_blueprint, requires
 
@@ -33,8 +33,9 @@ gate_blueprint(bp, Permission.CAPTURE_VIEW_OWN)
 
 def _panels(requests) -> list[dict]:
     expired_any = False
+    origin = client_origin()
     for item in requests:
-        expired_any = service.expire_if_due(item) or expired_any
+        expired_any = service.expire_if_due(item, origin=origin) or expired_any
     if expired_any:
         db.session.commit()
     return [panel_data(item) for item in requests]
@@ -87,7 +88,7 @@ def create():
     if not form.validate_on_submit():
         return _render_console(form, status=400)
     try:
-        issued = service.create_request(g.staff_user, form.spec())
+        issued = service.create_request(g.staff_user, form.spec(), actor=signed_in_actor())
     except DuplicateSubmission:
         db.session.rollback()
         flash("That request was already created (the form was sent twice).", "info")
@@ -124,14 +125,13 @@ def revoke(public_id: str):
     capture = _visible_or_404(public_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    response = _act(lambda: service.revoke(capture), "Request revoked: its link no longer works.")
+    actor = signed_in_actor()
+    response = _act(
+        lambda: service.revoke(capture, actor=actor), "Request revoked: its link no longer works."
+    )
     # A PaymentIntent already made for the customer must never be charged now: cancel it at
     # Stripe at once (if Stripe is unreachable, reconcile cancels it later).
-    payments.stop_quietly(
-        capture,
-        gateway=StripeGateway.for_app(),
-        actor=audit.service.Actor(g.staff_user.username, g.staff_user.id, g.staff_user.role),
-    )
+    payments.stop_quietly(capture, gateway=StripeGateway.for_app(), actor=actor)
     return response
 
 
@@ -143,7 +143,7 @@ def extend(public_id: str):
     if not form.validate_on_submit():
         abort(400)
     return _act(
-        lambda: service.extend(capture, form.minutes.data),
+        lambda: service.extend(capture, form.minutes.data, actor=signed_in_actor()),
         lambda expiry: f"Extended: the link now works until {local_time(expiry)}.",
     )
 
@@ -158,7 +158,9 @@ def resend(public_id: str):
         flash(f"The link was not re-sent: {message}", "error")
         return redirect(url_for("agent.console"))
     try:
-        issued = service.resend(capture, form.channel.data, form.destination.data)
+        issued = service.resend(
+            capture, form.channel.data, form.destination.data, actor=signed_in_actor()
+        )
     except ValueError as problem:
         db.session.rollback()
         flash(f"The link was not re-sent: {problem}", "error")

@@ -1,11 +1,41 @@
 """The audit trail: record what staff, customers and the system did, and prove it was not edited.
 
-``service`` appends rows, ``chain`` hashes and verifies them, ``chain_status`` says whether the
-chain verifies now (cheaply, for every back-office page), and ``checkpoints`` lets retention
-delete the oldest rows while the rest still verify.
+``actors`` names who acted (passed in by every caller, never looked up), ``service`` appends
+rows (``record``; ``record_for`` one capture request), ``chain`` hashes and verifies them,
+``chain_status`` says whether the chain verifies now (cheaply, for every back-office page), and
+``checkpoints`` lets retention delete the oldest rows while the rest still verify.
 """
 
+from portal.audit.actors import (
+    ANONYMOUS,
+    CLI,
+    CUSTOMER,
+    DELIVERY_WORKER,
+    NO_ORIGIN,
+    RECONCILE,
+    RETENTION,
+    STRIPE_WEBHOOK,
+    SYSTEM,
+    Actor,
+    ClientOrigin,
+)
 from portal.audit.chain import VerifyResult, verify_chain
-from portal.audit.service import record
+from portal.audit.service import record, record_for
 
-__all__ = ["VerifyResult", "record", "verify_chain"]
+__all__ = [
+    "ANONYMOUS",
+    "CLI",
+    "CUSTOMER",
+    "DELIVERY_WORKER",
+    "NO_ORIGIN",
+    "RECONCILE",
+    "RETENTION",
+    "STRIPE_WEBHOOK",
+    "SYSTEM",
+    "Actor",
+    "ClientOrigin",
+    "VerifyResult",
+    "record",
+    "record_for",
+    "verify_chain",
+]

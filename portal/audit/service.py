@@ -15,14 +15,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, g, has_request_context, request
+from flask import current_app
 from sqlalchemy import event, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from portal.audit.actors import Actor
 from portal.audit.chain import compute_hash
 from portal.extensions import db
 from portal.models.audit import GENESIS_HASH, AuditEvent
+from portal.models.capture import CaptureRequest
 from portal.models.types import utcnow
 
 _ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
@@ -33,49 +35,24 @@ _MAX_ATTEMPTS = 5
 _TAIL = "postern.audit_tail"
 
 
-class Actor:
-    """Who did it, when it was not the logged-in staff member (the system, a customer)."""
-
-    def __init__(self, label: str, actor_id: int | None = None, role: str | None = None):
-        self.label, self.id, self.role = label, actor_id, role
-
-
-SYSTEM = Actor("system")
-CUSTOMER = Actor("customer")
-
-
 def chain_key() -> bytes:
     return current_app.config["AUDIT_CHAIN_KEY"].encode()
-
-
-def _request_origin() -> tuple[str | None, str | None]:
-    if not has_request_context():
-        return None, None
-    return request.remote_addr, (request.user_agent.string or "")[:255] or None
-
-
-def _default_actor() -> Actor:
-    user = g.get("staff_user") if has_request_context() else None
-    if user is not None:
-        return Actor(user.username, user.id, user.role)
-    return SYSTEM
 
 
 def record(
     action: str,
     *,
+    actor: Actor,
     outcome: str = "success",
     target_type: str | None = None,
     target_id: Any = None,
     details: dict[str, Any] | None = None,
-    actor: Actor | None = None,
 ) -> AuditEvent:
     """Append one audit row to the current transaction and return it (flushed, not committed).
 
-    ``details`` must hold nothing personal: ids, counts, reason codes. The caller commits.
+    ``actor`` says who acted and from where (``portal.audit.actors``). ``details`` must hold
+    nothing personal: ids, counts, reason codes. The caller commits.
     """
-    who = actor or _default_actor()
-    ip, user_agent = _request_origin()
     session = db.session()  # the Session itself: the scoped proxy lacks some of its API
     for attempt in range(_MAX_ATTEMPTS):
         known = _known_tail(session)
@@ -84,15 +61,15 @@ def record(
             seq=tail[0] + 1,
             prev_hash=tail[1],
             occurred_at=utcnow(),
-            actor_id=who.id,
-            actor_label=who.label,
-            actor_role=who.role,
+            actor_id=actor.id,
+            actor_label=actor.label,
+            actor_role=actor.role,
             action=action,
             target_type=target_type,
             target_id=None if target_id is None else str(target_id),
             outcome=outcome,
-            ip=ip,
-            user_agent=user_agent,
+            ip=actor.origin.ip,
+            user_agent=actor.origin.user_agent,
             details=details or {},
         )
         event.row_hash = compute_hash(event, chain_key())
@@ -111,6 +88,28 @@ def record(
         session.info[_TAIL] = (_innermost_transaction(session), event.seq, event.row_hash)
         return event
     raise RuntimeError("unreachable")  # pragma: no cover
+
+
+def record_for(
+    capture_request: CaptureRequest | str,
+    action: str,
+    actor: Actor,
+    *,
+    outcome: str = "success",
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """``record`` a row about one capture request (the request, or its public id when only
+    that is at hand): rows name it by its public id, the id its link and every page carry,
+    under target type "capture_request"."""
+    public_id = capture_request if isinstance(capture_request, str) else capture_request.public_id
+    return record(
+        action,
+        actor=actor,
+        outcome=outcome,
+        target_type="capture_request",
+        target_id=public_id,
+        details=details,
+    )
 
 
 def _is_postgresql(session) -> bool:

@@ -21,6 +21,7 @@ from portal import audit
 from portal.auth.forms import CodeForm, LoginForm, PasswordChangeForm
 from portal.extensions import db, limiter
 from portal.security import sessions
+from portal.security.actors import client_origin, signed_in_actor
 from portal.security.authz import Permission, has_permission, mfa_required
 from portal.security.guards import login_required
 from portal.security.passwords import PasswordPolicyError, verify_password
@@ -92,7 +93,8 @@ def login():
             flash(TIMEOUT_MESSAGES[ended_reason], "info")
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form, next=next_url)
-    result = staff_login.check_password(form.username.data, form.password.data)
+    origin = client_origin()
+    result = staff_login.check_password(form.username.data, form.password.data, origin=origin)
     if result.outcome is not staff_login.LoginOutcome.OK:
         form.password.data = ""
         return render_template(
@@ -109,12 +111,12 @@ def login():
             "auth.mfa_enrolment_required",
             target_type="staff_user",
             target_id=user.id,
-            actor=audit.service.Actor(user.username, user.id, user.role),
+            actor=audit.Actor.staff(user, origin),
         )
         db.session.commit()
         return redirect(url_for("auth.mfa_setup"))
     sessions.start_session(user, mfa_verified=True)
-    staff_login.complete_login(user, factors="password")
+    staff_login.complete_login(user, factors="password", origin=origin)
     db.session.commit()
     return _after_full_login(user, next_url)
 
@@ -141,21 +143,21 @@ def mfa_verify():
         method = "recovery_code"
     if method is None:
         db.session.rollback()
-        locked = staff_login.record_failure(user, "totp")
+        locked = staff_login.record_failure(user, "totp", origin=client_origin())
         if locked:
             return _end_locked_partial_session()
         return render_template(
             "auth/mfa_verify.html", form=form, error="That code is not right, or was already used."
         ), 401
     sessions.mark_mfa_verified(row)
-    staff_login.complete_login(user, factors=f"password+{method}")
+    staff_login.complete_login(user, factors=f"password+{method}", origin=client_origin())
     if method == "recovery_code":
         audit.record(
             "auth.recovery_code_used",
             target_type="staff_user",
             target_id=user.id,
             details={"remaining": mfa.remaining_recovery_codes(user)},
-            actor=audit.service.Actor(user.username, user.id, user.role),
+            actor=audit.Actor.staff(user, client_origin()),
         )
     db.session.commit()
     return _after_full_login(user, request.args.get("next"))
@@ -174,7 +176,9 @@ def _end_locked_partial_session():
 def logout():
     user = g.get("staff_user")
     if user is not None:
-        audit.record("auth.logout", target_type="staff_user", target_id=user.id)
+        audit.record(
+            "auth.logout", target_type="staff_user", target_id=user.id, actor=signed_in_actor()
+        )
     sessions.end_current_session("logout")
     db.session.commit()
     flash("You have signed out.", "info")
@@ -201,12 +205,19 @@ def mfa_setup():
         if mfa.verify_totp(user, form.code.data):
             user.mfa_enabled = True
             codes = mfa.issue_recovery_codes(user)
-            audit.record("auth.mfa_enrolled", target_type="staff_user", target_id=user.id)
+            audit.record(
+                "auth.mfa_enrolled",
+                target_type="staff_user",
+                target_id=user.id,
+                actor=signed_in_actor(),
+            )
             first_factor_only = not row.mfa_verified
             new_row = sessions.mark_mfa_verified(row)
             g.staff_session = new_row
             if first_factor_only:
-                staff_login.complete_login(user, factors="password+totp_enrolment")
+                staff_login.complete_login(
+                    user, factors="password+totp_enrolment", origin=client_origin()
+                )
             db.session.commit()
             return render_template("auth/recovery_codes.html", codes=codes, next=home_for(user))
         db.session.rollback()
@@ -215,6 +226,7 @@ def mfa_setup():
             outcome="failure",
             target_type="staff_user",
             target_id=user.id,
+            actor=signed_in_actor(),
         )
         db.session.commit()
         return render_template(
@@ -255,7 +267,7 @@ def change_password():
     if not form.validate_on_submit():
         return render_template("auth/change_password.html", form=form)
     if not verify_password(user.password_hash, form.current_password.data):
-        staff_login.record_failure(user, "password_change")
+        staff_login.record_failure(user, "password_change", origin=client_origin())
         form.current_password.errors.append("Your current password is not right.")
         return render_template("auth/change_password.html", form=form), 400
     try:
@@ -269,6 +281,7 @@ def change_password():
         target_type="staff_user",
         target_id=user.id,
         details={"other_sessions_ended": ended},
+        actor=signed_in_actor(),
     )
     db.session.commit()
     flash("Your password has been changed. Any other sessions have been signed out.", "success")

@@ -12,9 +12,9 @@ from portal.refunds.service import FORM_KEY_PATTERN, new_form_key
 from portal.refunds.wording import REASONS
 from portal.security.authz import Role
 from portal.security.validators import NoCardNumbers
+from portal.staff_text import MAX_JUSTIFICATION_LENGTH
 
 _TEXT = {"autocomplete": "off", "spellcheck": "false"}
-REASON_MAX = 200
 FORM_KEY_MISSING = (
     "This refund form arrived without its one-time key, so nothing was refunded. "
     "Check the details and press Refund again."
@@ -26,9 +26,10 @@ FORM_KEY_NOT_VALID = (
 
 
 def _reason_field(label: str = "Reason", message: str = "Give a reason.") -> StringField:
+    """A justification for the audit trail: the form's half of ``checked_justification``."""
     return StringField(
         label,
-        validators=[DataRequired(message), Length(max=REASON_MAX), NoCardNumbers()],
+        validators=[DataRequired(message), Length(max=MAX_JUSTIFICATION_LENGTH), NoCardNumbers()],
         render_kw=_TEXT,
     )
 

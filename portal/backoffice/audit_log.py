@@ -9,19 +9,21 @@ from __future__ import annotations
 from flask import current_app, redirect, render_template, request, url_for
 
 from portal.audit.chain_status import current_status
+from portal.backoffice.filter_forms import AuditSearchForm, ParsedSearch
 from portal.backoffice.views import bp
 from portal.reporting import audit_queries, keyset, queries
+from portal.reporting.audit_queries import AuditFilter
 from portal.reporting.timeline import action_words, detail_words
 from portal.security.authz import Permission
 from portal.security.guards import requires
 
 
-def _parse(source) -> audit_queries.ParsedAuditFilter:
-    return audit_queries.parse_audit_filter(
-        {name: source.get(name, "") for name in audit_queries.FIELDS},
+def _parse(source) -> ParsedSearch[AuditFilter]:
+    return AuditSearchForm(
+        source,
         timezone=current_app.config.get("DELIVERY_TIMEZONE") or "UTC",
         find_staff=queries.agent_id_for,
-    )
+    ).search()
 
 
 def _render(parsed, page, size, *, status: int = 200):

@@ -9,7 +9,6 @@ import json
 from flask import Response, abort, flash, g, redirect, render_template, request, url_for
 from wtforms.fields.choices import SelectChoice
 
-from portal.audit.service import Actor
 from portal.backoffice.action_forms import EraseForm, ExportForm, RevealForm
 from portal.backoffice.reauth import needs_reauth, recently_reauthenticated
 from portal.backoffice.views import bp
@@ -19,6 +18,7 @@ from portal.extensions import db
 from portal.payments.service import payment_for
 from portal.personal_data import service as personal_data
 from portal.personal_data.common import DataCaptureError, field_set_for
+from portal.security.actors import signed_in_actor
 from portal.security.authz import Permission, has_permission
 from portal.security.guards import requires
 
@@ -37,9 +37,9 @@ def _fields(capture_request) -> list:
         return []  # a payment-only request: no personal-data fields
 
 
-def _actor() -> Actor:
-    user = g.staff_user
-    return Actor(user.username, user.id, user.role)
+def _sentence(text: str) -> str:
+    """A service's message as a sentence: capital first letter, one full stop."""
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 def _reveal_form(capture_request, fields) -> RevealForm:
@@ -77,17 +77,21 @@ def reveal_value(public_id: str):
     form = _reveal_form(capture_request, _fields(capture_request))
     if not form.validate_on_submit():
         return _render_data(capture_request, form, status=400)
+    name = form.field.data
     try:
-        value = service.reveal_field(capture_request, form.field.data, form.reason.data, _actor())
+        values = personal_data.reveal(
+            capture_request, form.reason.data, signed_in_actor(), field=name
+        )
         db.session.commit()  # the audit row exists before the value leaves
+    except personal_data.ValueUnreadable as problem:
+        db.session.commit()  # nothing was revealed, but the attempt stays on record
+        return _render_data(capture_request, form, error=str(problem), status=409)
     except DataCaptureError as problem:
         db.session.rollback()
-        return _render_data(
-            capture_request, form, error=str(problem).capitalize() + ".", status=400
-        )
-    label = next((c.label for c in form.field.choices if c.value == form.field.data), "Value")
+        return _render_data(capture_request, form, error=_sentence(str(problem)), status=400)
+    label = next((c.label for c in form.field.choices if c.value == name), "Value")
     form.reason.data = ""
-    return _render_data(capture_request, form, revealed={"label": label, "value": value})
+    return _render_data(capture_request, form, revealed={"label": label, "value": values[name]})
 
 
 @bp.get("/data-requests")
@@ -133,8 +137,11 @@ def data_export(public_id: str):
     if not form.validate_on_submit():
         return _render_request(capture_request, export_form=form, status=400)
     try:
-        document = export.export_request(capture_request, form.reason.data, _actor())
+        document = export.export_request(capture_request, form.reason.data, signed_in_actor())
         db.session.commit()
+    except personal_data.ValueUnreadable as problem:
+        db.session.commit()  # nothing is handed out, but the attempt stays on record
+        return _render_request(capture_request, export_form=form, error=str(problem), status=409)
     except DataCaptureError as problem:
         db.session.rollback()
         return _render_request(capture_request, export_form=form, error=str(problem), status=400)
@@ -162,7 +169,7 @@ def data_erase(public_id: str):
     if stop is not None:
         return stop
     try:
-        report = service.erase_request(capture_request, form.reason.data, _actor())
+        report = service.erase_request(capture_request, form.reason.data, signed_in_actor())
         db.session.commit()
     except DataCaptureError as problem:
         db.session.rollback()

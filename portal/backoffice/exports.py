@@ -20,6 +20,7 @@ from portal.extensions import db
 from portal.models.types import utcnow
 from portal.reporting import keyset, queries
 from portal.reporting.exports import csv_chunks, record_finish, reference_fingerprint
+from portal.security.actors import signed_in_actor
 from portal.security.authz import Permission
 from portal.security.guards import requires
 
@@ -31,17 +32,18 @@ def export_transactions():
     if not parsed.ok:
         return render_list(parsed, None, keyset.DEFAULT_PAGE_SIZE, status=400)
     user, flt, now = g.staff_user, parsed.filter, utcnow()
+    # Everything the stream needs is taken now: the request's session (and ``user`` with it)
+    # is closed once this view returns, while the rows are still flowing.
+    actor = signed_in_actor()
     started = audit.record(
         "export.transactions",
+        actor=actor,
         target_type="export",
         details={
             "filter": flt.audit_details(reference_fingerprint),
             "scope": "all" if queries.sees_everything(user) else "team",
         },
     )
-    # Everything the stream needs is taken now: the request's session (and ``user`` with it)
-    # is closed once this view returns, while the rows are still flowing.
-    actor = audit.service.Actor(user.username, user.id, user.role)
     query = queries.export_query(user, flt, now)
     export_seq = started.seq
     db.session.commit()

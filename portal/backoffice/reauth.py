@@ -11,6 +11,7 @@ from portal.backoffice.action_forms import ReauthForm
 from portal.backoffice.views import bp
 from portal.extensions import db, limiter
 from portal.security import sessions
+from portal.security.actors import client_origin
 from portal.security.redirects import safe_next
 from portal.staff.reauth import ReauthOutcome, is_recent, reauthenticate
 
@@ -58,7 +59,7 @@ def reauth():
         return render_template("backoffice/reauth.html", form=None, error=NO_SECOND_FACTOR)
     if not form.validate_on_submit():
         return render_template("backoffice/reauth.html", form=form, back_to=back_to)
-    outcome = reauthenticate(user, row, form.password.data, form.code.data)
+    outcome = reauthenticate(user, row, form.password.data, form.code.data, origin=client_origin())
     if outcome is ReauthOutcome.OK:
         return redirect(back_to, code=303)
     if outcome is ReauthOutcome.LOCKED:

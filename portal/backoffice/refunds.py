@@ -9,13 +9,14 @@ from sqlalchemy import select
 from portal.backoffice.action_forms import ActionForm, RefundForm, RejectForm
 from portal.backoffice.reauth import ask_for_reauth, needs_reauth, recently_reauthenticated
 from portal.backoffice.views import bp
-from portal.capture.money import AmountError, format_amount, parse_amount
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
-from portal.models.refund import PENDING_APPROVAL, REQUESTED, Refund
+from portal.models.refund import Refund, RefundStatus
+from portal.money import AmountError, format_amount, parse_amount
 from portal.payments.gateway import StripeGateway
 from portal.payments.service import payment_for
 from portal.refunds import service, submission, wording
+from portal.security.actors import client_origin, signed_in_actor
 from portal.security.authz import Permission, has_permission
 from portal.security.guards import requires
 
@@ -39,10 +40,6 @@ def _refund_or_404(refund_id: int) -> Refund:
     return refund
 
 
-def _money(minor: int, currency: str) -> str:
-    return format_amount(minor, currency)
-
-
 def _amount_from(form: RefundForm, position: service.Position) -> int:
     """The amount asked for, in minor units. Raises AmountError with a sentence for staff."""
     if form.scope.data == "full":
@@ -62,7 +59,7 @@ def _render_new(request, payment, form, error=None, status=200):
         refunds=service.refunds_of(payment) if payment else [],
         form=form,
         error=error,
-        money=_money,
+        money=format_amount,
         limit=service.dual_control_limit(),
         reauthenticated=recently_reauthenticated(),
         words=wording,
@@ -99,6 +96,7 @@ def refund_new(public_id: str):
             note=form.note.data,
             requester=g.staff_user,
             reauthenticated_at=g.staff_session.reauthenticated_at,
+            origin=client_origin(),
             form_key=form.form_key.data,
         )
     except service.AlreadyRequested as sent_twice:
@@ -107,15 +105,15 @@ def refund_new(public_id: str):
         return ask_for_reauth(url_for("backoffice.refund_new", public_id=public_id))
     except (AmountError, service.RefundError) as problem:
         return _render_new(request, payment, form, str(problem), 409)
-    if refund.status == PENDING_APPROVAL:
+    if refund.status == RefundStatus.PENDING_APPROVAL:
         flash(
-            f"Refund of {_money(refund.amount_minor, refund.currency)} saved. It is above "
-            f"{_money(service.dual_control_limit(), refund.currency)}, so a second person must "
-            "approve it before it is sent.",
+            f"Refund of {format_amount(refund.amount_minor, refund.currency)} saved. It is "
+            f"above {format_amount(service.dual_control_limit(), refund.currency)}, so a second "
+            "person must approve it before it is sent.",
             "info",
         )
     else:
-        _tell(submission.submit(refund, gateway=StripeGateway.for_app(), actor=_actor()))
+        _tell(submission.submit(refund, gateway=StripeGateway.for_app(), actor=signed_in_actor()))
     return redirect(url_for("backoffice.refund_detail", refund_id=refund.id), code=303)
 
 
@@ -126,25 +124,21 @@ def _show_first_refund(refund: Refund):
     db.session.rollback()  # end the read; the refund is loaded afresh below
     flash(
         "This refund was already requested: the form was sent twice, so no second refund was "
-        f"made. Below is the refund of {_money(refund.amount_minor, refund.currency)} that the "
-        "first one made.",
+        f"made. Below is the refund of {format_amount(refund.amount_minor, refund.currency)} that "
+        "the first one made.",
         "info",
     )
     return redirect(url_for("backoffice.refund_detail", refund_id=refund.id), code=303)
-
-
-def _actor():
-    return service.actor_for(g.staff_user)
 
 
 @bp.get("/refunds")
 @requires(Permission.TRANSACTIONS_VIEW_ALL)
 def refund_list():
     waiting = db.session.execute(
-        select(Refund).where(Refund.status == PENDING_APPROVAL).order_by(Refund.id)
+        select(Refund).where(Refund.status == RefundStatus.PENDING_APPROVAL).order_by(Refund.id)
     ).scalars()
     unconfirmed = db.session.execute(
-        select(Refund).where(Refund.status == REQUESTED).order_by(Refund.id)
+        select(Refund).where(Refund.status == RefundStatus.REQUESTED).order_by(Refund.id)
     ).scalars()
     recent = db.session.execute(select(Refund).order_by(Refund.id.desc()).limit(50)).scalars()
     return render_template(
@@ -152,7 +146,7 @@ def refund_list():
         waiting=list(waiting),
         unconfirmed=list(unconfirmed),
         recent=list(recent),
-        money=_money,
+        money=format_amount,
         words=wording,
     )
 
@@ -163,12 +157,12 @@ def refund_detail(refund_id: int):
     refund = _refund_or_404(refund_id)
     user = g.staff_user
     can_decide = (
-        refund.status == PENDING_APPROVAL
+        refund.status == RefundStatus.PENDING_APPROVAL
         and has_permission(user.role, Permission.REFUND_APPROVE)
         and refund.requested_by_id != user.id
     )
     can_retry = has_permission(user.role, Permission.REFUND_REQUEST) and (
-        refund.status == REQUESTED or (refund.stripe_refund_id and not refund.is_final)
+        refund.status == RefundStatus.REQUESTED or (refund.stripe_refund_id and not refund.is_final)
     )
     return render_template(
         "backoffice/refund_detail.html",
@@ -178,7 +172,7 @@ def refund_detail(refund_id: int):
         can_retry=can_retry,
         action_form=ActionForm(),
         reject_form=RejectForm(),
-        money=_money,
+        money=format_amount,
         words=wording,
         reauthenticated=recently_reauthenticated(),
     )
@@ -199,6 +193,7 @@ def refund_approve(refund_id: int):
             refund.id,
             approver=g.staff_user,
             reauthenticated_at=g.staff_session.reauthenticated_at,
+            origin=client_origin(),
         )
     except service.RefundError as problem:
         flash(str(problem), "error")
@@ -206,7 +201,9 @@ def refund_approve(refund_id: int):
     flash("Refund approved.", "success")
     _tell(
         submission.submit(
-            db.session.get(Refund, refund_id), gateway=StripeGateway.for_app(), actor=_actor()
+            db.session.get(Refund, refund_id),
+            gateway=StripeGateway.for_app(),
+            actor=signed_in_actor(),
         )
     )
     return redirect(back, code=303)
@@ -222,7 +219,9 @@ def refund_reject(refund_id: int):
         flash(" ".join(e for errors in form.errors.values() for e in errors), "error")
         return redirect(back, code=303)
     try:
-        service.reject(refund.id, approver=g.staff_user, note=form.note.data)
+        service.reject(
+            refund.id, approver=g.staff_user, note=form.note.data, origin=client_origin()
+        )
     except service.RefundError as problem:
         flash(str(problem), "error")
         return redirect(back, code=303)
@@ -238,7 +237,7 @@ def refund_retry(refund_id: int):
         abort(400)
     back = url_for("backoffice.refund_detail", refund_id=refund.id)
     try:
-        _tell(submission.retry(refund, gateway=StripeGateway.for_app(), actor=_actor()))
+        _tell(submission.retry(refund, gateway=StripeGateway.for_app(), actor=signed_in_actor()))
     except service.WrongState as problem:
         flash(str(problem), "error")
     return redirect(back, code=303)

@@ -12,6 +12,7 @@ from portal.backoffice.reauth import needs_reauth, recently_reauthenticated
 from portal.backoffice.views import bp
 from portal.extensions import db
 from portal.models.staff import StaffUser
+from portal.security.actors import signed_in_actor
 from portal.security.authz import Permission, mfa_required
 from portal.security.guards import requires
 from portal.security.passwords import PasswordPolicyError
@@ -23,10 +24,6 @@ def _user_or_404(staff_id: int) -> StaffUser:
     if user is None:
         abort(404)
     return user
-
-
-def _actor():
-    return accounts.actor_for(g.staff_user)
 
 
 @bp.get("/staff")
@@ -56,7 +53,7 @@ def staff_new():
             display_name=form.display_name.data,
             team=form.team.data,
             email=form.email.data or None,
-            actor=_actor(),
+            actor=signed_in_actor(),
         )
         db.session.commit()
     except (ValueError, PasswordPolicyError) as problem:
@@ -123,9 +120,9 @@ def staff_update(staff_id: int):
             raise ValueError(" ".join(e for errors in form.errors.values() for e in errors))
         changed = []
         if form.role.data != user.role:
-            ended = accounts.set_role(user, form.role.data, actor=_actor())
+            ended = accounts.set_role(user, form.role.data, actor=signed_in_actor())
             changed.append(f"role is now {user.role} ({ended} session(s) ended)")
-        if accounts.set_team(user, form.team.data, actor=_actor()):
+        if accounts.set_team(user, form.team.data, actor=signed_in_actor()):
             changed.append(f"team is now {user.team.name if user.team else 'none'}")
         return f"{user.username}: " + ("; ".join(changed) if changed else "nothing changed")
 
@@ -136,7 +133,7 @@ def staff_update(staff_id: int):
 @requires(Permission.STAFF_MANAGE)
 def staff_disable(staff_id: int):
     def change(user: StaffUser) -> str:
-        ended = accounts.disable(user, actor=_actor())
+        ended = accounts.disable(user, actor=signed_in_actor())
         return f"{user.username} is disabled; {ended} session(s) ended."
 
     return _change(staff_id, change)
@@ -146,7 +143,7 @@ def staff_disable(staff_id: int):
 @requires(Permission.STAFF_MANAGE)
 def staff_enable(staff_id: int):
     def change(user: StaffUser) -> str:
-        accounts.enable(user, actor=_actor())
+        accounts.enable(user, actor=signed_in_actor())
         return f"{user.username} can sign in again."
 
     return _change(staff_id, change)
@@ -156,7 +153,7 @@ def staff_enable(staff_id: int):
 @requires(Permission.STAFF_MANAGE)
 def staff_reset_mfa(staff_id: int):
     def change(user: StaffUser) -> str:
-        ended = accounts.reset_mfa(user, actor=_actor())
+        ended = accounts.reset_mfa(user, actor=signed_in_actor())
         return (
             f"Two-step verification removed for {user.username}; {ended} session(s) ended. "
             "They set it up again at their next sign-in."

@@ -12,34 +12,21 @@ from flask import abort, current_app, g, redirect, render_template, request, url
 from sqlalchemy import select
 
 from portal.backoffice.display import init_display
+from portal.backoffice.filter_forms import FilterContext, ParsedSearch, TransactionSearchForm
 from portal.backoffice.views import bp
 from portal.capture import identity, kinds, links
-from portal.capture.money import format_amount
-from portal.capture.states import Status
+from portal.capture.states import Status, effective_status
 from portal.extensions import db
 from portal.live_status import panel
 from portal.models.captured_data import DataSubmission
 from portal.models.payment import Payment
 from portal.models.staff import Team
-from portal.models.types import utcnow
+from portal.money import format_amount, format_known_amount
 from portal.reporting import keyset, queries, timeline
-from portal.reporting.filters import FilterContext, ParsedFilter, parse_transaction_filter
+from portal.reporting.filters import TransactionFilter
 from portal.security.authz import Permission, has_permission
 
 init_display(bp)
-_FILTER_FIELDS = (
-    "status",
-    "kind",
-    "date_from",
-    "date_to",
-    "agent",
-    "team",
-    "reference",
-    "currency",
-    "amount_min",
-    "amount_max",
-    "card_last4",
-)
 
 
 def filter_context() -> FilterContext:
@@ -55,10 +42,9 @@ def filter_context() -> FilterContext:
     return g.backoffice_filter_context
 
 
-def parse_filter(source) -> ParsedFilter:
+def parse_filter(source) -> ParsedSearch[TransactionFilter]:
     """The filter in ``source`` (request.args or request.form), validated."""
-    raw = {name: source.get(name, "") for name in _FILTER_FIELDS}
-    return parse_transaction_filter(raw, filter_context())
+    return TransactionSearchForm(source, filter_context()).search()
 
 
 def _choices(context: FilterContext) -> dict:
@@ -72,7 +58,7 @@ def _choices(context: FilterContext) -> dict:
     }
 
 
-def render_list(parsed: ParsedFilter, page: keyset.Page | None, size: int, *, status: int = 200):
+def render_list(parsed: ParsedSearch, page: keyset.Page | None, size: int, *, status: int = 200):
     user = g.staff_user
     return (
         render_template(
@@ -116,10 +102,6 @@ def transactions_search():
     return redirect(url_for("backoffice.transactions", **params), code=303)
 
 
-def _amount(minor: int | None, currency: str | None) -> str | None:
-    return format_amount(minor, currency) if minor is not None and currency else None
-
-
 @bp.get("/transactions/<public_id>")
 def transaction_detail(public_id: str):
     if not links.PUBLIC_ID_PATTERN.match(public_id):
@@ -135,8 +117,7 @@ def transaction_detail(public_id: str):
     ).scalar_one_or_none()
     refunds = timeline.refunds_of(payment)
     team = db.session.get(Team, capture_request.team_id) if capture_request.team_id else None
-    now = utcnow()
-    status = queries.shown_status(capture_request.status, capture_request.expires_at, now)
+    status = effective_status(capture_request)
     return render_template(
         "backoffice/transaction_detail.html",
         item=capture_request,
@@ -147,7 +128,7 @@ def transaction_detail(public_id: str):
         kind_label=kinds.KINDS.get(capture_request.kind, capture_request.kind),
         field_set_label=kinds.FIELD_SETS.get(capture_request.field_set or ""),
         identity_item=identity.ITEMS.get(capture_request.identity_item or "", "None"),
-        amount=_amount(capture_request.amount_minor, capture_request.currency),
+        amount=format_known_amount(capture_request.amount_minor, capture_request.currency),
         payment=payment,
         card=payment and queries.card_label(payment.card_brand, payment.card_last4),
         submission=submission,

@@ -24,8 +24,6 @@ from portal.extensions import db
 from portal.models.capture import CaptureRequest
 from portal.models.types import utcnow
 
-CUSTOMER = audit.service.CUSTOMER
-
 #: Problems a link can have, and the HTTP status of the page that explains each.
 PROBLEM_STATUS = {
     "tampered": 400,
@@ -57,14 +55,12 @@ def _find(public_id: str) -> CaptureRequest | None:
     ).scalar_one_or_none()
 
 
-def _target(request: CaptureRequest) -> dict:
-    return {"target_type": "capture_request", "target_id": request.public_id, "actor": CUSTOMER}
-
-
-def resolve(token: str, binding_secret_for: Callable[[str], str | None]) -> LinkAccess:
+def resolve(
+    token: str, binding_secret_for: Callable[[str], str | None], *, origin: audit.ClientOrigin
+) -> LinkAccess:
     """Decide what ``token`` gives access to. ``binding_secret_for(public_id)`` returns the
     binding secret this browser holds for that request (its cookie), or None. Persists expiry
-    if the request's time is up."""
+    if the request's time is up (``service.expire_if_due``, noticed from ``origin``)."""
     try:
         claim = links.read_token(token)
     except links.LinkProblem as problem:
@@ -74,7 +70,7 @@ def resolve(token: str, binding_secret_for: Callable[[str], str | None]) -> Link
         return LinkAccess("unknown")
     if not links.secrets_match(claim.nonce, request.link_nonce_hash):
         return LinkAccess("replaced", request)
-    service.expire_if_due(request)
+    service.expire_if_due(request, origin=origin)
     bound_here = links.secrets_match(
         binding_secret_for(request.public_id), request.bound_secret_hash
     )
@@ -102,14 +98,14 @@ def _problem_access(problem: links.LinkProblem) -> LinkAccess:
     return LinkAccess("tampered")
 
 
-def mark_opened(request: CaptureRequest) -> bool:
-    """Record that the link was opened (a GET: the customer, or a preview bot). Idempotent:
-    only the first call changes anything or writes an audit row."""
+def mark_opened(request: CaptureRequest, actor: audit.Actor) -> bool:
+    """Record that the link was opened (a GET: the customer, or a preview bot), audited as
+    ``actor``. Idempotent: only the first call changes anything or writes an audit row."""
     # Every later view of the page finds the request already past "opened": skip the UPDATE
     # (and its commit) then. The conditional UPDATE still decides between racing first views.
     if not can_transition(request.status, Status.OPENED) or not transition(request, Status.OPENED):
         return False
-    audit.record("capture.opened", **_target(request))
+    audit.record_for(request, "capture.opened", actor)
     return True
 
 
@@ -121,8 +117,8 @@ class StartResult:
     secret: str | None = None
 
 
-def start(access: LinkAccess) -> StartResult:
-    """The customer pressed Start: bind the request to this browser, exactly once.
+def start(access: LinkAccess, actor: audit.Actor) -> StartResult:
+    """The customer (``actor``) pressed Start: bind the request to this browser, exactly once.
 
     One conditional UPDATE decides, however many browsers and processes race for it.
     """
@@ -130,7 +126,7 @@ def start(access: LinkAccess) -> StartResult:
     if access.bound_here:
         return StartResult("continue")
     if access.problem == "other_device":
-        audit.record("capture.bind_refused", outcome="failure", **_target(request))
+        audit.record_for(request, "capture.bind_refused", actor, outcome="failure")
         return StartResult("other_device")
     secret = secrets.token_urlsafe(32)
     now = utcnow()
@@ -148,13 +144,13 @@ def start(access: LinkAccess) -> StartResult:
     db.session.expire(request)
     if won != 1:
         if request.bound_secret_hash is not None:
-            audit.record("capture.bind_refused", outcome="failure", **_target(request))
+            audit.record_for(request, "capture.bind_refused", actor, outcome="failure")
             return StartResult("other_device")
         return StartResult("gone")
-    mark_opened(request)
-    audit.record("capture.bound", **_target(request))
+    mark_opened(request, actor)
+    audit.record_for(request, "capture.bound", actor)
     if request.identity_item is None and transition(request, Status.VERIFIED):
-        audit.record("capture.verified", **_target(request), details={"method": "none"})
+        audit.record_for(request, "capture.verified", actor, details={"method": "none"})
     return StartResult("bound", secret)
 
 
@@ -170,9 +166,9 @@ def max_failures() -> int:
     return int(current_app.config["CAPTURE_IDENTITY_MAX_FAILURES"])
 
 
-def check_identity(access: LinkAccess, answer: str) -> IdentityResult:
+def check_identity(access: LinkAccess, answer: str, actor: audit.Actor) -> IdentityResult:
     """Check the customer's answer. Wrong answers are counted atomically; the last allowed
-    one locks the request. Every attempt is audited, never the answer itself."""
+    one locks the request. Every attempt is audited (as ``actor``), never the answer itself."""
     request = access.request
     if not access.bound_here or request.status not in NOT_YET_VERIFIED or not request.identity_item:
         return IdentityResult("gone")
@@ -180,7 +176,7 @@ def check_identity(access: LinkAccess, answer: str) -> IdentityResult:
     try:
         correct = identity.answer_matches(item, answer, request.identity_hash or "")
     except IdentityFormatError as problem:
-        _audit_attempt(request, "unreadable")
+        _audit_attempt(request, actor, "unreadable")
         return IdentityResult("unreadable", message=str(problem))
     limit = max_failures()
     if correct:
@@ -195,8 +191,8 @@ def check_identity(access: LinkAccess, answer: str) -> IdentityResult:
         )
         if not verified:
             return IdentityResult("gone")
-        _audit_attempt(request, "correct")
-        audit.record("capture.verified", **_target(request), details={"method": item})
+        _audit_attempt(request, actor, "correct")
+        audit.record_for(request, "capture.verified", actor, details={"method": item})
         return IdentityResult("verified")
     counted = db.session.execute(
         update(CaptureRequest)
@@ -211,7 +207,7 @@ def check_identity(access: LinkAccess, answer: str) -> IdentityResult:
     if counted != 1:
         return IdentityResult("gone")
     failures = request.identity_failures
-    _audit_attempt(request, "wrong", failures)
+    _audit_attempt(request, actor, "wrong", failures)
     if failures >= limit:
         if transition(
             request,
@@ -219,18 +215,21 @@ def check_identity(access: LinkAccess, answer: str) -> IdentityResult:
             where=[CaptureRequest.identity_failures >= limit],
             status_reason="identity_failed",
         ):
-            audit.record("capture.locked", **_target(request), details={"failures": failures})
+            audit.record_for(request, "capture.locked", actor, details={"failures": failures})
         return IdentityResult("locked")
     return IdentityResult("wrong", remaining=limit - failures)
 
 
-def _audit_attempt(request: CaptureRequest, result: str, failures: int | None = None) -> None:
+def _audit_attempt(
+    request: CaptureRequest, actor: audit.Actor, result: str, failures: int | None = None
+) -> None:
     details = {"item": request.identity_item, "result": result}
     if failures is not None:
         details["failures"] = failures
-    audit.record(
+    audit.record_for(
+        request,
         "capture.identity_attempt",
+        actor,
         outcome="success" if result == "correct" else "failure",
-        **_target(request),
         details=details,
     )

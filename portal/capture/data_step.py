@@ -26,11 +26,10 @@ from portal.capture.kinds import BOTH, DATA, DATA_KINDS
 from portal.capture.states import Status, transition
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
-from portal.models.payment import Payment
+from portal.models.payment import Payment, PaymentStatus
 from portal.models.types import utcnow
 from portal.personal_data import service as data_service
 
-CUSTOMER = audit.service.CUSTOMER
 #: Statuses in which the customer may still send or decline the details.
 OPEN_FOR_DATA = frozenset({Status.VERIFIED, Status.IN_PROGRESS})
 
@@ -55,7 +54,7 @@ def payment_succeeded(request: CaptureRequest) -> bool:
     status = db.session.execute(
         select(Payment.status).where(Payment.capture_request_id == request.id)
     ).scalar_one_or_none()
-    return status == "succeeded"
+    return status == PaymentStatus.SUCCEEDED
 
 
 def state_of(request: CaptureRequest) -> StepState:
@@ -76,37 +75,39 @@ def state_of(request: CaptureRequest) -> StepState:
     return StepState("closed")
 
 
-def send(request: CaptureRequest, cleaned: dict[str, str], notice_version: str) -> StepState:
-    """Store the customer's details (encrypted) and move the request on.
+def send(
+    request: CaptureRequest, cleaned: dict[str, str], notice_version: str, actor: audit.Actor
+) -> StepState:
+    """Store the customer's details (encrypted) and move the request on, audited as ``actor``.
 
     Returns the new state ("sent", and whether a payment follows). Raises StepClosed,
     AlreadyDecided (a decision was stored first: a double submission), DataCaptureError.
     """
     _require_open(request)
     if request.kind == DATA:
-        _move(request, Status.IN_PROGRESS, step="data")
-        data_service.store_submission(request, cleaned, notice_version)
-        _move(request, Status.SUCCEEDED, step="data")
+        _move(request, Status.IN_PROGRESS, step="data", actor=actor)
+        data_service.store_submission(request, cleaned, notice_version, actor=actor)
+        _move(request, Status.SUCCEEDED, step="data", actor=actor)
         return StepState("sent")
     _hold(request)
-    data_service.store_submission(request, cleaned, notice_version)
+    data_service.store_submission(request, cleaned, notice_version, actor=actor)
     if payment_succeeded(request):
-        _move(request, Status.SUCCEEDED, step="data")
+        _move(request, Status.SUCCEEDED, step="data", actor=actor)
         return StepState("sent")
     return StepState("sent", "payment")
 
 
-def decline(request: CaptureRequest, notice_version: str) -> StepState:
-    """Record that the customer chose not to give the details, and end or complete the request
-    as the module docstring says. Raises StepClosed, AlreadyDecided."""
+def decline(request: CaptureRequest, notice_version: str, actor: audit.Actor) -> StepState:
+    """Record that the customer (``actor``) chose not to give the details, and end or complete
+    the request as the module docstring says. Raises StepClosed, AlreadyDecided."""
     _require_open(request)
     if request.kind == BOTH and payment_succeeded(request):
         _hold(request)
-        data_service.record_decline(request, notice_version)
-        _move(request, Status.SUCCEEDED, step="data_declined")
+        data_service.record_decline(request, notice_version, actor=actor)
+        _move(request, Status.SUCCEEDED, step="data_declined", actor=actor)
     else:
-        _move(request, Status.DECLINED, step="data")
-        data_service.record_decline(request, notice_version)
+        _move(request, Status.DECLINED, step="data", actor=actor)
+        data_service.record_decline(request, notice_version, actor=actor)
     return StepState("declined")
 
 
@@ -142,13 +143,7 @@ def _hold(request: CaptureRequest) -> None:
         raise StepClosed(f"request {request.public_id} closed before the decision was stored")
 
 
-def _move(request: CaptureRequest, target: Status, *, step: str) -> None:
+def _move(request: CaptureRequest, target: Status, *, step: str, actor: audit.Actor) -> None:
     if not transition(request, target, where=_still_open()):
         raise StepClosed(f"request {request.public_id} could not move to {target.value}")
-    audit.record(
-        f"capture.{target.value}",
-        target_type="capture_request",
-        target_id=request.public_id,
-        details={"step": step},
-        actor=CUSTOMER,
-    )
+    audit.record_for(request, f"capture.{target.value}", actor, details={"step": step})

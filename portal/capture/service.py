@@ -23,7 +23,14 @@ from sqlalchemy.exc import IntegrityError
 from portal import audit
 from portal.capture import identity, links, states
 from portal.capture.kinds import COPY_LINK, DATA_KINDS, PAYMENT_KINDS
-from portal.capture.states import EXPIRABLE, NOT_YET_VERIFIED, TERMINAL, Status, transition
+from portal.capture.states import (
+    EXPIRABLE,
+    NOT_YET_VERIFIED,
+    TERMINAL,
+    Status,
+    effective_status,
+    transition,
+)
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
 from portal.models.staff import StaffUser
@@ -37,14 +44,23 @@ class LinkCarrier(Protocol):
     """What carries a request's link to the customer (``portal.delivery.outbox``)."""
 
     def queue_link_message(
-        self, capture_request: CaptureRequest, link_url: str, channel: str, destination: str
+        self,
+        capture_request: CaptureRequest,
+        link_url: str,
+        channel: str,
+        destination: str,
+        actor: audit.Actor,
     ) -> object:
-        """Queue a message carrying ``link_url`` in the current transaction. Raises ValueError
-        with words for the agent for a bad destination or a channel switched off."""
+        """Queue a message carrying ``link_url`` in the current transaction, audited as
+        ``actor``. Raises ValueError with words for the agent for a bad destination or a
+        channel switched off."""
         ...
 
-    def cancel_pending(self, capture_request_id: int, reason: str) -> int:
-        """Stop the request's messages not yet sent; returns how many. Audits if any."""
+    def cancel_pending(
+        self, capture_request: CaptureRequest, reason: str, actor: audit.Actor
+    ) -> int:
+        """Stop the request's messages not yet sent; returns how many. Audits as ``actor``
+        if any."""
         ...
 
 
@@ -92,12 +108,10 @@ def max_expiry_minutes() -> int:
     return int(_config("CAPTURE_MAX_EXPIRY_MINUTES"))
 
 
-def _target(request: CaptureRequest) -> dict:
-    return {"target_type": "capture_request", "target_id": request.public_id}
-
-
-def create_request(agent: StaffUser, spec: RequestSpec) -> IssuedLink:
-    """Create a request, issue its link and send it on ``spec.channel``.
+def create_request(agent: StaffUser, spec: RequestSpec, *, actor: audit.Actor) -> IssuedLink:
+    """Create a request for ``agent`` (its owner), issue its link and send it on
+    ``spec.channel``, audited as ``actor``: the agent at the console, or the command that
+    asked on their behalf.
 
     Raises CaptureError for a policy breach, ``DuplicateSubmission`` when the same form was
     already submitted (a double click), ValueError from the outbox for a bad destination.
@@ -147,9 +161,10 @@ def create_request(agent: StaffUser, spec: RequestSpec) -> IssuedLink:
         if existing is None:  # a public-id collision (2**-60): let the caller see the error
             raise
         raise DuplicateSubmission(existing) from None
-    audit.record(
+    audit.record_for(
+        request,
         "capture.created",
-        **_target(request),
+        actor,
         details={
             "kind": spec.kind,
             "amount_minor": request.amount_minor,
@@ -160,7 +175,7 @@ def create_request(agent: StaffUser, spec: RequestSpec) -> IssuedLink:
             "channel": spec.channel,
         },
     )
-    url = _send(request, nonce, spec.channel, spec.destination, resend=False)
+    url = _send(request, nonce, spec.channel, spec.destination, resend=False, actor=actor)
     return IssuedLink(request, url)
 
 
@@ -183,37 +198,46 @@ def _by_create_key(agent_id: int, create_key: str | None) -> CaptureRequest | No
 
 
 def _send(
-    request: CaptureRequest, nonce: str, channel: str, destination: str | None, *, resend: bool
+    request: CaptureRequest,
+    nonce: str,
+    channel: str,
+    destination: str | None,
+    *,
+    resend: bool,
+    actor: audit.Actor,
 ) -> str:
     url = links.link_url(links.make_token(request.public_id, nonce))
     if channel != COPY_LINK:
-        _carrier().queue_link_message(request, url, channel, destination or "")
+        _carrier().queue_link_message(request, url, channel, destination or "", actor)
     transition(request, Status.SENT)
-    audit.record("capture.sent", **_target(request), details={"channel": channel, "resend": resend})
+    audit.record_for(request, "capture.sent", actor, details={"channel": channel, "resend": resend})
     return url
 
 
-def revoke(request: CaptureRequest) -> None:
-    """Stop the request: its link stops working at once. Raises CaptureError if it has
-    already finished or a payment is under way."""
-    expire_if_due(request)
+def revoke(request: CaptureRequest, *, actor: audit.Actor) -> None:
+    """Stop the request: its link stops working at once. Audited as ``actor``. Raises
+    CaptureError if it has already finished or a payment is under way."""
+    expire_if_due(request, origin=actor.origin)
     if not transition(request, Status.REVOKED, status_reason="revoked_by_agent"):
         raise CaptureError(_cannot_change(request, "revoked"))
-    _carrier().cancel_pending(request.id, "revoked")
-    audit.record("capture.revoked", **_target(request))
+    _carrier().cancel_pending(request, "revoked", actor)
+    audit.record_for(request, "capture.revoked", actor)
 
 
-def extend(request: CaptureRequest, minutes: int, now: datetime | None = None) -> datetime:
+def extend(
+    request: CaptureRequest, minutes: int, *, actor: audit.Actor, now: datetime | None = None
+) -> datetime:
     """Give the customer ``minutes`` more, within the policy's longest lifetime for a link.
-    Returns the new expiry. Raises CaptureError when it cannot be extended."""
-    expire_if_due(request)
+    Returns the new expiry. Audited as ``actor``. Raises CaptureError when it cannot be
+    extended."""
+    expire_if_due(request, origin=actor.origin)
     now = now or utcnow()
     if minutes < 1:
         raise CaptureError("Choose how many minutes to add.")
     old_expiry = request.expires_at
     limit = request.link_issued_at + timedelta(minutes=max_expiry_minutes())
     new_expiry = min(old_expiry + timedelta(minutes=minutes), limit)
-    if old_expiry <= now or request.status not in EXPIRABLE:
+    if effective_status(request, now) not in EXPIRABLE:
         raise CaptureError(_cannot_change(request, "extended"))
     if new_expiry <= old_expiry:
         raise CaptureError(
@@ -240,17 +264,20 @@ def extend(request: CaptureRequest, minutes: int, now: datetime | None = None) -
     if moved != 1:
         raise CaptureError("The request changed while you were extending it. Check its status.")
     added = int((new_expiry - old_expiry).total_seconds() // 60)
-    audit.record("capture.extended", **_target(request), details={"minutes_added": added})
+    audit.record_for(request, "capture.extended", actor, details={"minutes_added": added})
     return new_expiry
 
 
-def resend(request: CaptureRequest, channel: str, destination: str | None) -> IssuedLink:
-    """Issue a new link (the old one stops working) and send it on ``channel``.
+def resend(
+    request: CaptureRequest, channel: str, destination: str | None, *, actor: audit.Actor
+) -> IssuedLink:
+    """Issue a new link (the old one stops working) and send it on ``channel``, audited as
+    ``actor``.
 
     Only before the customer has pressed Start: after that the link is tied to their
     browser. Raises CaptureError otherwise, ValueError from the outbox for a bad destination.
     """
-    expire_if_due(request)
+    expire_if_due(request, origin=actor.origin)
     now = utcnow()
     if request.bound_secret_hash is not None and request.status in NOT_YET_VERIFIED:
         raise CaptureError(
@@ -278,16 +305,18 @@ def resend(request: CaptureRequest, channel: str, destination: str | None) -> Is
     db.session.expire(request)
     if moved != 1:
         raise CaptureError(_cannot_change(request, "re-sent"))
-    _carrier().cancel_pending(request.id, "link_replaced")
-    audit.record("capture.link_replaced", **_target(request), details={"channel": channel})
-    return IssuedLink(request, _send(request, nonce, channel, destination, resend=True))
+    _carrier().cancel_pending(request, "link_replaced", actor)
+    audit.record_for(request, "capture.link_replaced", actor, details={"channel": channel})
+    return IssuedLink(
+        request, _send(request, nonce, channel, destination, resend=True, actor=actor)
+    )
 
 
 def _cannot_change(request: CaptureRequest, verb: str) -> str:
     status = request.status
     if status == Status.IN_PROGRESS:
         return f"The customer is paying right now, so this request cannot be {verb}."
-    if status == Status.EXPIRED or (status in EXPIRABLE and request.expires_at <= utcnow()):
+    if effective_status(request) == Status.EXPIRED:
         return f"This request's time is up, so it cannot be {verb}. Create a new one."
     if status == Status.VERIFIED and verb == "re-sent":
         return "The customer has already confirmed who they are, so a new link is not needed."
@@ -296,11 +325,20 @@ def _cannot_change(request: CaptureRequest, verb: str) -> str:
     return "This request changed while you were working on it. Check its status and try again."
 
 
-def expire_if_due(request: CaptureRequest) -> bool:
-    """Write down that the request's time is up, if it is (and audit it once). True if this
-    call did it. Every reader calls this, so expiry needs no background job."""
-    if not states.expire_if_due(request):
+def expire_if_due(request: CaptureRequest, *, origin: audit.ClientOrigin) -> bool:
+    """Write down that the request's time is up, if it is: the request expires, its unsent
+    messages are cancelled, and both are audited once. True if this call did it. Every reader
+    calls this, so expiry needs no background job; ``origin`` is the client of the request
+    that noticed (``NO_ORIGIN`` for commands and workers).
+
+    Prefer this to ``states.mark_expired_if_due``, which changes the status only.
+    """
+    if not states.mark_expired_if_due(request):
         return False
-    _carrier().cancel_pending(request.id, "expired")
-    audit.record("capture.expired", **_target(request), actor=audit.service.SYSTEM)
+    # Time expired the request, not whoever happened to notice (an agent's status poll, a
+    # customer's visit, an erasure): both rows name the system. Like every row written during
+    # a request, they keep the client of the request that noticed.
+    actor = audit.SYSTEM.at(origin)
+    _carrier().cancel_pending(request, "expired", actor)
+    audit.record_for(request, "capture.expired", actor)
     return True

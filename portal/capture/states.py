@@ -7,6 +7,10 @@ Every transition is one conditional UPDATE, ``... WHERE id = :id AND status IN (
 sources>)``, so whichever process gets there first wins and everyone else's attempt simply
 matches no row. A late or duplicate event (an "opened" after "verified", a second "expired")
 therefore never moves a request backwards, and terminal states stay terminal.
+
+``effective_status`` is the status as people should read it (a lapsed link reads "expired"
+before anything has written that down): the one rule, here in Python and in SQL for queries
+that filter or export on it, a test holding the two forms to the same answers.
 """
 
 from __future__ import annotations
@@ -14,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, update
+from sqlalchemy import ColumnElement, and_, case, or_, update
 
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
@@ -118,17 +122,53 @@ def transition(
     return moved
 
 
-def effective_status(request: CaptureRequest, now: datetime | None = None) -> Status:
-    """The status as of ``now``: an expirable request past its expiry reads as expired even
-    before ``expire_if_due`` has written that down."""
+class Expiring(Protocol):
+    """What a status as shown is read from: a CaptureRequest, or a row of its columns."""
+
+    status: str
+    expires_at: datetime
+
+
+def effective_status(request: Expiring, now: datetime | None = None) -> Status:
+    """The status as people should read it as of ``now``, wherever it is shown (the agent's
+    panel, the back office, the export): an expirable request past its expiry reads as
+    expired even before ``mark_expired_if_due`` has written that down.
+
+    ``effective_status_sql`` and ``effective_status_filter`` are the same rule in SQL.
+    """
     status = Status(request.status)
     if status in EXPIRABLE and request.expires_at <= (now or utcnow()):
         return S.EXPIRED
     return status
 
 
-def expire_if_due(request: CaptureRequest, now: datetime | None = None) -> bool:
-    """Persist ``expired`` if the request's time is up; True if this call did it."""
+def _lapsed_sql(now: datetime) -> ColumnElement[bool]:
+    """Requests ``effective_status`` reads as expired though their stored status says otherwise."""
+    return and_(
+        CaptureRequest.status.in_([s.value for s in EXPIRABLE]), CaptureRequest.expires_at <= now
+    )
+
+
+def effective_status_sql(now: datetime) -> ColumnElement[str]:
+    """``effective_status`` as a column of a SELECT (the export that PostgreSQL writes)."""
+    return case((_lapsed_sql(now), S.EXPIRED.value), else_=CaptureRequest.status)
+
+
+def effective_status_filter(status: str, now: datetime) -> ColumnElement[bool]:
+    """A WHERE condition: requests whose ``effective_status`` is ``status`` (a lapsed link is
+    found under "expired", not under the status still stored). Written on the stored columns,
+    not as ``effective_status_sql(now) == status``, so that their indexes can serve it."""
+    if status == S.EXPIRED:
+        return or_(CaptureRequest.status == S.EXPIRED.value, _lapsed_sql(now))
+    if status in EXPIRABLE:
+        return and_(CaptureRequest.status == status, CaptureRequest.expires_at > now)
+    return CaptureRequest.status == status
+
+
+def mark_expired_if_due(request: CaptureRequest, now: datetime | None = None) -> bool:
+    """Persist ``expired`` if the request's time is up; True if this call did it. The status
+    only: nothing is audited and no message is stopped. Readers call
+    ``portal.capture.service.expire_if_due``, which does both."""
     now = now or utcnow()
     if effective_status(request, now) is not S.EXPIRED or request.status == S.EXPIRED:
         return False

@@ -19,21 +19,21 @@ import logging
 from flask import current_app, redirect, render_template, request, url_for
 from flask_limiter.util import get_remote_address
 
-from portal.audit.service import CUSTOMER
 from portal.capture import data_step, identity
 from portal.capture.kinds import BOTH, DATA_KINDS
-from portal.capture.money import format_amount
 from portal.capture.states import NOT_YET_VERIFIED
 from portal.customer.views import (
     PAYMENT_ENDPOINT,
-    _bound_access,
-    _current_page,
-    _ip_rate,
-    _start_rate,
+    bound_access,
     bp,
+    current_page,
+    ip_rate,
+    start_rate,
 )
 from portal.extensions import db, limiter
+from portal.money import format_known_amount
 from portal.personal_data import service as data_service
+from portal.security.actors import customer_actor
 from portal.security.pan import contains_pan
 
 log = logging.getLogger("postern.customer.data")
@@ -47,7 +47,7 @@ def _pay_url(token: str) -> str | None:
 
 def _data_access(token: str):
     """(request, None) for a bound, identity-checked data request, else (None, response)."""
-    access, stop = _bound_access(token)
+    access, stop = bound_access(token)
     if stop is not None:
         return None, stop
     capture = access.request
@@ -73,8 +73,8 @@ def _after_decision(token: str, step: data_step.StepState):
 
 
 @bp.route("/<token>/details", methods=["GET", "POST"])
-@limiter.limit(_ip_rate, key_func=get_remote_address, methods=["GET"])
-@limiter.limit(_start_rate, key_func=get_remote_address, methods=["POST"])
+@limiter.limit(ip_rate, key_func=get_remote_address, methods=["GET"])
+@limiter.limit(start_rate, key_func=get_remote_address, methods=["POST"])
 def details(token: str):
     capture, stop = _data_access(token)
     if stop is not None:
@@ -84,12 +84,18 @@ def details(token: str):
         return _after_decision(token, step)
     notice = data_service.notice_for(capture)
     if request.method == "POST" and data_service.wants_to_decline(request.form):
-        return _decide(token, capture, lambda: data_step.decline(capture, notice.notice_version))
+        return _decide(
+            token,
+            capture,
+            lambda: data_step.decline(capture, notice.notice_version, customer_actor()),
+        )
     form = data_service.build_form(notice.field_set.name)
     status = 200
     if form.validate_on_submit():
         cleaned, shown = form.cleaned(), form.notice_version.data
-        return _decide(token, capture, lambda: data_step.send(capture, cleaned, shown))
+        return _decide(
+            token, capture, lambda: data_step.send(capture, cleaned, shown, customer_actor())
+        )
     if form.is_submitted():
         _forget_card_numbers(form)
         status = 400
@@ -121,7 +127,7 @@ def _decide(token: str, capture, decision):
         step = decision()
     except data_step.StepClosed:
         db.session.rollback()
-        return _current_page(token)
+        return current_page(token)
     except data_service.AlreadyDecided:
         # A double submission: the first one counts; show where that left things.
         db.session.rollback()
@@ -142,11 +148,11 @@ def _stop_unpaid_payment(capture) -> None:
     payment = payments.payment_for(capture)
     if payment is None or payment.stripe_payment_intent_id is None or payment.is_final:
         return
-    payments.stop_quietly(capture, gateway=StripeGateway.for_app(), actor=CUSTOMER)
+    payments.stop_quietly(capture, gateway=StripeGateway.for_app(), actor=customer_actor())
 
 
 @bp.get("/<token>/details/done")
-@limiter.limit(_ip_rate, key_func=get_remote_address)
+@limiter.limit(ip_rate, key_func=get_remote_address)
 def details_done(token: str):
     capture, stop = _data_access(token)
     if stop is not None:
@@ -155,11 +161,9 @@ def details_done(token: str):
     if step.state not in ("sent", "declined") or step.then == "payment" and _pay_url(token):
         return _after_decision(token, step)
     paid = capture.kind == BOTH and data_step.payment_succeeded(capture)
-    amount = (
-        format_amount(capture.amount_minor, capture.currency)
-        if capture.kind == BOTH and capture.amount_minor is not None and capture.currency
-        else None
-    )
+    amount = None
+    if capture.kind == BOTH:
+        amount = format_known_amount(capture.amount_minor, capture.currency)
     return render_template(
         "customer/details_done.html",
         capture=capture,

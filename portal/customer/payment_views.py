@@ -18,57 +18,21 @@ import logging
 
 from flask import current_app, jsonify, redirect, render_template, url_for
 from flask_limiter.util import get_remote_address
-from flask_talisman import Talisman
 
-from config.csp import NONCE_DIRECTIVES
-from portal.audit.service import CUSTOMER
 from portal.capture import identity
 from portal.capture.kinds import PAYMENT_KINDS
-from portal.capture.money import format_amount
 from portal.capture.states import NOT_YET_VERIFIED, Status
-from portal.customer.views import _ip_rate, _problem_page, _resolve, bp
-from portal.extensions import db, limiter, talisman
+from portal.customer.views import bp, ip_rate, problem_page, resolve_link
+from portal.extensions import db, limiter
+from portal.models.payment import PaymentStatus
+from portal.money import format_amount
 from portal.payments import messages, service
 from portal.payments.gateway import ProviderRejected, ProviderUnavailable, StripeGateway
-from portal.security.headers import payment_page_csp
+from portal.security.actors import customer_actor
+from portal.security.headers import payment_page
 
 log = logging.getLogger("postern.customer.payments")
 CLOSED_PROBLEMS = frozenset({"expired", "revoked", "locked"})
-
-
-class _PaymentPageHeaderOptions(dict):
-    """Flask-Talisman's per-view options for the payment page, worked out per request.
-
-    Talisman fills a view's options in with ``setdefault`` from the first app that serves it;
-    keeping those would pin one app's settings on this view for every app in the process. So
-    nothing is stored: the CSP is built from the current app's Stripe settings, and every other
-    option is whatever the current app's Talisman applies to all other pages.
-    """
-
-    def __missing__(self, key: str):
-        if key == "content_security_policy":
-            return payment_page_csp(current_app)
-        if key == "content_security_policy_nonce_in":
-            return NONCE_DIRECTIVES
-        return getattr(_app_talisman(), key)
-
-    def setdefault(self, key, default=None):
-        return self[key]
-
-
-def _app_talisman() -> Talisman:
-    """The Talisman serving the current app (each app has its own; see security.headers)."""
-    for hook in current_app.after_request_funcs.get(None, ()):
-        owner = getattr(hook, "__self__", None)
-        if isinstance(owner, Talisman):
-            return owner
-    return talisman
-
-
-def stripe_page(view):
-    """Give ``view`` the payment page's CSP (Stripe's origins); no other page gets them."""
-    view.talisman_view_options = _PaymentPageHeaderOptions()
-    return view
 
 
 def _status_rate() -> str:
@@ -81,11 +45,13 @@ def _payment_access(token: str):
     A request that closed (expired, revoked, locked) has its PaymentIntent canceled at Stripe
     before the page says so, so no open card form anywhere can still charge it.
     """
-    access = _resolve(token)
+    access = resolve_link(token)
     if access.problem in CLOSED_PROBLEMS and access.request is not None:
-        service.stop_quietly(access.request, gateway=StripeGateway.for_app(), actor=CUSTOMER)
+        service.stop_quietly(
+            access.request, gateway=StripeGateway.for_app(), actor=customer_actor()
+        )
     if access.problem not in (None, "other_device"):
-        return None, _problem_page(access)
+        return None, problem_page(access)
     if not access.bound_here:
         return None, redirect(url_for("customer.landing", token=token), code=303)
     capture = access.request
@@ -116,14 +82,16 @@ def _stopped_page(view: service.PaymentView):
 
 
 @bp.get("/<token>/pay")
-@stripe_page
-@limiter.limit(_ip_rate, key_func=get_remote_address)
+@payment_page
+@limiter.limit(ip_rate, key_func=get_remote_address)
 def pay(token: str):
     capture, stop = _payment_access(token)
     if stop is not None:
         return stop
     try:
-        view = service.start_checkout(capture, gateway=StripeGateway.for_app())
+        view = service.start_checkout(
+            capture, gateway=StripeGateway.for_app(), actor=customer_actor()
+        )
     except (ProviderUnavailable, ProviderRejected) as problem:
         log.warning("payment page without provider", extra={"error": str(problem)})
         return _unavailable()
@@ -157,7 +125,9 @@ def pay_status(token: str):
         db.session.commit()
         return jsonify(state="closed", message=None), 410
     try:
-        view = service.current_view(capture, gateway=StripeGateway.for_app())
+        view = service.current_view(
+            capture, gateway=StripeGateway.for_app(), actor=customer_actor()
+        )
     except (ProviderUnavailable, ProviderRejected):
         db.session.rollback()
         return jsonify(state="unavailable", message=messages.PROVIDER_UNAVAILABLE), 503
@@ -167,7 +137,7 @@ def pay_status(token: str):
 
 
 @bp.get("/<token>/pay/return")
-@limiter.limit(_ip_rate, key_func=get_remote_address)
+@limiter.limit(ip_rate, key_func=get_remote_address)
 def pay_return(token: str):
     """Stripe's redirect back. Its query (payment_intent, client secret, redirect_status) is
     not trusted or kept: the outcome is asked from Stripe, then the browser moves on to a
@@ -176,7 +146,9 @@ def pay_return(token: str):
     if stop is not None:
         return stop
     try:
-        view = service.current_view(capture, gateway=StripeGateway.for_app())
+        view = service.current_view(
+            capture, gateway=StripeGateway.for_app(), actor=customer_actor()
+        )
     except (ProviderUnavailable, ProviderRejected):
         return _unavailable()
     except service.NotPayable:
@@ -187,13 +159,13 @@ def pay_return(token: str):
 
 
 @bp.get("/<token>/paid")
-@limiter.limit(_ip_rate, key_func=get_remote_address)
+@limiter.limit(ip_rate, key_func=get_remote_address)
 def paid(token: str):
     capture, stop = _payment_access(token)
     if stop is not None:
         return stop
     payment = service.payment_for(capture)
-    if payment is None or payment.status != "succeeded":
+    if payment is None or payment.status != PaymentStatus.SUCCEEDED:
         return redirect(url_for("customer.pay", token=token), code=303)
     db.session.commit()
     return render_template(

@@ -21,10 +21,11 @@ from flask_limiter.util import get_remote_address
 
 from portal.capture import customer, data_step, identity, kinds, links
 from portal.capture.customer import LinkAccess
-from portal.capture.money import format_amount
 from portal.capture.states import NOT_YET_VERIFIED
 from portal.customer.forms import IdentityForm, StartForm
 from portal.extensions import db, limiter
+from portal.money import format_known_amount
+from portal.security.actors import client_origin, customer_actor
 
 bp = Blueprint("customer", __name__)
 
@@ -85,11 +86,13 @@ PROBLEM_PAGES = {
 }
 
 
-def _ip_rate() -> str:
+def ip_rate() -> str:
+    """The rate limit per client address on every customer page (Flask-Limiter reads it)."""
     return current_app.config["RATELIMIT_CUSTOMER_LINK_PER_IP"]
 
 
-def _start_rate() -> str:
+def start_rate() -> str:
+    """The rate limit per client address on Start and on sending the details form."""
     return current_app.config["RATELIMIT_CUSTOMER_START_PER_IP"]
 
 
@@ -113,11 +116,17 @@ def _cookie_name(public_id: str) -> str:
     return COOKIE_PREFIX + public_id
 
 
-def _resolve(token: str) -> LinkAccess:
-    return customer.resolve(token, lambda public_id: request.cookies.get(_cookie_name(public_id)))
+def resolve_link(token: str) -> LinkAccess:
+    """What ``token`` and this browser's binding cookie give access to (never raises)."""
+    return customer.resolve(
+        token,
+        lambda public_id: request.cookies.get(_cookie_name(public_id)),
+        origin=client_origin(),
+    )
 
 
-def _problem_page(access: LinkAccess):
+def problem_page(access: LinkAccess):
+    """The page (and status) explaining ``access.problem`` in plain words. COMMITS."""
     db.session.commit()  # keep an expiry written down while resolving
     title, text = PROBLEM_PAGES[access.problem]
     status = customer.PROBLEM_STATUS[access.problem]
@@ -127,12 +136,12 @@ def _problem_page(access: LinkAccess):
     ), status
 
 
-def _current_page(token: str):
+def current_page(token: str):
     """After a step could not be taken (locked, revoked or expired meanwhile): show what
     the link is now."""
-    access = _resolve(token)
+    access = resolve_link(token)
     if access.problem is not None:
-        return _problem_page(access)
+        return problem_page(access)
     return redirect(url_for("customer.landing", token=token), code=303)
 
 
@@ -144,36 +153,36 @@ def _next_step(token: str, access: LinkAccess) -> str:
 
 
 @bp.get("/<token>")
-@limiter.limit(_ip_rate, key_func=get_remote_address)
+@limiter.limit(ip_rate, key_func=get_remote_address)
 def landing(token: str):
     """The neutral page: nothing about the request, just who we are and a Start button."""
-    access = _resolve(token)
+    access = resolve_link(token)
     if access.problem not in (None, "other_device"):
-        return _problem_page(access)
+        return problem_page(access)
     if access.bound_here:
         return redirect(_next_step(token, access), code=303)
     # Without the cookie (another browser, or SameSite=Strict withholding it on a link
     # followed from another site) the page is the same; pressing Start tells the two apart.
-    customer.mark_opened(access.request)
+    customer.mark_opened(access.request, customer_actor())
     db.session.commit()
     return render_template("customer/landing.html", token=token, form=StartForm())
 
 
 @bp.post("/<token>/start")
-@limiter.limit(_start_rate, key_func=get_remote_address)
+@limiter.limit(start_rate, key_func=get_remote_address)
 def start(token: str):
     form = StartForm()
     if not form.validate_on_submit():
         return render_template("customer/landing.html", token=token, form=form), 400
-    access = _resolve(token)
+    access = resolve_link(token)
     if access.problem not in (None, "other_device"):
-        return _problem_page(access)
-    result = customer.start(access)
+        return problem_page(access)
+    result = customer.start(access, customer_actor())
     db.session.commit()
     if result.outcome == "other_device":
-        return _problem_page(LinkAccess("other_device"))
+        return problem_page(LinkAccess("other_device"))
     if result.outcome == "gone":
-        return _current_page(token)
+        return current_page(token)
     response = redirect(_next_step(token, access), code=303)
     if result.secret:
         response.set_cookie(
@@ -188,12 +197,12 @@ def start(token: str):
     return response
 
 
-def _bound_access(token: str):
+def bound_access(token: str):
     """The access for a page past Start, or the response to send instead (problem page, or
     back to the landing page whose Start button re-sends the cookie same-site)."""
-    access = _resolve(token)
+    access = resolve_link(token)
     if access.problem not in (None, "other_device"):
-        return None, _problem_page(access)
+        return None, problem_page(access)
     if not access.bound_here:
         return None, redirect(url_for("customer.landing", token=token), code=303)
     return access, None
@@ -202,7 +211,7 @@ def _bound_access(token: str):
 @bp.route("/<token>/check", methods=["GET", "POST"])
 @limiter.limit(_identity_rate, key_func=_request_and_ip_key, methods=["POST"])
 def identity_check(token: str):
-    access, stop = _bound_access(token)
+    access, stop = bound_access(token)
     if stop is not None:
         return stop
     capture = access.request
@@ -211,12 +220,12 @@ def identity_check(token: str):
     form = IdentityForm()
     error, status = None, 200
     if form.validate_on_submit():
-        result = customer.check_identity(access, form.answer.data)
+        result = customer.check_identity(access, form.answer.data, customer_actor())
         db.session.commit()
         if result.outcome == "verified":
             return redirect(url_for("customer.summary", token=token), code=303)
         if result.outcome in ("locked", "gone"):
-            return _current_page(token)
+            return current_page(token)
         form.answer.data = ""
         if result.outcome == "unreadable":
             form.answer.errors = [result.message]
@@ -247,17 +256,13 @@ def _wrong_answer_message(remaining: int) -> str:
 
 @bp.get("/<token>/summary")
 def summary(token: str):
-    access, stop = _bound_access(token)
+    access, stop = bound_access(token)
     if stop is not None:
         return stop
     capture = access.request
     if capture.status in NOT_YET_VERIFIED:
         return redirect(_next_step(token, access), code=303)
-    amount = (
-        format_amount(capture.amount_minor, capture.currency)
-        if capture.amount_minor is not None and capture.currency
-        else None
-    )
+    amount = format_known_amount(capture.amount_minor, capture.currency)
     # The payment page, once the payment step is installed (portal.customer.payment_views).
     finished = capture.status in customer.FINISHED
     pay_url = (

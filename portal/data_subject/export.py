@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy import select
 
 from portal import audit
-from portal.audit.service import Actor
 from portal.extensions import db
 from portal.models.audit import AuditEvent
 from portal.models.capture import CaptureRequest
@@ -23,8 +22,9 @@ from portal.models.payment import Payment, PaymentAttempt
 from portal.models.refund import Refund
 from portal.models.types import utcnow
 from portal.personal_data import service as personal_data
-from portal.personal_data.common import audit_target, checked_reason, submission_for
+from portal.personal_data.common import ReasonRequired, submission_for
 from portal.refunds.wording import reason_words
+from portal.staff_text import checked_justification
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -53,11 +53,11 @@ def _request_facts(request: CaptureRequest) -> dict[str, Any]:
     }
 
 
-def _captured(request: CaptureRequest, reason: str, actor: Actor | None) -> dict | None:
+def _captured(request: CaptureRequest, reason: str, actor: audit.Actor) -> dict | None:
     submission = submission_for(request)
     if submission is None:
         return None
-    values = personal_data.read_values(request, reason, actor=actor) if request.field_set else {}
+    values = personal_data.reveal(request, reason, actor=actor) if request.field_set else {}
     return {
         "field_set": submission.field_set,
         "privacy_notice_version": submission.privacy_notice_version,
@@ -153,12 +153,13 @@ def _timeline(request: CaptureRequest) -> list[dict]:
 
 
 def export_request(
-    capture_request: CaptureRequest, reason: str, actor: Actor | None = None
+    capture_request: CaptureRequest, reason: str, actor: audit.Actor
 ) -> dict[str, Any]:
-    """Everything held about the request, values decrypted, as a JSON-ready dict. Audits
-    ``data.revealed`` (via ``read_values``, when there are values) and
-    ``data_subject.access_exported``. Raises ReasonRequired, DecryptionError."""
-    why = checked_reason(reason)
+    """Everything held about the request, values decrypted, as a JSON-ready dict. Audits, as
+    ``actor``, ``data.revealed`` (via ``personal_data.reveal``, when data was captured) and
+    ``data_subject.access_exported``. Raises ReasonRequired; ValueUnreadable when a stored value
+    cannot be read (then only its ``data.reveal_failed`` row is written: commit it)."""
+    why = checked_justification(reason, error=ReasonRequired)
     document = {
         "format": "postern-subject-access/1",
         "generated_at": _iso(utcnow()),
@@ -167,11 +168,8 @@ def export_request(
         "deliveries": _deliveries(capture_request),
         "payment": _payment(capture_request),
     }
-    audit.record(
-        "data_subject.access_exported",
-        **audit_target(capture_request),
-        details={"reason": why},
-        actor=actor,
+    audit.record_for(
+        capture_request, "data_subject.access_exported", actor, details={"reason": why}
     )
     document["timeline"] = _timeline(capture_request)
     return document

@@ -1,10 +1,9 @@
-"""Reveal one captured value; erase everything personal about one capture request (the
-export for the right of access is ``portal.data_subject.export``).
+"""Find capture requests and erase everything personal about one (the export for the right
+of access is ``portal.data_subject.export``; revealing one value is
+``portal.personal_data.reveal``).
 
 Knows nothing of HTTP. Each function joins the current transaction and audits what it did
-(field names, counts and the staff member's reason; never a value); the caller commits, and
-must commit BEFORE showing a revealed value or handing out an export, so the audit row exists
-whenever the data left the database.
+(field names, counts and the staff member's reason; never a value); the caller commits.
 
 Erasure removes what identifies or describes the customer and keeps a non-personal record
 of what happened, because accounting and dispute rules (UK GDPR Art. 17(3)(b)) require the
@@ -30,25 +29,21 @@ from typing import Any
 from sqlalchemy import select, update
 
 from portal import audit
-from portal.audit.service import Actor
-from portal.capture.states import expire_if_due, is_terminal
+from portal.capture import service as capture_service
+from portal.capture.states import is_terminal
 from portal.delivery import outbox
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
-from portal.models.captured_data import CapturedValue
 from portal.models.delivery import FINAL_STATUSES, DeliveryMessage
-from portal.models.payment import Payment
+from portal.models.payment import Payment, PaymentStatus
 from portal.models.refund import Refund
 from portal.models.types import utcnow
 from portal.personal_data import service as personal_data
 from portal.personal_data.common import (
     DataCaptureError,
-    audit_target,
-    checked_reason,
-    field_set_for,
+    ReasonRequired,
 )
-from portal.personal_data.crypto import Sealed, unseal
-from portal.personal_data.keyring import current_keyring
+from portal.staff_text import checked_justification
 
 ERASED_DESTINATION = "(erased)"
 
@@ -78,39 +73,6 @@ def search(term: str, limit: int = 50) -> list[CaptureRequest]:
     )
 
 
-def reveal_field(
-    capture_request: CaptureRequest, field_name: str, reason: str, actor: Actor | None = None
-) -> str:
-    """Decrypt ONE field's value and audit ``data.revealed`` with the reason and that field's
-    name. Raises ReasonRequired, DataCaptureError (no such field or no value), DecryptionError.
-    """
-    why = checked_reason(reason)
-    field_set = field_set_for(capture_request)
-    if field_name not in field_set.field_names:
-        raise DataCaptureError("that field is not part of this request")
-    row = db.session.execute(
-        select(CapturedValue).where(
-            CapturedValue.capture_request_id == capture_request.id,
-            CapturedValue.field_name == field_name,
-        )
-    ).scalar_one_or_none()
-    if row is None:
-        raise DataCaptureError("there is no value for that field (never given, or erased)")
-    value = unseal(
-        current_keyring(),
-        capture_request.id,
-        field_name,
-        Sealed(row.key_id, row.nonce, row.ciphertext),
-    )
-    audit.record(
-        "data.revealed",
-        **audit_target(capture_request),
-        details={"reason": why, "fields": [field_name]},
-        actor=actor,
-    )
-    return value
-
-
 @dataclass(frozen=True)
 class ErasureReport:
     values_deleted: int
@@ -121,17 +83,19 @@ class ErasureReport:
 
 
 def erase_request(
-    capture_request: CaptureRequest, reason: str, actor: Actor | None = None
+    capture_request: CaptureRequest, reason: str, actor: audit.Actor
 ) -> ErasureReport:
     """Erase the personal data of one request (see the module docstring for what goes and
-    what stays). Idempotent. Audits ``data.erased`` (values) and ``data_subject.erased``.
-    Raises ReasonRequired, RequestStillOpen."""
-    why = checked_reason(reason)
-    expire_if_due(capture_request)  # a lapsed link counts as closed even if nobody noticed yet
+    what stays). Idempotent. Audits ``data.erased`` (values) and ``data_subject.erased`` as
+    ``actor``. Raises ReasonRequired, RequestStillOpen."""
+    why = checked_justification(reason, error=ReasonRequired)
+    # A lapsed link counts as closed even if nobody noticed yet; expiring it here is audited
+    # (``capture.expired``) like everywhere else.
+    capture_service.expire_if_due(capture_request, origin=actor.origin)
     if not is_terminal(capture_request.status):
         raise RequestStillOpen("this request is still open: revoke it first, then erase")
     values = personal_data.erase(capture_request, why, actor=actor)
-    outbox.cancel_pending(capture_request.id, "erasure")
+    outbox.cancel_pending(capture_request, "erasure", actor)
     cleared = db.session.execute(
         update(DeliveryMessage)
         .where(
@@ -157,7 +121,8 @@ def erase_request(
     ).all()
     paid = db.session.execute(
         select(Payment.id).where(
-            Payment.capture_request_id == capture_request.id, Payment.status == "succeeded"
+            Payment.capture_request_id == capture_request.id,
+            Payment.status == PaymentStatus.SUCCEEDED,
         )
     ).first()
     changes: dict[str, Any] = {
@@ -187,9 +152,10 @@ def erase_request(
     ).rowcount
     db.session.expire(capture_request)
     report = ErasureReport(values, cleared, len(sending), notes, paid is not None)
-    audit.record(
+    audit.record_for(
+        capture_request,
         "data_subject.erased",
-        **audit_target(capture_request),
+        actor,
         details={
             "reason": why,
             "values_deleted": values,
@@ -198,6 +164,5 @@ def erase_request(
             "refund_notes_cleared": notes,
             "reference_kept": paid is not None,
         },
-        actor=actor,
     )
     return report

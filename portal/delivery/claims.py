@@ -1,21 +1,20 @@
 """Claiming due messages: which worker may send which message, decided by the database.
 
-One conditional UPDATE per message (``... WHERE id = :id AND <still due>``) decides, so two
-workers never both claim a message. On PostgreSQL the candidates are picked first with
-``FOR UPDATE SKIP LOCKED``, so concurrent workers take different rows instead of waiting on
-each other. A claim is a lease (``claimed_by`` / ``claimed_until``): if its worker dies, the
-lease lapses and another worker takes the message over.
+The outbox is a lease-and-claim queue (``portal.leases``): a batch of due messages is leased
+by one conditional UPDATE, so two workers never both claim a message, and a claim is a lease
+(``claimed_by`` / ``claimed_until``): if its worker dies, the lease lapses and another worker
+takes the message over. Each claim opens an attempt row, in the same transaction.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from flask import current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, update
 
 from portal.extensions import db
-from portal.models.delivery import QUEUED, SENDING, DeliveryAttempt, DeliveryMessage
+from portal.leases import LeaseQueue
+from portal.models.delivery import DeliveryAttempt, DeliveryMessage, MessageStatus
 
 LOST_WORDS = "The sending process stopped during this attempt. We will try again."
 
@@ -23,42 +22,34 @@ LOST_WORDS = "The sending process stopped during this attempt. We will try again
 def _due(now: datetime):
     """Queued and due, or claimed by a worker whose lease has lapsed."""
     return or_(
-        and_(DeliveryMessage.status == QUEUED, DeliveryMessage.next_attempt_at <= now),
-        and_(DeliveryMessage.status == SENDING, DeliveryMessage.claimed_until < now),
+        and_(
+            DeliveryMessage.status == MessageStatus.QUEUED, DeliveryMessage.next_attempt_at <= now
+        ),
+        and_(DeliveryMessage.status == MessageStatus.SENDING, DeliveryMessage.claimed_until < now),
     )
+
+
+OUTBOX = LeaseQueue(
+    DeliveryMessage,
+    due=_due,
+    lease_seconds_setting="DELIVERY_LEASE_SECONDS",
+    max_attempts_setting="DELIVERY_MAX_ATTEMPTS",
+    retry_base_setting="DELIVERY_BACKOFF_BASE_SECONDS",
+    retry_max_setting="DELIVERY_BACKOFF_MAX_SECONDS",
+    claimed_values=lambda now: {"status": MessageStatus.SENDING, "updated_at": now},
+)
 
 
 def claim_due(now: datetime, batch: int, worker_id: str) -> list[int]:
-    """Claim up to ``batch`` due messages for ``worker_id`` and commit. Returns their ids."""
-    candidates = (
-        select(DeliveryMessage.id)
-        .where(_due(now))
-        .order_by(DeliveryMessage.next_attempt_at, DeliveryMessage.id)
-        .limit(batch)
-    )
-    if db.session.get_bind().dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
-    lease_until = now + timedelta(seconds=current_app.config["DELIVERY_LEASE_SECONDS"])
-    claimed = []
-    for message_id in db.session.execute(candidates).scalars().all():
-        won = db.session.execute(
-            update(DeliveryMessage)
-            .where(DeliveryMessage.id == message_id, _due(now))
-            .values(
-                status=SENDING,
-                claimed_by=worker_id,
-                claimed_until=lease_until,
-                attempts=DeliveryMessage.attempts + 1,
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if won != 1:
-            continue
+    """Claim up to ``batch`` due messages for ``worker_id``, open an attempt for each, and
+    commit. Returns their ids, in the order they fell due."""
+    claimed = OUTBOX.claim(now, batch, worker_id)
+    ids = [row.id for row in claimed]
+    if ids:
         # A lapsed lease leaves its attempt open: close it before starting the next one.
         db.session.execute(
             update(DeliveryAttempt)
-            .where(DeliveryAttempt.message_id == message_id, DeliveryAttempt.outcome.is_(None))
+            .where(DeliveryAttempt.message_id.in_(ids), DeliveryAttempt.outcome.is_(None))
             .values(
                 outcome="failed",
                 finished_at=now,
@@ -67,14 +58,11 @@ def claim_due(now: datetime, batch: int, worker_id: str) -> list[int]:
             )
             .execution_options(synchronize_session=False)
         )
-        attempts = db.session.execute(
-            select(DeliveryMessage.attempts).where(DeliveryMessage.id == message_id)
-        ).scalar_one()
-        db.session.add(
+        db.session.add_all(
             DeliveryAttempt(
-                message_id=message_id, attempt_number=attempts, worker=worker_id, started_at=now
+                message_id=row.id, attempt_number=row.attempts, worker=worker_id, started_at=now
             )
+            for row in claimed
         )
-        claimed.append(message_id)
     db.session.commit()
-    return claimed
+    return ids

@@ -18,32 +18,17 @@ from portal.delivery.gateways import DEV, DISABLED, configured_backend
 from portal.delivery.wording import render_link_message
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
-from portal.models.delivery import (
-    CANCELLED,
-    FAILED,
-    FINAL_STATUSES,
-    QUEUED,
-    SENDING,
-    SENT,
-    DeliveryMessage,
-)
+from portal.models.delivery import FINAL_STATUSES, DeliveryMessage, MessageStatus
 from portal.models.types import utcnow
 
 CHANNEL_WORDS = {SMS: "text message", EMAIL: "email"}
 STATUS_WORDS = {
-    QUEUED: "Waiting to send",
-    SENDING: "Sending",
-    SENT: "Sent",
-    FAILED: "Not delivered",
-    CANCELLED: "Cancelled, not sent",
+    MessageStatus.QUEUED: "Waiting to send",
+    MessageStatus.SENDING: "Sending",
+    MessageStatus.SENT: "Sent",
+    MessageStatus.FAILED: "Not delivered",
+    MessageStatus.CANCELLED: "Cancelled, not sent",
 }
-
-
-def public_id_of(capture_request_id: int) -> str | None:
-    """The request's public id: what audit rows name it by."""
-    return db.session.execute(
-        select(CaptureRequest.public_id).where(CaptureRequest.id == capture_request_id)
-    ).scalar_one_or_none()
 
 
 def _check_link(link_url: str) -> None:
@@ -54,9 +39,14 @@ def _check_link(link_url: str) -> None:
 
 
 def queue_link_message(
-    capture_request, link_url: str, channel: str, destination: str
+    capture_request: CaptureRequest,
+    link_url: str,
+    channel: str,
+    destination: str,
+    actor: audit.Actor,
 ) -> DeliveryMessage:
-    """Add a message carrying ``link_url`` for ``capture_request`` to the current transaction.
+    """Add a message carrying ``link_url`` for ``capture_request`` to the current transaction,
+    audited as ``actor`` (who asked for the link to be sent).
 
     ``destination`` is normalised again here (so already-normalised values are fine).
     Returns the new, flushed message; the caller commits. Never contacts a provider.
@@ -81,7 +71,7 @@ def queue_link_message(
         subject=rendered.subject,
         text_body=rendered.text_body,
         html_body=rendered.html_body,
-        status=QUEUED,
+        status=MessageStatus.QUEUED,
         attempts=0,
         next_attempt_at=now,
         created_at=now,
@@ -89,19 +79,19 @@ def queue_link_message(
     )
     db.session.add(message)
     db.session.flush()
-    audit.record(
+    audit.record_for(
+        capture_request,
         "delivery.queued",
-        target_type="capture_request",
-        target_id=capture_request.public_id,
+        actor,
         details={"message_id": message.id, "channel": channel, "backend": backend},
     )
     return message
 
 
 def _status_words(message: DeliveryMessage) -> str:
-    if message.status == QUEUED and message.attempts:
+    if message.status == MessageStatus.QUEUED and message.attempts:
         return "Not delivered yet, trying again"
-    if message.status == SENT and message.backend == DEV:
+    if message.status == MessageStatus.SENT and message.backend == DEV:
         return "Sent to the development outbox"
     return STATUS_WORDS.get(message.status, message.status)
 
@@ -138,7 +128,9 @@ def summarise_messages(messages) -> list[dict]:
             "status_words": _status_words(message),
             "attempts": message.attempts,
             "last_error": message.last_error,
-            "next_attempt_at": _iso(message.next_attempt_at) if message.status == QUEUED else None,
+            "next_attempt_at": (
+                _iso(message.next_attempt_at) if message.status == MessageStatus.QUEUED else None
+            ),
             "sent_at": _iso(message.sent_at),
             "updated_at": _iso(message.updated_at),
         }
@@ -146,8 +138,9 @@ def summarise_messages(messages) -> list[dict]:
     ]
 
 
-def cancel_pending(capture_request_id: int, reason: str = "request_closed") -> int:
-    """Stop every not-yet-sent message of a request (revoked, expired, link replaced).
+def cancel_pending(capture_request: CaptureRequest, reason: str, actor: audit.Actor) -> int:
+    """Stop every not-yet-sent message of a request (revoked, expired, link replaced, erased),
+    audited as ``actor`` when there were any.
 
     A message already handed to a worker finishes its current attempt; queued ones, including
     those waiting to retry, are never sent. Returns how many were cancelled; the caller commits.
@@ -156,11 +149,11 @@ def cancel_pending(capture_request_id: int, reason: str = "request_closed") -> i
     result = db.session.execute(
         update(DeliveryMessage)
         .where(
-            DeliveryMessage.capture_request_id == capture_request_id,
-            DeliveryMessage.status == QUEUED,
+            DeliveryMessage.capture_request_id == capture_request.id,
+            DeliveryMessage.status == MessageStatus.QUEUED,
         )
         .values(
-            status=CANCELLED,
+            status=MessageStatus.CANCELLED,
             next_attempt_at=None,
             last_error="Not sent: the request was closed or its link replaced.",
             last_error_code=reason[:40],
@@ -170,10 +163,10 @@ def cancel_pending(capture_request_id: int, reason: str = "request_closed") -> i
     )
     cancelled = result.rowcount or 0
     if cancelled:
-        audit.record(
+        audit.record_for(
+            capture_request,
             "delivery.cancelled",
-            target_type="capture_request",
-            target_id=public_id_of(capture_request_id),
+            actor,
             details={"messages": cancelled, "reason": reason[:40]},
         )
     return cancelled

@@ -10,28 +10,16 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import current_app
 from sqlalchemy import select, update
 
 from portal import audit
-from portal.audit.service import Actor
-from portal.capture import states
+from portal.delivery.claims import OUTBOX
 from portal.delivery.gateways import DeliveryError, SendResult
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
-from portal.models.delivery import (
-    CANCELLED,
-    FAILED,
-    QUEUED,
-    SENDING,
-    SENT,
-    DeliveryAttempt,
-    DeliveryMessage,
-)
-from portal.workers import retry_delay
+from portal.models.delivery import DeliveryAttempt, DeliveryMessage, MessageStatus
 
 log = logging.getLogger("postern.delivery.worker")
-WORKER_ACTOR = Actor("delivery-worker")
 ALREADY_SENT_WORDS = "Not needed: an earlier attempt had already been accepted."
 
 
@@ -56,25 +44,19 @@ def record_sent(accepted: Acceptance) -> bool:
     """
     # Recorded even if our lease lapsed meanwhile (status back to queued, or claimed by
     # another worker): the customer has the message, and this stops it being sent again.
-    recorded = db.session.execute(
-        update(DeliveryMessage)
-        .where(
-            DeliveryMessage.id == accepted.message_id, DeliveryMessage.status.in_([SENDING, QUEUED])
-        )
-        .values(
-            status=SENT,
-            provider_message_id=accepted.result.provider_message_id[:120],
-            backend=accepted.backend,
-            sent_at=accepted.accepted_at,
-            updated_at=accepted.accepted_at,
-            next_attempt_at=None,
-            claimed_by=None,
-            claimed_until=None,
-            last_error=None,
-            last_error_code=None,
-        )
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    recorded = OUTBOX.release(
+        accepted.message_id,
+        held_by=None,
+        where=[DeliveryMessage.status.in_([MessageStatus.SENDING, MessageStatus.QUEUED])],
+        status=MessageStatus.SENT,
+        provider_message_id=accepted.result.provider_message_id[:120],
+        backend=accepted.backend,
+        sent_at=accepted.accepted_at,
+        updated_at=accepted.accepted_at,
+        next_attempt_at=None,
+        last_error=None,
+        last_error_code=None,
+    )
     if not recorded:
         # Final already: only note that this attempt did reach the provider.
         db.session.rollback()
@@ -98,20 +80,17 @@ def record_sent(accepted: Acceptance) -> bool:
     request_id = db.session.execute(
         select(DeliveryMessage.capture_request_id).where(DeliveryMessage.id == accepted.message_id)
     ).scalar_one()
-    request = db.session.get(CaptureRequest, request_id)
-    # The capture service normally moves created -> sent when it queues; this covers a
-    # request that was still "created" (first successful send), and is a no-op otherwise.
-    states.transition(request, states.Status.SENT, now=accepted.accepted_at)
-    audit.record(
+    # The request's own status is not touched: the capture service moved it to "sent" in the
+    # transaction that queued this message.
+    audit.record_for(
+        _public_id(request_id),
         "delivery.sent",
-        target_type="capture_request",
-        target_id=request.public_id,
+        audit.DELIVERY_WORKER,
         details={
             "message_id": accepted.message_id,
             "channel": accepted.channel,
             "attempt": accepted.attempt,
         },
-        actor=WORKER_ACTOR,
     )
     db.session.commit()
     return True
@@ -120,37 +99,29 @@ def record_sent(accepted: Acceptance) -> bool:
 def record_failure(message_id: int, now: datetime, worker_id: str, problem: DeliveryError) -> str:
     """Schedule a retry (returns "retrying") or give up for good (returns "failed")."""
     attempt, channel, request_id = _attempt_of(message_id)
-    final = problem.permanent or attempt >= current_app.config["DELIVERY_MAX_ATTEMPTS"]
+    delay = None if problem.permanent else OUTBOX.backoff(attempt)
+    final = delay is None
     if final:
         words = problem.message
         if not problem.permanent:
             words = f"Gave up after {attempt} attempts. {problem.message}".replace(
                 " We will try again.", ""
             )
-        values = {"status": FAILED, "next_attempt_at": None, "last_error": words}
+        values = {"status": MessageStatus.FAILED, "next_attempt_at": None, "last_error": words}
     else:
-        delay = retry_delay(
-            attempt,
-            current_app.config["DELIVERY_BACKOFF_BASE_SECONDS"],
-            current_app.config["DELIVERY_BACKOFF_MAX_SECONDS"],
-        )
-        values = {"status": QUEUED, "next_attempt_at": now + delay, "last_error": problem.message}
-    changed = db.session.execute(
-        update(DeliveryMessage)
-        .where(
-            DeliveryMessage.id == message_id,
-            DeliveryMessage.status == SENDING,
-            DeliveryMessage.claimed_by == worker_id,
-        )
-        .values(
-            last_error_code=problem.code[:40],
-            claimed_by=None,
-            claimed_until=None,
-            updated_at=now,
-            **values,
-        )
-        .execution_options(synchronize_session=False)
-    ).rowcount
+        values = {
+            "status": MessageStatus.QUEUED,
+            "next_attempt_at": now + delay,
+            "last_error": problem.message,
+        }
+    changed = OUTBOX.release(
+        message_id,
+        held_by=worker_id,
+        where=[DeliveryMessage.status == MessageStatus.SENDING],
+        last_error_code=problem.code[:40],
+        updated_at=now,
+        **values,
+    )
     _close_attempt(
         message_id,
         attempt,
@@ -159,11 +130,11 @@ def record_failure(message_id: int, now: datetime, worker_id: str, problem: Deli
         error_code=problem.code[:40],
         error_message=problem.message[:300],
     )
-    audit.record(
+    audit.record_for(
+        _public_id(request_id),
         "delivery.failed",
+        audit.DELIVERY_WORKER,
         outcome="failure",
-        target_type="capture_request",
-        target_id=_public_id(request_id),
         details={
             "message_id": message_id,
             "channel": channel,
@@ -171,7 +142,6 @@ def record_failure(message_id: int, now: datetime, worker_id: str, problem: Deli
             "error_code": problem.code[:40],
             "final": final,
         },
-        actor=WORKER_ACTOR,
     )
     db.session.commit()
     if not changed:  # our lease lapsed and another worker owns the message now
@@ -182,27 +152,21 @@ def record_failure(message_id: int, now: datetime, worker_id: str, problem: Deli
 def record_cancelled(message_id: int, now: datetime, worker_id: str, code: str, words: str) -> str:
     """Never send it: the link expired or the request was closed. Returns "cancelled"."""
     attempt, channel, request_id = _attempt_of(message_id)
-    db.session.execute(
-        update(DeliveryMessage)
-        .where(DeliveryMessage.id == message_id, DeliveryMessage.claimed_by == worker_id)
-        .values(
-            status=CANCELLED,
-            next_attempt_at=None,
-            claimed_by=None,
-            claimed_until=None,
-            last_error=words,
-            last_error_code=code,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
+    OUTBOX.release(
+        message_id,
+        held_by=worker_id,
+        status=MessageStatus.CANCELLED,
+        next_attempt_at=None,
+        last_error=words,
+        last_error_code=code,
+        updated_at=now,
     )
     _close_attempt(message_id, attempt, now, outcome="failed", error_code=code, error_message=words)
-    audit.record(
+    audit.record_for(
+        _public_id(request_id),
         "delivery.cancelled",
-        target_type="capture_request",
-        target_id=_public_id(request_id),
+        audit.DELIVERY_WORKER,
         details={"message_id": message_id, "channel": channel, "reason": code},
-        actor=WORKER_ACTOR,
     )
     db.session.commit()
     return "cancelled"
@@ -237,7 +201,9 @@ def _attempt_of(message_id: int) -> tuple[int, str, str]:
     return row.attempts, row.channel, row.capture_request_id
 
 
-def _public_id(request_id: int) -> str | None:
+def _public_id(request_id: int) -> str:
+    """The request's public id, what its audit rows name it by (one column: the worker has no
+    other use for the request's row)."""
     return db.session.execute(
         select(CaptureRequest.public_id).where(CaptureRequest.id == request_id)
-    ).scalar_one_or_none()
+    ).scalar_one()

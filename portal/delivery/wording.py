@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, render_template
 
-from portal.capture.money import AmountError, format_amount
 from portal.models.types import utcnow
+from portal.money import format_known_amount
 
 PURPOSES = {
     "payment": "make your payment",
@@ -36,15 +36,6 @@ class RenderedMessage:
     subject: str | None
     text_body: str
     html_body: str | None
-
-
-def _amount_words(amount_minor: int | None, currency: str | None) -> str | None:
-    if amount_minor is None or not currency:
-        return None
-    try:
-        return format_amount(amount_minor, currency)
-    except AmountError:
-        return None
 
 
 def describe_expiry(expires_at: datetime, now: datetime | None = None) -> str:
@@ -73,7 +64,7 @@ def render_link_message(capture_request, link_url: str, channel: str) -> Rendere
         "is_payment": capture_request.kind in ("payment", "both"),
         "expires": describe_expiry(capture_request.expires_at),
     }
-    amount = _amount_words(capture_request.amount_minor, capture_request.currency)
+    amount = format_known_amount(capture_request.amount_minor, capture_request.currency)
     if amount and capture_request.kind in PURPOSES_WITH_AMOUNT:
         context["purpose_with_amount"] = PURPOSES_WITH_AMOUNT[capture_request.kind].format(
             amount=amount

@@ -2,10 +2,11 @@
 
 Exactly-once as far as the database can make it:
 
-- Claiming is one conditional UPDATE per message (``... WHERE id = :id AND <still due>``), so
-  two workers never both claim a message; on PostgreSQL the candidates are first picked with
-  ``FOR UPDATE SKIP LOCKED`` so concurrent workers take different rows instead of queueing.
-  The claim sets a lease (``claimed_by``/``claimed_until``) and is committed before sending.
+- Claiming is one conditional UPDATE per batch (``... WHERE id IN (...) AND <still due>``,
+  ``portal.leases``), so two workers never both claim a message; on PostgreSQL the candidates
+  are first picked with ``FOR UPDATE SKIP LOCKED`` so concurrent workers take different rows
+  instead of queueing. The claim sets a lease (``claimed_by``/``claimed_until``) and is
+  committed before sending.
 - A success is written as one UPDATE (status ``sent`` + the provider's message id), with its
   attempt row and audit row, in one transaction. ``sent`` is final: nothing claims it again.
 - Once a provider has accepted a message, the worker holds on to that acceptance and retries
@@ -39,7 +40,7 @@ from portal.delivery.gateways import DeliveryError, OutgoingMessage, gateway_for
 from portal.delivery.outcomes import Acceptance, record_cancelled, record_failure, record_sent
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
-from portal.models.delivery import SENDING, DeliveryMessage
+from portal.models.delivery import DeliveryMessage, MessageStatus
 from portal.models.types import utcnow
 from portal.workers import new_worker_id
 
@@ -126,7 +127,7 @@ def _process(
     None if the message is no longer ours, or UNRECORDED (see _record_accepted)."""
     try:
         message = db.session.get(DeliveryMessage, message_id)
-        if message.status != SENDING or message.claimed_by != worker_id:
+        if message.status != MessageStatus.SENDING or message.claimed_by != worker_id:
             # Our lease lapsed (a slow batch, or a long wait to record an acceptance) and
             # another worker claimed the message: it is theirs to send now.
             db.session.commit()

@@ -15,12 +15,12 @@ from flask import current_app
 from sqlalchemy.orm import selectinload
 
 from portal.capture import identity, kinds, states
-from portal.capture.money import format_amount
 from portal.capture.states import NOT_YET_VERIFIED, TRANSITIONS, Status
 from portal.delivery import outbox
 from portal.models.capture import CaptureRequest
 from portal.models.delivery import DeliveryMessage
 from portal.models.types import utcnow
+from portal.money import format_known_amount
 from portal.personal_data import service as data_service
 
 
@@ -171,11 +171,7 @@ def panel_data(request: CaptureRequest, now: datetime | None = None) -> dict:
     now = now or utcnow()
     status = states.effective_status(request, now)
     label, detail = _label_and_detail(request, status)
-    amount = (
-        format_amount(request.amount_minor, request.currency)
-        if request.amount_minor is not None and request.currency
-        else None
-    )
+    amount = format_known_amount(request.amount_minor, request.currency)
     return {
         "id": request.public_id,
         "status": status.value,

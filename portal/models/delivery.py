@@ -12,6 +12,7 @@ only so the worker can send and retry, are never logged, and are emptied by
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -19,10 +20,20 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from portal.extensions import db
 from portal.models.types import UTCDateTime, utcnow
 
-# Message statuses. SENT, FAILED and CANCELLED are final: the worker never touches them again.
-QUEUED, SENDING, SENT, FAILED, CANCELLED = "queued", "sending", "sent", "failed", "cancelled"
-MESSAGE_STATUSES = (QUEUED, SENDING, SENT, FAILED, CANCELLED)
-FINAL_STATUSES = frozenset({SENT, FAILED, CANCELLED})
+
+class MessageStatus(StrEnum):
+    """``DeliveryMessage.status``: where a link message is in the outbox. Ours, so "cancelled"
+    is spelled the code's way (unlike Stripe's "canceled" in payment and refund statuses)."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+#: Final: the worker never touches these messages again.
+FINAL_STATUSES = frozenset({MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.CANCELLED})
 
 
 class DeliveryMessage(db.Model):
@@ -46,7 +57,7 @@ class DeliveryMessage(db.Model):
     subject: Mapped[str | None] = mapped_column(String(200))
     text_body: Mapped[str | None] = mapped_column(Text)
     html_body: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(12), default=QUEUED)
+    status: Mapped[str] = mapped_column(String(12), default=MessageStatus.QUEUED)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Plain words fit for the agent; never a provider's raw response.

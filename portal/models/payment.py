@@ -4,14 +4,15 @@ Only what Stripe returns that is safe to keep is stored: PaymentIntent and charg
 statuses, amount, currency, card brand, last four digits, expiry month/year, the 3-D Secure
 result and decline codes. Never a card number, never a security code, never a client secret.
 
-``Payment.status`` mirrors the PaymentIntent's status ("creating" until Stripe has one) and is
-changed only by ``portal.payments.service`` through conditional UPDATEs that never leave a
-final status (succeeded, canceled).
+``Payment.status`` (``PaymentStatus``) mirrors the PaymentIntent's status ("creating" until
+Stripe has one) and is changed only by ``portal.payments`` through conditional UPDATEs that
+never leave a final status (succeeded, canceled).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -20,8 +21,27 @@ from portal.extensions import db
 from portal.models.capture import CaptureRequest
 from portal.models.types import UTCDateTime, utcnow
 
+
+class PaymentStatus(StrEnum):
+    """``Payment.status``: the status of the request's PaymentIntent, as Stripe names it.
+
+    The values are Stripe's own, stored exactly as Stripe sends them, so ``CANCELLED`` keeps
+    Stripe's spelling "canceled" (members use the one spelling of the code, "cancelled").
+    ``CREATING`` is ours: the row exists but Stripe has no PaymentIntent for it yet.
+    """
+
+    CREATING = "creating"
+    REQUIRES_PAYMENT_METHOD = "requires_payment_method"
+    REQUIRES_CONFIRMATION = "requires_confirmation"
+    REQUIRES_ACTION = "requires_action"
+    PROCESSING = "processing"
+    REQUIRES_CAPTURE = "requires_capture"
+    SUCCEEDED = "succeeded"
+    CANCELLED = "canceled"  # Stripe's spelling
+
+
 #: Payment statuses after which nothing about the payment can change any more.
-FINAL_PAYMENT_STATUSES = frozenset({"succeeded", "canceled"})
+FINAL_PAYMENT_STATUSES = frozenset({PaymentStatus.SUCCEEDED, PaymentStatus.CANCELLED})
 
 
 class Payment(db.Model):
@@ -37,7 +57,7 @@ class Payment(db.Model):
     stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
-    status: Mapped[str] = mapped_column(String(32), index=True, default="creating")
+    status: Mapped[str] = mapped_column(String(32), index=True, default=PaymentStatus.CREATING)
 
     latest_charge_id: Mapped[str | None] = mapped_column(String(255))
     card_brand: Mapped[str | None] = mapped_column(String(20))

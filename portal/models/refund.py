@@ -22,6 +22,7 @@ finds the first refund instead of making a second. Refunds made before the key e
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
@@ -39,22 +40,38 @@ from portal.models.payment import Payment
 from portal.models.staff import StaffUser
 from portal.models.types import UTCDateTime, utcnow
 
-PENDING_APPROVAL = "pending_approval"
-REQUESTED = "requested"
-REJECTED = "rejected"
-#: Stripe's own refund statuses, mirrored once Stripe has the refund.
-PENDING, REQUIRES_ACTION, SUCCEEDED, FAILED, CANCELED = (
-    "pending",
-    "requires_action",
-    "succeeded",
-    "failed",
-    "canceled",
-)
-STRIPE_STATUSES = frozenset({PENDING, REQUIRES_ACTION, SUCCEEDED, FAILED, CANCELED})
+
+class RefundStatus(StrEnum):
+    """``Refund.status`` (the transitions are in the module's docstring).
+
+    ``PENDING_APPROVAL``, ``REQUESTED`` and ``REJECTED`` are ours; the rest are Stripe's refund
+    statuses, mirrored once Stripe has the refund and stored exactly as Stripe sends them, so
+    ``CANCELLED`` keeps Stripe's spelling "canceled" (members use the one spelling of the code,
+    "cancelled").
+    """
+
+    PENDING_APPROVAL = "pending_approval"
+    REQUESTED = "requested"
+    REJECTED = "rejected"
+    PENDING = "pending"
+    REQUIRES_ACTION = "requires_action"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "canceled"  # Stripe's spelling
+
+
 #: Statuses whose amount is (or may become) money going back to the customer.
-COMMITTED_STATUSES = frozenset({PENDING_APPROVAL, REQUESTED, PENDING, REQUIRES_ACTION, SUCCEEDED})
+COMMITTED_STATUSES = frozenset(
+    {
+        RefundStatus.PENDING_APPROVAL,
+        RefundStatus.REQUESTED,
+        RefundStatus.PENDING,
+        RefundStatus.REQUIRES_ACTION,
+        RefundStatus.SUCCEEDED,
+    }
+)
 #: Statuses nothing can move a refund out of.
-FINAL_STATUSES = frozenset({REJECTED, FAILED, CANCELED})
+FINAL_STATUSES = frozenset({RefundStatus.REJECTED, RefundStatus.FAILED, RefundStatus.CANCELLED})
 
 
 class Refund(db.Model):

@@ -24,7 +24,6 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from portal import audit
-from portal.audit.service import Actor
 from portal.extensions import db
 from portal.models.csp_report import CspReport
 from portal.models.types import utcnow
@@ -35,7 +34,6 @@ from portal.payment_page.reports import path_masker
 integrity_cli = AppGroup(
     "integrity", help="Payment-page integrity: baseline and drift check (PCI DSS 11.6.1)."
 )
-CLI_ACTOR = Actor("cli")
 BASELINE_NAME = "payment-page-baseline.json"
 EXIT_DRIFT, EXIT_CANNOT_CHECK = 1, 2
 
@@ -123,7 +121,7 @@ def baseline(url, cookies, answer, probe_as, inventory_path, output):
         target_type="page",
         target_id=snapshot.page,
         details={"scripts": len(snapshot.scripts)},
-        actor=CLI_ACTOR,
+        actor=audit.CLI,
     )
     db.session.commit()
     click.echo(f"baseline for {snapshot.page} written to {path} ({len(snapshot.scripts)} scripts)")
@@ -150,7 +148,7 @@ def check(url, cookies, answer, probe_as, inventory_path, baseline_path, quiet):
         target_type="page",
         target_id=snapshot.page,
         details={"drift": len(problems), "scripts": len(snapshot.scripts)},
-        actor=CLI_ACTOR,
+        actor=audit.CLI,
     )
     db.session.commit()
     if problems:

@@ -94,6 +94,7 @@ def probe_link(username: str, base_url: str) -> tuple[str, str]:
     an unknown or disabled account, CaptureError from the capture service."""
     from flask import current_app
 
+    from portal import audit
     from portal.capture import service as capture_service
     from portal.staff import login
 
@@ -109,7 +110,7 @@ def probe_link(username: str, base_url: str) -> tuple[str, str]:
         currency=current_app.config["CAPTURE_CURRENCIES"][0],
         purpose="Automated payment-page integrity check (nothing is charged)",
     )
-    issued = capture_service.create_request(user, spec)
+    issued = capture_service.create_request(user, spec, actor=audit.CLI)
     return issued.request.public_id, urljoin(base_url, urlsplit(issued.url).path)
 
 
@@ -117,7 +118,7 @@ def close_probe(public_id: str) -> None:
     """Revoke the probe's request and stop its PaymentIntent. Commits."""
     from sqlalchemy import select
 
-    from portal.audit.service import Actor
+    from portal import audit
     from portal.capture import service as capture_service
     from portal.extensions import db
     from portal.models.capture import CaptureRequest
@@ -128,9 +129,9 @@ def close_probe(public_id: str) -> None:
         select(CaptureRequest).where(CaptureRequest.public_id == public_id)
     ).scalar_one()
     try:
-        capture_service.revoke(request)
+        capture_service.revoke(request, actor=audit.CLI)
     except capture_service.CaptureError:
         db.session.rollback()
         return
     db.session.commit()
-    payments.stop_quietly(request, gateway=StripeGateway.for_app(), actor=Actor("cli"))
+    payments.stop_quietly(request, gateway=StripeGateway.for_app(), actor=audit.CLI)

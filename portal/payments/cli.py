@@ -8,6 +8,7 @@ import sys
 import click
 from flask.cli import AppGroup
 
+from portal import audit
 from portal.payments.gateway import StripeGateway
 from portal.payments.reconcile import reconcile
 
@@ -19,7 +20,7 @@ payments_cli = AppGroup("payments", help="Card payments (Stripe).")
 def payments_reconcile():
     """Ask Stripe about every payment not yet final and repair what a lost webhook left
     behind. Prints each change; exits 1 if some payments could not be checked."""
-    report = reconcile(gateway=StripeGateway.from_config())
+    report = reconcile(gateway=StripeGateway.from_config(), actor=audit.RECONCILE)
     for change in report.changes:
         click.echo(f"changed {change.line()}")
     for public_id, intent_id, code in report.errors:

@@ -10,13 +10,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from portal.models.payment import FINAL_PAYMENT_STATUSES
+from portal.models.refund import RefundStatus
+
 #: The metadata key that links a Stripe object to our capture request's public id.
 METADATA_REQUEST = "postern_request"
 #: The metadata key linking a Stripe refund back to our refund row.
 METADATA_REFUND = "postern_refund"
-
-#: PaymentIntent statuses after which nothing more can happen to it.
-FINAL_INTENT_STATUSES = frozenset({"succeeded", "canceled"})
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class IntentFacts:
 
     @property
     def is_final(self) -> bool:
-        return self.status in FINAL_INTENT_STATUSES
+        return self.status in FINAL_PAYMENT_STATUSES
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ def refund_facts(refund: Any) -> RefundFacts:
     intent = data.get("payment_intent")
     return RefundFacts(
         id=data["id"],
-        status=str(data.get("status") or "pending"),
+        status=str(data.get("status") or RefundStatus.PENDING),
         amount=int(data["amount"]),
         currency=str(data["currency"]).upper(),
         payment_intent_id=intent.get("id") if isinstance(intent, dict) else intent,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from typing import Any
 from urllib.parse import quote
 
@@ -40,8 +41,6 @@ PINNED_API_VERSION = stripe.api_version
 MAX_NETWORK_RETRIES = 2
 WEBHOOK_TOLERANCE_SECONDS = 300
 EXTENSION = "postern_stripe_gateway"
-#: Connections to Stripe kept open per worker: more than its threads ever use at once.
-HTTP_POOL_SIZE = 32
 
 
 class ProviderUnavailable(RuntimeError):
@@ -74,23 +73,44 @@ class WebhookSignatureInvalid(ValueError):
         self.reason = reason
 
 
-def _http_session(api_base: str) -> requests.Session:
-    """One HTTP session for all of this gateway's calls, shared by the threads of a worker, so
-    connections to Stripe are kept alive and reused (its connection pool is thread-safe and
-    holds up to HTTP_POOL_SIZE of them).
+class _SessionPerThread:
+    """The one ``requests.Session`` the SDK's ``RequestsClient`` is given, standing for one
+    session per thread: each thread that calls Stripe gets its own on its first call and keeps
+    it, so its connection to Stripe stays open and is reused.
+
+    Per thread because ``requests`` does not document a Session as safe to share between
+    threads (it keeps cookies and adapters on itself), and a worker's threads call Stripe at
+    the same time. The SDK makes a session per thread by itself only when given none; given one,
+    it shares it between all threads.
 
     The proxy settings are read from the environment once, here: by default ``requests`` reads
     the whole environment twice on every call to find them (about an eighth of the CPU of a
     call to Stripe with 35 variables, more with more). ``trust_env`` governs nothing else that
     matters here: the SDK passes its own CA bundle and Authorization header on every call.
     """
-    session = requests.Session()
-    session.trust_env = False
-    session.proxies.update(requests.utils.get_environ_proxies(api_base))
-    adapter = requests.adapters.HTTPAdapter(pool_maxsize=HTTP_POOL_SIZE)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
+
+    def __init__(self, api_base: str):
+        self._proxies = requests.utils.get_environ_proxies(api_base)
+        self._local = threading.local()
+
+    def session(self) -> requests.Session:
+        """This thread's session, made on its first call."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            session.trust_env = False
+            session.proxies.update(self._proxies)
+        return session
+
+    def request(self, *args, **kwargs) -> requests.Response:
+        return self.session().request(*args, **kwargs)
+
+    def close(self) -> None:
+        """Close the calling thread's session, if it has one."""
+        session = getattr(self._local, "session", None)
+        if session is not None:
+            self._local.session = None
+            session.close()
 
 
 def _read(reduce, answer):
@@ -109,7 +129,8 @@ def _refund_list(page) -> list[RefundFacts]:
 
 
 class StripeGateway:
-    """Stripe calls Postern makes. Build one per use with ``StripeGateway.from_config()``."""
+    """Stripe calls Postern makes. Safe to share between threads: ``for_app()`` gives the
+    current app's one gateway; ``from_config()`` builds a new one."""
 
     def __init__(self, secret_key: str, api_base: str, timeout_seconds: float):
         self._client = stripe.StripeClient(
@@ -118,13 +139,14 @@ class StripeGateway:
             base_addresses={"api": api_base},
             max_network_retries=MAX_NETWORK_RETRIES,
             http_client=stripe.RequestsClient(
-                timeout=timeout_seconds, session=_http_session(api_base)
+                timeout=timeout_seconds, session=_SessionPerThread(api_base)
             ),
         )
 
     @classmethod
     def for_app(cls) -> StripeGateway:
-        """The current app's gateway, built once (its HTTP sessions are per thread)."""
+        """The current app's gateway, built once and shared by its threads (each thread has
+        its own HTTP session: see ``_SessionPerThread``)."""
         gateway = current_app.extensions.get(EXTENSION)
         if gateway is None:
             gateway = current_app.extensions[EXTENSION] = cls.from_config()

@@ -17,16 +17,15 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from portal import audit
-from portal.audit.service import Actor
+from portal.audit import Actor
 from portal.capture import service as capture_service
 from portal.extensions import db
 from portal.models.payment import FINAL_PAYMENT_STATUSES, Payment
 from portal.payments import service
 from portal.payments.gateway import ProviderRejected, ProviderUnavailable, StripeGateway
-from portal.payments.sync import SyncOutcome, target
+from portal.payments.sync import SyncOutcome
 
 log = logging.getLogger("postern.payments.reconcile")
-RECONCILE_ACTOR = Actor("reconcile")
 BATCH_SIZE = 200
 
 
@@ -77,8 +76,9 @@ def _open_payment_ids() -> Iterator[int]:
         last = ids[-1]
 
 
-def reconcile(*, gateway: StripeGateway, actor: Actor = RECONCILE_ACTOR) -> ReconcileReport:
-    """Check every open payment against Stripe. Returns what changed. COMMITS per payment."""
+def reconcile(*, gateway: StripeGateway, actor: Actor) -> ReconcileReport:
+    """Check every open payment against Stripe, as ``actor`` (``audit.RECONCILE`` from the
+    command). Returns what changed. COMMITS per payment."""
     report = ReconcileReport()
     for payment_id in _open_payment_ids():
         payment = db.session.get(Payment, payment_id)
@@ -89,7 +89,7 @@ def reconcile(*, gateway: StripeGateway, actor: Actor = RECONCILE_ACTOR) -> Reco
         public_id, intent_id = request.public_id, payment.stripe_payment_intent_id
         payment_before, request_before = payment.status, request.status
         try:
-            capture_service.expire_if_due(request)
+            capture_service.expire_if_due(request, origin=actor.origin)
             db.session.commit()
             _, refreshed = service.refresh(payment, gateway=gateway, actor=actor)
             last = service.stop_if_closed(request, gateway=gateway, actor=actor) or refreshed
@@ -114,9 +114,10 @@ def reconcile(*, gateway: StripeGateway, actor: Actor = RECONCILE_ACTOR) -> Reco
             )
             continue
         if outcome.changed:
-            audit.record(
+            audit.record_for(
+                public_id,
                 "payment.reconciled",
-                **target(payment),
+                actor,
                 details={
                     "payment_intent": intent_id,
                     "payment_from": outcome.payment_before,
@@ -124,7 +125,6 @@ def reconcile(*, gateway: StripeGateway, actor: Actor = RECONCILE_ACTOR) -> Reco
                     "request_from": outcome.request_before,
                     "request_to": outcome.request_after,
                 },
-                actor=actor,
             )
             db.session.commit()
             report.changes.append(Change(public_id, intent_id, outcome.describe()))

@@ -21,17 +21,17 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal import audit
-from portal.audit.service import Actor
+from portal.audit import Actor
 from portal.capture.kinds import PAYMENT_KINDS
 from portal.capture.states import Status
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
-from portal.models.payment import Payment
+from portal.models.payment import Payment, PaymentStatus
 from portal.models.types import utcnow
 from portal.payments import messages
 from portal.payments.facts import METADATA_REQUEST, IntentFacts
 from portal.payments.gateway import ProviderRejected, ProviderUnavailable, StripeGateway
-from portal.payments.sync import SyncOutcome, apply_intent, max_attempts, target
+from portal.payments.sync import SyncOutcome, apply_intent, max_attempts
 
 log = logging.getLogger("postern.payments")
 
@@ -89,7 +89,7 @@ def _ensure_payment(request: CaptureRequest) -> Payment:
                 capture_request_id=request.id,
                 amount_minor=request.amount_minor,
                 currency=request.currency,
-                status="creating",
+                status=PaymentStatus.CREATING,
                 created_at=now,
                 updated_at=now,
             )
@@ -101,9 +101,7 @@ def _ensure_payment(request: CaptureRequest) -> Payment:
     return payment
 
 
-def start_checkout(
-    request: CaptureRequest, *, gateway: StripeGateway, actor: Actor = audit.service.CUSTOMER
-) -> PaymentView:
+def start_checkout(request: CaptureRequest, *, gateway: StripeGateway, actor: Actor) -> PaymentView:
     """Create (once) or reuse the PaymentIntent for ``request`` and say what the page shows.
 
     Raises NotPayable, and the gateway's ProviderUnavailable / ProviderRejected (nothing is
@@ -150,15 +148,15 @@ def _link_intent(payment: Payment, facts: IntentFacts, actor: Actor) -> None:
     ).rowcount
     db.session.expire(payment)
     if linked == 1:
-        audit.record(
+        audit.record_for(
+            payment.capture_request,
             "payment.intent_created",
-            **target(payment),
+            actor,
             details={
                 "payment_intent": facts.id,
                 "amount_minor": facts.amount,
                 "currency": facts.currency,
             },
-            actor=actor,
         )
     db.session.commit()
 
@@ -174,9 +172,7 @@ def refresh(
     return facts, outcome
 
 
-def current_view(
-    request: CaptureRequest, *, gateway: StripeGateway, actor: Actor = audit.service.CUSTOMER
-) -> PaymentView:
+def current_view(request: CaptureRequest, *, gateway: StripeGateway, actor: Actor) -> PaymentView:
     """What the page should show now, from Stripe's truth (the status endpoint, the return
     from 3-D Secure). Stops a request that is closed or overdue. COMMITS."""
     payment = payment_for(request)
@@ -192,16 +188,17 @@ def view_of(payment: Payment, facts: IntentFacts | None) -> PaymentView:
     request = payment.capture_request
     left = max(max_attempts() - payment.failed_attempts, 0)
     base = {"amount_minor": payment.amount_minor, "currency": payment.currency}
-    if payment.status == "succeeded":
+    if payment.status == PaymentStatus.SUCCEEDED:
         return PaymentView("succeeded", **base)
     if request.status in CLOSED_STATUSES:
         return PaymentView("closed", **base, message=messages.CLOSED[request.status])
-    if payment.status == "canceled" or request.status == Status.FAILED:
+    if payment.status == PaymentStatus.CANCELLED or request.status == Status.FAILED:
         return PaymentView("failed", **base, message=messages.TOO_MANY_ATTEMPTS)
     message = None
     if payment.failure_code or payment.decline_code:
         message = messages.decline_message(payment.failure_code, payment.decline_code)
-    state = "processing" if payment.status in ("requires_action", "processing") else "ready"
+    waiting = payment.status in (PaymentStatus.REQUIRES_ACTION, PaymentStatus.PROCESSING)
+    state = "processing" if waiting else "ready"
     secret = facts.client_secret if facts else None
     return PaymentView(state, **base, message=message, attempts_left=left, client_secret=secret)
 
@@ -251,6 +248,6 @@ def _stop_reason(request: CaptureRequest, payment: Payment) -> str | None:
     overdue = utcnow() - request.expires_at
     if overdue <= timedelta(0):
         return None
-    if payment.status == "requires_payment_method" or overdue > ABANDONED_AFTER:
+    if payment.status == PaymentStatus.REQUIRES_PAYMENT_METHOD or overdue > ABANDONED_AFTER:
         return "expired_during_payment"
     return None

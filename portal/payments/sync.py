@@ -18,12 +18,12 @@ from flask import current_app
 from sqlalchemy import ColumnElement, select, update
 
 from portal import audit
-from portal.audit.service import Actor
+from portal.audit import Actor
 from portal.capture.kinds import BOTH, PAYMENT
 from portal.capture.states import TERMINAL, Status, transition
 from portal.extensions import db
 from portal.models.captured_data import DataSubmission
-from portal.models.payment import FINAL_PAYMENT_STATUSES, Payment, PaymentAttempt
+from portal.models.payment import FINAL_PAYMENT_STATUSES, Payment, PaymentAttempt, PaymentStatus
 from portal.models.types import utcnow
 from portal.payments.facts import IntentFacts
 from portal.payments.gateway import StripeGateway
@@ -33,7 +33,12 @@ log = logging.getLogger("postern.payments")
 
 #: PaymentIntent statuses meaning "the customer has submitted; the outcome is on its way".
 UNDER_WAY = frozenset(
-    {"requires_action", "processing", "requires_capture", "requires_confirmation"}
+    {
+        PaymentStatus.REQUIRES_ACTION,
+        PaymentStatus.PROCESSING,
+        PaymentStatus.REQUIRES_CAPTURE,
+        PaymentStatus.REQUIRES_CONFIRMATION,
+    }
 )
 AUTHENTICATION_FAILURE = "payment_intent_authentication_failure"
 
@@ -65,10 +70,6 @@ def max_attempts() -> int:
     return int(current_app.config["PAYMENT_MAX_ATTEMPTS"])
 
 
-def target(payment: Payment) -> dict:
-    return {"target_type": "capture_request", "target_id": payment.capture_request.public_id}
-
-
 class _PendingAudits:
     """The audit rows one ``apply_intent`` call owes, written together at its end.
 
@@ -80,7 +81,7 @@ class _PendingAudits:
 
     def __init__(self, payment: Payment, actor: Actor):
         self.actor = actor
-        self.target = target(payment)  # the request's public id: read once, it never changes
+        self.public_id = payment.capture_request.public_id  # read once: it never changes
         self._rows: list[tuple[str, str, dict]] = []
 
     def add(self, action: str, details: dict, outcome: str = "success") -> None:
@@ -88,7 +89,7 @@ class _PendingAudits:
 
     def write(self) -> None:
         for action, outcome, details in self._rows:
-            audit.record(action, outcome=outcome, **self.target, details=details, actor=self.actor)
+            audit.record_for(self.public_id, action, self.actor, outcome=outcome, details=details)
 
 
 def apply_intent(
@@ -113,7 +114,7 @@ def apply_intent(
         return SyncOutcome(payment_before, payment_before, request_before, request_before)
     reason = close_reason
     audits = _PendingAudits(payment, actor)
-    if facts.status == "requires_payment_method" and facts.error_code:
+    if facts.status == PaymentStatus.REQUIRES_PAYMENT_METHOD and facts.error_code:
         if _count_failed_attempt(payment, facts):
             _audit_failed_attempt(payment, facts, audits)
         if payment.failed_attempts >= max_attempts():
@@ -121,7 +122,7 @@ def apply_intent(
             # on Stripe.
             facts = gateway.cancel_payment_intent(facts.id, "abandoned")
             reason = reason or "too_many_attempts"
-    if facts.status == "succeeded" and facts.charge is not None:
+    if facts.status == PaymentStatus.SUCCEEDED and facts.charge is not None:
         _record_attempt(payment, facts.charge.id, "succeeded", facts)
     newly_final = _update_payment(payment, facts, audits, reason)
     _move_request(payment, facts, audits, reason, newly_final=newly_final)
@@ -214,7 +215,7 @@ def _update_payment(
     charge = facts.charge
     if charge is not None:
         values["latest_charge_id"] = charge.id
-    if facts.status == "succeeded" and charge is not None:
+    if facts.status == PaymentStatus.SUCCEEDED and charge is not None:
         values.update(
             card_brand=charge.brand,
             card_last4=charge.last4,
@@ -223,7 +224,7 @@ def _update_payment(
             three_d_secure=charge.three_d_secure,
             succeeded_at=now,
         )
-    if facts.status == "canceled":
+    if facts.status == PaymentStatus.CANCELLED:
         values.update(canceled_at=now, cancellation_reason=reason or facts.cancellation_reason)
     moved = _update_row(payment, Payment.status.not_in(FINAL_PAYMENT_STATUSES), **values)
     if not moved or facts.status not in FINAL_PAYMENT_STATUSES:
@@ -234,7 +235,7 @@ def _update_payment(
         "amount_minor": facts.amount,
         "currency": facts.currency,
     }
-    if facts.status == "succeeded":
+    if facts.status == PaymentStatus.SUCCEEDED:
         details["three_d_secure"] = charge.three_d_secure if charge else None
         audits.add("payment.succeeded", details)
     else:
@@ -254,7 +255,7 @@ def _move_request(
     request = payment.capture_request
     if facts.status in UNDER_WAY:
         _transition(payment, Status.IN_PROGRESS, audits)
-    elif facts.status == "succeeded":
+    elif facts.status == PaymentStatus.SUCCEEDED:
         if request.status in TERMINAL and request.status != Status.SUCCEEDED:
             if newly_final:
                 _succeeded_after_close(payment, facts, audits)
@@ -262,7 +263,7 @@ def _move_request(
         _transition(payment, Status.IN_PROGRESS, audits)
         if _complete_after_payment(payment):
             _transition(payment, Status.SUCCEEDED, audits)
-    elif facts.status == "canceled":
+    elif facts.status == PaymentStatus.CANCELLED:
         _transition(payment, Status.FAILED, audits, status_reason=reason or "payment_canceled")
 
 

@@ -11,12 +11,10 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from config.keyring import KEY_BYTES
-from portal.audit.service import Actor
+from portal import audit
 from portal.models.types import utcnow
 from portal.personal_data import rotation
 from portal.personal_data.keyring import current_keyring
-
-CLI_ACTOR = Actor("cli")
 
 #: An AppGroup, so each command runs in an app context however it is invoked (tests included).
 keys_cli = AppGroup("keys", help="Data-encryption keys for captured personal data.")
@@ -53,7 +51,7 @@ def keys_status():
 def keys_rotate(batch_size):
     """Re-encrypt every value under the newest key (safe beside live traffic; idempotent)."""
     size = batch_size or current_app.config["DATA_KEY_ROTATION_BATCH"]
-    result = rotation.rotate(size, actor=CLI_ACTOR)
+    result = rotation.rotate(size, actor=audit.CLI)
     click.echo(
         f"re-encrypted under {result.newest_key_id}: {result.rotated} value(s); "
         f"examined {result.examined}, already done or erased meanwhile {result.skipped}, "

@@ -1,5 +1,6 @@
-"""What the customer side and the staff side of data capture share: errors, the request's
-field set, the audit target and the reason rule."""
+"""What the customer side and the staff side of data capture share: errors and the request's
+field set. (The reason rule is ``portal.staff_text``; audit rows go through
+``audit.record_for``.)"""
 
 from __future__ import annotations
 
@@ -9,9 +10,6 @@ from portal.extensions import db
 from portal.models.capture import CaptureRequest
 from portal.models.captured_data import DataSubmission
 from portal.personal_data.fields import FieldSet, FieldSetError, get_field_set
-from portal.security.pan import contains_pan
-
-MAX_REASON_LENGTH = 200
 
 
 class DataCaptureError(ValueError):
@@ -40,18 +38,3 @@ def submission_for(capture_request: CaptureRequest) -> DataSubmission | None:
     return db.session.execute(
         select(DataSubmission).where(DataSubmission.capture_request_id == capture_request.id)
     ).scalar_one_or_none()
-
-
-def audit_target(capture_request: CaptureRequest) -> dict:
-    return {"target_type": "capture_request", "target_id": capture_request.public_id}
-
-
-def checked_reason(reason: str | None) -> str:
-    text = " ".join((reason or "").split())
-    if not text:
-        raise ReasonRequired("give a reason: it is recorded in the audit trail")
-    if len(text) > MAX_REASON_LENGTH:
-        raise ReasonRequired(f"keep the reason to {MAX_REASON_LENGTH} characters")
-    if contains_pan(text):
-        raise ReasonRequired("the reason looks like it contains a card number")
-    return text

@@ -16,7 +16,6 @@ from sqlalchemy import func, select, update
 
 from config.keyring import Keyring, UnknownKeyError
 from portal import audit
-from portal.audit.service import Actor
 from portal.extensions import db
 from portal.models.captured_data import CapturedValue
 from portal.personal_data.crypto import DecryptionError, Sealed, reseal
@@ -79,9 +78,9 @@ def _rotate_row(keyring: Keyring, row, result: RotationResult) -> None:
         result.skipped += 1
 
 
-def rotate(batch_size: int = 500, actor: Actor | None = None) -> RotationResult:
-    """Re-encrypt every value not under the newest key; commits per batch. Audited at the start
-    and end (``keys.rotation_started``, ``keys.rotated``). Returns the counts."""
+def rotate(batch_size: int = 500, *, actor: audit.Actor) -> RotationResult:
+    """Re-encrypt every value not under the newest key; commits per batch. Audited as ``actor``
+    at the start and end (``keys.rotation_started``, ``keys.rotated``). Returns the counts."""
     keyring = current_keyring()
     result = RotationResult(keyring.newest_id)
     audit.record(

@@ -1,7 +1,7 @@
 """Personal-data capture for a capture request: the one module views call.
 
 The customer side lives here (the notice, the form, storing, declining); the staff side
-(``read_values``, ``masked_summary``, ``erase``) lives in ``staff_access`` and is re-exported,
+(``reveal`` in ``reveal``, ``masked_summary`` and ``erase`` in ``staff_access``) is re-exported,
 with the errors, so callers need only ``from portal.personal_data import service``.
 
 Knows nothing of HTTP. Each function joins the current transaction and audits what it did
@@ -22,7 +22,6 @@ from werkzeug.datastructures import MultiDict
 
 from config.retention import describe_retention
 from portal import audit
-from portal.audit.service import CUSTOMER, Actor
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
 from portal.models.captured_data import CapturedValue, DataSubmission
@@ -31,7 +30,6 @@ from portal.personal_data.common import (
     AlreadyDecided,
     DataCaptureError,
     ReasonRequired,
-    audit_target,
     field_set_for,
     submission_for,
 )
@@ -39,23 +37,24 @@ from portal.personal_data.crypto import Sealed, seal
 from portal.personal_data.fields import FieldSet, validate_value
 from portal.personal_data.forms import DataForm, form_class
 from portal.personal_data.keyring import current_keyring
-from portal.personal_data.staff_access import FieldStatus, erase, masked_summary, read_values
+from portal.personal_data.reveal import ValueUnreadable, reveal
+from portal.personal_data.staff_access import FieldStatus, erase, masked_summary
 from portal.personal_data.validators import FieldValueError
 
 __all__ = [
-    "Actor",
     "AlreadyDecided",
     "DataCaptureError",
     "DataNotice",
     "FieldStatus",
     "ReasonRequired",
+    "ValueUnreadable",
     "build_form",
     "erase",
     "field_set_for",
     "masked_summary",
     "notice_for",
-    "read_values",
     "record_decline",
+    "reveal",
     "store_submission",
     "submission_for",
     "validate_value",
@@ -158,9 +157,10 @@ def store_submission(
     cleaned: dict[str, str],
     notice_version: str,
     *,
-    actor: Actor | None = None,
+    actor: audit.Actor,
 ) -> DataSubmission:
-    """Encrypt and store the customer's values, with the notice version they saw.
+    """Encrypt and store the customer's values, with the notice version they saw, audited as
+    ``actor`` (the customer).
 
     Returns the (flushed) submission. Raises AlreadyDecided (a second submission or a decline
     came first), DataCaptureError (no field set, a value that fails its check), KeyringError.
@@ -183,16 +183,16 @@ def store_submission(
         created_at=now,
     )
     _insert_decision(submission, sealed)
-    audit.record(
+    audit.record_for(
+        capture_request,
         "data.submitted",
-        **audit_target(capture_request),
+        actor,
         details={
             "field_set": field_set.name,
             "fields": list(sealed),
             "notice_version": notice_version,
             "key_id": keyring.newest_id,
         },
-        actor=actor or CUSTOMER,
     )
     log.info(
         "personal data stored",
@@ -202,10 +202,11 @@ def store_submission(
 
 
 def record_decline(
-    capture_request: CaptureRequest, notice_version: str, *, actor: Actor | None = None
+    capture_request: CaptureRequest, notice_version: str, *, actor: audit.Actor
 ) -> DataSubmission:
-    """Record that the customer chose not to give the data. Pass the version the page showed
-    (``notice_for(...).notice_version``), not one read from the form. Raises AlreadyDecided."""
+    """Record that the customer (``actor``) chose not to give the data. Pass the version the
+    page showed (``notice_for(...).notice_version``), not one read from the form. Raises
+    AlreadyDecided."""
     field_set = field_set_for(capture_request)
     _check_notice_version(notice_version)
     now = utcnow()
@@ -219,10 +220,10 @@ def record_decline(
         created_at=now,
     )
     _insert_decision(submission, {})
-    audit.record(
+    audit.record_for(
+        capture_request,
         "data.declined",
-        **audit_target(capture_request),
+        actor,
         details={"field_set": field_set.name, "notice_version": notice_version},
-        actor=actor or CUSTOMER,
     )
     return submission

@@ -1,6 +1,5 @@
-"""The staff side of captured data: revealing values (with a reason, audited), the agent's
-masked summary, and erasure. Knows nothing of HTTP; joins the current transaction; the caller
-commits."""
+"""The staff side of captured data: the agent's masked summary, and erasure (revealing values
+is ``reveal``). Knows nothing of HTTP; joins the current transaction; the caller commits."""
 
 from __future__ import annotations
 
@@ -9,15 +8,13 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select, update
 
 from portal import audit
-from portal.audit.service import Actor
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
 from portal.models.captured_data import CapturedValue, DataSubmission
 from portal.models.types import utcnow
-from portal.personal_data.common import audit_target, checked_reason, field_set_for, submission_for
-from portal.personal_data.crypto import Sealed, unseal
-from portal.personal_data.keyring import current_keyring
+from portal.personal_data.common import ReasonRequired, field_set_for, submission_for
 from portal.personal_data.validators import plain_label
+from portal.staff_text import checked_justification
 
 
 @dataclass(frozen=True)
@@ -41,39 +38,6 @@ STATE_TEXT = {
     "declined": "Customer declined",
     "erased": "Deleted",
 }
-
-
-def read_values(
-    capture_request: CaptureRequest, reason: str, actor: Actor | None = None
-) -> dict[str, str]:
-    """Decrypt the request's values, in field-set order, and audit ``data.revealed`` with the
-    reason and field names. The caller must commit (so the audit row lands) before showing them.
-
-    Raises ReasonRequired, DecryptionError (tampered or misplaced ciphertext), UnknownKeyError.
-    """
-    why = checked_reason(reason)
-    field_set = field_set_for(capture_request)
-    keyring = current_keyring()
-    rows = db.session.execute(
-        select(CapturedValue).where(CapturedValue.capture_request_id == capture_request.id)
-    ).scalars()
-    decrypted = {
-        row.field_name: unseal(
-            keyring,
-            capture_request.id,
-            row.field_name,
-            Sealed(row.key_id, row.nonce, row.ciphertext),
-        )
-        for row in rows
-    }
-    ordered = {name: decrypted[name] for name in field_set.field_names if name in decrypted}
-    audit.record(
-        "data.revealed",
-        **audit_target(capture_request),
-        details={"reason": why, "fields": list(ordered)},
-        actor=actor,
-    )
-    return ordered
 
 
 def masked_summary(capture_request: CaptureRequest) -> list[FieldStatus]:
@@ -102,13 +66,13 @@ def masked_summary(capture_request: CaptureRequest) -> list[FieldStatus]:
     return statuses
 
 
-def erase(capture_request: CaptureRequest, reason: str, actor: Actor | None = None) -> int:
+def erase(capture_request: CaptureRequest, reason: str, actor: audit.Actor) -> int:
     """Delete the request's values; keep the (non-personal) submission record, marked erased.
 
-    Returns how many values were deleted. Audits ``data.erased`` when anything changed; a
-    repeat is a no-op. Raises ReasonRequired.
+    Returns how many values were deleted. Audits ``data.erased`` as ``actor`` when anything
+    changed; a repeat is a no-op. Raises ReasonRequired.
     """
-    why = checked_reason(reason)
+    why = checked_justification(reason, error=ReasonRequired)
     deleted = db.session.execute(
         delete(CapturedValue).where(CapturedValue.capture_request_id == capture_request.id)
     ).rowcount
@@ -121,10 +85,10 @@ def erase(capture_request: CaptureRequest, reason: str, actor: Actor | None = No
         .values(erased_at=utcnow())
     ).rowcount
     if deleted or marked:
-        audit.record(
+        audit.record_for(
+            capture_request,
             "data.erased",
-            **audit_target(capture_request),
+            actor,
             details={"reason": why, "values_deleted": deleted},
-            actor=actor,
         )
     return deleted

@@ -35,24 +35,17 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal import audit
-from portal.audit.service import Actor
 from portal.extensions import db
-from portal.models.payment import Payment
-from portal.models.refund import (
-    COMMITTED_STATUSES,
-    PENDING_APPROVAL,
-    REJECTED,
-    REQUESTED,
-    Refund,
-)
+from portal.models.payment import Payment, PaymentStatus
+from portal.models.refund import COMMITTED_STATUSES, Refund, RefundStatus
 from portal.models.staff import StaffUser
 from portal.models.types import utcnow
+from portal.money import format_amount
 from portal.refunds import sync, wording
 from portal.security.authz import Permission, has_permission
-from portal.security.pan import contains_pan
 from portal.staff.reauth import is_recent
+from portal.staff_text import checked_justification
 
-MAX_NOTE_LENGTH = 200
 #: What a refund form's one-time key looks like (``new_form_key`` makes 22 characters).
 FORM_KEY_PATTERN = r"^[A-Za-z0-9_-]{16,32}$"
 
@@ -106,10 +99,6 @@ class Position:
         return max(self.paid - self.committed, 0)
 
 
-def actor_for(user: StaffUser) -> Actor:
-    return Actor(user.username, user.id, user.role)
-
-
 def dual_control_limit() -> int:
     return int(current_app.config["REFUND_DUAL_CONTROL_MINOR"])
 
@@ -120,10 +109,12 @@ def position(payment: Payment) -> Position:
             func.coalesce(
                 func.sum(Refund.amount_minor).filter(Refund.status.in_(COMMITTED_STATUSES)), 0
             ),
-            func.coalesce(func.sum(Refund.amount_minor).filter(Refund.status == "succeeded"), 0),
+            func.coalesce(
+                func.sum(Refund.amount_minor).filter(Refund.status == RefundStatus.SUCCEEDED), 0
+            ),
         ).where(Refund.payment_id == payment.id)
     ).one()
-    paid = payment.amount_minor if payment.status == "succeeded" else 0
+    paid = payment.amount_minor if payment.status == PaymentStatus.SUCCEEDED else 0
     return Position(paid, int(committed), int(refunded), payment.currency)
 
 
@@ -133,18 +124,6 @@ def refunds_of(payment: Payment) -> list[Refund]:
             select(Refund).where(Refund.payment_id == payment.id).order_by(Refund.id.desc())
         ).scalars()
     )
-
-
-def checked_note(note: str | None, *, what: str = "reason") -> str:
-    """The note, whitespace tidied. Raises RefundError if empty, too long or a card number."""
-    text = " ".join((note or "").split())
-    if not text:
-        raise RefundError(f"Give a {what}: it is recorded in the audit trail.")
-    if len(text) > MAX_NOTE_LENGTH:
-        raise RefundError(f"Keep the {what} to {MAX_NOTE_LENGTH} characters.")
-    if contains_pan(text):
-        raise RefundError(f"The {what} looks like it contains a card number. Remove it.")
-    return text
 
 
 def _require(user: StaffUser, permission: Permission) -> None:
@@ -184,9 +163,11 @@ def request_refund(
     note: str,
     requester: StaffUser,
     reauthenticated_at: datetime | None,
+    origin: audit.ClientOrigin,
     form_key: str | None = None,
 ) -> Refund:
-    """Record a refund of ``amount_minor`` on the payment, as ``requester``.
+    """Record a refund of ``amount_minor`` on the payment, as ``requester`` acting from
+    ``origin``.
 
     ``form_key`` is the one-time key of the form that asked (``new_form_key``); a second call
     with the same key by the same requester raises AlreadyRequested carrying the first refund.
@@ -203,14 +184,14 @@ def request_refund(
     _refuse_if_form_used(payment_id, requester, form_key)
     if reason_code not in wording.REASONS:
         raise RefundError("Choose a reason from the list.")
-    note = checked_note(note)
+    note = checked_justification(note, error=RefundError)
     if amount_minor <= 0:
         raise RefundError("Enter an amount greater than zero.")
     try:
         payment = _lock_payment(payment_id)
         # Again under the lock: a double click's second request waited here for the first.
         _refuse_if_form_used(payment_id, requester, form_key)
-        if payment.status != "succeeded" or not payment.stripe_payment_intent_id:
+        if payment.status != PaymentStatus.SUCCEEDED or not payment.stripe_payment_intent_id:
             raise NotRefundable("Only a payment that went through can be refunded.")
         now_position = position(payment)
         if amount_minor > now_position.remaining:
@@ -223,7 +204,7 @@ def request_refund(
             currency=payment.currency,
             reason_code=reason_code,
             reason_note=note,
-            status=PENDING_APPROVAL if needs_approval else REQUESTED,
+            status=RefundStatus.PENDING_APPROVAL if needs_approval else RefundStatus.REQUESTED,
             requires_approval=needs_approval,
             requested_by_id=requester.id,
             form_key=form_key,
@@ -232,9 +213,10 @@ def request_refund(
         )
         db.session.add(refund)
         db.session.flush()
-        audit.record(
+        audit.record_for(
+            sync.request_of(refund),
             "refund.requested",
-            **sync.target(refund),
+            audit.Actor.staff(requester, origin),
             details={
                 "refund_id": refund.id,
                 "payment_intent": payment.stripe_payment_intent_id,
@@ -243,7 +225,6 @@ def request_refund(
                 "reason_code": reason_code,
                 "requires_approval": needs_approval,
             },
-            actor=actor_for(requester),
         )
         db.session.commit()
     except IntegrityError:
@@ -292,8 +273,6 @@ def _refuse_if_form_used(payment_id: int, requester: StaffUser, form_key: str | 
 
 
 def _over_refund_message(pos: Position) -> str:
-    from portal.capture.money import format_amount
-
     if pos.remaining == 0:
         return "Nothing is left to refund on this payment: it has been refunded (or is being)."
     return (
@@ -310,7 +289,7 @@ def _refund_for_decision(refund_id: int, decider: StaffUser) -> Refund:
         raise WrongState("There is no such refund.")
     if refund.requested_by_id == decider.id:
         raise NotAllowed("A refund must be approved or rejected by someone other than you.")
-    if refund.status != PENDING_APPROVAL:
+    if refund.status != RefundStatus.PENDING_APPROVAL:
         raise WrongState("This refund is no longer waiting for approval.")
     return refund
 
@@ -323,7 +302,7 @@ def _decide(refund: Refund, decider: StaffUser, status: str, note: str | None) -
             update(Refund)
             .where(
                 Refund.id == refund.id,
-                Refund.status == PENDING_APPROVAL,
+                Refund.status == RefundStatus.PENDING_APPROVAL,
                 Refund.requested_by_id != decider.id,
             )
             .values(
@@ -339,22 +318,39 @@ def _decide(refund: Refund, decider: StaffUser, status: str, note: str | None) -
     )
 
 
-def approve(refund_id: int, *, approver: StaffUser, reauthenticated_at: datetime | None) -> Refund:
+def approve(
+    refund_id: int,
+    *,
+    approver: StaffUser,
+    reauthenticated_at: datetime | None,
+    origin: audit.ClientOrigin,
+) -> Refund:
     """Approve a refund waiting for dual control; it becomes "requested" (``submit`` next).
-    Audits refund.approved. Raises NotAllowed, ReauthRequired, WrongState. COMMITS."""
+    Audits refund.approved (as ``approver``, from ``origin``). Raises NotAllowed,
+    ReauthRequired, WrongState. COMMITS."""
     _require_reauth(reauthenticated_at)
-    return _record_decision(refund_id, approver, REQUESTED, None, "refund.approved")
+    return _record_decision(
+        refund_id, approver, RefundStatus.REQUESTED, None, "refund.approved", origin
+    )
 
 
-def reject(refund_id: int, *, approver: StaffUser, note: str) -> Refund:
+def reject(refund_id: int, *, approver: StaffUser, note: str, origin: audit.ClientOrigin) -> Refund:
     """Reject a refund waiting for dual control (no money moves, so no re-authentication).
-    Audits refund.rejected. Raises NotAllowed, RefundError (note), WrongState. COMMITS."""
-    note = checked_note(note, what="reason for rejecting")
-    return _record_decision(refund_id, approver, REJECTED, note, "refund.rejected")
+    Audits refund.rejected (as ``approver``, from ``origin``). Raises NotAllowed, RefundError
+    (note), WrongState. COMMITS."""
+    note = checked_justification(note, error=RefundError, what="reason for rejecting")
+    return _record_decision(
+        refund_id, approver, RefundStatus.REJECTED, note, "refund.rejected", origin
+    )
 
 
 def _record_decision(
-    refund_id: int, decider: StaffUser, status: str, note: str | None, action: str
+    refund_id: int,
+    decider: StaffUser,
+    status: str,
+    note: str | None,
+    action: str,
+    origin: audit.ClientOrigin,
 ) -> Refund:
     """Move the refund out of pending approval to ``status`` and audit ``action``. Raises
     NotAllowed, WrongState (also when another decision won the race). COMMITS."""
@@ -362,11 +358,11 @@ def _record_decision(
     if not _decide(refund, decider, status, note):
         db.session.rollback()
         raise WrongState("This refund is no longer waiting for approval.")
-    audit.record(
+    audit.record_for(
+        sync.request_of(refund),
         action,
-        **sync.target(refund),
+        audit.Actor.staff(decider, origin),
         details={"refund_id": refund.id, "amount_minor": refund.amount_minor},
-        actor=actor_for(decider),
     )
     db.session.commit()
     return refund

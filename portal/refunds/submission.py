@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from sqlalchemy import update
 
 from portal import audit
-from portal.audit.service import Actor
+from portal.audit import Actor
 from portal.extensions import db
-from portal.models.refund import FAILED, REQUESTED, Refund
+from portal.models.refund import Refund, RefundStatus
 from portal.models.types import utcnow
 from portal.payments.facts import METADATA_REFUND, METADATA_REQUEST
 from portal.payments.gateway import ProviderRejected, ProviderUnavailable, StripeGateway
@@ -31,11 +31,10 @@ log = logging.getLogger("postern.refunds")
 
 @dataclass(frozen=True)
 class SubmitOutcome:
-    """What handing a refund to Stripe gave: ``ok`` (Stripe has it), ``retriable`` (Stripe
-    could not be reached; the row waits for a retry) and a sentence for staff."""
+    """What handing a refund to Stripe gave: ``ok`` (Stripe has it; when not, the row waits
+    for a retry or was refused, as ``message`` says) and a sentence for staff."""
 
     ok: bool
-    retriable: bool
     message: str
 
 
@@ -44,11 +43,11 @@ def submit(refund: Refund, *, gateway: StripeGateway, actor: Actor) -> SubmitOut
 
     On a retry, a refund Stripe already made for this row (found by its metadata) is linked
     instead of asking again, so even an expired idempotency key cannot refund twice. Never
-    raises for Stripe's answers: an outage leaves the row "requested" (``retriable``), a
+    raises for Stripe's answers: an outage leaves the row "requested" (retriable), a
     refusal marks it "failed" with a plain message. COMMITS.
     """
-    if refund.status != REQUESTED:
-        return SubmitOutcome(True, False, wording.status_words(refund.status))
+    if refund.status != RefundStatus.REQUESTED:
+        return SubmitOutcome(True, wording.status_words(refund.status))
     payment = refund.payment
     retry = refund.submit_attempts > 0
     db.session.execute(
@@ -73,15 +72,15 @@ def submit(refund: Refund, *, gateway: StripeGateway, actor: Actor) -> SubmitOut
     except ProviderUnavailable as problem:
         db.session.rollback()
         _note_outage(refund, problem.reason, actor)
-        return SubmitOutcome(False, True, wording.PROVIDER_UNAVAILABLE)
+        return SubmitOutcome(False, wording.PROVIDER_UNAVAILABLE)
     except ProviderRejected as refused:
         db.session.rollback()
         message = wording.refusal_message(refused.code, refused.provider_message)
         _mark_refused(refund, refused.code, actor)
-        return SubmitOutcome(False, False, message)
+        return SubmitOutcome(False, message)
     sync.apply_facts(refund, facts, actor=actor)
     db.session.commit()
-    return SubmitOutcome(True, False, wording.status_words(refund.status))
+    return SubmitOutcome(True, wording.status_words(refund.status))
 
 
 def _already_made(refund: Refund, gateway: StripeGateway):
@@ -97,12 +96,12 @@ def _note_outage(refund: Refund, reason: str, actor: Actor) -> None:
         .where(Refund.id == refund.id)
         .values(last_error_code="provider_unavailable", updated_at=utcnow())
     )
-    audit.record(
+    audit.record_for(
+        sync.request_of(refund),
         "refund.submit_deferred",
+        actor,
         outcome="failure",
-        **sync.target(refund),
         details={"refund_id": refund.id, "error": reason, "attempt": refund.submit_attempts},
-        actor=actor,
     )
     db.session.commit()
     log.warning("refund not confirmed by stripe yet", extra={"refund_id": refund.id})
@@ -112,9 +111,9 @@ def _mark_refused(refund: Refund, code: str | None, actor: Actor) -> None:
     now = utcnow()
     moved = db.session.execute(
         update(Refund)
-        .where(Refund.id == refund.id, Refund.status == REQUESTED)
+        .where(Refund.id == refund.id, Refund.status == RefundStatus.REQUESTED)
         .values(
-            status=FAILED,
+            status=RefundStatus.FAILED,
             failure_code=(code or "refused")[:64],
             last_error_code=None,
             completed_at=now,
@@ -122,12 +121,12 @@ def _mark_refused(refund: Refund, code: str | None, actor: Actor) -> None:
         )
     ).rowcount
     if moved:
-        audit.record(
+        audit.record_for(
+            sync.request_of(refund),
             "refund.failed",
+            actor,
             outcome="failure",
-            **sync.target(refund),
             details={"refund_id": refund.id, "stripe_error": code, "stage": "refused"},
-            actor=actor,
         )
     db.session.commit()
     db.session.expire(refund)
@@ -136,15 +135,15 @@ def _mark_refused(refund: Refund, code: str | None, actor: Actor) -> None:
 def retry(refund: Refund, *, gateway: StripeGateway, actor: Actor) -> SubmitOutcome:
     """The retry button: submit a "requested" refund again (same key), or ask Stripe for the
     current status of one it has. Raises WrongState for any other status. COMMITS."""
-    if refund.status == REQUESTED:
+    if refund.status == RefundStatus.REQUESTED:
         return submit(refund, gateway=gateway, actor=actor)
     if refund.stripe_refund_id and not refund.is_final:
         try:
             facts = gateway.retrieve_refund(refund.stripe_refund_id)
         except (ProviderUnavailable, ProviderRejected):
             db.session.rollback()
-            return SubmitOutcome(False, True, wording.PROVIDER_UNAVAILABLE)
+            return SubmitOutcome(False, wording.PROVIDER_UNAVAILABLE)
         sync.apply_facts(refund, facts, actor=actor)
         db.session.commit()
-        return SubmitOutcome(True, False, wording.status_words(refund.status))
+        return SubmitOutcome(True, wording.status_words(refund.status))
     raise WrongState("There is nothing to retry for this refund.")

@@ -16,43 +16,38 @@ import logging
 from sqlalchemy import select, update
 
 from portal import audit
-from portal.audit.service import Actor
+from portal.audit import Actor
 from portal.extensions import db
+from portal.models.capture import CaptureRequest
 from portal.models.payment import Payment
-from portal.models.refund import (
-    CANCELED,
-    FAILED,
-    PENDING,
-    REQUESTED,
-    REQUIRES_ACTION,
-    SUCCEEDED,
-    Refund,
-)
+from portal.models.refund import Refund, RefundStatus
 from portal.models.types import utcnow
 from portal.payments.facts import RefundFacts, WebhookEvent
 from portal.payments.gateway import StripeGateway
 
 log = logging.getLogger("postern.refunds")
-WEBHOOK_ACTOR = Actor("stripe-webhook")
 
 #: The Stripe events that tell us about refunds (``portal.stripe_events.dispatch`` hands them here).
 REFUND_EVENT_TYPES = frozenset(
     {"refund.created", "refund.updated", "refund.failed", "charge.refunded"}
 )
 
+R = RefundStatus
 #: target status -> the statuses it may be reached from.
 _MOVES = {
-    PENDING: {REQUESTED, REQUIRES_ACTION},
-    REQUIRES_ACTION: {REQUESTED, PENDING},
-    SUCCEEDED: {REQUESTED, PENDING, REQUIRES_ACTION},
-    FAILED: {REQUESTED, PENDING, REQUIRES_ACTION, SUCCEEDED},
-    CANCELED: {REQUESTED, PENDING, REQUIRES_ACTION},
+    R.PENDING: {R.REQUESTED, R.REQUIRES_ACTION},
+    R.REQUIRES_ACTION: {R.REQUESTED, R.PENDING},
+    R.SUCCEEDED: {R.REQUESTED, R.PENDING, R.REQUIRES_ACTION},
+    R.FAILED: {R.REQUESTED, R.PENDING, R.REQUIRES_ACTION, R.SUCCEEDED},
+    R.CANCELLED: {R.REQUESTED, R.PENDING, R.REQUIRES_ACTION},
 }
+#: Stripe's answers that end a refund, one way or the other.
+_COMPLETED = frozenset({R.SUCCEEDED, R.FAILED, R.CANCELLED})
 
 
-def target(refund: Refund) -> dict:
-    """Refunds are audited against the capture request they belong to (its public id)."""
-    return {"target_type": "capture_request", "target_id": refund.payment.capture_request.public_id}
+def request_of(refund: Refund) -> CaptureRequest:
+    """The capture request ``refund`` belongs to: what its audit rows are recorded against."""
+    return refund.payment.capture_request
 
 
 def apply_facts(refund: Refund, facts: RefundFacts, *, actor: Actor) -> bool:
@@ -69,24 +64,24 @@ def apply_facts(refund: Refund, facts: RefundFacts, *, actor: Actor) -> bool:
         .execution_options(synchronize_session=False)
     ).rowcount
     if linked:
-        audit.record(
+        audit.record_for(
+            request_of(refund),
             "refund.submitted",
-            **target(refund),
+            actor,
             details={
                 "refund_id": refund.id,
                 "stripe_refund": facts.id,
                 "amount_minor": facts.amount,
                 "currency": facts.currency,
             },
-            actor=actor,
         )
     sources = _MOVES.get(facts.status)
     moved = 0
     if sources:
         values = {"status": facts.status, "updated_at": now, "last_error_code": None}
-        if facts.status in (SUCCEEDED, FAILED, CANCELED):
+        if facts.status in _COMPLETED:
             values["completed_at"] = now
-        if facts.status in (FAILED, CANCELED):
+        if facts.status in (R.FAILED, R.CANCELLED):
             values["failure_code"] = (facts.failure_reason or facts.status)[:64]
         moved = db.session.execute(
             update(Refund)
@@ -95,12 +90,13 @@ def apply_facts(refund: Refund, facts: RefundFacts, *, actor: Actor) -> bool:
             .execution_options(synchronize_session=False)
         ).rowcount
     db.session.expire(refund)
-    if moved and facts.status in (SUCCEEDED, FAILED, CANCELED):
-        action = "refund.succeeded" if facts.status == SUCCEEDED else "refund.failed"
-        audit.record(
+    if moved and facts.status in _COMPLETED:
+        action = "refund.succeeded" if facts.status == R.SUCCEEDED else "refund.failed"
+        audit.record_for(
+            request_of(refund),
             action,
-            outcome="success" if facts.status == SUCCEEDED else "failure",
-            **target(refund),
+            actor,
+            outcome="success" if facts.status == R.SUCCEEDED else "failure",
             details={
                 "refund_id": refund.id,
                 "stripe_refund": facts.id,
@@ -108,7 +104,6 @@ def apply_facts(refund: Refund, facts: RefundFacts, *, actor: Actor) -> bool:
                 "status": facts.status,
                 "failure_reason": facts.failure_reason,
             },
-            actor=actor,
         )
     return bool(moved)
 
@@ -148,7 +143,7 @@ def apply_refund_event(event: WebhookEvent, *, gateway: StripeGateway) -> str:
     for facts in found:
         refund = _ours(facts)
         if refund is not None:
-            apply_facts(refund, facts, actor=WEBHOOK_ACTOR)
+            apply_facts(refund, facts, actor=audit.STRIPE_WEBHOOK)
             applied += 1
     log.info(
         "refund webhook handled",

@@ -6,6 +6,8 @@ to the nearest reason Stripe knows, so Stripe's dashboard and ours tell the same
 
 from __future__ import annotations
 
+from portal.models.refund import RefundStatus
+
 #: code -> (words shown to staff, the reason sent to Stripe or None).
 REASONS: dict[str, tuple[str, str | None]] = {
     "requested_by_customer": ("The customer asked for a refund", "requested_by_customer"),
@@ -18,14 +20,14 @@ REASONS: dict[str, tuple[str, str | None]] = {
 }
 
 STATUS_WORDS = {
-    "pending_approval": "Waiting for a second person to approve",
-    "requested": "Not yet confirmed by Stripe",
-    "pending": "Sent to Stripe, waiting for the bank",
-    "requires_action": "Stripe needs more information",
-    "succeeded": "Refunded",
-    "failed": "Failed: no money went back",
-    "canceled": "Cancelled",
-    "rejected": "Rejected by the approver",
+    RefundStatus.PENDING_APPROVAL: "Waiting for a second person to approve",
+    RefundStatus.REQUESTED: "Not yet confirmed by Stripe",
+    RefundStatus.PENDING: "Sent to Stripe, waiting for the bank",
+    RefundStatus.REQUIRES_ACTION: "Stripe needs more information",
+    RefundStatus.SUCCEEDED: "Refunded",
+    RefundStatus.FAILED: "Failed: no money went back",
+    RefundStatus.CANCELLED: "Cancelled",
+    RefundStatus.REJECTED: "Rejected by the approver",
 }
 
 PROVIDER_UNAVAILABLE = (

@@ -23,11 +23,11 @@ from sqlalchemy import Numeric, String, and_, case, cast, func, literal
 from sqlalchemy.engine import Compiled, Connection
 from sqlalchemy.sql import ColumnElement, Select
 
-from portal.capture.money import CURRENCY_EXPONENTS
+from portal.capture.states import effective_status_sql
 from portal.models.capture import CaptureRequest
 from portal.models.payment import Payment
 from portal.models.staff import StaffUser, Team
-from portal.reporting import queries
+from portal.money import CURRENCY_EXPONENTS
 from portal.reporting.export_format import FORMULA_TRIGGERS, HEADER_LINE
 
 #: Bytes gathered before a chunk is handed to the server.
@@ -44,12 +44,8 @@ def _utc(moment: ColumnElement) -> ColumnElement:
     return func.to_char(func.timezone("UTC", moment), _UTC_FORMAT, type_=String)
 
 
-def _shown_status(now: datetime) -> ColumnElement:
-    return case((queries.lapsed_clause(now), "expired"), else_=CaptureRequest.status)
-
-
 def _plain_amount() -> ColumnElement:
-    """``queries.plain_amount``: 1250 GBP -> 12.50, 1250 JPY -> 1250, 1250 KWD -> 1.250."""
+    """``money.plain_amount``: 1250 GBP -> 12.50, 1250 JPY -> 1250, 1250 KWD -> 1.250."""
     unusual = {code: places for code, places in CURRENCY_EXPONENTS.items() if places != 2}
     places = case(unusual, value=CaptureRequest.currency, else_=2)
     scaled = cast(CaptureRequest.amount_minor, Numeric) / func.power(cast(10, Numeric), places)
@@ -91,7 +87,7 @@ def cells_query(query: Select, now: datetime) -> Select:
                 _utc(CaptureRequest.created_at),
                 CaptureRequest.public_id,
                 CaptureRequest.kind,
-                _shown_status(now),
+                effective_status_sql(now),
                 StaffUser.username,
                 Team.name,
                 CaptureRequest.reference,

@@ -13,7 +13,8 @@ import io
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
-from portal.capture.states import EXPIRABLE
+from portal.capture.states import effective_status
+from portal.money import plain_amount
 from portal.reporting import queries
 
 HEADER = (
@@ -53,15 +54,16 @@ def _utc(value) -> str:
 
 
 def csv_cells(row, now: datetime) -> list[str]:
-    """One row (``queries.ROW_COLUMNS``) as cells, every one neutralised. Written for speed
-    (it runs once per exported row) but shows what ``queries.describe`` shows in the list."""
+    """One row of ``queries.ROW_COLUMNS`` (a result row: its columns by position and by name)
+    as cells, every one neutralised. Written for speed (it runs once per exported row) but
+    shows what ``queries.describe`` shows in the list."""
     (
         _,
         public_id,
         created_at,
         kind,
-        status,
-        expires_at,
+        _,  # the status and the expiry: ``effective_status`` reads them from ``row``
+        _,
         amount_minor,
         currency,
         reference,
@@ -72,17 +74,15 @@ def csv_cells(row, now: datetime) -> list[str]:
         card_last4,
         paid_at,
     ) = row
-    if status in EXPIRABLE and expires_at <= now:
-        status = "expired"
     cells = (
         _utc(created_at),
         public_id,
         kind,
-        status,
+        effective_status(row, now).value,
         agent,
         team,
         reference,
-        queries.plain_amount(amount_minor, currency),
+        plain_amount(amount_minor, currency),
         currency,
         payment_status,
         queries.card_label(card_brand, card_last4),

@@ -13,17 +13,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Row, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Row, Select, func, select
 
-from portal.capture import kinds, visibility
-from portal.capture.money import CURRENCY_EXPONENTS, format_amount
-from portal.capture.states import EXPIRABLE, Status
+from portal.capture import kinds, states, visibility
 from portal.extensions import db
 from portal.live_status import panel
 from portal.models.capture import CaptureRequest
 from portal.models.payment import Payment
 from portal.models.staff import StaffUser, Team
 from portal.models.types import utcnow
+from portal.money import format_known_amount
 from portal.reporting import keyset
 from portal.reporting.filters import TransactionFilter
 from portal.security.authz import Permission, has_permission
@@ -59,30 +58,11 @@ def scope_clause(user: StaffUser) -> ColumnElement[bool] | None:
     return None if sees_everything(user) else visibility.visible_to(user)
 
 
-def lapsed_clause(now: datetime) -> ColumnElement[bool]:
-    """Links past their expiry whose stored status has not caught up yet: shown "expired"."""
-    return and_(
-        CaptureRequest.status.in_([s.value for s in EXPIRABLE]),
-        CaptureRequest.expires_at <= now,
-    )
-
-
-def status_clause(status: str, now: datetime) -> ColumnElement[bool]:
-    """Requests whose status *as shown* (``states.effective_status``) is ``status``: a link
-    past its expiry reads "expired" before anything has written that down, so it is found
-    under "expired" and not under the status still stored."""
-    if status == Status.EXPIRED:
-        return or_(CaptureRequest.status == status, lapsed_clause(now))
-    if status in EXPIRABLE:
-        return and_(CaptureRequest.status == status, CaptureRequest.expires_at > now)
-    return CaptureRequest.status == status
-
-
 def filter_clauses(flt: TransactionFilter, now: datetime) -> list[ColumnElement[bool]]:
     """One WHERE condition per field the filter sets."""
     clauses: list[ColumnElement[bool]] = []
     if flt.status:
-        clauses.append(status_clause(flt.status, now))
+        clauses.append(states.effective_status_filter(flt.status, now))
     if flt.kind:
         clauses.append(CaptureRequest.kind == flt.kind)
     if flt.date_from:
@@ -182,22 +162,10 @@ class TransactionView:
     team: str | None
     reference: str | None
     amount: str | None
-    amount_plain: str | None
     currency: str | None
     payment_status: str | None
     card: str | None
     paid_at: datetime | None
-
-
-def plain_amount(minor: int | None, currency: str | None) -> str | None:
-    """``1250, "GBP"`` -> ``"12.50"``: a number a spreadsheet reads as one."""
-    if minor is None or not currency:
-        return None
-    places = CURRENCY_EXPONENTS.get(currency, 2)
-    if not places:
-        return str(minor)
-    whole, part = divmod(minor, 10**places)
-    return f"{whole}.{part:0{places}d}"
 
 
 def card_label(brand: str | None, last4: str | None) -> str | None:
@@ -207,20 +175,8 @@ def card_label(brand: str | None, last4: str | None) -> str | None:
     return f"{(brand or 'Card').title()} \u2022\u2022\u2022\u2022 {last4}"
 
 
-def shown_status(status: str, expires_at: datetime, now: datetime) -> Status:
-    current = Status(status)
-    if current in EXPIRABLE and expires_at <= now:
-        return Status.EXPIRED
-    return current
-
-
 def describe(row: Row, now: datetime) -> TransactionView:
-    status = shown_status(row.status, row.expires_at, now)
-    amount = (
-        format_amount(row.amount_minor, row.currency)
-        if row.amount_minor is not None and row.currency in CURRENCY_EXPONENTS
-        else None
-    )
+    status = states.effective_status(row, now)
     return TransactionView(
         public_id=row.public_id,
         created_at=row.created_at,
@@ -231,8 +187,7 @@ def describe(row: Row, now: datetime) -> TransactionView:
         agent=row.agent,
         team=row.team,
         reference=row.reference,
-        amount=amount,
-        amount_plain=plain_amount(row.amount_minor, row.currency),
+        amount=format_known_amount(row.amount_minor, row.currency),
         currency=row.currency,
         payment_status=row.payment_status,
         card=card_label(row.card_brand, row.card_last4),

@@ -17,13 +17,13 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from portal.capture.money import CURRENCY_EXPONENTS, format_amount
 from portal.extensions import db
 from portal.models.audit import AuditEvent
 from portal.models.capture import CaptureRequest
 from portal.models.delivery import DeliveryAttempt, DeliveryMessage
 from portal.models.payment import Payment, PaymentAttempt, ProcessedWebhookEvent
-from portal.models.refund import Refund
+from portal.models.refund import Refund, RefundStatus
+from portal.money import format_amount, format_known_amount
 from portal.reporting.queries import card_label
 
 AUDIT, DELIVERY, CARD, REFUND = "Audit trail", "Delivery attempt", "Card attempt", "Refund"
@@ -72,6 +72,7 @@ ACTION_WORDS = {
     "data.submitted": "Customer submitted personal details",
     "data.declined": "Customer declined to give personal details",
     "data.revealed": "Personal details revealed to staff",
+    "data.reveal_failed": "Personal details could not be read: nothing revealed",
     "data.erased": "Personal details erased",
 }
 #: Audit detail keys not worth a reader's time (internal ids repeated elsewhere on the page).
@@ -108,7 +109,7 @@ def detail_words(details: dict | None) -> list[str]:
     amount = details.pop("amount_minor", None)
     if amount is not None:
         currency = (currency or "").upper()
-        shown = format_amount(amount, currency) if currency in CURRENCY_EXPONENTS else amount
+        shown = format_known_amount(amount, currency) or amount
         lines.append(f"amount: {shown}")
     elif currency:
         lines.append(f"currency: {currency}")
@@ -255,7 +256,7 @@ def _refund_entries(refunds: list[Refund]) -> list[Entry]:
             )
         )
         if refund.decided_at and refund.decided_by:
-            verdict = "rejected" if refund.status == "rejected" else "approved"
+            verdict = "rejected" if refund.status == RefundStatus.REJECTED else "approved"
             entries.append(
                 Entry(
                     refund.decided_at,
@@ -265,7 +266,7 @@ def _refund_entries(refunds: list[Refund]) -> list[Entry]:
                 )
             )
         if refund.completed_at:
-            failed = refund.status in ("failed", "canceled")
+            failed = refund.status in (RefundStatus.FAILED, RefundStatus.CANCELLED)
             details = [f"failure: {refund.failure_code}"] if refund.failure_code else []
             entries.append(
                 Entry(

@@ -7,10 +7,8 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from config.retention import describe_period, retention_period
-from portal.audit.service import Actor
+from portal import audit
 from portal.retention import purge
-
-CLI_ACTOR = Actor("retention")
 
 #: An AppGroup, so each command runs in an app context however it is invoked (tests included).
 retention_cli = AppGroup("retention", help="Delete or anonymise data past its retention period.")
@@ -22,7 +20,7 @@ retention_cli = AppGroup("retention", help="Delete or anonymise data past its re
 def retention_purge(dry_run, batch_size):
     """Purge every data class past its period, in batches; print the counts per class."""
     size = batch_size or current_app.config["RETENTION_BATCH_SIZE"]
-    report = purge.run(dry_run=dry_run, batch_size=size, actor=CLI_ACTOR)
+    report = purge.run(dry_run=dry_run, batch_size=size, actor=audit.RETENTION)
     verb = "would purge" if dry_run else "purged"
     for data_class, counts in report.counts.items():
         period = describe_period(retention_period(data_class))

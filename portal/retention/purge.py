@@ -51,8 +51,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from config.retention import RETENTION, retention_period
 from portal import audit
-from portal.audit import checkpoints
-from portal.audit.service import Actor
+from portal.audit import Actor, checkpoints
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
 from portal.models.captured_data import CapturedValue, DataSubmission

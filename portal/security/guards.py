@@ -11,16 +11,12 @@ from functools import wraps
 
 from flask import Blueprint, abort, g, jsonify, redirect, request, url_for
 
+from portal.errors import wants_json
 from portal.security.authz import Permission, has_permission
 
 
-def _wants_json() -> bool:
-    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
-    return best == "application/json" or request.path.startswith("/agent/api/")
-
-
 def _not_logged_in():
-    if _wants_json():
+    if wants_json():
         response = jsonify(error="not_authenticated", message="Your session has ended. Log in.")
         response.status_code = 401
         return response

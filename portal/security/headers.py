@@ -1,11 +1,15 @@
 """Security headers on every response: Flask-Talisman for CSP, HSTS and friends; no-store caching.
 
-The CSP itself is data in ``config/csp.py``.
+The CSP itself is data in ``config/csp.py``. Every page gets the base policy; the payment page
+alone (``payment_page``) gets the policy that admits Stripe's origins.
 """
 
 from __future__ import annotations
 
-from flask import Flask, request
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, current_app, request
 from flask_talisman import Talisman
 
 from config import csp
@@ -14,13 +18,15 @@ from config import csp
 REPORTING_ENDPOINTS = f'{csp.REPORT_GROUP}="{csp.REPORT_PATH}"'
 #: Endpoints whose responses may be cached: only our own static files.
 CACHEABLE_ENDPOINTS = frozenset({"static"})
+#: Where ``init_security_headers`` keeps the app's own Talisman, in ``app.extensions``.
+EXTENSION = "talisman"
 
 
 def init_security_headers(app: Flask) -> None:
     # One Talisman per app: Talisman keeps its settings on itself, so the shared instance would
     # carry the last app built (HTTPS redirect, HSTS) into every other app in the process. The
     # shared ``portal.extensions.talisman`` stays, for its per-view decorator.
-    Talisman(
+    app.extensions[EXTENSION] = Talisman(
         app,
         force_https=app.config["FORCE_HTTPS"],
         force_https_permanent=True,
@@ -54,3 +60,41 @@ def init_security_headers(app: Flask) -> None:
 def payment_page_csp(app: Flask) -> dict[str, list[str]]:
     """The CSP for a page that loads Stripe.js, from this app's Stripe settings."""
     return csp.payment_page_policy(app.config["STRIPE_JS_URL"], app.config["STRIPE_API_BASE"])
+
+
+class _OptionsOfTheServingApp(dict):
+    """A view's Flask-Talisman options (``view.talisman_view_options``), worked out for the app
+    serving the request, every time they are asked for.
+
+    Talisman fills a view's options in with ``setdefault`` from the first app that serves it and
+    keeps them, on the view function, which every app in the process shares; a plain dict would
+    pin that app's settings (its HTTPS redirect, its Stripe origins) on the view for all the
+    others. So nothing is ever stored here: ``own`` maps each option the view sets itself to how
+    it is worked out from the app, and every other option is whatever the serving app's
+    Talisman applies to all its pages.
+    """
+
+    def __init__(self, own: dict[str, Callable[[Flask], Any]]):
+        super().__init__()
+        self._own = own
+
+    def __missing__(self, key: str) -> Any:
+        if key in self._own:
+            return self._own[key](current_app)
+        return getattr(current_app.extensions[EXTENSION], key)
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        return self[key]
+
+
+def payment_page(view: Callable) -> Callable:
+    """Decorator: ``view`` gets the payment page's CSP, which admits Stripe's origins, built
+    from the serving app's Stripe settings on each request; no other page gets them. Every
+    other header is the serving app's usual one."""
+    view.talisman_view_options = _OptionsOfTheServingApp(
+        {
+            "content_security_policy": payment_page_csp,
+            "content_security_policy_nonce_in": lambda _app: csp.NONCE_DIRECTIVES,
+        }
+    )
+    return view

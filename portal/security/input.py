@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
 
+from portal.errors import wants_json
+
 
 def _field_with_nul(values) -> str | None:
     for key, value in values.items(multi=True):
@@ -26,7 +28,7 @@ def init_input_checks(app: Flask) -> None:
         )
         if field is None:
             return None
-        if request.accept_mimetypes.best == "application/json":
+        if wants_json():
             return jsonify(
                 error="bad_characters", field=field, message=f"{field}: contains a NUL character"
             ), 400

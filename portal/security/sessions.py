@@ -66,11 +66,15 @@ class CurrentStaff:
     username: str
     display_name: str
     role: str
+    #: The account's id: with the username and role, what audit rows name the actor by.
+    id: int
 
     @classmethod
     def of(cls, user) -> CurrentStaff | None:
         """A copy of ``user``'s (a loaded ``StaffUser``) values; None when nobody is signed in."""
-        return None if user is None else cls(user.username, user.display_name, user.role)
+        if user is None:
+            return None
+        return cls(user.username, user.display_name, user.role, user.id)
 
 
 @dataclass

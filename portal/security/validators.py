@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Callable
+
 from wtforms.validators import ValidationError
 
 from portal.security.pan import contains_pan
@@ -12,20 +15,41 @@ CARD_NUMBER_MESSAGE = (
 )
 
 
-class NoCardNumbers:
-    """Refuse a field whose text contains anything that looks like a card number (13-19
-    Luhn-valid digits, with or without spaces or dashes), so a PAN never lands in a reference,
-    a note, a log or the database."""
+def has_control_characters(text: str) -> bool:
+    """NULs, control and invisible formatting characters (a right-to-left override can make
+    text read as something else; PostgreSQL refuses a NUL outright)."""
+    return any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in text)
+
+
+class RefuseAndForget:
+    """Refuse a field whose text ``refuses`` and forget what was typed, so the page does not
+    echo it back."""
 
     field_flags = {}
 
-    def __init__(self, message: str = CARD_NUMBER_MESSAGE):
+    def __init__(self, refuses: Callable[[str], bool], message: str):
+        self.refuses = refuses
         self.message = message
 
     def __call__(self, form, field) -> None:
         data = field.data
-        if isinstance(data, str) and contains_pan(data):
-            # Forget what was typed: the page must not echo a card number back.
+        if isinstance(data, str) and self.refuses(data):
             field.data = ""
             field.raw_data = []
             raise ValidationError(self.message)
+
+
+class NoCardNumbers(RefuseAndForget):
+    """Refuse a field whose text contains anything that looks like a card number (13-19
+    Luhn-valid digits, with or without spaces or dashes), so a PAN never lands in a reference,
+    a note, a log or the database."""
+
+    def __init__(self, message: str = CARD_NUMBER_MESSAGE):
+        super().__init__(contains_pan, message)
+
+
+class NoControlCharacters(RefuseAndForget):
+    """Refuse a field holding control or invisible formatting characters."""
+
+    def __init__(self, message: str):
+        super().__init__(has_control_characters, message)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from portal import audit
-from portal.audit.service import Actor
+from portal.audit import Actor
 from portal.extensions import db
 from portal.models.staff import StaffUser, Team
 from portal.security import sessions
@@ -27,10 +27,6 @@ MAX_TEAM_NAME = 80
 
 class StaffRuleError(ValueError):
     """A staff-management rule was broken; the message is a plain sentence."""
-
-
-def actor_for(user: StaffUser) -> Actor:
-    return Actor(user.username, user.id, user.role)
 
 
 def _refuse_self(user: StaffUser, actor: Actor, what: str) -> None:

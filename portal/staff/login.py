@@ -45,11 +45,13 @@ def is_locked(user: StaffUser) -> bool:
     return user.locked_until is not None and user.locked_until > utcnow()
 
 
-def record_failure(user: StaffUser, factor: str) -> bool:
-    """Count one failed attempt (password or second factor); lock the account at the limit.
+def record_failure(user: StaffUser, factor: str, *, origin: audit.ClientOrigin) -> bool:
+    """Count one failed attempt (password or second factor) by ``user`` from ``origin``; lock
+    the account at the limit.
 
     Returns True if this failure locked the account. Commits.
     """
+    actor = audit.Actor.staff(user, origin)
     config = current_app.config
     count = db.session.execute(
         update(StaffUser)
@@ -63,7 +65,7 @@ def record_failure(user: StaffUser, factor: str) -> bool:
         target_type="staff_user",
         target_id=user.id,
         details={"factor": factor, "consecutive_failures": count},
-        actor=audit.service.Actor(user.username, user.id, user.role),
+        actor=actor,
     )
     locked = count >= config["LOGIN_MAX_FAILURES"]
     if locked:
@@ -78,7 +80,7 @@ def record_failure(user: StaffUser, factor: str) -> bool:
             target_type="staff_user",
             target_id=user.id,
             details={"minutes": int(config["LOGIN_LOCKOUT"].total_seconds() // 60)},
-            actor=audit.service.Actor(user.username, user.id, user.role),
+            actor=actor,
         )
     db.session.commit()
     return locked
@@ -97,8 +99,9 @@ def _spend_the_same_time(password: str) -> None:
     passwords.verify_password(passwords.dummy_hash(fast), password)
 
 
-def check_password(username: str, password: str) -> LoginResult:
-    """Check a username and password, applying lockout. Commits the audit trail.
+def check_password(username: str, password: str, *, origin: audit.ClientOrigin) -> LoginResult:
+    """Check a username and password typed at ``origin``, applying lockout. Commits the audit
+    trail.
 
     A wrong username, a wrong password and a disabled account all return BAD_CREDENTIALS
     after the same amount of work, so the answer reveals nothing about which accounts exist.
@@ -111,7 +114,7 @@ def check_password(username: str, password: str) -> LoginResult:
             "auth.login_failed",
             outcome="failure",
             details={"reason": "unknown_or_disabled_account"},
-            actor=audit.service.Actor("anonymous"),
+            actor=audit.ANONYMOUS.at(origin),
         )
         db.session.commit()
         return LoginResult(LoginOutcome.BAD_CREDENTIALS)
@@ -122,12 +125,12 @@ def check_password(username: str, password: str) -> LoginResult:
             outcome="failure",
             target_type="staff_user",
             target_id=user.id,
-            actor=audit.service.Actor(user.username, user.id, user.role),
+            actor=audit.Actor.staff(user, origin),
         )
         db.session.commit()
         return LoginResult(LoginOutcome.LOCKED, user)
     if not passwords.verify_password(user.password_hash, password):
-        locked = record_failure(user, "password")
+        locked = record_failure(user, "password", origin=origin)
         return LoginResult(LoginOutcome.LOCKED if locked else LoginOutcome.BAD_CREDENTIALS, user)
     fast = current_app.config.get("ARGON2_FAST", False)
     if passwords.needs_rehash(user.password_hash, fast=fast):
@@ -135,8 +138,9 @@ def check_password(username: str, password: str) -> LoginResult:
     return LoginResult(LoginOutcome.OK, user)
 
 
-def complete_login(user: StaffUser, *, factors: str) -> None:
-    """Record a successful login (all required factors proven). Caller commits."""
+def complete_login(user: StaffUser, *, factors: str, origin: audit.ClientOrigin) -> None:
+    """Record a successful login by ``user`` from ``origin`` (all required factors proven).
+    Caller commits."""
     clear_failures(user)
     user.last_login_at = utcnow()
     audit.record(
@@ -144,7 +148,7 @@ def complete_login(user: StaffUser, *, factors: str) -> None:
         target_type="staff_user",
         target_id=user.id,
         details={"factors": factors},
-        actor=audit.service.Actor(user.username, user.id, user.role),
+        actor=audit.Actor.staff(user, origin),
     )
 
 

@@ -16,7 +16,6 @@ from flask import current_app
 from sqlalchemy import update
 
 from portal import audit
-from portal.audit.service import Actor
 from portal.extensions import db
 from portal.models.staff import StaffSession, StaffUser
 from portal.models.types import utcnow
@@ -45,26 +44,32 @@ def is_recent(reauthenticated_at: datetime | None, now: datetime | None = None) 
 
 
 def reauthenticate(
-    user: StaffUser, session_row: StaffSession, password: str, code: str
+    user: StaffUser,
+    session_row: StaffSession,
+    password: str,
+    code: str,
+    *,
+    origin: audit.ClientOrigin,
 ) -> ReauthOutcome:
-    """Check ``password`` and the TOTP ``code``; on success stamp the session. COMMITS.
+    """Check ``password`` and the TOTP ``code``; on success stamp the session. Audited as
+    ``user`` acting from ``origin``. COMMITS.
 
     A wrong password or code is recorded with ``portal.staff.login.record_failure`` (which may
     lock the account); the code is checked only after the password, and a code once accepted
     cannot be used again (``mfa.verify_totp``).
     """
-    actor = Actor(user.username, user.id, user.role)
+    actor = audit.Actor.staff(user, origin)
     if not user.mfa_enabled or not user.totp_secret:
         return ReauthOutcome.NO_SECOND_FACTOR
     if login.is_locked(user):
         return ReauthOutcome.LOCKED
     if not passwords.verify_password(user.password_hash, password or ""):
         db.session.rollback()
-        locked = login.record_failure(user, "reauth_password")
+        locked = login.record_failure(user, "reauth_password", origin=origin)
         return ReauthOutcome.LOCKED if locked else ReauthOutcome.WRONG
     if not mfa.verify_totp(user, code or ""):
         db.session.rollback()
-        locked = login.record_failure(user, "reauth_totp")
+        locked = login.record_failure(user, "reauth_totp", origin=origin)
         return ReauthOutcome.LOCKED if locked else ReauthOutcome.WRONG
     now = utcnow()
     db.session.execute(

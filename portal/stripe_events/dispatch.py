@@ -19,7 +19,7 @@ import logging
 from sqlalchemy import select, update
 from sqlalchemy.orm import contains_eager, joinedload
 
-from portal.audit.service import Actor
+from portal import audit
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
 from portal.models.payment import Payment
@@ -31,7 +31,6 @@ from portal.refunds import sync as refund_sync
 from portal.stripe_events import inbox
 
 log = logging.getLogger("postern.payments.webhooks")
-WEBHOOK_ACTOR = Actor("stripe-webhook")
 
 #: Event types that may tell us something about a payment; anything else is ignored.
 HANDLED_TYPES = frozenset(
@@ -96,7 +95,7 @@ def apply_event(event: WebhookEvent, *, gateway: StripeGateway) -> str:
         if facts.metadata.get(METADATA_REQUEST) != payment.capture_request.public_id:
             return "not_ours"
         _link(payment, facts.id)
-    outcome = apply_intent(payment, facts, gateway=gateway, actor=WEBHOOK_ACTOR)
+    outcome = apply_intent(payment, facts, gateway=gateway, actor=audit.STRIPE_WEBHOOK)
     log.info(
         "webhook applied",
         extra={

@@ -8,9 +8,9 @@ worker (``portal.stripe_events.worker``) handles what is queued.
 - **Once in.** The unique event id decides (``INSERT ... ON CONFLICT DO NOTHING``): a duplicate
   delivery, even one racing the first on another process, inserts nothing and is answered
   "duplicate". On PostgreSQL a racing INSERT waits for the first to commit or roll back.
-- **Once handled.** A worker leases a batch of due rows with one conditional UPDATE (candidates
-  picked with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL), commits the lease, then handles them.
-  If it dies, the lease lapses and another worker takes the event over; handling is idempotent
+- **Once handled.** The inbox is a lease-and-claim queue (``portal.leases``): a worker leases a
+  batch of due rows with one conditional UPDATE, commits the lease, then handles them. If it
+  dies, the lease lapses and another worker takes the event over; handling is idempotent
   (``apply_intent`` and the refund sync are monotonic), so a second try changes nothing twice.
 """
 
@@ -19,10 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Row, and_, or_
 
 from portal.extensions import db
+from portal.leases import LeaseQueue
 from portal.models.payment import ProcessedWebhookEvent
 from portal.models.types import utcnow
 from portal.payments.facts import WebhookEvent
@@ -67,8 +67,8 @@ class Leased:
     event: WebhookEvent
 
 
-def event_of(row: ProcessedWebhookEvent) -> WebhookEvent:
-    """The event as the handlers know it, rebuilt from the ids the row keeps."""
+def event_of(row: Row) -> WebhookEvent:
+    """The event as the handlers know it, rebuilt from the ids its inbox row keeps."""
     return WebhookEvent(
         id=row.stripe_event_id,
         type=row.event_type,
@@ -91,43 +91,21 @@ def _due(now: datetime):
     )
 
 
+INBOX = LeaseQueue(
+    ProcessedWebhookEvent,
+    due=_due,
+    lease_seconds_setting="WEBHOOK_LEASE_SECONDS",
+    max_attempts_setting="WEBHOOK_MAX_ATTEMPTS",
+    retry_base_setting="WEBHOOK_RETRY_BASE_SECONDS",
+    retry_max_setting="WEBHOOK_RETRY_MAX_SECONDS",
+)
+
+
 def claim_due(now: datetime, batch: int, worker_id: str) -> list[Leased]:
     """Lease up to ``batch`` due events, oldest first, for ``worker_id``, and commit. Returns
-    them in the order they were due.
-
-    Two statements for the whole batch: the candidates are picked (locked with
-    ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so concurrent workers take different rows), then
-    leased by one UPDATE naming them, which hands them back through ``RETURNING``. (Not one
-    UPDATE with the pick as its subquery: PostgreSQL may run a ``LIMIT`` subquery more than
-    once and lease more rows than asked for.)
-    """
-    candidates = (
-        select(ProcessedWebhookEvent.id)
-        .where(_due(now))
-        .order_by(ProcessedWebhookEvent.next_attempt_at, ProcessedWebhookEvent.id)
-        .limit(batch)
-    )
-    if db.session.get_bind().dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
-    picked = db.session.execute(candidates).scalars().all()
-    if not picked:
-        db.session.rollback()
-        return []
-    lease_until = now + timedelta(seconds=current_app.config["WEBHOOK_LEASE_SECONDS"])
-    won = db.session.scalars(
-        update(ProcessedWebhookEvent)
-        .where(ProcessedWebhookEvent.id.in_(picked), _due(now))
-        .values(
-            claimed_by=worker_id,
-            claimed_until=lease_until,
-            attempts=ProcessedWebhookEvent.attempts + 1,
-        )
-        .returning(ProcessedWebhookEvent)
-        .execution_options(synchronize_session=False)
-    ).all()
+    them in the order they were due."""
     leased = [
-        Leased(row.id, row.attempts, event_of(row))
-        for row in sorted(won, key=lambda row: (row.next_attempt_at, row.id))
+        Leased(row.id, row.attempts, event_of(row)) for row in INBOX.claim(now, batch, worker_id)
     ]
     db.session.commit()
     return leased
@@ -136,20 +114,8 @@ def claim_due(now: datetime, batch: int, worker_id: str) -> list[Leased]:
 def finish(event_row_id: int, outcome: str, worker_id: str) -> None:
     """Record what handling came to, if this worker still holds the lease. Joins the current
     transaction (the one that applied the event): both commit together or not at all."""
-    db.session.execute(
-        update(ProcessedWebhookEvent)
-        .where(
-            ProcessedWebhookEvent.id == event_row_id,
-            ProcessedWebhookEvent.claimed_by == worker_id,
-        )
-        .values(
-            outcome=outcome,
-            handled_at=utcnow(),
-            claimed_by=None,
-            claimed_until=None,
-            next_attempt_at=None,
-        )
-        .execution_options(synchronize_session=False)
+    INBOX.release(
+        event_row_id, held_by=worker_id, outcome=outcome, handled_at=utcnow(), next_attempt_at=None
     )
 
 
@@ -157,17 +123,9 @@ def retry_later(event_row_id: int, worker_id: str, error: str, delay: timedelta 
     """Give the lease back with the error: due again after ``delay``, or ``failed`` for good
     when ``delay`` is None. Joins the current transaction; the caller commits."""
     now = utcnow()
-    values: dict = {"last_error": error[:200], "claimed_by": None, "claimed_until": None}
+    values: dict = {"last_error": error[:200]}
     if delay is None:
         values.update(outcome=FAILED, handled_at=now, next_attempt_at=None)
     else:
         values.update(next_attempt_at=now + delay)
-    db.session.execute(
-        update(ProcessedWebhookEvent)
-        .where(
-            ProcessedWebhookEvent.id == event_row_id,
-            ProcessedWebhookEvent.claimed_by == worker_id,
-        )
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
+    INBOX.release(event_row_id, held_by=worker_id, **values)

@@ -27,7 +27,6 @@ from portal.payments.facts import WebhookEvent
 from portal.payments.gateway import ProviderRejected, ProviderUnavailable, StripeGateway
 from portal.refunds.sync import REFUND_EVENT_TYPES
 from portal.stripe_events import dispatch, inbox
-from portal.workers import retry_delay
 
 log = logging.getLogger("postern.payments.webhook_worker")
 
@@ -94,11 +93,11 @@ def run_once(
 def _retry_or_fail(held: inbox.Leased, worker_id: str, error: str, counts: RunCounts) -> None:
     """Back to the queue with backoff, or ``failed`` for good once every attempt is used.
     ``error`` is stored and logged: a short text with no request data."""
-    config = current_app.config
     event = held.event
     context = {"event_id": event.id, "event_type": event.type, "error": error}
-    if held.attempt >= config["WEBHOOK_MAX_ATTEMPTS"]:
-        inbox.retry_later(held.row_id, worker_id, error, None)
+    delay = inbox.INBOX.backoff(held.attempt)
+    inbox.retry_later(held.row_id, worker_id, error, delay)
+    if delay is None:
         counts.failed += 1
         log.error(
             "webhook given up after %s attempts; reconcile repairs what it would have told us",
@@ -106,10 +105,6 @@ def _retry_or_fail(held: inbox.Leased, worker_id: str, error: str, counts: RunCo
             extra=context,
         )
     else:
-        delay = retry_delay(
-            held.attempt, config["WEBHOOK_RETRY_BASE_SECONDS"], config["WEBHOOK_RETRY_MAX_SECONDS"]
-        )
-        inbox.retry_later(held.row_id, worker_id, error, delay)
         counts.retrying += 1
         log.warning(
             "webhook not handled yet; retrying in %.0f s", delay.total_seconds(), extra=context

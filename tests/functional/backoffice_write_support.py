@@ -137,6 +137,7 @@ def data_request(app, agent_id: int, *, status: str = "succeeded", reference: st
     import secrets
     from datetime import timedelta
 
+    from portal.audit import CUSTOMER
     from portal.extensions import db
     from portal.models.capture import CaptureRequest
     from portal.models.delivery import DeliveryMessage
@@ -169,7 +170,7 @@ def data_request(app, agent_id: int, *, status: str = "succeeded", reference: st
             spec.name: service.validate_value(spec, ADDRESS.get(spec.name), now.date())
             for spec in service.field_set_for(row).fields
         }
-        service.store_submission(row, cleaned, "2026-11")
+        service.store_submission(row, cleaned, "2026-11", actor=CUSTOMER)
         db.session.add(
             DeliveryMessage(
                 capture_request_id=row.id,
@@ -189,3 +190,26 @@ def data_request(app, agent_id: int, *, status: str = "succeeded", reference: st
         row.finished_at = now if status in ("succeeded", "failed", "revoked") else None
         db.session.commit()
         return row.public_id
+
+
+def tamper_with(app, public_id: str, field_name: str) -> bytes:
+    """Flip one bit of a stored value's ciphertext, as someone editing the database would.
+    Returns the altered ciphertext (to check it is never echoed or audited)."""
+    from sqlalchemy import update
+
+    from portal.extensions import db
+    from portal.models.capture import CaptureRequest
+    from portal.models.captured_data import CapturedValue
+
+    with app.app_context():
+        row = db.session.execute(
+            select(CapturedValue)
+            .join(CaptureRequest, CaptureRequest.id == CapturedValue.capture_request_id)
+            .where(CaptureRequest.public_id == public_id, CapturedValue.field_name == field_name)
+        ).scalar_one()
+        altered = bytes([row.ciphertext[0] ^ 0x01]) + bytes(row.ciphertext[1:])
+        db.session.execute(
+            update(CapturedValue).where(CapturedValue.id == row.id).values(ciphertext=altered)
+        )
+        db.session.commit()
+        return altered

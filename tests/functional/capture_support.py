@@ -39,6 +39,7 @@ def create_via_console(client, **overrides):
 
 def create_direct(app, agent_id: int, **overrides):
     """Create a request through the service (no HTTP); returns (public_id, link URL)."""
+    from portal.audit import Actor
     from portal.capture import service
     from portal.extensions import db
     from portal.models.staff import StaffUser
@@ -57,7 +58,9 @@ def create_direct(app, agent_id: int, **overrides):
     }
     with app.app_context():
         agent = db.session.get(StaffUser, agent_id)
-        issued = service.create_request(agent, service.RequestSpec(**spec))
+        issued = service.create_request(
+            agent, service.RequestSpec(**spec), actor=Actor.staff(agent)
+        )
         db.session.commit()
         return issued.request.public_id, issued.url
 

@@ -32,7 +32,7 @@ def record(app, count: int, action="test.event", **kwargs) -> None:
     with app.app_context():
         for n in range(count):
             audit.record(
-                action, target_type="thing", target_id=f"T{n}", actor=audit.service.SYSTEM, **kwargs
+                action, target_type="thing", target_id=f"T{n}", actor=audit.SYSTEM, **kwargs
             )
         db.session.commit()
 

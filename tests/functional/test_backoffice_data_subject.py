@@ -19,6 +19,7 @@ from tests.functional.backoffice_write_support import (
     paid_request,
     reauth,
     refunds_in_db,
+    tamper_with,
 )
 from tests.functional.payments_support import sandbox_settings
 
@@ -103,6 +104,32 @@ def test_an_export_needs_a_reason(app, logged_in, agent):
 
     assert response.status_code == 400 and "Give a reason" in response.get_data(as_text=True)
     assert audit_rows(app, "data_subject") == [] and audit_rows(app, "data.revealed") == []
+
+
+def test_an_export_with_a_tampered_value_is_refused_and_the_attempt_audited(app, logged_in, agent):
+    public_id = data_request(app, agent.id)
+    client, user = logged_in("backoffice")
+    altered = tamper_with(app, public_id, "postcode")
+
+    response = export(client, public_id)
+
+    text = response.get_data(as_text=True)
+    assert response.status_code == 409 and response.mimetype == "text/html"
+    assert "Content-Disposition" not in response.headers
+    assert (
+        "Postcode cannot be read: the stored data may have been altered. "
+        "The attempt has been recorded." in text
+    )
+    assert ADDRESS["town"] not in text and DESTINATION not in text
+    assert audit_rows(app, "data_subject") == [] and audit_rows(app, "data.revealed") == []
+    [failed] = audit_rows(app, "data.reveal_failed")
+    assert (failed.outcome, failed.actor_id, failed.target_id) == ("failure", user.id, public_id)
+    assert failed.details == {
+        "reason": "DSAR-2026-114",
+        "fields": ["postcode"],
+        "problem": "altered",
+    }
+    assert altered.hex() not in repr(failed.details)
 
 
 def test_erasure_removes_personal_details_and_keeps_a_record(app, make_staff, agent):

@@ -379,6 +379,7 @@ def test_two_people_refunding_at_once_cannot_exceed_the_payment(
 ):
     public_id = paid_request(bo_app, stripe_sandbox, agent.id, amount_minor=5000)
     people = [make_staff("backoffice", mfa=True) for _ in range(2)]
+    from portal.audit import NO_ORIGIN
     from portal.extensions import db
     from portal.models.staff import StaffUser
     from portal.models.types import utcnow
@@ -400,6 +401,7 @@ def test_two_people_refunding_at_once_cannot_exceed_the_payment(
                     note="Paid twice",
                     requester=user,
                     reauthenticated_at=utcnow(),
+                    origin=NO_ORIGIN,
                 )
                 outcomes.append("ok")
             except service.OverRefund:

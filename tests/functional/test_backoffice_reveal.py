@@ -9,7 +9,7 @@ import logging
 import pytest
 
 from tests.conftest import csrf_from, post_form
-from tests.functional.backoffice_write_support import ADDRESS, audit_rows, data_request
+from tests.functional.backoffice_write_support import ADDRESS, audit_rows, data_request, tamper_with
 
 
 @pytest.fixture
@@ -88,6 +88,32 @@ def test_a_field_that_is_not_offered_cannot_be_revealed(app, logged_in, public_i
 
     assert response.status_code == 400
     assert audit_rows(app, "data.revealed") == []
+
+
+def test_a_tampered_value_is_refused_clearly_and_the_attempt_audited(app, logged_in, public_id):
+    client, user = logged_in("backoffice")
+    altered = tamper_with(app, public_id, "town")
+
+    response = reveal(client, public_id, field="town", reason="Customer asked us to confirm it")
+
+    text = response.get_data(as_text=True)
+    assert response.status_code == 409 and 'role="alert"' in text
+    assert (
+        "Town or city cannot be read: the stored data may have been altered. "
+        "The attempt has been recorded." in text
+    )
+    assert ADDRESS["town"] not in text
+    assert audit_rows(app, "data.revealed") == []
+    [failed] = audit_rows(app, "data.reveal_failed")
+    assert (failed.outcome, failed.actor_id, failed.target_id) == ("failure", user.id, public_id)
+    assert failed.details == {
+        "reason": "Customer asked us to confirm it",
+        "fields": ["town"],
+        "problem": "altered",
+    }
+    assert altered.hex() not in repr(failed.details) and ADDRESS["town"] not in repr(failed.details)
+    # The other values are intact and still reveal.
+    assert ADDRESS["postcode"] in reveal(client, public_id, field="postcode").get_data(as_text=True)
 
 
 def test_auditors_see_the_masked_view_but_cannot_reveal(app, logged_in, public_id):

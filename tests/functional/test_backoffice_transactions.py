@@ -308,7 +308,7 @@ def test_the_detail_page_tells_the_whole_story_without_card_numbers_or_values(ap
             target_type="capture_request",
             target_id=public_id,
             details={"reason": "customer called back", "fields": ["postcode"]},
-            actor=audit.service.Actor("bob", 99, "backoffice"),
+            actor=audit.Actor("bob", 99, "backoffice"),
         )
         db.session.commit()
 

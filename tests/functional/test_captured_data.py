@@ -14,15 +14,19 @@ import pytest
 from flask import Blueprint, render_template_string, request
 from sqlalchemy import select, text
 
+from portal.audit import CUSTOMER, Actor
 from portal.extensions import db
 from portal.models.audit import AuditEvent
 from portal.models.capture import CaptureRequest
 from portal.models.captured_data import CapturedValue, DataSubmission
 from portal.models.types import utcnow
 from portal.personal_data import service
+from portal.security.actors import customer_actor
 from tests.conftest import csrf_from, post_form
 
 PURPOSE = "Update the address on home insurance policy HX-20931"
+#: The back-office clerk who reveals values in these tests.
+CLERK = Actor("backoffice1", 1, "backoffice")
 
 #: What a customer types for each field set, and what is stored (normalised), all distinctive.
 ENTERED = {
@@ -106,7 +110,9 @@ def store(app, request_id: int, field_set: str, **kwargs) -> None:
             cleaned[spec.name] = service.validate_value(
                 spec, entered.get(spec.name), utcnow().date()
             )
-        service.store_submission(capture_request, cleaned, "2026-11", **kwargs)
+        service.store_submission(
+            capture_request, cleaned, "2026-11", **{"actor": CUSTOMER, **kwargs}
+        )
         db.session.commit()
 
 
@@ -127,12 +133,19 @@ def with_data_page(app):
         notice = service.notice_for(capture_request)
         try:
             if request.method == "POST" and service.wants_to_decline(request.form):
-                service.record_decline(capture_request, notice.notice_version)
+                service.record_decline(
+                    capture_request, notice.notice_version, actor=customer_actor()
+                )
                 db.session.commit()
                 return "declined"
             form = service.build_form(capture_request.field_set)
             if form.validate_on_submit():
-                service.store_submission(capture_request, form.cleaned(), form.notice_version.data)
+                service.store_submission(
+                    capture_request,
+                    form.cleaned(),
+                    form.notice_version.data,
+                    actor=customer_actor(),
+                )
                 db.session.commit()
                 return "thank you"
         except service.AlreadyDecided:
@@ -197,7 +210,7 @@ def test_a_customer_submits_through_the_page(app, staff):
         assert event.actor_label == "customer" and event.target_id == load(request_id).public_id
         assert event.details["fields"] == list(ENTERED["address"])
         assert set(event.details) == {"field_set", "fields", "notice_version", "key_id"}
-        assert service.read_values(load(request_id), "Test: check storage", None)["postcode"] == (
+        assert service.reveal(load(request_id), "Test: check storage", CLERK)["postcode"] == (
             "ZE2 9QX"
         )
 
@@ -248,11 +261,12 @@ def test_one_decision_per_request_and_the_session_survives_the_refusal(app, staf
                 load(request_id),
                 {"email": "other@example.co.uk", "phone": "020 7946 0018"},
                 "2026-11",
+                actor=CUSTOMER,
             )
         with pytest.raises(service.AlreadyDecided):
-            service.record_decline(load(request_id), "2026-11")
+            service.record_decline(load(request_id), "2026-11", actor=CUSTOMER)
         db.session.commit()  # the failed attempts left nothing behind to commit
-        values = service.read_values(load(request_id), "Test: the first submission stands")
+        values = service.reveal(load(request_id), "Test: the first submission stands", CLERK)
         assert values == {"email": "Zephyrine.Q@wexcombe-parva.co.uk", "phone": "+442079460958"}
 
 
@@ -268,7 +282,9 @@ def test_two_racing_submissions_store_exactly_one(app, staff):
             capture_request = load(request_id)
             barrier.wait(timeout=10)
             try:
-                service.store_submission(capture_request, {"email": address}, "2026-11")
+                service.store_submission(
+                    capture_request, {"email": address}, "2026-11", actor=CUSTOMER
+                )
                 db.session.commit()
                 outcomes.append("stored")
             except service.AlreadyDecided:
@@ -302,12 +318,12 @@ def test_store_checks_values_again_and_never_echoes_them(app, staff):
         capture_request = load(request_id)
         bad = {"address_line1": "5555 5555 5555 4444", "town": "Leeds", "postcode": "LS1 4AP"}
         with pytest.raises(service.DataCaptureError) as caught:
-            service.store_submission(capture_request, bad, "2026-11")
+            service.store_submission(capture_request, bad, "2026-11", actor=CUSTOMER)
         assert "card number" in str(caught.value) and "5555" not in str(caught.value)
         with pytest.raises(service.DataCaptureError, match="not in field set"):
-            service.store_submission(capture_request, {"shoe_size": "9"}, "2026-11")
+            service.store_submission(capture_request, {"shoe_size": "9"}, "2026-11", actor=CUSTOMER)
         with pytest.raises(service.DataCaptureError, match="notice version"):
-            service.store_submission(capture_request, {}, "")
+            service.store_submission(capture_request, {}, "", actor=CUSTOMER)
         assert db.session.execute(select(DataSubmission)).first() is None
 
 
@@ -323,9 +339,8 @@ def test_revealing_needs_a_reason_and_is_audited(app, staff):
     with app.app_context():
         for reason in ("", "   ", None, "x" * 201, "card 4242 4242 4242 4242"):
             with pytest.raises(service.ReasonRequired):
-                service.read_values(load(request_id), reason)
-        actor = service.Actor("backoffice1", 1, "backoffice")
-        values = service.read_values(load(request_id), "Setting up DD mandate, ticket 881", actor)
+                service.reveal(load(request_id), reason, CLERK)
+        values = service.reveal(load(request_id), "Setting up DD mandate, ticket 881", CLERK)
         db.session.commit()
         assert values == {
             "account_holder_name": "Ottoline Brackenridge",
@@ -362,6 +377,7 @@ def test_the_agent_sees_only_whether_each_field_arrived(app, staff):
             load(optional_missing),
             {"address_line1": "1 High Street", "town": "Leeds", "postcode": "LS1 4AP"},
             "2026-11",
+            actor=CUSTOMER,
         )
         states = {s.name: s.state for s in service.masked_summary(load(optional_missing))}
     assert states["county"] == "not_given" and states["postcode"] == "received"
@@ -374,17 +390,17 @@ def test_erasure_deletes_values_and_keeps_the_record(app, staff):
     store(app, request_id, "iban")
     with app.app_context():
         with pytest.raises(service.ReasonRequired):
-            service.erase(load(request_id), " ")
-        assert service.erase(load(request_id), "retention: 30 days after completion") == 2
+            service.erase(load(request_id), " ", CLERK)
+        assert service.erase(load(request_id), "retention: 30 days after completion", CLERK) == 2
         db.session.commit()
         assert db.session.execute(select(CapturedValue)).first() is None
         submission = db.session.execute(select(DataSubmission)).scalar_one()
         assert submission.erased_at is not None
         assert submission.fields_received == ["account_holder_name", "iban"]
         assert {s.state for s in service.masked_summary(load(request_id))} == {"erased"}
-        assert service.read_values(load(request_id), "Audit check after erasure") == {}
+        assert service.reveal(load(request_id), "Audit check after erasure", CLERK) == {}
         # Again: nothing left to do, nothing more audited.
-        assert service.erase(load(request_id), "subject access request") == 0
+        assert service.erase(load(request_id), "subject access request", CLERK) == 0
         db.session.commit()
         erased = (
             db.session.execute(select(AuditEvent).where(AuditEvent.action == "data.erased"))
@@ -439,7 +455,7 @@ def test_no_entered_value_is_stored_in_clear_anywhere_in_the_database(app, staff
     for name, request_id in request_ids.items():
         store(app, request_id, name)
     with app.app_context():
-        revealed = service.read_values(load(request_ids["address"]), "Test: values exist")
+        revealed = service.reveal(load(request_ids["address"]), "Test: values exist", CLERK)
     assert revealed["town"] == "Wexcombe Parva"
 
     dumped, raw = dump_database(app)

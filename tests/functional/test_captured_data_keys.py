@@ -1,6 +1,6 @@
 """Data-key rotation with ``flask keys``: values written under key A are re-encrypted under a
 newer key B while the app keeps running; afterwards A can go. Tampered or misplaced ciphertext
-never decrypts."""
+never decrypts: a reveal says so, and the attempt is audited."""
 
 from __future__ import annotations
 
@@ -10,14 +10,13 @@ import os
 import pytest
 from sqlalchemy import select, update
 
-from config.keyring import UnknownKeyError
+from portal.audit import CLI
 from portal.extensions import db
 from portal.models.audit import AuditEvent
 from portal.models.captured_data import CapturedValue
 from portal.personal_data import rotation, service
-from portal.personal_data.crypto import DecryptionError
 from portal.personal_data.keyring import current_keyring
-from tests.functional.test_captured_data import ENTERED, load, new_request, store
+from tests.functional.test_captured_data import CLERK, ENTERED, load, new_request, store
 
 
 def key_line(key_id: str) -> str:
@@ -42,7 +41,7 @@ def key_ids(app) -> list[str]:
 def read_all(app, request_ids: dict[str, int]) -> dict[str, dict[str, str]]:
     with app.app_context():
         values = {
-            name: service.read_values(load(request_id), "Test: after rotation")
+            name: service.reveal(load(request_id), "Test: after rotation", CLERK)
             for name, request_id in request_ids.items()
         }
         db.session.commit()
@@ -136,15 +135,15 @@ def test_rows_changed_during_rotation_are_left_alone(app, app_factory, staff, ke
             )
         }
         # Another process rotates one row and erases the other after we read them.
-        assert rotation.rotate(batch_size=1).rotated == 2
-        service.erase(load(erased_meanwhile), "subject erasure request")
+        assert rotation.rotate(batch_size=1, actor=CLI).rotated == 2
+        service.erase(load(erased_meanwhile), "subject erasure request", CLERK)
         db.session.commit()
         result = rotation.RotationResult(current_keyring().newest_id)
         for row in stale.values():
             rotation._rotate_row(current_keyring(), row, result)
         db.session.commit()
         assert (result.rotated, result.skipped, result.failed_ids) == (0, 2, [])
-        value = service.read_values(load(rotated_meanwhile), "Test: still readable")
+        value = service.reveal(load(rotated_meanwhile), "Test: still readable", CLERK)
         assert value == {"email": "Zephyrine.Q@wexcombe-parva.co.uk"}
 
 
@@ -163,9 +162,13 @@ def test_tampered_or_moved_ciphertext_fails_clearly(app, staff):
             update(CapturedValue).where(CapturedValue.id == town.id).values(ciphertext=flipped)
         )
         db.session.commit()
-        with pytest.raises(DecryptionError, match=f"'town' of capture request {victim} failed"):
-            service.read_values(load(victim), "Test: tampered")
-        db.session.rollback()
+        with pytest.raises(service.ValueUnreadable) as tampered:
+            service.reveal(load(victim), "Test: tampered", CLERK)
+        db.session.commit()
+        assert str(tampered.value) == (
+            "Town or city cannot be read: the stored data may have been altered. "
+            "The attempt has been recorded."
+        )
 
         # A value copied to another request (AAD names the request it was captured for).
         line1 = db.session.execute(
@@ -180,9 +183,26 @@ def test_tampered_or_moved_ciphertext_fails_clearly(app, staff):
             .values(capture_request_id=other)
         )
         db.session.commit()
-        with pytest.raises(DecryptionError, match="belongs to another request or field"):
-            service.read_values(load(other), "Test: moved")
-        db.session.rollback()
+        with pytest.raises(service.ValueUnreadable, match="^address_line1 cannot be read"):
+            service.reveal(load(other), "Test: moved", CLERK)
+        db.session.commit()
+        failed = db.session.execute(
+            select(AuditEvent).where(AuditEvent.action == "data.reveal_failed")
+        ).scalars()
+        assert [(e.outcome, e.target_id, e.details) for e in failed] == [
+            (
+                "failure",
+                load(victim).public_id,
+                {"reason": "Test: tampered", "fields": ["town"], "problem": "altered"},
+            ),
+            (
+                "failure",
+                load(other).public_id,
+                {"reason": "Test: moved", "fields": ["address_line1"], "problem": "altered"},
+            ),
+        ]
+        revealed = select(AuditEvent).where(AuditEvent.action == "data.revealed")
+        assert db.session.execute(revealed).first() is None
 
 
 def test_rotation_reports_values_it_cannot_decrypt(app, app_factory, staff, keys):
@@ -212,8 +232,13 @@ def test_removing_a_key_too_early_is_caught(app, app_factory, staff, keys):
     status = only_b.test_cli_runner().invoke(args=["keys", "status"])
     assert status.exit_code == 1
     assert "NOT CONFIGURED: these values cannot be read" in status.output
-    with only_b.app_context(), pytest.raises(UnknownKeyError, match="'key-a' is not in"):
-        service.read_values(load(request_id), "Test: key removed")
+    with only_b.app_context():
+        unreadable = "^Email address cannot be read: the key for the stored data is not configured"
+        with pytest.raises(service.ValueUnreadable, match=unreadable):
+            service.reveal(load(request_id), "Test: key removed", CLERK)
+        db.session.commit()
+        failed = select(AuditEvent.details).where(AuditEvent.action == "data.reveal_failed")
+        assert db.session.scalar(failed)["problem"] == "key_not_configured"
     rotate = only_b.test_cli_runner().invoke(args=["keys", "rotate"])
     assert rotate.exit_code == 1 and "failed 1" in rotate.output
 

@@ -310,6 +310,7 @@ def test_unknown_request(app, client, link):
 
 def test_replaced_link_after_a_resend(app, client, link):
     public_id, url = link
+    from portal.audit import Actor
     from portal.capture import service
     from portal.extensions import db
 
@@ -317,7 +318,7 @@ def test_replaced_link_after_a_resend(app, client, link):
         from portal.models.capture import CaptureRequest
 
         row = db.session.query(CaptureRequest).filter_by(public_id=public_id).one()
-        new_url = service.resend(row, "copy", None).url
+        new_url = service.resend(row, "copy", None, actor=Actor.staff(row.created_by)).url
         db.session.commit()
     response = client.get(path_of(url))
     assert response.status_code == 410

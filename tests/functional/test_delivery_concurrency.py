@@ -11,6 +11,7 @@ from collections import Counter
 
 from sqlalchemy import func, select
 
+from portal.audit import SYSTEM
 from portal.delivery import outbox, worker
 from portal.extensions import db
 from portal.models.delivery import DeliveryAttempt, DeliveryMessage
@@ -28,7 +29,7 @@ def test_concurrent_workers_send_each_message_exactly_once(app_factory, make_sta
         with app.app_context():
             for _ in range(MESSAGES):
                 request, url = make_capture_request(agent.id)
-                outbox.queue_link_message(request, url, "sms", "07911 123456")
+                outbox.queue_link_message(request, url, "sms", "07911 123456", SYSTEM)
                 urls.append(url)
             db.session.commit()
 

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
 
+from portal.audit import SYSTEM
 from portal.delivery import claims, outbox, worker
 from portal.extensions import db
 from portal.models.audit import AuditEvent
@@ -66,7 +67,7 @@ def email_app(app_factory, make_staff):
     with app.app_context():
         for address in ADDRESSES:
             request, url = make_capture_request(agent.id)
-            ids.append(outbox.queue_link_message(request, url, "email", address).id)
+            ids.append(outbox.queue_link_message(request, url, "email", address, SYSTEM).id)
         db.session.commit()
     controller, inbox = smtp_server(port)
     controller.start()

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from portal.audit import Actor
 from portal.capture.service import RequestSpec, create_request, resend
 from portal.delivery import outbox, worker
 from portal.extensions import db
@@ -32,6 +33,7 @@ def _create(app, agent_id, destination=PHONE):
                 amount_minor=2500,
                 currency="GBP",
             ),
+            actor=Actor.staff(agent),
         )
         db.session.commit()
         return issued.request.id, issued.url
@@ -116,7 +118,7 @@ def test_an_invalid_number_fails_at_once_and_a_resend_works(app_factory, make_st
             # The agent checks the number with the customer and sends again.
             twilio.mode = "ok"
             request = db.session.get(CaptureRequest, request_id)
-            issued = resend(request, "sms", "07912 345678")
+            issued = resend(request, "sms", "07912 345678", actor=Actor.staff(request.created_by))
             db.session.commit()
             assert issued.url != first_url
             assert worker.run_once(now=now + timedelta(seconds=5)).sent == 1

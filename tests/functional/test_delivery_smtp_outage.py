@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from portal.audit import Actor
 from portal.capture.service import RequestSpec, create_request
 from portal.delivery import outbox, worker
 from portal.extensions import db
@@ -34,6 +35,7 @@ def _create(app, agent_id, channel, destination):
                 amount_minor=4999,
                 currency="GBP",
             ),
+            actor=Actor.staff(agent),
         )
         db.session.commit()
         return issued.request.id, issued.url

@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from portal.audit import Actor
 from portal.capture.service import RequestSpec, create_request
 from portal.delivery import worker
 from portal.extensions import db
@@ -26,6 +27,7 @@ def _create(app, agent_id, channel, destination, reference="INV-9"):
                 amount_minor=1999,
                 currency="GBP",
             ),
+            actor=Actor.staff(agent),
         )
         db.session.commit()
         return issued.url

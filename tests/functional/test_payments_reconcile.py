@@ -101,6 +101,7 @@ def test_a_payment_that_makes_reconcile_raise_does_not_stop_the_others(
     """Proves: an unforeseen failure while checking one payment (here Stripe's client raising
     for that PaymentIntent only) is reported by its class name, and every other payment is
     still checked and repaired in the same run; the next run repairs the first as well."""
+    from portal.audit import RECONCILE
     from portal.payments.gateway import StripeGateway
     from portal.payments.reconcile import reconcile as run_reconcile
     from tests.functional.payments_support import customer_at_payment
@@ -118,7 +119,7 @@ def test_a_payment_that_makes_reconcile_raise_does_not_stop_the_others(
             return super().retrieve_payment_intent(intent_id)
 
     with pay_app.app_context():
-        report = run_reconcile(gateway=FailsForTheFirst.from_config())
+        report = run_reconcile(gateway=FailsForTheFirst.from_config(), actor=RECONCILE)
 
     assert report.errors == [(customer.public_id, first_intent, "RuntimeError")]
     assert [change.payment_intent for change in report.changes] == [other_intent]

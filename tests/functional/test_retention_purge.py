@@ -195,7 +195,7 @@ def generate(app) -> dict[str, int]:
             ],
         )
         # Today's activity: the chain goes on after the old rows.
-        audit.record("generated.recent", actor=audit.service.SYSTEM)
+        audit.record("generated.recent", actor=audit.SYSTEM)
         db.session.commit()
         counts = {
             "audit": OLD_AUDIT,

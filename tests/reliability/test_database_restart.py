@@ -5,9 +5,6 @@ plainly and recovers by itself.
 The stack runs on a PRIVATE PostgreSQL cluster (initdb into a temporary directory, a free
 port), never the shared server other work relies on. Its rate limits are lifted (every
 simulated browser shares 127.0.0.1); nothing else differs from production.
-
-Known defect, held by a strict xfail below: links the outbox worker had claimed when PostgreSQL
-went away are sent only once their lease runs out (two minutes), not when it is back.
 """
 
 from __future__ import annotations
@@ -364,14 +361,6 @@ def test_database_outage_is_reported_and_recovered_from(outage):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="portal/delivery/worker.py run_once: a batch interrupted by the database going away "
-    "is abandoned, and its claimed links wait out DELIVERY_LEASE_SECONDS (120 s) although the "
-    "same worker is polling again (portal/delivery/claims.py _due never takes back a worker's "
-    "own claims)",
-)
 def test_links_claimed_when_the_database_went_away_are_sent_soon_after_it_is_back(outage):
     """Proves: a link the outbox worker had claimed when PostgreSQL went away is sent within
     SENT_WITHIN_SECONDS of its return (the worker polls every second), not after its lease."""

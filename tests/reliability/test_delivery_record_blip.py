@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from portal import create_app
+from portal.audit import SYSTEM
 from portal.delivery import outbox, worker
 from portal.extensions import db
 from portal.models.audit import AuditEvent
@@ -92,7 +93,7 @@ def _app_with_queued_emails(cluster, count: int):
         agent = create_staff("blipagent", "correct horse battery staple 42", "agent")
         for n in range(count):
             request, url = make_capture_request(agent.id)
-            outbox.queue_link_message(request, url, "email", f"customer{n}@example.org")
+            outbox.queue_link_message(request, url, "email", f"customer{n}@example.org", SYSTEM)
         db.session.commit()
     return app
 

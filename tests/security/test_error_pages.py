@@ -203,3 +203,26 @@ def test_a_sent_form_that_fails_never_claims_nothing_was_lost(
     assert "check whether it was saved before you try again" in text
     assert "Nothing was lost" not in text
     assert_nothing_leaks(signed_in)
+
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+def test_json_or_a_page_is_decided_once_for_errors_and_for_sign_in(app):
+    """Proves: error answers and the "sign in again" answer agree on when to speak JSON: in the
+    parts of the site declared to speak it (even at a path that matches no route there), or
+    when the client sent JSON or prefers it; a browser always gets pages."""
+    client = app.test_client()
+
+    for path in ("/agent/api/no-such-thing", "/webhooks/no-such-thing"):
+        response = client.get(path, headers={"Accept": BROWSER_ACCEPT})
+        assert response.status_code == 404 and response.is_json, path
+    asks_json = client.get("/test-only/abort/429", headers={"Accept": "application/json"})
+    assert asks_json.status_code == 429 and asks_json.get_json()["error"] == 429
+    sends_json = client.get("/agent/", headers={"Content-Type": "application/json"})
+    assert sends_json.status_code == 401 and sends_json.get_json()["error"] == "not_authenticated"
+
+    page = client.get("/test-only/abort/429", headers={"Accept": BROWSER_ACCEPT})
+    assert page.status_code == 429 and page.mimetype == "text/html"
+    sign_in = client.get("/agent/", headers={"Accept": BROWSER_ACCEPT})
+    assert sign_in.status_code == 302 and "/login" in sign_in.headers["Location"]

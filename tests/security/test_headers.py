@@ -191,3 +191,34 @@ def test_one_apps_header_settings_do_not_leak_into_another(app_factory):
     assert relaxed.test_client().get("/healthz").status_code == 200
     hsts = relaxed.test_client().get("/healthz", base_url="https://localhost").headers
     assert "max-age=63072000" in hsts["Strict-Transport-Security"]
+
+
+def test_the_payment_page_takes_its_headers_from_the_app_serving_it(app_factory):
+    """Proves: the payment page's per-view header options are worked out for the app serving
+    each request, never kept from the first app that served it (Flask-Talisman fills a view's
+    options in once, and every app in the process shares the view): an app that forces HTTPS
+    and names one Stripe leaves neither its redirect nor its Stripe origin to the next app."""
+    from portal.security.headers import EXTENSION
+
+    strict = app_factory(
+        FORCE_HTTPS=True, STRIPE_JS_URL="https://js.one.example/v3/",
+        STRIPE_API_BASE="https://api.one.example",
+    )  # fmt: skip
+    relaxed = app_factory(
+        STRIPE_JS_URL="https://js.two.example/v3/", STRIPE_API_BASE="https://api.two.example"
+    )
+    pay_path = "/c/not-a-real-token/pay"
+
+    assert strict.test_client().get(pay_path).status_code == 301
+    over_https = strict.test_client().get(pay_path, base_url="https://localhost")
+    answer = relaxed.test_client().get(pay_path)
+
+    assert "https://js.one.example" in over_https.headers["Content-Security-Policy"]
+    assert answer.status_code != 301
+    policy = parse_csp(answer.headers["Content-Security-Policy"])
+    assert "https://js.two.example" in policy["script-src"]
+    assert "https://api.two.example" in policy["connect-src"]
+    assert "one.example" not in answer.headers["Content-Security-Policy"]
+    assert any(NONCE.fullmatch(source) for source in policy["script-src"])
+    assert relaxed.extensions[EXTENSION] is not strict.extensions[EXTENSION]
+    assert strict.test_client().get(pay_path).status_code == 301

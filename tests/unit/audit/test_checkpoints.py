@@ -23,7 +23,7 @@ def chain(app):
     """ROWS audit rows, the first 20 of them dated ten years ago."""
     with app.app_context():
         for n in range(ROWS):
-            audit.record("test.event", details={"n": n}, actor=audit.service.SYSTEM)
+            audit.record("test.event", details={"n": n}, actor=audit.SYSTEM)
         db.session.commit()
         if db.engine.dialect.name == "postgresql":
             db.session.execute(text("SET LOCAL postern.audit_maintenance = 'on'"))
@@ -64,7 +64,7 @@ def test_trimming_in_batches_leaves_a_chain_that_verifies(chain):
 
 def test_the_newest_row_is_never_deleted(app):
     with app.app_context():
-        audit.record("only.event", actor=audit.service.SYSTEM)
+        audit.record("only.event", actor=audit.SYSTEM)
         db.session.commit()
         assert checkpoints.trim_batch(utcnow() + timedelta(days=1), 100) == 0
 

@@ -1,11 +1,14 @@
-"""audit.record: appends to the current transaction and keeps one linear, verifiable chain."""
+"""audit.record: appends to the current transaction and keeps one linear, verifiable chain, with
+the actor (and the client) each caller names."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import event, select
 
 from portal import audit
-from portal.audit.service import Actor, chain_key
+from portal.audit import Actor, ClientOrigin
+from portal.audit.service import chain_key
 from portal.extensions import db
 from portal.models.audit import GENESIS_HASH, AuditEvent
 from tests.conftest import login
@@ -37,26 +40,58 @@ def test_records_form_a_chain_that_verifies_after_a_database_round_trip(app):
 
 def test_a_record_rolls_back_with_its_transaction(app):
     with app.app_context():
-        audit.record("test.kept", actor=audit.service.SYSTEM)
+        audit.record("test.kept", actor=audit.SYSTEM)
         db.session.commit()
-        audit.record("test.dropped", actor=audit.service.SYSTEM)
+        audit.record("test.dropped", actor=audit.SYSTEM)
         db.session.rollback()
-        audit.record("test.after", actor=audit.service.SYSTEM)
+        audit.record("test.after", actor=audit.SYSTEM)
         db.session.commit()
         rows = _rows()
         assert [(row.seq, row.action) for row in rows] == [(1, "test.kept"), (2, "test.after")]
         assert audit.verify_chain(rows, chain_key()).ok
 
 
-def test_outside_a_request_the_actor_is_the_system(app):
-    with app.app_context():
-        event = audit.record("test.system")
+def test_every_row_names_the_actor_its_caller_passed_never_one_looked_up(app):
+    with app.test_request_context(environ_base={"REMOTE_ADDR": "198.51.100.7"}):
+        with pytest.raises(TypeError):
+            audit.record("test.nobody")  # no default: not the request's, not the system's
+        event = audit.record("test.system", actor=audit.SYSTEM)
         db.session.commit()
         assert event.actor_label == "system" and event.actor_id is None
         assert event.ip is None and event.outcome == "success" and event.details == {}
 
 
-def test_in_a_request_the_actor_defaults_to_the_signed_in_staff_member(app, client, make_staff):
+def test_a_staff_actor_carries_the_account_and_the_client_it_acted_from(app, make_staff):
+    agent = make_staff("agent")
+    with app.app_context():
+        origin = ClientOrigin("203.0.113.9", "UA/2")
+        event = audit.record("test.staff", actor=Actor.staff(agent, origin))
+        db.session.commit()
+        assert (event.actor_id, event.actor_label, event.actor_role) == (
+            agent.id,
+            agent.username,
+            "agent",
+        )
+        assert (event.ip, event.user_agent) == ("203.0.113.9", "UA/2")
+        assert audit.SYSTEM.at(origin).origin == origin and audit.SYSTEM.origin.ip is None
+
+
+def test_record_for_names_the_capture_request_by_its_public_id(app):
+    with app.app_context():
+
+        class Request:
+            public_id = "cr_123"
+
+        by_row = audit.record_for(Request(), "test.row", audit.SYSTEM, details={"n": 1})
+        by_id = audit.record_for("cr_123", "test.id", audit.CUSTOMER, outcome="failure")
+        db.session.commit()
+        for event in (by_row, by_id):
+            assert (event.target_type, event.target_id) == ("capture_request", "cr_123")
+        assert by_row.details == {"n": 1} and by_row.outcome == "success"
+        assert by_id.actor_label == "customer" and by_id.outcome == "failure"
+
+
+def test_a_view_records_the_signed_in_staff_member_and_their_client(app, client, make_staff):
     agent = make_staff("agent")
     login(client, agent)
     client.post("/logout", data={"csrf_token": _token(client)}, headers={"User-Agent": "UA/1"})
@@ -76,7 +111,7 @@ def _token(client) -> str:
 def test_a_different_chain_key_fails_verification(app_factory):
     first = app_factory()
     with first.app_context():
-        audit.record("test.one")
+        audit.record("test.one", actor=audit.SYSTEM)
         db.session.commit()
     other = app_factory(AUDIT_CHAIN_KEY="another-key")
     with other.app_context():
@@ -106,12 +141,12 @@ def test_a_transaction_reads_the_chain_tail_once_however_many_rows_it_appends(ap
     takes the chain's lock) once, not once per row, and the chain still links and verifies.
     Every audited action in every process waits on that lock, so its hold time matters."""
     with app.app_context():
-        audit.record("test.before", actor=audit.service.SYSTEM)
+        audit.record("test.before", actor=audit.SYSTEM)
         db.session.commit()
 
         def three_rows() -> None:
             for n in range(3):
-                audit.record("test.batch", target_id=n, actor=audit.service.SYSTEM)
+                audit.record("test.batch", target_id=n, actor=audit.SYSTEM)
 
         statements = _statements_during(three_rows)
         db.session.commit()
@@ -130,12 +165,12 @@ def test_a_rolled_back_savepoint_takes_its_rows_and_the_next_row_relinks(app):
     transaction links to the tail as it now stands (not to the vanished row), so the chain
     verifies; a known tail never outlives the rows it describes."""
     with app.app_context():
-        audit.record("test.kept", actor=audit.service.SYSTEM)
+        audit.record("test.kept", actor=audit.SYSTEM)
         savepoint = db.session.begin_nested()
-        audit.record("test.in_savepoint", actor=audit.service.SYSTEM)
-        audit.record("test.in_savepoint", actor=audit.service.SYSTEM)
+        audit.record("test.in_savepoint", actor=audit.SYSTEM)
+        audit.record("test.in_savepoint", actor=audit.SYSTEM)
         savepoint.rollback()
-        audit.record("test.after", actor=audit.service.SYSTEM)
+        audit.record("test.after", actor=audit.SYSTEM)
         db.session.commit()
         rows = _rows()
         assert [(row.seq, row.action) for row in rows] == [(1, "test.kept"), (2, "test.after")]

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from portal.audit import CUSTOMER
 from portal.capture import data_step
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
@@ -95,9 +96,9 @@ def test_a_decision_moves_the_request(app, agent, kind, paid, action, status, th
     with app.app_context():
         request = db.session.get(CaptureRequest, request_id)
         if action == "send":
-            step = data_step.send(request, CLEANED, "2026-11")
+            step = data_step.send(request, CLEANED, "2026-11", CUSTOMER)
         else:
-            step = data_step.decline(request, "2026-11")
+            step = data_step.decline(request, "2026-11", CUSTOMER)
         db.session.commit()
         assert (request.status, step.then) == (status, then)
         assert data_step.state_of(request).state == ("sent" if action == "send" else "declined")
@@ -108,8 +109,8 @@ def test_an_expired_request_takes_no_decision(app, agent):
     with app.app_context():
         request = db.session.get(CaptureRequest, request_id)
         for decide in (
-            lambda: data_step.send(request, CLEANED, "2026-11"),
-            lambda: data_step.decline(request, "2026-11"),
+            lambda: data_step.send(request, CLEANED, "2026-11", CUSTOMER),
+            lambda: data_step.decline(request, "2026-11", CUSTOMER),
         ):
             with pytest.raises(data_step.StepClosed):
                 decide()
@@ -121,7 +122,7 @@ def test_a_second_decision_is_refused(app, agent):
     request_id = make(app, agent, kind="both")
     with app.app_context():
         request = db.session.get(CaptureRequest, request_id)
-        data_step.send(request, CLEANED, "2026-11")
+        data_step.send(request, CLEANED, "2026-11", CUSTOMER)
         db.session.commit()
         with pytest.raises(data_step.StepClosed):
-            data_step.decline(request, "2026-11")
+            data_step.decline(request, "2026-11", CUSTOMER)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from portal.audit import Actor
 from portal.capture import service
 from portal.capture.service import CaptureError, RequestSpec
 
@@ -46,12 +47,14 @@ def _spec(**overrides) -> RequestSpec:
 )
 def test_policy_breaches_are_refused(agent, overrides, message):
     with pytest.raises(CaptureError, match=message):
-        service.create_request(agent, _spec(**overrides))
+        service.create_request(agent, _spec(**overrides), actor=Actor.staff(agent))
 
 
 def test_the_team_is_recorded_and_data_requests_carry_no_amount(agent):
     issued = service.create_request(
-        agent, _spec(kind="data", field_set="contact", amount_minor=999, currency="GBP")
+        agent,
+        _spec(kind="data", field_set="contact", amount_minor=999, currency="GBP"),
+        actor=Actor.staff(agent),
     )
     row = issued.request
     assert row.team_id == agent.team_id and row.team_id is not None
@@ -61,4 +64,6 @@ def test_the_team_is_recorded_and_data_requests_carry_no_amount(agent):
 
 def test_an_unknown_channel_destination_is_refused_by_the_outbox(agent):
     with pytest.raises(ValueError):
-        service.create_request(agent, _spec(channel="sms", destination="not a number"))
+        service.create_request(
+            agent, _spec(channel="sms", destination="not a number"), actor=Actor.staff(agent)
+        )

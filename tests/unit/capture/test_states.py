@@ -97,7 +97,7 @@ def test_expiry_is_computed_on_read_and_persisted_once(capture):
 
     now = utcnow()
     assert states.effective_status(capture, now) == S.SENT
-    assert not states.expire_if_due(capture, now)
+    assert not states.mark_expired_if_due(capture, now)
     past = now - timedelta(seconds=1)
     db.session.execute(
         update(CaptureRequest).where(CaptureRequest.id == capture.id).values(expires_at=past)
@@ -105,6 +105,6 @@ def test_expiry_is_computed_on_read_and_persisted_once(capture):
     db.session.expire(capture)
     assert capture.status == S.SENT
     assert states.effective_status(capture, now) == S.EXPIRED
-    assert states.expire_if_due(capture, now)
+    assert states.mark_expired_if_due(capture, now)
     assert capture.status == S.EXPIRED and capture.status_reason == "time_limit"
-    assert not states.expire_if_due(capture, now)
+    assert not states.mark_expired_if_due(capture, now)

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from portal.audit import SYSTEM
 from portal.delivery import outbox
 from portal.extensions import db
 from portal.models.delivery import DeliveryMessage
@@ -19,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[3]
 def _queue(app, staff_id):
     with app.app_context():
         request, url = make_capture_request(staff_id)
-        message = outbox.queue_link_message(request, url, "sms", "07911 123456")
+        message = outbox.queue_link_message(request, url, "sms", "07911 123456", SYSTEM)
         db.session.commit()
         return message.id
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from portal.audit import SYSTEM
 from portal.delivery import outbox
 from portal.extensions import db
 from portal.models.audit import AuditEvent
@@ -26,7 +27,7 @@ def _audit_rows(action):
 def test_queuing_writes_a_due_message_and_an_audit_row_without_personal_data(app, agent):
     with app.app_context():
         request, url = make_capture_request(agent.id)
-        message = outbox.queue_link_message(request, url, "sms", "07911 123456")
+        message = outbox.queue_link_message(request, url, "sms", "07911 123456", SYSTEM)
         db.session.commit()
         assert message.status == "queued" and message.attempts == 0
         assert message.destination == "+447911123456"
@@ -53,7 +54,7 @@ def test_queuing_never_contacts_the_provider(app_factory, make_staff):
     agent = make_staff("agent")
     with app.app_context():
         request, url = make_capture_request(agent.id)
-        message = outbox.queue_link_message(request, url, "sms", "+447911123456")
+        message = outbox.queue_link_message(request, url, "sms", "+447911123456", SYSTEM)
         db.session.commit()
         assert (message.status, message.attempts, message.backend) == ("queued", 0, "twilio")
 
@@ -61,7 +62,7 @@ def test_queuing_never_contacts_the_provider(app_factory, make_staff):
 def test_a_rolled_back_request_leaves_no_message(app, agent):
     with app.app_context():
         request, url = make_capture_request(agent.id)
-        outbox.queue_link_message(request, url, "email", "a@example.com")
+        outbox.queue_link_message(request, url, "email", "a@example.com", SYSTEM)
         db.session.rollback()
         assert db.session.execute(select(DeliveryMessage)).first() is None
 
@@ -79,7 +80,7 @@ def test_bad_destinations_are_refused_in_plain_words(app, agent, channel, destin
     with app.app_context():
         request, url = make_capture_request(agent.id)
         with pytest.raises(ValueError, match=words):
-            outbox.queue_link_message(request, url, channel, destination)
+            outbox.queue_link_message(request, url, channel, destination, SYSTEM)
 
 
 def test_links_must_be_full_addresses_on_our_own_site(app, agent):
@@ -87,7 +88,7 @@ def test_links_must_be_full_addresses_on_our_own_site(app, agent):
         request, _url = make_capture_request(agent.id)
         for bad in ["https://bit.ly/abc", "http://127.0.0.1:5000.evil.example/c/x", "/c/abc"]:
             with pytest.raises(ValueError, match="PUBLIC_BASE_URL"):
-                outbox.queue_link_message(request, bad, "sms", "+447911123456")
+                outbox.queue_link_message(request, bad, "sms", "+447911123456", SYSTEM)
 
 
 def test_a_disabled_channel_is_refused(app_factory, make_staff):
@@ -96,14 +97,14 @@ def test_a_disabled_channel_is_refused(app_factory, make_staff):
     with app.app_context():
         request, url = make_capture_request(agent.id)
         with pytest.raises(ValueError, match="by email is switched off"):
-            outbox.queue_link_message(request, url, "email", "a@example.com")
+            outbox.queue_link_message(request, url, "email", "a@example.com", SYSTEM)
 
 
 def test_summary_shows_the_agent_status_but_never_the_body_or_full_destination(app, agent):
     with app.app_context():
         request, url = make_capture_request(agent.id)
-        outbox.queue_link_message(request, url, "sms", "07911 123456")
-        outbox.queue_link_message(request, url, "email", "jane.doe@example.com")
+        outbox.queue_link_message(request, url, "sms", "07911 123456", SYSTEM)
+        outbox.queue_link_message(request, url, "email", "jane.doe@example.com", SYSTEM)
         db.session.commit()
         summary = outbox.delivery_summary(request.id)
     assert [item["channel"] for item in summary] == ["sms", "email"]
@@ -120,11 +121,11 @@ def test_summary_shows_the_agent_status_but_never_the_body_or_full_destination(a
 def test_cancel_pending_stops_queued_messages_only(app, agent):
     with app.app_context():
         request, url = make_capture_request(agent.id)
-        queued = outbox.queue_link_message(request, url, "sms", "07911 123456")
-        sent = outbox.queue_link_message(request, url, "email", "a@example.com")
+        queued = outbox.queue_link_message(request, url, "sms", "07911 123456", SYSTEM)
+        sent = outbox.queue_link_message(request, url, "email", "a@example.com", SYSTEM)
         sent.status = "sent"
         db.session.commit()
-        assert outbox.cancel_pending(request.id, "revoked") == 1
+        assert outbox.cancel_pending(request, "revoked", SYSTEM) == 1
         db.session.commit()
         db.session.refresh(queued)
         db.session.refresh(sent)
@@ -132,15 +133,15 @@ def test_cancel_pending_stops_queued_messages_only(app, agent):
         assert sent.status == "sent"
         (row,) = _audit_rows("delivery.cancelled")
         assert row.details == {"messages": 1, "reason": "revoked"}
-        assert outbox.cancel_pending(request.id) == 0
+        assert outbox.cancel_pending(request, "revoked", SYSTEM) == 0
 
 
 def test_purge_empties_old_final_messages_but_keeps_the_history(app, agent):
     with app.app_context():
         request, url = make_capture_request(agent.id)
-        old = outbox.queue_link_message(request, url, "sms", "07911 123456")
-        fresh = outbox.queue_link_message(request, url, "sms", "07911 123456")
-        waiting = outbox.queue_link_message(request, url, "email", "a@example.com")
+        old = outbox.queue_link_message(request, url, "sms", "07911 123456", SYSTEM)
+        fresh = outbox.queue_link_message(request, url, "sms", "07911 123456", SYSTEM)
+        waiting = outbox.queue_link_message(request, url, "email", "a@example.com", SYSTEM)
         old.status, old.updated_at = "sent", utcnow() - timedelta(days=40)
         fresh.status = "sent"
         waiting.updated_at = utcnow() - timedelta(days=40)

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from portal import workers
+from portal.audit import SYSTEM
 from portal.capture import states
 from portal.delivery import claims, outbox, worker
 from portal.extensions import db
@@ -25,7 +26,7 @@ def agent(make_staff):
 def _queue(app, staff_id, channel="sms", destination="07911 123456", **request_kwargs):
     with app.app_context():
         request, url = make_capture_request(staff_id, **request_kwargs)
-        message = outbox.queue_link_message(request, url, channel, destination)
+        message = outbox.queue_link_message(request, url, channel, destination, SYSTEM)
         db.session.commit()
         return message.id, request.id, url
 
@@ -70,8 +71,9 @@ def test_a_due_message_is_sent_once_and_recorded(app, agent):
         assert message.claimed_by is None and message.sent_at is not None
         (attempt,) = _attempts(message_id)
         assert attempt.outcome == "sent" and attempt.finished_at is not None
-        # The state machine moved the request on (created -> sent).
-        assert db.session.get(CaptureRequest, request_id).status == states.Status.SENT
+        # The request's status is the capture service's to move (it queues the message and
+        # marks the request sent together): the worker leaves it as it is.
+        assert db.session.get(CaptureRequest, request_id).status == states.Status.CREATED
         (row,) = db.session.execute(
             select(AuditEvent).where(AuditEvent.action == "delivery.sent")
         ).scalars()
@@ -128,7 +130,7 @@ def test_a_closed_request_is_not_sent(app, agent):
 def test_cancelled_messages_are_never_claimed(app, agent):
     message_id, request_id, _url = _queue(app, agent.id)
     with app.app_context():
-        outbox.cancel_pending(request_id, "revoked")
+        outbox.cancel_pending(db.session.get(CaptureRequest, request_id), "revoked", SYSTEM)
         db.session.commit()
         assert worker.run_once().claimed == 0
         assert _message(message_id).status == "cancelled"

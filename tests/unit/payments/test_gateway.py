@@ -10,6 +10,7 @@ import threading
 import time
 
 import pytest
+import requests
 import stripe
 
 from portal.payments.facts import intent_facts
@@ -229,7 +230,8 @@ def counting_stripe():
 
 def test_calls_to_stripe_reuse_their_connections(counting_stripe):
     """Proves: one gateway keeps its connections to Stripe open and reuses them, from one
-    thread and from several (a worker's threads share it): no TCP connection per call."""
+    thread and from several (a worker's threads share it, each with a connection of its own):
+    no TCP connection per call."""
     url, seen = counting_stripe
     gateway = StripeGateway("sk_test_x", url, 2.0)
 
@@ -240,7 +242,36 @@ def test_calls_to_stripe_reuse_their_connections(counting_stripe):
     with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
         for _ in range(3):
             list(pool.map(lambda _: gateway.retrieve_payment_intent("pi_1"), range(3)))
-    assert len(seen.targets) == 14 and len(seen.connections) <= 3
+    assert len(seen.targets) == 14 and len(seen.connections) <= 1 + 3
+
+
+def test_each_thread_calls_stripe_through_a_session_of_its_own(counting_stripe, monkeypatch):
+    """Proves: a gateway shared by a worker's threads gives each thread its own requests
+    Session (requests does not promise that a Session may be shared between threads), and a
+    thread keeps its session from one call to the next."""
+    url, _seen = counting_stripe
+    gateway = StripeGateway("sk_test_x", url, 2.0)
+    sessions: dict[int, set[int]] = {}
+    request = requests.Session.request
+
+    def noting_the_session(session, *args, **kwargs):
+        sessions.setdefault(threading.get_ident(), set()).add(id(session))
+        return request(session, *args, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "request", noting_the_session)
+    all_started = threading.Barrier(3)
+
+    def two_calls(_) -> None:
+        all_started.wait(timeout=5)  # three threads alive at once, so three sessions alive
+        for _ in range(2):
+            gateway.retrieve_payment_intent("pi_1")
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
+        list(pool.map(two_calls, range(3)))
+
+    assert len(sessions) == 3
+    assert all(len(per_thread) == 1 for per_thread in sessions.values())
+    assert len(set().union(*sessions.values())) == 3
 
 
 def test_a_proxy_set_in_the_environment_is_still_used(counting_stripe, monkeypatch):

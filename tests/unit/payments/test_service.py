@@ -24,6 +24,7 @@ from tests.functional.payments_support import (
 
 
 def checkout(app, public_id):
+    from portal.audit import CUSTOMER
     from portal.extensions import db
     from portal.models.capture import CaptureRequest
     from portal.payments import service
@@ -33,7 +34,7 @@ def checkout(app, public_id):
         request = db.session.execute(
             select(CaptureRequest).where(CaptureRequest.public_id == public_id)
         ).scalar_one()
-        view = service.start_checkout(request, gateway=StripeGateway.for_app())
+        view = service.start_checkout(request, gateway=StripeGateway.for_app(), actor=CUSTOMER)
         db.session.remove()
         return view
 
@@ -128,7 +129,7 @@ def test_a_lost_answer_then_giving_up_then_reloading_still_one_intent(
 
 
 def test_closing_the_request_cancels_the_intent_at_stripe(pay_app, customer, stripe_sandbox):
-    from portal.audit.service import SYSTEM
+    from portal.audit import SYSTEM
     from portal.capture import service as capture_service
     from portal.extensions import db
     from portal.models.capture import CaptureRequest
@@ -141,7 +142,7 @@ def test_closing_the_request_cancels_the_intent_at_stripe(pay_app, customer, str
         request = db.session.execute(
             select(CaptureRequest).where(CaptureRequest.public_id == customer.public_id)
         ).scalar_one()
-        capture_service.revoke(request)
+        capture_service.revoke(request, actor=SYSTEM)
         db.session.commit()
         outcome = service.stop_if_closed(request, gateway=StripeGateway.for_app(), actor=SYSTEM)
         assert outcome is not None and outcome.payment_after == "canceled"
@@ -159,6 +160,7 @@ def test_closing_the_request_cancels_the_intent_at_stripe(pay_app, customer, str
 def test_overdue_while_nothing_is_under_way_is_stopped(pay_app, customer, stripe_sandbox):
     """A request that went in progress (3-D Secure failed) and then ran past its expiry:
     its intent is canceled and the request fails, never left open to a late charge."""
+    from portal.audit import CUSTOMER
     from portal.extensions import db
     from portal.models.capture import CaptureRequest
     from portal.payments import service
@@ -183,7 +185,7 @@ def test_overdue_while_nothing_is_under_way_is_stopped(pay_app, customer, stripe
         request = db.session.execute(
             select(CaptureRequest).where(CaptureRequest.public_id == customer.public_id)
         ).scalar_one()
-        view = service.current_view(request, gateway=StripeGateway.for_app())
+        view = service.current_view(request, gateway=StripeGateway.for_app(), actor=CUSTOMER)
         assert view.state == "failed"
 
     assert stripe_api(stripe_sandbox, "GET", f"/v1/payment_intents/{intent_id}")["status"] == (

@@ -25,7 +25,7 @@ def customer(customer):
 
 
 def apply(app, public_id, facts):
-    from portal.audit.service import SYSTEM
+    from portal.audit import SYSTEM
     from portal.extensions import db
     from portal.models.capture import CaptureRequest
     from portal.models.payment import Payment

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from portal.audit import NO_ORIGIN
 from portal.extensions import db
 from portal.models.audit import AuditEvent
 from portal.models.refund import Refund
@@ -35,6 +36,7 @@ def ask(payment_id, requester, amount=1000, **overrides):
         "note": "Paid twice on the phone",
         "requester": requester,
         "reauthenticated_at": utcnow(),
+        "origin": NO_ORIGIN,
         **overrides,
     }
     return service.request_refund(payment_id, **kwargs)
@@ -116,24 +118,43 @@ def test_dual_control_never_by_the_requester(app, people):
         refund = ask(payment.id, user(people["officer"]))
         with pytest.raises(service.NotAllowed, match="someone other than you"):
             service.approve(
-                refund.id, approver=user(people["officer"]), reauthenticated_at=utcnow()
+                refund.id,
+                approver=user(people["officer"]),
+                reauthenticated_at=utcnow(),
+                origin=NO_ORIGIN,
             )
         with pytest.raises(service.NotAllowed):
             service.approve(
-                refund.id, approver=user(people["auditor"]), reauthenticated_at=utcnow()
+                refund.id,
+                approver=user(people["auditor"]),
+                reauthenticated_at=utcnow(),
+                origin=NO_ORIGIN,
             )
         with pytest.raises(service.ReauthRequired):
-            service.approve(refund.id, approver=user(people["checker"]), reauthenticated_at=None)
+            service.approve(
+                refund.id,
+                approver=user(people["checker"]),
+                reauthenticated_at=None,
+                origin=NO_ORIGIN,
+            )
         approved = service.approve(
-            refund.id, approver=user(people["checker"]), reauthenticated_at=utcnow()
+            refund.id,
+            approver=user(people["checker"]),
+            reauthenticated_at=utcnow(),
+            origin=NO_ORIGIN,
         )
         assert approved.status == "requested" and approved.decided_by_id == people["checker"].id
         with pytest.raises(service.WrongState):  # a second click finds nothing to approve
             service.approve(
-                refund.id, approver=user(people["checker"]), reauthenticated_at=utcnow()
+                refund.id,
+                approver=user(people["checker"]),
+                reauthenticated_at=utcnow(),
+                origin=NO_ORIGIN,
             )
         with pytest.raises(service.WrongState):
-            service.reject(refund.id, approver=user(people["checker"]), note="Too late")
+            service.reject(
+                refund.id, approver=user(people["checker"]), note="Too late", origin=NO_ORIGIN
+            )
 
 
 def test_a_rejection_frees_the_amount(app, people):
@@ -142,8 +163,10 @@ def test_a_rejection_frees_the_amount(app, people):
         payment = paid_payment(people["agent"].id)
         refund = ask(payment.id, user(people["officer"]), amount=5000)
         with pytest.raises(service.RefundError, match="Give a reason for rejecting"):
-            service.reject(refund.id, approver=user(people["checker"]), note="")
-        service.reject(refund.id, approver=user(people["checker"]), note="No receipt")
+            service.reject(refund.id, approver=user(people["checker"]), note="", origin=NO_ORIGIN)
+        service.reject(
+            refund.id, approver=user(people["checker"]), note="No receipt", origin=NO_ORIGIN
+        )
         db.session.expire_all()
         assert service.position(payment).remaining == 5000
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from portal.audit.service import Actor
+from portal.audit import NO_ORIGIN, Actor
 from portal.extensions import db
 from portal.models.audit import AuditEvent
 from portal.models.types import utcnow
@@ -40,6 +40,7 @@ def refund(app, make_staff):
             note="Sorry for the trouble",
             requester=user(officer),
             reauthenticated_at=utcnow(),
+            origin=NO_ORIGIN,
         )
         return row.id
 

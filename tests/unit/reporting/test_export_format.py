@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import namedtuple
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -29,6 +30,7 @@ def test_none_is_an_empty_cell():
 
 
 def row(**overrides):
+    """A result row of ``queries.ROW_COLUMNS``: its columns by position and by name."""
     values = {
         "id": 1,
         "public_id": "AAAAAAAAAA",
@@ -47,7 +49,7 @@ def row(**overrides):
         "paid_at": NOW,
         **overrides,
     }
-    return tuple(values.values())
+    return namedtuple("Row", values)(**values)
 
 
 def test_a_row_becomes_neutralised_cells_in_header_order():

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
-from portal.audit.service import Actor
+from portal.audit import Actor
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
 from portal.models.captured_data import CapturedValue, DataSubmission

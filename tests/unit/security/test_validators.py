@@ -1,4 +1,4 @@
-"""NoCardNumbers: refuses card numbers in free text, and never echoes them back."""
+"""NoCardNumbers and NoControlCharacters: refuse what must not be typed, never echo it back."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from werkzeug.datastructures import MultiDict
 from wtforms import Form, StringField
 
-from portal.security.validators import CARD_NUMBER_MESSAGE, NoCardNumbers
+from portal.security.validators import CARD_NUMBER_MESSAGE, NoCardNumbers, NoControlCharacters
 
 
 class NoteForm(Form):
@@ -39,3 +39,20 @@ def test_ordinary_text_passes(text):
 def test_message_is_plain_and_says_what_to_do():
     assert "card number" in CARD_NUMBER_MESSAGE
     assert "customer enters them on their own phone" in CARD_NUMBER_MESSAGE
+
+
+class SearchForm(Form):
+    term = StringField(validators=[NoControlCharacters("no control characters.")])
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "\u202eevil", "\ufeff", "tab\there", "\U000e0041"])
+def test_control_and_invisible_characters_are_refused_and_not_echoed(text):
+    form = SearchForm(MultiDict({"term": text}))
+    assert not form.validate()
+    assert form.term.errors == ["no control characters."]
+    assert form.term.data == ""
+
+
+@pytest.mark.parametrize("text", ["ACC-1001", "Zoë O'Brien", "日本語", ""])
+def test_ordinary_text_has_no_control_characters(text):
+    assert SearchForm(MultiDict({"term": text})).validate()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from portal.audit import Actor
 from portal.extensions import db
 from portal.models.audit import AuditEvent
 from portal.models.staff import StaffUser
@@ -20,7 +21,7 @@ def test_nobody_acts_on_their_own_account(app, accounts):
     admin, _ = accounts
     with app.app_context():
         me = db.session.get(StaffUser, admin.id)
-        actor = staff_accounts.actor_for(me)
+        actor = Actor.staff(me)
         for act in (
             lambda: staff_accounts.set_role(me, "auditor", actor=actor),
             lambda: staff_accounts.disable(me, actor=actor),
@@ -35,7 +36,7 @@ def test_nobody_acts_on_their_own_account(app, accounts):
 def test_changes_are_audited_with_the_acting_admin(app, accounts):
     admin, agent = accounts
     with app.app_context():
-        actor = staff_accounts.actor_for(db.session.get(StaffUser, admin.id))
+        actor = Actor.staff(db.session.get(StaffUser, admin.id))
         target = db.session.get(StaffUser, agent.id)
         assert staff_accounts.set_role(target, "agent", actor=actor) == 0  # unchanged: nothing
         staff_accounts.set_role(target, "supervisor", actor=actor)

@@ -1,4 +1,4 @@
-"""Parsing the transactions filters: every field validated, errors naming the field."""
+"""The back office's search forms: every field validated, errors naming the field."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ from datetime import date, datetime
 
 import pytest
 
-from portal.reporting.filters import (
+from portal.backoffice.filter_forms import (
+    AuditSearchForm,
     FilterContext,
-    TransactionFilter,
-    parse_amount,
+    TransactionSearchForm,
     parse_date,
-    parse_transaction_filter,
 )
+from portal.reporting.audit_queries import AuditFilter
+from portal.reporting.filters import TransactionFilter
 
 AGENTS = {"nora": 7}
 CONTEXT = FilterContext(
@@ -24,7 +25,7 @@ CONTEXT = FilterContext(
 
 
 def parse(**raw):
-    return parse_transaction_filter(raw, CONTEXT)
+    return TransactionSearchForm(raw, CONTEXT).search()
 
 
 def test_an_empty_search_is_valid_and_filters_nothing():
@@ -115,11 +116,10 @@ def test_a_card_number_anywhere_is_refused_and_forgotten(field):
 
 
 def test_amounts_use_the_currencys_minor_unit():
-    assert parse_amount("12", "JPY") == 12
-    assert parse_amount("1.234", "KWD") == 1234
-    assert parse_amount("0", "GBP") == 0
-    with pytest.raises(ValueError):
-        parse_amount("1e3", "GBP")
+    assert parse(amount_min="12", currency="JPY").filter.amount_min == 12
+    assert parse(amount_min="1.234", currency="KWD").filter.amount_min == 1234
+    assert parse(amount_min="0").filter.amount_min == 0  # a lower bound may be nothing
+    assert "enter an amount in numbers only" in parse(amount_min="1e3").errors["amount_min"]
 
 
 def test_dates_in_both_written_forms():
@@ -138,3 +138,75 @@ def test_the_audit_record_of_a_filter_holds_no_reference_in_clear():
         "card_last4": "4242",
         "reference_fingerprint": "fp(acc-77)",
     }
+
+
+def test_amounts_only_in_the_searched_currency():
+    """A foreign symbol is refused, not read as the searched currency: "€5" used to find £5."""
+    assert parse(amount_min="£5").filter.amount_min == 500
+    assert parse(amount_min="5 GBP").filter.amount_min == 500
+    assert parse(amount_min="¥5", currency="JPY").filter.amount_min == 5
+    for typed in ("€5", "$5", "££5"):
+        assert parse(amount_min=typed).errors == {
+            "amount_min": "Amount from: enter an amount in numbers only, like 125.50."
+        }
+
+
+def test_amount_bounds_up_to_the_largest_the_database_holds():
+    assert parse(amount_max="10,000,000,000,000").filter.amount_max == 10**15
+    assert parse(amount_max="1000000000000000", currency="JPY").filter.amount_max == 10**15
+    assert parse(amount_max="10000000000000.01").errors == {
+        "amount_max": "Amount to: that amount is too large."
+    }
+
+
+def test_what_is_shown_back_in_the_form():
+    parsed = parse(reference="  a   b ", team="9", agent="x" * 70, kind="a\x00b")
+    assert parsed.values == {"reference": "a b", "team": "9", "agent": "x" * 70}
+    assert set(parsed.errors) == {"team", "agent", "kind"}
+
+
+def audit(**raw):
+    return AuditSearchForm(raw, timezone="Europe/London", find_staff=AGENTS.get).search()
+
+
+def test_every_audit_field_is_read():
+    parsed = audit(
+        action="refund.*",
+        actor=" Nora ",
+        target_type="capture_request",
+        target_id="R-1",
+        date_from="01/03/2026",
+        date_to="2026-03-31",
+    )
+    assert parsed.ok, parsed.errors
+    assert parsed.filter == AuditFilter(
+        action="refund.*",
+        actor="Nora",
+        actor_id=7,
+        target_type="capture_request",
+        target_id="R-1",
+        date_from=date(2026, 3, 1),
+        date_to=date(2026, 3, 31),
+        timezone="Europe/London",
+    )
+    assert audit(actor="system").filter.actor_id is None  # not staff: matched by its label
+    assert audit().ok and audit().filter == AuditFilter(timezone="Europe/London")
+
+
+@pytest.mark.parametrize(
+    ("raw", "field", "message"),
+    [
+        ({"action": "Payment"}, "action", "Action: enter an action like payment.failed"),
+        ({"actor": "no body"}, "actor", "Who: enter a staff username, or system"),
+        ({"target_type": "Capture"}, "target_type", "Target type: enter a type like"),
+        ({"target_id": "x" * 65}, "target_id", "Target id: use at most 64 characters."),
+        ({"target_id": "a\u202eb"}, "target_id", "Target id: use letters, digits"),
+        ({"date_from": "2026-13-01"}, "date_from", "From: enter a real date, like 2026-03-31."),
+        ({"date_from": "2026-01-02", "date_to": "2026-01-01"}, "date_to", "To: must be the same"),
+        ({"target_id": "4242 4242 4242 4242"}, "target_id", "Target id: This looks like a card"),
+    ],
+)
+def test_each_bad_audit_value_is_refused_by_name(raw, field, message):
+    parsed = audit(**raw)
+    assert list(parsed.errors) == [field]
+    assert parsed.errors[field].startswith(message)

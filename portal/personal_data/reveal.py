@@ -1,0 +1,134 @@
+"""Revealing captured values to staff: the one way any staff-facing code reads them (the back
+office's one-field reveal, the data-subject access export).
+
+Every reveal carries a reason and is audited, by field name, never by value: ``data.revealed``
+when the values were read, ``data.reveal_failed`` when a stored value could not be. Knows
+nothing of HTTP or permissions (the caller's route guard decides who may reveal); joins the
+current transaction; the caller commits.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+
+from config.keyring import UnknownKeyError
+from portal import audit
+from portal.extensions import db
+from portal.models.capture import CaptureRequest
+from portal.models.captured_data import CapturedValue
+from portal.personal_data.common import DataCaptureError, ReasonRequired, field_set_for
+from portal.personal_data.crypto import DecryptionError, Sealed, unseal
+from portal.personal_data.fields import FieldSet
+from portal.personal_data.keyring import current_keyring
+from portal.personal_data.validators import plain_label
+from portal.staff_text import checked_justification
+
+#: Why a stored value could not be read (``problem`` in the ``data.reveal_failed`` row), and
+#: how the staff member is told.
+PROBLEMS = {
+    "altered": "the stored data may have been altered",
+    "key_not_configured": "the key for the stored data is not configured",
+}
+
+log = logging.getLogger("portal.dataprotect")
+
+
+class ValueUnreadable(DataCaptureError):
+    """A stored value failed authentication (tampered, truncated, or moved to another request
+    or field) or is under a key that is not configured. Nothing was revealed; a
+    ``data.reveal_failed`` row is in the session: COMMIT it, the attempt must stay on record.
+    ``str(error)`` is a sentence for the staff member, naming fields, never values."""
+
+
+def reveal(
+    capture_request: CaptureRequest,
+    reason: str,
+    actor: audit.Actor,
+    *,
+    field: str | None = None,
+) -> dict[str, str]:
+    """Decrypt the request's values (or only the one named ``field``) and audit
+    ``data.revealed`` as ``actor``, with the reason and the field names. Returns
+    ``{field name: value}`` in field-set order. The caller must commit (so the audit row lands)
+    before showing them.
+
+    Raises ReasonRequired; DataCaptureError (the request has no field set, ``field`` is not in
+    it or holds no value); ValueUnreadable (see there).
+    """
+    why = checked_justification(reason, error=ReasonRequired)
+    field_set = field_set_for(capture_request)
+    values, unreadable = _decrypt(capture_request, _stored(capture_request, field_set, field))
+    if unreadable:
+        raise _failed(capture_request, field_set, why, unreadable, actor)
+    ordered = {name: values[name] for name in field_set.field_names if name in values}
+    audit.record_for(
+        capture_request, "data.revealed", actor, details={"reason": why, "fields": list(ordered)}
+    )
+    return ordered
+
+
+def _stored(
+    capture_request: CaptureRequest, field_set: FieldSet, field: str | None
+) -> list[CapturedValue]:
+    query = select(CapturedValue).where(CapturedValue.capture_request_id == capture_request.id)
+    if field is None:
+        return list(db.session.execute(query).scalars())
+    if field not in field_set.field_names:
+        raise DataCaptureError("that field is not part of this request")
+    row = db.session.execute(query.where(CapturedValue.field_name == field)).scalar_one_or_none()
+    if row is None:
+        raise DataCaptureError("there is no value for that field (never given, or erased)")
+    return [row]
+
+
+def _decrypt(
+    capture_request: CaptureRequest, rows: list[CapturedValue]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(values by field name, problem by field name for those that could not be read). Every
+    row is tried, so the audit row names all that failed, not just the first."""
+    keyring = current_keyring()
+    values, unreadable = {}, {}
+    for row in rows:
+        sealed = Sealed(row.key_id, row.nonce, row.ciphertext)
+        try:
+            values[row.field_name] = unseal(keyring, capture_request.id, row.field_name, sealed)
+        except DecryptionError:
+            unreadable[row.field_name] = "altered"
+        except UnknownKeyError:
+            unreadable[row.field_name] = "key_not_configured"
+    return values, unreadable
+
+
+def _failed(
+    capture_request: CaptureRequest,
+    field_set: FieldSet,
+    why: str,
+    unreadable: dict[str, str],
+    actor: audit.Actor,
+) -> ValueUnreadable:
+    """Audit ``data.reveal_failed`` and return the error to raise. "altered" outranks a
+    missing key: it is the one to investigate."""
+    problem = "altered" if "altered" in unreadable.values() else "key_not_configured"
+    names = [name for name in field_set.field_names if name in unreadable]
+    names += sorted(set(unreadable) - set(names))  # a value moved in from another field set
+    audit.record_for(
+        capture_request,
+        "data.reveal_failed",
+        actor,
+        outcome="failure",
+        details={"reason": why, "fields": names, "problem": problem},
+    )
+    # Operators hear of it too (it was an unhandled error before): field names only.
+    log.error(
+        "captured values could not be read on reveal",
+        extra={"capture_request": capture_request.public_id, "fields": names, "problem": problem},
+    )
+    labels = [
+        plain_label(field_set.field(name).label) if name in field_set.field_names else name
+        for name in names
+    ]
+    return ValueUnreadable(
+        f"{', '.join(labels)} cannot be read: {PROBLEMS[problem]}. The attempt has been recorded."
+    )
