@@ -31,7 +31,7 @@ def _reset(url: str) -> None:
 def _seed(app, rows: int) -> list:
     from portal.cli import create_staff
     from portal.extensions import db
-    from tests.functional.backoffice_support import Req, seed
+    from tests.support.backoffice_read import Req, seed
 
     with app.app_context():
         agents = [

@@ -9,18 +9,15 @@ CSRF protection stays on: tests post real forms with the token the page carried.
 from __future__ import annotations
 
 import os
-import re
-import time
-from dataclasses import dataclass
-from pathlib import Path
 
-import pyotp
 import pytest
 from flask_migrate import upgrade
 from hypothesis import settings
-from sqlalchemy import create_engine, text
 
-from config.settings import _normalise_database_url
+from tests.support.artifacts import ARTIFACTS, suite_log_path, unmasked_card_numbers_in_logs
+from tests.support.database import database_url_for, empty_all_tables, reset_schema
+from tests.support.staff import create_staff_account
+from tests.support.web import signed_in
 
 # CI explores the same examples every run, so a red build is always reproducible; locally,
 # property tests keep exploring new inputs each run (and remember failures in .hypothesis/).
@@ -28,38 +25,15 @@ settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI") == "true":
     settings.load_profile("ci")
 
-#: Screenshots and logs of the run. POSTERN_TEST_ARTIFACTS moves them, so that two runs side by
-#: side (say, two checkouts sharing a machine) never truncate each other's logs.
 pytest_plugins = ["tests.prodlike.fixtures"]
-
-ARTIFACTS = Path(os.environ.get("POSTERN_TEST_ARTIFACTS") or Path(__file__).parent / "_artifacts")
-DEFAULT_PASSWORD = "correct horse battery staple 42"
-
-
-def _database_url(tmp_path_factory) -> str:
-    url = os.environ.get("TEST_DATABASE_URL")
-    if url:
-        return _normalise_database_url(url)
-    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'postern-test.sqlite3'}"
-
-
-def _reset_schema(url: str) -> None:
-    """Start the session from an empty database so migrations run from scratch."""
-    if not url.startswith("postgresql"):
-        return
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> str:
     from portal import create_app
 
-    url = _database_url(tmp_path_factory)
-    _reset_schema(url)
+    url = database_url_for(tmp_path_factory)
+    reset_schema(url)
     app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url})
     with app.app_context():
         upgrade(revision="heads")
@@ -67,17 +41,6 @@ def database_url(tmp_path_factory) -> str:
 
         db.engine.dispose()
     return url
-
-
-def _empty_all_tables(db) -> None:
-    tables = list(reversed(db.metadata.sorted_tables))
-    if db.engine.dialect.name == "postgresql":
-        names = ", ".join(f'"{t.name}"' for t in tables)
-        db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    else:
-        for table in tables:
-            db.session.execute(table.delete())
-    db.session.commit()
 
 
 @pytest.fixture
@@ -99,7 +62,7 @@ def app_factory(database_url):
 
         with built[0].app_context():
             db.session.remove()
-            _empty_all_tables(db)
+            empty_all_tables(db)
             db.engine.dispose()
         for other in built[1:]:
             with other.app_context():
@@ -119,87 +82,25 @@ def client(app):
     return app.test_client()
 
 
-_CSRF = re.compile(
-    r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"'
-)
-
-
-def csrf_from(html: str) -> str:
-    """The CSRF token a page's form carries (the test then posts it, as a browser would)."""
-    match = _CSRF.search(html)
-    assert match, "page has no CSRF token"
-    return match.group(1) or match.group(2)
-
-
-def post_form(client, url: str, data: dict, *, page: str | None = None, **kwargs):
-    """GET ``page`` (default ``url``) for its CSRF token, then POST ``data`` to ``url``."""
-    page_response = client.get(page or url)
-    token = csrf_from(page_response.get_data(as_text=True))
-    return client.post(url, data={**data, "csrf_token": token}, **kwargs)
-
-
-@dataclass(frozen=True)
-class Staff:
-    """What a test needs to know about a staff account it made (detached from any session)."""
-
-    id: int
-    username: str
-    role: str
-    team_id: int | None
-    totp_secret: str | None
-    mfa_enabled: bool
-
-
 @pytest.fixture
 def make_staff(app):
-    """Create a staff account: ``make_staff("agent", team="North", mfa=True)``."""
-    from portal.cli import create_staff
-    from portal.extensions import db
-
+    """Create a staff account: ``make_staff("agent", team="North", mfa=True)``; usernames
+    default to the role and a number (``agent1``, ``agent2``, ...)."""
     counter = {"n": 0}
 
-    def make(role="agent", *, username=None, team=None, mfa=False, password=DEFAULT_PASSWORD):
+    def make(role="agent", *, username=None, **options):
         counter["n"] += 1
-        with app.app_context():
-            user = create_staff(username or f"{role}{counter['n']}", password, role, team=team)
-            if mfa:
-                user.totp_secret = pyotp.random_base32()
-                user.mfa_enabled = True
-            db.session.commit()
-            return Staff(
-                user.id, user.username, user.role, user.team_id, user.totp_secret, user.mfa_enabled
-            )
+        return create_staff_account(app, role, username or f"{role}{counter['n']}", **options)
 
     return make
 
 
-def current_totp(user, *, offset_steps: int = 0) -> str:
-    totp = pyotp.TOTP(user.totp_secret)
-    return totp.at(time.time() + offset_steps * totp.interval)
-
-
-def login(client, user, password: str = DEFAULT_PASSWORD, *, totp_offset: int = 0):
-    """Sign ``user`` in through the real forms (password, then TOTP if enrolled)."""
-    response = post_form(client, "/login", {"username": user.username, "password": password})
-    assert response.status_code == 302, response.get_data(as_text=True)[:500]
-    if user.mfa_enabled:
-        response = post_form(
-            client, "/login/mfa", {"code": current_totp(user, offset_steps=totp_offset)}
-        )
-        assert response.status_code == 302, response.get_data(as_text=True)[:500]
-    return response
-
-
 @pytest.fixture
-def logged_in(client, make_staff):
+def logged_in(app, client, make_staff):
     """``logged_in("backoffice")`` -> (client, user), signed in with MFA where the role needs it."""
-    from portal.security.authz import mfa_required
 
     def sign_in(role="agent", **kwargs):
-        kwargs.setdefault("mfa", mfa_required(role))
-        user = make_staff(role, **kwargs)
-        login(client, user)
-        return client, user
+        return signed_in(app, make_staff, role, client=client, **kwargs)
 
     return sign_in
 
@@ -232,13 +133,6 @@ def stripe_sandbox(_stripe_sandbox_server):
 
 
 # --- the whole suite's log, through the production handler (tests/security/test_logs_masked.py)
-SUITE_LOG_NAME = "suite.log"
-
-
-def suite_log_path() -> Path:
-    """Where this test process tees every log record (one file per xdist worker)."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    return ARTIFACTS / (f"suite-{worker}.log" if worker else SUITE_LOG_NAME)
 
 
 def pytest_sessionstart(session):
@@ -270,8 +164,6 @@ def pytest_sessionfinish(session, exitstatus):
         for name in ("", "postern", "portal", "gunicorn.error", "werkzeug"):
             logging.getLogger(name).removeHandler(handler)
         stream.close()
-    from tests.security.test_logs_masked import unmasked_card_numbers_in_logs
-
     found = unmasked_card_numbers_in_logs()
     if found:
         print("\nUNMASKED CARD NUMBERS IN LOGS:\n" + "\n".join(found[:20]))

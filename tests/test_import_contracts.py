@@ -1,4 +1,5 @@
-"""Import contracts: the architecture of DESIGN.md's "Layout", held by a small ``ast`` walk.
+"""Import contracts: the architecture of DESIGN.md's "Layout", held by a small ``ast`` walk
+(tests/support/import_graph.py).
 
 Every ``import`` in portal/ and config/ counts, including those inside functions (a deferred
 import still ties the packages together; it only hides the tie until run time). A "unit" is one
@@ -15,7 +16,9 @@ The rules:
 - domain units never import a blueprint unit, nor ``flask.request`` or ``flask.g``: reading
   HTTP is the blueprints' job, and what a service needs from the request in flight (who is
   acting, from which client) is passed in as an argument (``portal.security.actors``);
-- config/ never imports portal/.
+- config/ never imports portal/;
+- in tests/, nothing imports a test module (``test_*.py``) or a conftest: what tests share lives
+  in tests/support/ (or beside the one directory that uses it), and pytest finds fixtures itself.
 
 Each rule has a twin below that runs the checker on a synthetic package with a violation and
 asserts that it is reported.
@@ -25,11 +28,20 @@ from __future__ import annotations
 
 import ast
 import textwrap
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
+
+from tests.support.import_graph import (
+    Import,
+    forbidden_imports,
+    iter_imports,
+    module_name,
+    package_cycles,
+    unit_of,
+    within,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,154 +66,7 @@ HTTP_INFRASTRUCTURE_UNITS = frozenset(
 REQUEST_GLOBALS = frozenset({"request", "g"})
 
 
-@dataclass(frozen=True)
-class Import:
-    """One imported module (``target``) named at ``path:line`` of module ``importer``."""
-
-    importer: str
-    target: str
-    path: str
-    line: int
-
-    @property
-    def where(self) -> str:
-        return f"{self.path}:{self.line}"
-
-
-def module_name(relative: Path) -> str:
-    parts = list(relative.with_suffix("").parts)
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts)
-
-
-def iter_imports(root: Path, packages: Iterable[str]) -> Iterator[Import]:
-    """Yield every import in every module of ``packages`` (folders under ``root``).
-
-    ``from a import b`` is resolved to module ``a.b`` when that module exists in the tree and to
-    ``a`` otherwise (``b`` is then a name defined in ``a``). Relative imports are resolved too.
-    """
-    files = sorted(path for package in packages for path in (root / package).rglob("*.py"))
-    known = {module_name(path.relative_to(root)) for path in files}
-    for path in files:
-        relative = path.relative_to(root)
-        importer = module_name(relative)
-        is_package = relative.name == "__init__.py"
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    yield Import(importer, alias.name, relative.as_posix(), node.lineno)
-            elif isinstance(node, ast.ImportFrom):
-                base = _from_base(importer, is_package, node)
-                for alias in node.names:
-                    candidate = f"{base}.{alias.name}"
-                    target = candidate if candidate in known else base
-                    yield Import(importer, target, relative.as_posix(), node.lineno)
-
-
-def _from_base(importer: str, is_package: bool, node: ast.ImportFrom) -> str:
-    if not node.level:
-        return node.module or ""
-    parts = importer.split(".")
-    keep = len(parts) - node.level + (1 if is_package else 0)
-    return ".".join(parts[:keep] + ([node.module] if node.module else []))
-
-
-def unit_of(module: str, package: str = "portal") -> str | None:
-    """``portal.capture.links`` -> ``portal.capture``; None outside ``package``."""
-    parts = module.split(".")
-    if parts[0] != package:
-        return None
-    return ".".join(parts[:2])
-
-
-def _within(module: str, prefix: str) -> bool:
-    return module == prefix or module.startswith(prefix + ".")
-
-
 # -- the checks: each returns what it finds wrong, one line per finding -------------------------
-
-
-def package_cycles(imports: Iterable[Import], package: str = "portal") -> list[str]:
-    """Each cycle among ``package``'s units, with its edges. The root package itself is left
-    out: Flask's blueprint-registration idiom (see the module docstring), the one exception."""
-    edges: dict[str, dict[str, list[Import]]] = {}
-    for imp in imports:
-        source, target = unit_of(imp.importer, package), unit_of(imp.target, package)
-        if None in (source, target) or package in (source, target) or source == target:
-            continue
-        edges.setdefault(source, {}).setdefault(target, []).append(imp)
-    findings = []
-    for component in strongly_connected_components({s: set(t) for s, t in edges.items()}):
-        if len(component) < 2:
-            continue
-        ties = {
-            f"  {source} -> {target} at {imp.where}": None
-            for source in sorted(component)
-            for target, found in sorted(edges.get(source, {}).items())
-            if target in component
-            for imp in found
-        }
-        findings.append(f"cycle among {', '.join(sorted(component))}:\n" + "\n".join(ties))
-    return findings
-
-
-def strongly_connected_components(graph: dict[str, set[str]]) -> list[set[str]]:
-    """Tarjan's algorithm, iterative: every strongly connected component of ``graph``."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    components: list[set[str]] = []
-    nodes = sorted(set(graph) | {t for targets in graph.values() for t in targets})
-    for start in nodes:
-        if start in index:
-            continue
-        work = [(start, iter(sorted(graph.get(start, ()))))]
-        index[start] = low[start] = len(index)
-        stack.append(start)
-        on_stack.add(start)
-        while work:
-            node, successors = work[-1]
-            for successor in successors:
-                if successor not in index:
-                    index[successor] = low[successor] = len(index)
-                    stack.append(successor)
-                    on_stack.add(successor)
-                    work.append((successor, iter(sorted(graph.get(successor, ())))))
-                    break
-                if successor in on_stack:
-                    low[node] = min(low[node], index[successor])
-            else:
-                work.pop()
-                if work:
-                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
-                if low[node] == index[node]:
-                    component = set()
-                    while True:
-                        member = stack.pop()
-                        on_stack.discard(member)
-                        component.add(member)
-                        if member == node:
-                            break
-                    components.append(component)
-    return components
-
-
-def forbidden_imports(
-    imports: Iterable[Import], importers: str, target: str, allowed: Iterable[str] = ()
-) -> list[str]:
-    """Imports of ``target`` (or below it) by modules in ``importers``, but for ``allowed``."""
-    allowed = set(allowed)
-    found = {
-        f"{imp.where}: {imp.importer} imports {imp.target}": None
-        for imp in imports
-        if _within(imp.importer, importers)
-        and _within(imp.target, target)
-        and imp.path not in allowed
-    }
-    return list(found)
 
 
 def domain_imports_of_blueprints(imports: Iterable[Import], package: str = "portal") -> list[str]:
@@ -213,6 +78,16 @@ def domain_imports_of_blueprints(imports: Iterable[Import], package: str = "port
             continue
         if target in BLUEPRINT_UNITS:
             findings[f"{imp.where}: domain module {imp.importer} imports {imp.target}"] = None
+    return list(findings)
+
+
+def imports_of_tests_or_conftests(imports: Iterable[Import]) -> list[str]:
+    """Imports of a test module (``test_*``) or of a conftest module under tests/."""
+    findings = {}
+    for imp in imports:
+        leaf = imp.target.rsplit(".", 1)[-1]
+        if within(imp.target, "tests") and (leaf.startswith("test_") or leaf == "conftest"):
+            findings[f"{imp.where}: {imp.importer} imports {imp.target}"] = None
     return list(findings)
 
 
@@ -286,6 +161,13 @@ def test_domain_packages_never_read_the_request_or_g():
 def test_config_never_imports_portal(project_imports):
     findings = forbidden_imports(project_imports, "config", "portal")
     assert not findings, _report(findings, "config/ is read by portal/, never the reverse")
+
+
+def test_tests_never_import_test_modules_or_conftests():
+    findings = imports_of_tests_or_conftests(iter_imports(PROJECT_ROOT, ["tests"]))
+    assert not findings, _report(
+        findings, "shared test helpers live in tests/support/; fixtures are found by pytest"
+    )
 
 
 # -- each rule reports a violation: the checker on synthetic packages -----------------------------
@@ -380,3 +262,32 @@ def test_checker_reports_domain_code_on_the_http_layer(tmp_path):
         "portal/capture/y.py": "portal/capture/y.py:4",
         "portal/capture/z.py": "portal/capture/z.py:1",
     }
+
+
+def test_checker_reports_tests_importing_test_modules_or_conftests(tmp_path):
+    root = _tree(
+        tmp_path,
+        {
+            "tests/__init__.py": "",
+            "tests/conftest.py": "from tests.support.web import login\n",
+            "tests/support/__init__.py": "",
+            "tests/support/web.py": "def login():\n    pass\n",
+            "tests/unit/__init__.py": "",
+            "tests/unit/conftest.py": "from tests.conftest import login\n",
+            "tests/unit/test_a.py": "LOADED = 1\n",
+            "tests/unit/test_b.py": (
+                "from tests.unit.test_a import LOADED\n"
+                "from . import test_a\n"
+                "from .conftest import login\n"
+                "from tests.support.web import login as sign_in\n"
+                "\ndef test_b():\n    import tests.unit.test_a\n"
+            ),
+        },
+    )
+    assert imports_of_tests_or_conftests(iter_imports(root, ["tests"])) == [
+        "tests/unit/conftest.py:1: tests.unit.conftest imports tests.conftest",
+        "tests/unit/test_b.py:1: tests.unit.test_b imports tests.unit.test_a",
+        "tests/unit/test_b.py:2: tests.unit.test_b imports tests.unit.test_a",
+        "tests/unit/test_b.py:3: tests.unit.test_b imports tests.unit.conftest",
+        "tests/unit/test_b.py:7: tests.unit.test_b imports tests.unit.test_a",
+    ]

@@ -17,59 +17,16 @@ import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from flask import Flask
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from werkzeug.serving import make_server
 
-from tests.conftest import ARTIFACTS
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-#: Milliseconds Playwright waits for an element or a navigation before failing.
-TIMEOUT_MS = 5_000
-#: What Chromium's console says when the CSP blocks something.
-CSP_MARKERS = ("Refused to", "Content Security Policy")
+from tests.support.artifacts import ARTIFACTS
+from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, BrowserProblems
 
 expect.set_options(timeout=TIMEOUT_MS)
-
-
-class BrowserProblems:
-    """Collects CSP violations and JavaScript errors that pages report.
-
-    HTTP error answers ("Failed to load resource: ... 404") are not problems: a page may
-    legitimately fetch something that answers 4xx.
-    """
-
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-        self.pages: list[Page] = []
-
-    def watch(self, page: Page) -> Page:
-        self.pages.append(page)
-        page.on("console", self._on_console)
-        page.on("pageerror", lambda error: self.problems.append(f"JavaScript error: {error}"))
-        return page
-
-    def _on_console(self, message) -> None:
-        if any(marker in message.text for marker in CSP_MARKERS):
-            self.problems.append(f"CSP violation ({message.type}): {message.text}")
-
-    def collect(self) -> list[str]:
-        """The problems so far, after letting every open page deliver its pending events."""
-        for page in self.pages:
-            if not page.is_closed():
-                page.evaluate("0")  # a round trip: events queued before it are delivered
-        return list(self.problems)
 
 
 # Module scope, not session: Playwright's sync API runs one instance per thread at a time, so a

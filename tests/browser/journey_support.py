@@ -33,15 +33,10 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
-from tests.browser.conftest import TIMEOUT_MS, BrowserProblems
-from tests.conftest import DEFAULT_PASSWORD
-from tests.functional.payments_support import (
-    WEBHOOK_SECRET,
-    live_portal,
-    sandbox_settings,
-    webhook_worker,
-)
-from tests.prodlike.stack import wait_until
+from tests.support.chromium import TIMEOUT_MS, BrowserProblems
+from tests.support.loopback import wait_until
+from tests.support.payments import WEBHOOK_SECRET, live_portal, sandbox_settings, webhook_worker
+from tests.support.staff import DEFAULT_PASSWORD
 
 #: How long an outcome that travels through a worker (a webhook, an email) may take to show.
 #: On the stack a webhook goes sandbox -> nginx -> gunicorn -> queue -> worker process.
@@ -147,7 +142,8 @@ def outbox_worker(app, poll_seconds: float = 0.05):
 
 @contextmanager
 def development_portal(app_factory, sandbox, make_staff) -> Iterator[Portal]:
-    from tests.unit.delivery.support import free_port, smtp_config, smtp_server
+    from tests.support.delivery import smtp_config, smtp_server
+    from tests.support.loopback import free_port
 
     smtp_port = free_port()
     controller, handler = smtp_server(smtp_port)

@@ -16,17 +16,11 @@ from datetime import timedelta
 import pytest
 from itsdangerous import TimestampSigner
 from playwright.sync_api import Browser, Page, expect
-from sqlalchemy import update
 
 from tests.browser.axe import AxeAudit, axe_violations
-from tests.browser.conftest import BrowserProblems
-from tests.functional.capture_support import create_direct, path_of
-from tests.functional.payments_support import (
-    WEBHOOK_SECRET,
-    live_portal,
-    sandbox_settings,
-    webhook_worker,
-)
+from tests.support.capture import create_direct, path_of, update_request
+from tests.support.chromium import BrowserProblems
+from tests.support.payments import WEBHOOK_SECRET, live_portal, sandbox_settings, webhook_worker
 
 pytestmark = pytest.mark.browser
 
@@ -43,14 +37,7 @@ class Portal:
         return public_id, self.base_url + path_of(url)
 
     def set(self, public_id: str, **values) -> None:
-        from portal.extensions import db
-        from portal.models.capture import CaptureRequest
-
-        with self.app.app_context():
-            db.session.execute(
-                update(CaptureRequest).where(CaptureRequest.public_id == public_id).values(**values)
-            )
-            db.session.commit()
+        update_request(self.app, public_id, **values)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.conftest import DEFAULT_PASSWORD
+from tests.support.staff import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.browser
 

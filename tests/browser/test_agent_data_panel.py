@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import DEFAULT_PASSWORD
-from tests.functional.details_support import ADDRESS, DATA_SPEC, Customer
+from tests.support.customer_details import ADDRESS, DATA_SPEC, Customer
+from tests.support.staff import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.browser
 

@@ -12,9 +12,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.axe import AxeAudit
-from tests.conftest import DEFAULT_PASSWORD
-from tests.functional.backoffice_support import Req, seed
-from tests.functional.capture_support import create_direct
+from tests.support.backoffice_read import Req, seed
+from tests.support.capture import create_direct
+from tests.support.staff import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.browser
 

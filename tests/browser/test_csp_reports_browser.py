@@ -18,9 +18,9 @@ from playwright.sync_api import Browser, sync_playwright
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.functional.capture_support import create_direct, path_of
-from tests.functional.payments_support import wait_for
+from tests.support.capture import create_direct, path_of
+from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.support.payments import wait_for
 
 pytestmark = pytest.mark.browser
 

@@ -15,7 +15,7 @@ import pyotp
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.conftest import DEFAULT_PASSWORD
+from tests.support.staff import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.browser
 

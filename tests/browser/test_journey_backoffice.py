@@ -30,9 +30,9 @@ from tests.browser.journey_support import (
     sign_in,
     start_and_confirm,
 )
-from tests.browser.test_payment_flow import CARD, enter_card
-from tests.functional.backoffice_write_support import refunds_in_db
-from tests.functional.capture_support import create_direct
+from tests.browser.stripe_card import CARD, enter_card
+from tests.support.backoffice_write import refunds_in_db
+from tests.support.capture import create_direct
 
 pytestmark = pytest.mark.browser
 

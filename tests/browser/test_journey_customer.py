@@ -25,9 +25,9 @@ from tests.browser.journey_support import (
     sign_in,
     start_and_confirm,
 )
-from tests.browser.test_payment_flow import DECLINED_CARD, THREE_DS_CARD, challenge, enter_card
-from tests.functional.payments_support import load_payment
-from tests.prodlike.stack import wait_until
+from tests.browser.stripe_card import DECLINED_CARD, THREE_DS_CARD, challenge, enter_card
+from tests.support.loopback import wait_until
+from tests.support.payments import load_payment
 
 pytestmark = pytest.mark.browser
 

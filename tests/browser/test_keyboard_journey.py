@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.functional.capture_support import create_direct, path_of
+from tests.support.capture import create_direct, path_of
 
 pytestmark = pytest.mark.browser
 

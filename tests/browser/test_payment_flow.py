@@ -16,15 +16,14 @@ import json
 import re
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
 from urllib.parse import parse_qsl, unquote_plus
 
 import pytest
 from playwright.sync_api import Page, expect
-from sqlalchemy import update
 
-from tests.functional.capture_support import create_direct, path_of
-from tests.functional.payments_support import (
+from tests.browser.stripe_card import CARD, CVC, DECLINED_CARD, THREE_DS_CARD, challenge, enter_card
+from tests.support.capture import create_direct, expire, path_of
+from tests.support.payments import (
     WEBHOOK_SECRET,
     created_intents,
     live_portal,
@@ -37,10 +36,6 @@ from tests.functional.payments_support import (
 
 pytestmark = pytest.mark.browser
 
-CARD = "4242 4242 4242 4242"
-CVC = "123"
-THREE_DS_CARD = "4000 0027 6000 3184"
-DECLINED_CARD = "4000 0000 0000 0002"
 CARD_FIELD = re.compile(r"cvc|cvv|cvc2|csc|security_?code|(card_?)?number|pan", re.I)
 
 
@@ -167,17 +162,6 @@ def pay_button(page: Page):
     return page.get_by_role("button", name="Pay £12.50")
 
 
-def enter_card(page: Page, number: str, cvc: str = CVC) -> None:
-    frame = page.frame_locator('iframe[title="Secure payment input frame"]')
-    frame.get_by_label("Card number").fill(number)
-    frame.get_by_label("Expiration date").fill("12 / 34")
-    frame.get_by_label("Security code").fill(cvc)
-
-
-def challenge(page: Page):
-    return page.frame_locator('iframe[title="3D Secure authentication"]')
-
-
 def message(page: Page):
     return page.locator("#payment-message")
 
@@ -302,20 +286,10 @@ def test_a_reload_in_the_middle_of_paying_keeps_one_intent(page, shop, agent_id)
 
 
 def test_expiry_during_payment_stops_it_at_stripe(page, shop, agent_id):
-    from portal.extensions import db
-    from portal.models.capture import CaptureRequest
-    from portal.models.types import utcnow
-
     public_id, link = shop.new_request(agent_id)
     reach_payment_page(page, link)
     enter_card(page, CARD)
-    with shop.app.app_context():
-        db.session.execute(
-            update(CaptureRequest)
-            .where(CaptureRequest.public_id == public_id)
-            .values(expires_at=utcnow() - timedelta(seconds=1))
-        )
-        db.session.commit()
+    expire(shop.app, public_id)
 
     pay_button(page).click()
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import DEFAULT_PASSWORD, current_totp
-from tests.functional.backoffice_write_support import paid_request, refund_calls, refunds_in_db
-from tests.functional.payments_support import sandbox_settings
+from tests.support.backoffice_write import paid_request, refund_calls, refunds_in_db
+from tests.support.payments import sandbox_settings
+from tests.support.staff import DEFAULT_PASSWORD
+from tests.support.web import current_totp
 
 pytestmark = pytest.mark.browser
 

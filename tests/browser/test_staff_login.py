@@ -8,8 +8,8 @@ import pyotp
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import BrowserProblems
-from tests.conftest import DEFAULT_PASSWORD
+from tests.support.chromium import BrowserProblems
+from tests.support.staff import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.browser
 

@@ -1,4 +1,4 @@
 """Fixtures for the functional tests: ``pay_app`` and ``customer`` come from
-``tests.functional.payments_support`` (one definition for every payment test)."""
+``tests.support.payments`` (one definition for every payment test)."""
 
-from tests.functional.payments_support import customer, pay_app  # noqa: F401
+from tests.support.payments import customer, pay_app  # noqa: F401

@@ -6,16 +6,8 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from sqlalchemy import update
-
-from tests.conftest import login
-from tests.functional.capture_support import (
-    answer_identity,
-    create_direct,
-    load,
-    path_of,
-    press_start,
-)
+from tests.support.capture import answer_identity, create_direct, expire, load, path_of, press_start
+from tests.support.web import login
 
 
 def _status(client, public_id):
@@ -77,19 +69,9 @@ def test_etag_and_304(app, logged_in):
 
 
 def test_expiry_is_shown_on_read_and_persisted(app, logged_in):
-    from portal.extensions import db
-    from portal.models.capture import CaptureRequest
-    from portal.models.types import utcnow
-
     client, agent = logged_in("agent")
     public_id, _url = create_direct(app, agent.id)
-    with app.app_context():
-        db.session.execute(
-            update(CaptureRequest)
-            .where(CaptureRequest.public_id == public_id)
-            .values(expires_at=utcnow() - timedelta(seconds=2))
-        )
-        db.session.commit()
+    expire(app, public_id, ago=timedelta(seconds=2))
     data = client.get("/agent/api/requests").get_json()["mine"][0]
     assert data["status"] == "expired" and data["label"] == "Expired"
     assert data["actions"] == {"revoke": False, "extend": False, "resend": False}
@@ -98,7 +80,7 @@ def test_expiry_is_shown_on_read_and_persisted(app, logged_in):
 
 def test_session_end_gives_401_json(app, logged_in):
     client, _agent = logged_in("agent")
-    from tests.conftest import csrf_from
+    from tests.support.web import csrf_from
 
     token = csrf_from(client.get("/agent/").get_data(as_text=True))
     client.post("/logout", data={"csrf_token": token})

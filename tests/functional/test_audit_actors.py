@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from tests.conftest import login, post_form
-from tests.functional.backoffice_write_support import data_request, reauth
-from tests.functional.capture_support import create_via_console, path_of
+from tests.support.backoffice_write import data_request, reauth
+from tests.support.capture import create_via_console, expire, path_of
+from tests.support.web import login, post_form
 
 AGENT_BROWSER = {"REMOTE_ADDR": "198.51.100.20", "HTTP_USER_AGENT": "AgentBrowser/1"}
 CUSTOMER_PHONE = {"REMOTE_ADDR": "203.0.113.77", "HTTP_USER_AGENT": "CustomerPhone/2"}
@@ -29,21 +29,6 @@ def _rows(app, public_id: str) -> list:
         )
         db.session.expunge_all()
         return rows
-
-
-def _lapse(app, public_id: str) -> None:
-    """Move the request's expiry into the past, as time would."""
-    from portal.extensions import db
-    from portal.models.capture import CaptureRequest
-    from portal.models.types import utcnow
-
-    with app.app_context():
-        db.session.execute(
-            update(CaptureRequest)
-            .where(CaptureRequest.public_id == public_id)
-            .values(expires_at=utcnow() - timedelta(minutes=1))
-        )
-        db.session.commit()
 
 
 def _newest_public_id(app) -> str:
@@ -96,7 +81,7 @@ def test_an_agents_poll_that_expires_a_request_audits_both_rows_as_the_system(ap
     login(console, agent)
     create_via_console(console, channel="sms", destination="07700 900123")
     public_id = _newest_public_id(app)
-    _lapse(app, public_id)
+    expire(app, public_id, ago=timedelta(minutes=1))
 
     poll = console.get(f"/agent/api/requests/{public_id}/status")
 
@@ -115,7 +100,7 @@ def test_erasing_a_lapsed_request_audits_its_expiry(app, make_staff):
     without any audit row), before the erasure's own rows."""
     agent = make_staff("agent")
     public_id = data_request(app, agent.id, status="verified")
-    _lapse(app, public_id)
+    expire(app, public_id, ago=timedelta(minutes=1))
     office = app.test_client()
     office.environ_base.update(OFFICE_BROWSER)
     officer = make_staff("backoffice", mfa=True)

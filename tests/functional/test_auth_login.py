@@ -9,8 +9,7 @@ import pytest
 
 from portal.auth.views import BAD_LOGIN_MESSAGE
 from portal.models.types import utcnow
-from tests.conftest import DEFAULT_PASSWORD, current_totp, login
-from tests.functional.auth_support import (
+from tests.support.auth import (
     NO_LOGIN_RATE_LIMITS,
     audit_rows,
     sid,
@@ -20,6 +19,8 @@ from tests.functional.auth_support import (
     update_staff,
     wrong_totp,
 )
+from tests.support.staff import DEFAULT_PASSWORD
+from tests.support.web import current_totp, login
 
 
 def _post_login(client, username, password, token, **kwargs):

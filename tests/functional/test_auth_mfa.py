@@ -11,14 +11,9 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models.staff import RecoveryCode
-from tests.conftest import DEFAULT_PASSWORD, Staff, current_totp, login, post_form
-from tests.functional.auth_support import (
-    audit_rows,
-    session_rows,
-    staff_row,
-    text_of,
-    wrong_totp,
-)
+from tests.support.auth import audit_rows, session_rows, staff_row, text_of, wrong_totp
+from tests.support.staff import DEFAULT_PASSWORD, Staff
+from tests.support.web import current_totp, login, post_form
 
 REPLAY_MESSAGE = "That code is not right, or was already used."
 

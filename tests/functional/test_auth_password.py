@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import DEFAULT_PASSWORD, login, post_form
-from tests.functional.auth_support import (
-    audit_rows,
-    field_error,
-    session_rows,
-    staff_row,
-    text_of,
-)
+from tests.support.auth import audit_rows, field_error, session_rows, staff_row, text_of
+from tests.support.staff import DEFAULT_PASSWORD
+from tests.support.web import login, post_form
 
 NEW_PASSWORD = "a brand new passphrase 77"
 

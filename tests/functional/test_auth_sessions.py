@@ -7,13 +7,9 @@ from datetime import timedelta
 import pytest
 
 from portal.models.types import utcnow
-from tests.conftest import DEFAULT_PASSWORD, current_totp, login, post_form
-from tests.functional.auth_support import (
-    session_rows,
-    sid,
-    text_of,
-    update_sessions,
-)
+from tests.support.auth import session_rows, sid, text_of, update_sessions
+from tests.support.staff import DEFAULT_PASSWORD
+from tests.support.web import current_totp, login, post_form
 
 IDLE_MESSAGE = "You were signed out after 15 minutes without activity."
 ABSOLUTE_MESSAGE = "Your session reached its maximum length. Please sign in again."

@@ -10,19 +10,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, text
 
-from tests.conftest import csrf_from, login
-from tests.functional.backoffice_support import AUDIT_COLUMNS, bulk_insert, chained_audit_rows
+from tests.support.backoffice_read import AUDIT_COLUMNS, bulk_insert, chained_audit_rows
+from tests.support.web import csrf_from, signed_in
 
 SEQS = re.compile(r'<td class="numeric">(\d+)</td>')
-
-
-def signed_in(app, make_staff, role, **kwargs):
-    from portal.security.authz import mfa_required
-
-    user = make_staff(role, mfa=mfa_required(role), **kwargs)
-    client = app.test_client()
-    login(client, user)
-    return client, user
 
 
 def record(app, count: int, action="test.event", **kwargs) -> None:

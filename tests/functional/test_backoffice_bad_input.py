@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import login
+from tests.support.web import login
 
 NASTY = [
     "\x00",

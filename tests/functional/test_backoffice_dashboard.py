@@ -7,8 +7,8 @@ import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from tests.conftest import login
-from tests.functional.backoffice_support import Req, seed
+from tests.support.backoffice_read import Req, seed
+from tests.support.web import login
 
 LONDON = ZoneInfo("Europe/London")
 # Wednesday 11 March 2026, noon (GMT): the week began on Monday the 9th.

@@ -9,8 +9,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import login, post_form
-from tests.functional.backoffice_write_support import (
+from tests.support.backoffice_write import (
     ADDRESS,
     DESTINATION,
     ask_refund,
@@ -21,7 +20,9 @@ from tests.functional.backoffice_write_support import (
     refunds_in_db,
     tamper_with,
 )
-from tests.functional.payments_support import sandbox_settings
+from tests.support.capture import load
+from tests.support.payments import sandbox_settings
+from tests.support.web import login, post_form
 
 
 @pytest.fixture
@@ -44,18 +45,6 @@ def erase(client, public_id, reason="Erasure request ER-77", confirm="y"):
     if confirm:
         data["confirm"] = confirm
     return post_form(client, page_of(public_id) + "/erase", data, page=page_of(public_id))
-
-
-def row_of(app, public_id):
-    from portal.extensions import db
-    from portal.models.capture import CaptureRequest
-
-    with app.app_context():
-        row = db.session.execute(
-            select(CaptureRequest).where(CaptureRequest.public_id == public_id)
-        ).scalar_one()
-        db.session.expunge(row)
-        return row
 
 
 def test_requests_are_found_by_reference(app, logged_in, agent):
@@ -151,7 +140,7 @@ def test_erasure_removes_personal_details_and_keeps_a_record(app, make_staff, ag
     assert "Erased: 4 value(s) deleted, 1 message(s) emptied." in client.get(
         done.headers["Location"]
     ).get_data(as_text=True)
-    row = row_of(app, public_id)
+    row = load(app, public_id)
     assert (row.purpose, row.interaction_id, row.identity_hash, row.reference) == (None,) * 4
     assert row.status == "succeeded" and row.readback_code  # the non-personal record stays
     with app.app_context():
@@ -219,7 +208,7 @@ def test_erasing_a_paid_request_keeps_the_payment_record(app_factory, stripe_san
 
     assert erase(client, public_id).status_code == 303
 
-    row = row_of(app, public_id)
+    row = load(app, public_id)
     assert row.reference == "ACC-1001" and row.purpose is None
     [refund] = refunds_in_db(app, public_id)
     assert refund.reason_note is None and refund.amount_minor == 100
@@ -236,7 +225,7 @@ def test_auditors_cannot_export_or_erase(app, logged_in, agent):
 
     assert client.get(page_of(public_id)).status_code == 403
     token_page = client.get("/backoffice/refunds").get_data(as_text=True)
-    from tests.conftest import csrf_from
+    from tests.support.web import csrf_from
 
     token = csrf_from(token_page)
     for action in ("export", "erase"):
@@ -246,4 +235,4 @@ def test_auditors_cannot_export_or_erase(app, logged_in, agent):
         )
         assert response.status_code == 403, action
     assert audit_rows(app, "data_subject") == []
-    assert row_of(app, public_id).purpose is not None
+    assert load(app, public_id).purpose is not None

@@ -12,20 +12,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import login
-from tests.functional.backoffice_support import Req, many, seed
+from tests.support.backoffice_read import Req, many, seed
+from tests.support.web import signed_in
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 EXPORT = "/backoffice/transactions/export.csv"
-
-
-def signed_in(app, make_staff, role, **kwargs):
-    from portal.security.authz import mfa_required
-
-    user = make_staff(role, mfa=mfa_required(role), **kwargs)
-    client = app.test_client()
-    login(client, user)
-    return client, user
 
 
 def read_csv(response) -> list[dict]:

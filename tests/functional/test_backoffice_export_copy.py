@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
-from tests.functional.backoffice_support import Req, seed
-from tests.postgres_only import needs_postgres
+from tests.support.backoffice_read import Req, seed
+from tests.support.database import needs_postgres
 
 pytestmark = [
     pytest.mark.postgres,

@@ -15,8 +15,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
-from tests.functional.backoffice_support import Req, seed
-from tests.postgres_only import needs_postgres
+from tests.support.backoffice_read import Req, seed
+from tests.support.database import needs_postgres
 
 pytestmark = [
     pytest.mark.postgres,

@@ -13,8 +13,7 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
-from tests.conftest import csrf_from, current_totp, login, post_form
-from tests.functional.backoffice_write_support import (
+from tests.support.backoffice_write import (
     ask_refund,
     audit_rows,
     paid_request,
@@ -25,12 +24,9 @@ from tests.functional.backoffice_write_support import (
     refunds_in_db,
     sandbox_refunds,
 )
-from tests.functional.payments_support import (
-    arm_fault,
-    received,
-    sandbox_settings,
-    stripe_api,
-)
+from tests.support.payments import arm_fault, received, sandbox_settings, stripe_api
+from tests.support.staff import DEFAULT_PASSWORD
+from tests.support.web import csrf_from, current_totp, login, post_form
 
 REFUND = {"scope": "full", "amount": "", "reason_code": "requested_by_customer", "note": "Asked"}
 PARTIAL = {**REFUND, "scope": "partial", "amount": "5.00"}
@@ -125,7 +121,7 @@ def test_stripe_refusing_an_over_refund_is_the_backstop(bo_app, stripe_sandbox, 
     refusal is mapped to a plain message and the row fails, freeing nothing twice."""
     client, _ = officer
     public_id = paid_request(bo_app, stripe_sandbox, agent.id)
-    from tests.functional.payments_support import load_payment
+    from tests.support.payments import load_payment
 
     intent = load_payment(bo_app, public_id)[1].stripe_payment_intent_id
     stripe_api(stripe_sandbox, "POST", "/v1/refunds", payment_intent=intent, amount=1000)
@@ -178,7 +174,7 @@ def test_failed_reauthentication_counts_towards_lockout(bo_app, make_staff):
     wrong_code = post_form(
         client,
         "/backoffice/reauth",
-        {"password": "correct horse battery staple 42", "code": "000000"},
+        {"password": DEFAULT_PASSWORD, "code": "000000"},
     )
     assert wrong_code.status_code == 401
     failures = audit_rows(bo_app, "auth.login_failed")
@@ -199,7 +195,7 @@ def test_reauth_returns_only_to_pages_on_this_site(bo_app, make_staff):
         "/backoffice/reauth?next=//evil.example/x",
         data={
             "csrf_token": csrf_from(page.get_data(as_text=True)),
-            "password": "correct horse battery staple 42",
+            "password": DEFAULT_PASSWORD,
             "code": current_totp(user, offset_steps=1),
         },
     )
@@ -384,7 +380,7 @@ def test_two_people_refunding_at_once_cannot_exceed_the_payment(
     from portal.models.staff import StaffUser
     from portal.models.types import utcnow
     from portal.refunds import service
-    from tests.functional.payments_support import load_payment
+    from tests.support.payments import load_payment
 
     payment_id = load_payment(bo_app, public_id)[1].id
     barrier, outcomes = threading.Barrier(2), []

@@ -8,8 +8,8 @@ import logging
 
 import pytest
 
-from tests.conftest import csrf_from, post_form
-from tests.functional.backoffice_write_support import ADDRESS, audit_rows, data_request, tamper_with
+from tests.support.backoffice_write import ADDRESS, audit_rows, data_request, tamper_with
+from tests.support.web import csrf_from, post_form
 
 
 @pytest.fixture

@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import DEFAULT_PASSWORD, csrf_from, login, post_form
-from tests.functional.backoffice_write_support import audit_rows, reauth
+from tests.support.backoffice_write import audit_rows, reauth
+from tests.support.staff import DEFAULT_PASSWORD
+from tests.support.web import csrf_from, login, post_form
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.conftest import csrf_from, login
-from tests.functional.backoffice_support import Req, many, seed
-from tests.functional.capture_support import create_direct
+from tests.support.backoffice_read import Req, many, seed
+from tests.support.capture import create_direct
+from tests.support.web import csrf_from, signed_in
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 ROW_IDS = re.compile(r'href="/backoffice/transactions/(R\d{9})"')
@@ -17,15 +17,6 @@ ROW_IDS = re.compile(r'href="/backoffice/transactions/(R\d{9})"')
 
 def ids_on(response) -> list[str]:
     return ROW_IDS.findall(response.get_data(as_text=True))
-
-
-def signed_in(app, make_staff, role, **kwargs):
-    from portal.security.authz import mfa_required
-
-    user = make_staff(role, mfa=mfa_required(role), **kwargs)
-    client = app.test_client()
-    login(client, user)
-    return client, user
 
 
 @pytest.fixture

@@ -8,8 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.security.validators import CARD_NUMBER_MESSAGE
-from tests.conftest import csrf_from
-from tests.functional.capture_support import (
+from tests.support.capture import (
     DEFAULT_FORM,
     audit_actions,
     create_via_console,
@@ -17,6 +16,7 @@ from tests.functional.capture_support import (
     path_of,
     token_of,
 )
+from tests.support.web import csrf_from
 
 
 def _requests(app):
@@ -133,7 +133,7 @@ def test_data_and_both_kinds(app, logged_in):
 
 
 def test_other_currencies_by_configuration(app_factory, make_staff):
-    from tests.conftest import login
+    from tests.support.web import login
 
     app = app_factory(CAPTURE_CURRENCIES=["GBP", "JPY", "KWD"])
     client = app.test_client()

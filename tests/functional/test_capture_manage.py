@@ -5,18 +5,18 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
 
-from tests.conftest import csrf_from, login
-from tests.functional.capture_support import (
+from tests.support.capture import (
     answer_identity,
     audit_actions,
     create_direct,
     create_via_console,
+    expire,
     load,
     path_of,
     press_start,
 )
+from tests.support.web import csrf_from, login
 
 
 def _post(client, url, data=None):
@@ -90,17 +90,7 @@ def test_extend_refuses_odd_amounts_and_expired_requests(app, agent_and_link):
     assert (
         _post(client, f"/agent/requests/{public_id}/extend", {"minutes": "600"}).status_code == 400
     )
-    from portal.extensions import db
-    from portal.models.capture import CaptureRequest
-    from portal.models.types import utcnow
-
-    with app.app_context():
-        db.session.execute(
-            update(CaptureRequest)
-            .where(CaptureRequest.public_id == public_id)
-            .values(expires_at=utcnow() - timedelta(seconds=1))
-        )
-        db.session.commit()
+    expire(app, public_id)
     _post(client, f"/agent/requests/{public_id}/extend", {"minutes": "5"})
     assert "time is up" in _flash(client)
     assert load(app, public_id).status == "expired"

@@ -5,51 +5,30 @@ not in any table, not in the database file, not in a log line."""
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from flask import Blueprint, render_template_string, request
 from sqlalchemy import select, text
 
-from portal.audit import CUSTOMER, Actor
+from portal.audit import CUSTOMER
 from portal.extensions import db
 from portal.models.audit import AuditEvent
-from portal.models.capture import CaptureRequest
 from portal.models.captured_data import CapturedValue, DataSubmission
-from portal.models.types import utcnow
 from portal.personal_data import service
 from portal.security.actors import customer_actor
-from tests.conftest import csrf_from, post_form
+from tests.functional.captured_data_support import (
+    CLERK,
+    ENTERED,
+    PURPOSE,
+    load,
+    new_request,
+    store,
+)
+from tests.support.web import csrf_from, post_form
 
-PURPOSE = "Update the address on home insurance policy HX-20931"
-#: The back-office clerk who reveals values in these tests.
-CLERK = Actor("backoffice1", 1, "backoffice")
-
-#: What a customer types for each field set, and what is stored (normalised), all distinctive.
-ENTERED = {
-    "address": {
-        "address_line1": "17 Quillfeather Mews",
-        "address_line2": "Zephyrine Court",
-        "town": "Wexcombe Parva",
-        "county": "Oxyrhynchshire",
-        "postcode": "ze2 9qx",
-    },
-    "date_of_birth": {"date_of_birth": "1961-07-23"},
-    "ni_number": {"ni_number": "jx 48 27 19 b"},
-    "bank_details_dd": {
-        "account_holder_name": "Ottoline Brackenridge",
-        "sort_code": "40 47 84",
-        "account_number": "73915026",
-    },
-    "iban": {
-        "account_holder_name": "Ysolde Marchbanks",
-        "iban": "FR14 2004 1010 0505 0001 3M02 606",
-    },
-    "contact": {"email": "Zephyrine.Q@wexcombe-parva.co.uk", "phone": "020 7946 0958"},
-}
+#: The forms ENTERED's values are stored or shown in (normalised), searched for in plaintext.
 STORED_FORMS = [
     "ZE2 9QX",
     "ZE29QX",
@@ -69,51 +48,6 @@ STORED_FORMS = [
 def every_form_of_every_value() -> list[str]:
     values = [value for entered in ENTERED.values() for value in entered.values()]
     return sorted(set(values + STORED_FORMS))
-
-
-def new_request(app, staff, field_set: str | None, purpose: str = PURPOSE) -> int:
-    """A verified data request, straight into the table (the capture flow has its own tests)."""
-    now = utcnow()
-    with app.app_context():
-        row = CaptureRequest(
-            public_id=secrets.token_hex(8),
-            kind="data" if field_set else "payment",
-            status="verified",
-            created_by_id=staff.id,
-            field_set=field_set,
-            purpose=purpose,
-            reference="CASE-1",
-            readback_code="4821",
-            link_nonce_hash=secrets.token_hex(32),
-            link_issued_at=now,
-            expires_at=now + timedelta(minutes=15),
-            created_at=now,
-            updated_at=now,
-        )
-        db.session.add(row)
-        db.session.commit()
-        return row.id
-
-
-def load(request_id: int) -> CaptureRequest:
-    return db.session.get(CaptureRequest, request_id)
-
-
-def store(app, request_id: int, field_set: str, **kwargs) -> None:
-    """Validate ENTERED[field_set] (for "email" or "phone": contact's) as the form would,
-    then store it."""
-    entered = ENTERED.get(field_set) or ENTERED["contact"]
-    cleaned = {}
-    with app.app_context():
-        capture_request = load(request_id)
-        for spec in service.field_set_for(capture_request).fields:
-            cleaned[spec.name] = service.validate_value(
-                spec, entered.get(spec.name), utcnow().date()
-            )
-        service.store_submission(
-            capture_request, cleaned, "2026-11", **{"actor": CUSTOMER, **kwargs}
-        )
-        db.session.commit()
 
 
 PAGE = """{% extends "base.html" %}

@@ -16,7 +16,7 @@ from portal.models.audit import AuditEvent
 from portal.models.captured_data import CapturedValue
 from portal.personal_data import rotation, service
 from portal.personal_data.keyring import current_keyring
-from tests.functional.test_captured_data import CLERK, ENTERED, load, new_request, store
+from tests.functional.captured_data_support import CLERK, ENTERED, load, new_request, store
 
 
 def key_line(key_id: str) -> str:

@@ -11,8 +11,9 @@ from portal.audit.service import chain_key
 from portal.extensions import db
 from portal.models.audit import AuditEvent
 from portal.models.staff import StaffUser, Team
-from tests.conftest import DEFAULT_PASSWORD, login, post_form
-from tests.functional.auth_support import audit_rows, session_rows, staff_row
+from tests.support.auth import audit_rows, session_rows, staff_row
+from tests.support.staff import DEFAULT_PASSWORD
+from tests.support.web import login, post_form
 
 
 @pytest.fixture

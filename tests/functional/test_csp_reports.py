@@ -8,7 +8,7 @@ import json
 import pytest
 from sqlalchemy import select, text
 
-from tests.functional.capture_support import create_direct, path_of
+from tests.support.capture import create_direct, path_of
 
 TOKEN = "WyJBTzFrWlptV0ExIiwiQ0Vpek5QSUt2RUFmVFlMT2lXM3Z1dyJd.awo1bQ.YEgqcbs9Q2HV63fp7yd2AglWINg"
 REPORT = {

@@ -6,26 +6,13 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
 
-from tests.conftest import csrf_from, login
-from tests.functional.capture_support import audit_actions, create_direct, path_of, press_start
-from tests.functional.details_support import (
-    ADDRESS,
-    BOTH_SPEC,
-    DATA_SPEC,
-    Customer,
-    submission_of,
-)
-from tests.functional.payments_support import (
-    confirm_in_browser,
-    load_payment,
-    sandbox_settings,
-    stripe_api,
-)
+from tests.support.capture import audit_actions, create_direct, expire, path_of, press_start
+from tests.support.customer_details import ADDRESS, BOTH_SPEC, DATA_SPEC, Customer, submission_of
+from tests.support.payments import confirm_in_browser, load_payment, sandbox_settings, stripe_api
+from tests.support.web import csrf_from, login
 
 
 @pytest.fixture
@@ -215,19 +202,9 @@ def test_a_payment_request_has_no_details_step(app, agent):
 
 
 def test_an_expired_request_takes_nothing(app, agent):
-    from portal.extensions import db
-    from portal.models.capture import CaptureRequest
-    from portal.models.types import utcnow
-
     customer = Customer(app, agent.id, **DATA_SPEC)
     page = customer.get().get_data(as_text=True)
-    with app.app_context():
-        db.session.execute(
-            update(CaptureRequest)
-            .where(CaptureRequest.public_id == customer.public_id)
-            .values(expires_at=utcnow() - timedelta(seconds=1))
-        )
-        db.session.commit()
+    expire(app, customer.public_id)
     response = customer.client.post(
         customer.details, data={**ADDRESS, "decision": "send", "csrf_token": csrf_from(page)}
     )

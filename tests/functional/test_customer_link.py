@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from itsdangerous import TimestampSigner
-from sqlalchemy import update
 
-from tests.conftest import csrf_from
-from tests.functional.capture_support import (
+from tests.support.capture import (
     answer_identity,
     audit_actions,
     count_audit,
     create_direct,
+    expire,
     load,
     path_of,
     press_start,
+    update_request,
 )
+from tests.support.web import csrf_from
 
 
 @pytest.fixture
@@ -29,17 +28,6 @@ def agent(make_staff):
 def link(app, agent):
     """(public_id, url) of a fresh payment request with a postcode check."""
     return create_direct(app, agent.id)
-
-
-def _set(app, public_id, **values):
-    from portal.extensions import db
-    from portal.models.capture import CaptureRequest
-
-    with app.app_context():
-        db.session.execute(
-            update(CaptureRequest).where(CaptureRequest.public_id == public_id).values(**values)
-        )
-        db.session.commit()
 
 
 def _problem(response) -> str:
@@ -247,10 +235,8 @@ def test_token_past_its_signature_max_age(app, client, link):
 
 
 def test_request_past_its_expiry_is_expired_and_written_down(app, client, link):
-    from portal.models.types import utcnow
-
     public_id, url = link
-    _set(app, public_id, expires_at=utcnow() - timedelta(seconds=1))
+    expire(app, public_id)
     response = client.get(path_of(url))
     assert response.status_code == 410
     assert _problem(response) == "expired"
@@ -263,11 +249,9 @@ def test_request_past_its_expiry_is_expired_and_written_down(app, client, link):
 
 
 def test_expiry_is_checked_again_at_start(app, client, link):
-    from portal.models.types import utcnow
-
     public_id, url = link
     token = csrf_from(client.get(path_of(url)).get_data(as_text=True))
-    _set(app, public_id, expires_at=utcnow() - timedelta(seconds=1))
+    expire(app, public_id)
     response = client.post(path_of(url) + "/start", data={"csrf_token": token})
     assert response.status_code == 410
     assert load(app, public_id).bound_secret_hash is None
@@ -275,7 +259,7 @@ def test_expiry_is_checked_again_at_start(app, client, link):
 
 def test_revoked_request(app, client, link):
     public_id, url = link
-    _set(app, public_id, status="revoked")
+    update_request(app, public_id, status="revoked")
     response = client.get(path_of(url))
     assert response.status_code == 410
     assert _problem(response) == "revoked"
@@ -284,7 +268,7 @@ def test_revoked_request(app, client, link):
 
 def test_locked_request(app, client, link):
     public_id, url = link
-    _set(app, public_id, status="locked")
+    update_request(app, public_id, status="locked")
     response = client.get(path_of(url))
     assert response.status_code == 423
     assert _problem(response) == "locked"
@@ -293,16 +277,7 @@ def test_locked_request(app, client, link):
 
 def test_unknown_request(app, client, link):
     public_id, url = link
-    from portal.extensions import db
-    from portal.models.capture import CaptureRequest
-
-    with app.app_context():
-        db.session.execute(
-            update(CaptureRequest)
-            .where(CaptureRequest.public_id == public_id)
-            .values(public_id="GONEGONEGO")
-        )
-        db.session.commit()
+    update_request(app, public_id, public_id="GONEGONEGO")
     response = client.get(path_of(url))
     assert response.status_code == 404
     assert _problem(response) == "unknown"
@@ -328,7 +303,7 @@ def test_replaced_link_after_a_resend(app, client, link):
 
 def test_finished_request_for_another_browser(app, link):
     public_id, url = link
-    _set(app, public_id, status="succeeded")
+    update_request(app, public_id, status="succeeded")
     response = app.test_client().get(path_of(url))
     assert response.status_code == 410
     assert _problem(response) == "finished"
@@ -337,7 +312,7 @@ def test_finished_request_for_another_browser(app, link):
 def test_problem_pages_for_post_routes_too(app, client, link):
     public_id, url = link
     token = csrf_from(client.get(path_of(url)).get_data(as_text=True))
-    _set(app, public_id, status="revoked")
+    update_request(app, public_id, status="revoked")
     assert client.post(path_of(url) + "/start", data={"csrf_token": token}).status_code == 410
     assert client.post("/c/not-a-real-token/start", data={"csrf_token": token}).status_code == 400
 
@@ -379,7 +354,7 @@ def test_summary_of_a_finished_request_in_the_bound_browser(app, client, link):
     public_id, url = link
     press_start(client, url)
     answer_identity(client, url, "SW1A 1AA")
-    _set(app, public_id, status="succeeded")
+    update_request(app, public_id, status="succeeded")
     response = client.get(path_of(url) + "/summary")
     page = response.get_data(as_text=True)
     assert response.status_code == 200

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import csrf_from, login
-from tests.functional.capture_support import (
+from tests.support.capture import (
     answer_identity,
     count_audit,
     create_direct,
@@ -14,6 +13,7 @@ from tests.functional.capture_support import (
     path_of,
     press_start,
 )
+from tests.support.web import csrf_from, login
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ from portal.audit import SYSTEM
 from portal.delivery import outbox, worker
 from portal.extensions import db
 from portal.models.delivery import DeliveryAttempt, DeliveryMessage
-from tests.unit.delivery.support import FakeTwilio, make_capture_request
+from tests.support.capture import make_capture_request
+from tests.support.delivery import FakeTwilio
 
 MESSAGES = 24
 WORKERS = 4

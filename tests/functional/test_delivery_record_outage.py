@@ -20,8 +20,10 @@ from portal.extensions import db
 from portal.models.audit import AuditEvent
 from portal.models.delivery import DeliveryAttempt, DeliveryMessage
 from portal.models.types import utcnow
-from tests.reliability.support import assert_audit_chain_intact, wait_for
-from tests.unit.delivery.support import free_port, make_capture_request, smtp_config, smtp_server
+from tests.reliability.support import assert_audit_chain_intact
+from tests.support.capture import make_capture_request
+from tests.support.delivery import smtp_config, smtp_server
+from tests.support.loopback import free_port, wait_until
 
 ADDRESSES = ("jane.customer@example.com", "raj.customer@example.org")
 
@@ -131,7 +133,7 @@ def test_a_stopping_worker_gives_up_loudly_after_the_grace_period(email_app, cap
         thread = threading.Thread(target=work)
         thread.start()
         # Not stopping yet: it keeps trying for as long as the database is away.
-        wait_for(lambda: len(blip.emails_seen_at_failures) >= 3, 15, "three failed records")
+        wait_until(lambda: len(blip.emails_seen_at_failures) >= 3, 15, "three failed records")
         assert thread.is_alive()
         stop.set()
         thread.join(timeout=10)

@@ -14,7 +14,7 @@ from portal.models.capture import CaptureRequest
 from portal.models.delivery import DeliveryMessage
 from portal.models.staff import StaffUser
 from portal.models.types import utcnow
-from tests.unit.delivery.support import FakeTwilio
+from tests.support.delivery import FakeTwilio
 
 PHONE = "07911 123456"
 

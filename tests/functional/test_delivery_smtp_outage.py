@@ -18,7 +18,8 @@ from portal.models.capture import CaptureRequest
 from portal.models.delivery import DeliveryAttempt, DeliveryMessage
 from portal.models.staff import StaffUser
 from portal.models.types import utcnow
-from tests.unit.delivery.support import free_port, smtp_config, smtp_server
+from tests.support.delivery import smtp_config, smtp_server
+from tests.support.loopback import free_port
 
 
 def _create(app, agent_id, channel, destination):

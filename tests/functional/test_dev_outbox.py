@@ -92,7 +92,7 @@ def test_sms_messages_have_no_html_view_and_unknown_ids_are_not_found(app, logge
 
 
 def test_messages_for_real_providers_are_not_listed(app_factory, make_staff):
-    from tests.conftest import login
+    from tests.support.web import login
 
     app = app_factory(
         DELIVERY_EMAIL_BACKEND="smtp", SMTP_HOST="127.0.0.1", SMTP_FROM="a@postern.example"
@@ -115,7 +115,7 @@ def test_every_staff_role_may_use_it_in_development(app, logged_in, role):
 
 
 def test_the_page_does_not_exist_when_the_dev_outbox_is_off(app_factory, make_staff):
-    from tests.conftest import login
+    from tests.support.web import login
 
     app = app_factory(DEV_OUTBOX_ENABLED=False)
     assert not any(rule.endpoint.startswith("devtools.") for rule in app.url_map.iter_rules())

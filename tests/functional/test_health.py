@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from portal import create_app
 from portal.extensions import db
-from tests.conftest import DEFAULT_PASSWORD, post_form
-from tests.postgres_only import ON_POSTGRES
+from tests.support.database import ON_POSTGRES
+from tests.support.staff import DEFAULT_PASSWORD
+from tests.support.web import post_form
 
 
 def test_healthz_answers_without_touching_the_database(client):

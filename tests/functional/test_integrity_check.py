@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from tests.functional.capture_support import audit_actions, create_direct, path_of
-from tests.functional.payments_support import live_portal, sandbox_settings
+from tests.support.capture import audit_actions, create_direct, path_of
+from tests.support.payments import live_portal, sandbox_settings
 
 PAY_JS = "/static/js/customer/pay.js"
 

@@ -4,13 +4,9 @@ Stripe sandbox: who gets a PaymentIntent, what the pages say, and which page may
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
-from sqlalchemy import update
-
-from tests.conftest import login, post_form
-from tests.functional.capture_support import create_direct, path_of, press_start
-from tests.functional.payments_support import (
+from tests.support.capture import create_direct, expire, path_of, press_start
+from tests.support.payments import (
     arm_fault,
     confirm_in_browser,
     created_intents,
@@ -18,24 +14,11 @@ from tests.functional.payments_support import (
     load_payment,
     stripe_api,
 )
+from tests.support.web import login, post_form
 
 
 def intent_id_of(app, customer) -> str:
     return load_payment(app, customer.public_id)[1].stripe_payment_intent_id
-
-
-def expire(app, public_id: str) -> None:
-    from portal.extensions import db
-    from portal.models.capture import CaptureRequest
-    from portal.models.types import utcnow
-
-    with app.app_context():
-        db.session.execute(
-            update(CaptureRequest)
-            .where(CaptureRequest.public_id == public_id)
-            .values(expires_at=utcnow() - timedelta(seconds=1))
-        )
-        db.session.commit()
 
 
 def test_payment_page_mounts_stripe_from_data_attributes(pay_app, customer, stripe_sandbox):

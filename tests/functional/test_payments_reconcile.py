@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from tests.functional.capture_support import audit_actions
-from tests.functional.payments_support import (
+from tests.support.capture import audit_actions, expire
+from tests.support.payments import (
     arm_fault,
     confirm_in_browser,
     load_payment,
@@ -58,18 +58,8 @@ def test_a_success_whose_webhook_was_lost_is_repaired(pay_app, customer, stripe_
 
 
 def test_an_expired_request_has_its_intent_canceled(pay_app, customer, stripe_sandbox):
-    from portal.extensions import db
-    from portal.models.capture import CaptureRequest
-    from portal.models.types import utcnow
-
     intent_id = load_payment(pay_app, customer.public_id)[1].stripe_payment_intent_id
-    with pay_app.app_context():
-        db.session.execute(
-            update(CaptureRequest)
-            .where(CaptureRequest.public_id == customer.public_id)
-            .values(expires_at=utcnow() - timedelta(minutes=1))
-        )
-        db.session.commit()
+    expire(pay_app, customer.public_id, ago=timedelta(minutes=1))
 
     result = reconcile(pay_app)
 
@@ -104,7 +94,7 @@ def test_a_payment_that_makes_reconcile_raise_does_not_stop_the_others(
     from portal.audit import RECONCILE
     from portal.payments.gateway import StripeGateway
     from portal.payments.reconcile import reconcile as run_reconcile
-    from tests.functional.payments_support import customer_at_payment
+    from tests.support.payments import customer_at_payment
 
     other = opened_pay_page(customer_at_payment(pay_app, make_staff("agent").id))
     first_intent = load_payment(pay_app, customer.public_id)[1].stripe_payment_intent_id

@@ -1,4 +1,4 @@
-from tests.conftest import login
+from tests.support.web import login
 
 
 def test_agent_can_sign_in_and_reach_the_console(client, make_staff):

@@ -16,8 +16,8 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from tests.functional.capture_support import audit_actions
-from tests.functional.payments_support import (
+from tests.support.capture import audit_actions
+from tests.support.payments import (
     WEBHOOK_SECRET,
     answer_challenge,
     arm_fault,
@@ -341,7 +341,7 @@ def test_webhooks_are_neither_refused_nor_counted_by_an_app_wide_rate_limit(
     Stripe's events is still taken in (a 429 would only make Stripe resend later, delaying
     every payment), and the events do not use up the limit other routes share."""
     from portal.extensions import limiter
-    from tests.functional.payments_support import sandbox_settings
+    from tests.support.payments import sandbox_settings
 
     # The limiter is one object for every app in the process, and keeps the first app-wide
     # limit it is given: this test sets one, then takes it away again.

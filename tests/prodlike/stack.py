@@ -31,12 +31,10 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -53,7 +51,8 @@ from aiosmtpd.controller import Controller
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from tests.conftest import ARTIFACTS
+from tests.support.artifacts import ARTIFACTS
+from tests.support.loopback import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -90,24 +89,6 @@ DIFFERS_FROM_DEPLOYED: dict[str, str] = {
     "every browser in a test shares 127.0.0.1, so one test's sign-ins would count against the "
     "next",
 }
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until(condition, timeout: float, what: str, every: float = 0.1):
-    """Call ``condition`` until it returns something truthy; AssertionError after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(every)
 
 
 # --- the run's certificate authority ---------------------------------------------------------

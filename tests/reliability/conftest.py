@@ -7,13 +7,7 @@ import os
 
 import pytest
 
-from tests import postgres_only
 from tests.reliability.support import gunicorn_servers, start_faults_table
-
-#: For tests that need several app processes writing at once: SQLite serialises writers.
-needs_postgres = postgres_only.needs_postgres(
-    "SQLite serialises writers, so it cannot show what happens between app processes"
-)
 
 
 @pytest.fixture

@@ -14,15 +14,16 @@ import time
 import pyotp
 from sqlalchemy import select
 
-from tests.functional.backoffice_write_support import refunds_in_db
 from tests.reliability.stack_payments import (
     customer_at_payment,
     intent_on_page,
     pay_in_browser,
     wait_for_webhooks_handled,
 )
-from tests.reliability.stack_support import PASSWORD, pause, resume, sign_in, staff_id
-from tests.reliability.support import csrf_of
+from tests.reliability.stack_support import pause, resume, sign_in, staff_id
+from tests.support.backoffice_write import refunds_in_db
+from tests.support.staff import DEFAULT_PASSWORD
+from tests.support.web import csrf_from
 
 FULL_REFUND = {"scope": "full", "amount": "", "reason_code": "duplicate", "note": "Paid twice"}
 _FORM_KEY = re.compile(r'name="form_key" type="hidden" value="([^"]+)"')
@@ -125,16 +126,16 @@ def officer_of(stack):
     """A back-office member signed in with password and TOTP, then re-authenticated (refunds
     ask for it within five minutes), with the next step's code (a code counts once)."""
     username = f"officer.{secrets.token_hex(3)}"
-    secret = stack.add_staff("backoffice", username, PASSWORD, mfa=True)
+    secret = stack.add_staff("backoffice", username, DEFAULT_PASSWORD, mfa=True)
     session = sign_in(stack, username, secret)
     page = session.get(stack.url + "/backoffice/reauth", timeout=30)
     totp = pyotp.TOTP(secret)
     answer = session.post(
         stack.url + "/backoffice/reauth",
         data={
-            "password": PASSWORD,
+            "password": DEFAULT_PASSWORD,
             "code": totp.at(time.time() + totp.interval),
-            "csrf_token": csrf_of(page.text),
+            "csrf_token": csrf_from(page.text),
         },
         allow_redirects=False,
         timeout=30,
@@ -148,7 +149,7 @@ def refund_form(stack, session, public_id: str) -> dict:
     page = session.get(f"{stack.url}/backoffice/refunds/new/{public_id}", timeout=30)
     key = _FORM_KEY.search(page.text)
     return {
-        "csrf_token": csrf_of(page.text),
+        "csrf_token": csrf_from(page.text),
         "form_key": key.group(1) if key else secrets.token_urlsafe(16),
     }
 
@@ -167,7 +168,7 @@ def press(stack, session, refund_id: int, action: str):
     page = session.get(f"{stack.url}/backoffice/refunds/{refund_id}", timeout=30)
     return session.post(
         f"{stack.url}/backoffice/refunds/{refund_id}/{action}",
-        data={"csrf_token": csrf_of(page.text)},
+        data={"csrf_token": csrf_from(page.text)},
         allow_redirects=False,
         timeout=90,
     )

@@ -12,9 +12,11 @@ from typing import Any
 
 import requests
 
-from tests.prodlike.stack import Stack, wait_until
+from tests.prodlike.stack import Stack
 from tests.reliability.stack_support import IDENTITY_ANSWER, browser, database
-from tests.reliability.support import csrf_of
+from tests.support.capture import capture_request_row, create_direct
+from tests.support.loopback import wait_until
+from tests.support.web import csrf_from
 
 _CLIENT_SECRET = re.compile(r'data-client-secret="([^"]+)"')
 
@@ -38,21 +40,19 @@ class Customer:
 def customer_at_payment(stack: Stack, agent_id: int, **spec) -> Customer:
     """A payment request (made by ``agent_id`` through the capture service) and a customer who
     opened its link, pressed Start and answered the identity check through nginx."""
-    from tests.functional.capture_support import create_direct
-
     public_id, link = create_direct(stack.app(), agent_id, **spec)
     assert link.startswith(stack.url + "/c/"), link
     session = browser(stack)
     landing = session.get(link, timeout=30)
     assert landing.status_code == 200, landing.status_code
     started = session.post(
-        link + "/start", data={"csrf_token": csrf_of(landing.text)}, allow_redirects=False
+        link + "/start", data={"csrf_token": csrf_from(landing.text)}, allow_redirects=False
     )
     assert started.status_code == 303, started.status_code
     check = session.get(link + "/check", timeout=30)
     answered = session.post(
         link + "/check",
-        data={"answer": IDENTITY_ANSWER, "csrf_token": csrf_of(check.text)},
+        data={"answer": IDENTITY_ANSWER, "csrf_token": csrf_from(check.text)},
         allow_redirects=False,
         timeout=30,
     )
@@ -167,29 +167,21 @@ def seed_payment_requests(stack: Stack, agent_id: int, pairs: list[tuple[str, st
     linked to the PaymentIntent, as the payment page leaves them (amount 1000 + its index)."""
     from datetime import timedelta
 
-    from portal.capture import links
     from portal.extensions import db
-    from portal.models.capture import CaptureRequest
     from portal.models.payment import Payment
     from portal.models.types import utcnow
 
     with stack.app().app_context():
         now = utcnow()
         for number, (public_id, intent_id) in enumerate(pairs):
-            request = CaptureRequest(
+            request = capture_request_row(
+                agent_id,
+                now=now,
+                expires_in=timedelta(hours=1),
                 public_id=public_id,
-                kind="payment",
                 status="verified",
-                created_by_id=agent_id,
                 amount_minor=1000 + number,
-                currency="GBP",
                 reference=f"SEED-{public_id}",
-                readback_code="KTW47",
-                link_nonce_hash=links.hash_secret(public_id),
-                link_issued_at=now,
-                expires_at=now + timedelta(hours=1),
-                created_at=now,
-                updated_at=now,
                 verified_at=now,
             )
             db.session.add(request)

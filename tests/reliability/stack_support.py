@@ -19,12 +19,13 @@ import requests
 from sqlalchemy import select
 
 from tests.prodlike.stack import Stack, start_stack
-from tests.reliability.support import NO_RATE_LIMITS, csrf_of
+from tests.reliability.support import NO_RATE_LIMITS
+from tests.support.staff import DEFAULT_PASSWORD
+from tests.support.web import csrf_from
 
 #: Every per-IP limit lifted (the one setting the fault tests change: every simulated browser
 #: shares 127.0.0.1), as the environment variables production reads them from.
 LIFTED_RATE_LIMITS = {f"POSTERN_{name}": value for name, value in NO_RATE_LIMITS.items()}
-PASSWORD = "correct horse battery staple 42"
 IDENTITY_ANSWER = "SW1A 1AA"
 _LINK = re.compile(r"https://[^\s\"'<>]+/c/[A-Za-z0-9_.\-]+")
 _CLIENT_SECRET = re.compile(r'data-client-secret="([^"]+)"')
@@ -60,7 +61,7 @@ def browser(stack: Stack) -> requests.Session:
 
 def add_agent(stack: Stack, username: str) -> int:
     """An agent account (no MFA); returns its id."""
-    stack.add_staff("agent", username, PASSWORD, mfa=False)
+    stack.add_staff("agent", username, DEFAULT_PASSWORD, mfa=False)
     return staff_id(stack, username)
 
 
@@ -80,7 +81,11 @@ def sign_in(stack: Stack, username: str, totp_secret: str | None = None) -> requ
     page = session.get(stack.url + "/login", timeout=30)
     answer = session.post(
         stack.url + "/login",
-        data={"username": username, "password": PASSWORD, "csrf_token": csrf_of(page.text)},
+        data={
+            "username": username,
+            "password": DEFAULT_PASSWORD,
+            "csrf_token": csrf_from(page.text),
+        },
         allow_redirects=False,
         timeout=30,
     )
@@ -89,7 +94,7 @@ def sign_in(stack: Stack, username: str, totp_secret: str | None = None) -> requ
         page = session.get(stack.url + "/login/mfa", timeout=30)
         answer = session.post(
             stack.url + "/login/mfa",
-            data={"code": pyotp.TOTP(totp_secret).now(), "csrf_token": csrf_of(page.text)},
+            data={"code": pyotp.TOTP(totp_secret).now(), "csrf_token": csrf_from(page.text)},
             allow_redirects=False,
             timeout=30,
         )

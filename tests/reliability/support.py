@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,15 @@ from pathlib import Path
 
 import requests
 
-from tests.conftest import ARTIFACTS
+from tests.support.artifacts import ARTIFACTS
+from tests.support.database import needs_postgres
+from tests.support.loopback import free_port
+from tests.support.web import csrf_from
+
+#: For tests that need several app processes writing at once: SQLite serialises writers.
+needs_postgres_writers = needs_postgres(
+    "SQLite serialises writers, so it cannot show what happens between app processes"
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 LOG_DIR = ARTIFACTS / "reliability"
@@ -40,24 +47,6 @@ NO_RATE_LIMITS = {
     "RATELIMIT_LOGIN_PER_ACCOUNT": "100000 per minute",
     "RATELIMIT_PAYMENT_STATUS_PER_IP": "100000 per minute",
 }
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for(condition: Callable[[], object], timeout: float, what: str, every: float = 0.05):
-    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(every)
 
 
 def log_path(name: str) -> Path:
@@ -192,14 +181,7 @@ def outbox_workers(database_url: str, count: int, name: str, overrides: dict) ->
 
 # --- staff sessions over HTTP ---------------------------------------------------------------
 
-_CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 _CREATE_KEY = re.compile(r'name="create_key" type="hidden" value="([^"]+)"')
-
-
-def csrf_of(html: str) -> str:
-    match = _CSRF.search(html)
-    assert match, "page has no CSRF token"
-    return match.group(1)
 
 
 def staff_login(base: str, username: str, password: str) -> requests.Session:
@@ -208,7 +190,7 @@ def staff_login(base: str, username: str, password: str) -> requests.Session:
     page = browser.get(base + "/login", timeout=30)
     answer = browser.post(
         base + "/login",
-        data={"username": username, "password": password, "csrf_token": csrf_of(page.text)},
+        data={"username": username, "password": password, "csrf_token": csrf_from(page.text)},
         allow_redirects=False,
         timeout=30,
     )
@@ -220,7 +202,7 @@ def console_form(browser: requests.Session, base: str) -> tuple[str, str]:
     """(csrf token, fresh create_key) from the agent console."""
     page = browser.get(base + "/agent/", timeout=30)
     assert page.status_code == 200, page.status_code
-    return csrf_of(page.text), _CREATE_KEY.search(page.text).group(1)
+    return csrf_from(page.text), _CREATE_KEY.search(page.text).group(1)
 
 
 # --- many browsers at once -------------------------------------------------------------------
@@ -260,7 +242,7 @@ def start_race(
             with new_browser() as browser:
                 landing = browser.get(read_from + path, timeout=request_timeout)
                 assert landing.status_code == 200, landing.status_code
-                token = csrf_of(landing.text)
+                token = csrf_from(landing.text)
                 barrier.wait()
                 answer = browser.post(
                     post_to + path + "/start",

@@ -11,9 +11,14 @@ from collections import Counter
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import DEFAULT_PASSWORD
-from tests.reliability.conftest import needs_postgres
-from tests.reliability.support import console_form, create_form, run_clients, staff_login
+from tests.reliability.support import (
+    console_form,
+    create_form,
+    needs_postgres_writers,
+    run_clients,
+    staff_login,
+)
+from tests.support.staff import DEFAULT_PASSWORD
 
 ACCOUNTS = 20
 CLIENTS = 200
@@ -21,7 +26,7 @@ CREATES_PER_CLIENT = 2
 POLLS_PER_REQUEST = 3
 DEADLINE_SECONDS = 150
 
-pytestmark = [pytest.mark.postgres, pytest.mark.reliability, needs_postgres]
+pytestmark = [pytest.mark.postgres, pytest.mark.reliability, needs_postgres_writers]
 
 
 def _agent_session(base: str, username: str, index: int, barrier, outcome: dict) -> None:

@@ -23,7 +23,6 @@ import requests
 from sqlalchemy import select
 
 from portal.audit.service import AUDIT_LOCK_KEY
-from tests.prodlike.stack import wait_until
 from tests.reliability.stack_payments import (
     charges_for,
     customer_at_payment,
@@ -53,6 +52,7 @@ from tests.reliability.support import (
     private_postgres_unavailable,
     record_fault,
 )
+from tests.support.loopback import wait_until
 
 pytestmark = [
     pytest.mark.reliability,

@@ -16,21 +16,21 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from tests.conftest import DEFAULT_PASSWORD
-from tests.reliability.conftest import needs_postgres
 from tests.reliability.support import (
     console_form,
     create_form,
     gunicorn_servers,
+    needs_postgres_writers,
     outbox_workers,
     staff_login,
-    wait_for,
 )
-from tests.unit.delivery.support import FakeTwilio, free_port, smtp_config, smtp_server
+from tests.support.delivery import FakeTwilio, smtp_config, smtp_server
+from tests.support.loopback import free_port, wait_until
+from tests.support.staff import DEFAULT_PASSWORD
 
 PER_CHANNEL = 20
 _LINK = re.compile(r"https?://[^\s\"'<>]+/c/[A-Za-z0-9_.\-]+")
-pytestmark = [pytest.mark.postgres, pytest.mark.reliability, needs_postgres]
+pytestmark = [pytest.mark.postgres, pytest.mark.reliability, needs_postgres_writers]
 
 
 def _messages(app):
@@ -91,7 +91,7 @@ def test_outage_then_recovery_delivers_every_message_exactly_once(app, make_staf
             assert answers == [302] * (2 * PER_CHANNEL)
 
             # Both providers are down: every message is tried, fails, and waits to retry.
-            wait_for(
+            wait_until(
                 lambda: (
                     all(m.attempts >= 2 and m.status == "queued" for m in _messages(app))
                     and len(_messages(app)) == 2 * PER_CHANNEL
@@ -105,7 +105,7 @@ def test_outage_then_recovery_delivers_every_message_exactly_once(app, make_staf
             twilio.mode = "ok"
             controller, smtp = smtp_server(smtp_port)
             controller.start()
-            wait_for(
+            wait_until(
                 lambda: all(m.status == "sent" for m in _messages(app)),
                 60,
                 "every message to be sent",

@@ -32,9 +32,11 @@ from tests.reliability.support import (
     outbox_workers,
     private_postgres,
     private_postgres_unavailable,
-    wait_for,
 )
-from tests.unit.delivery.support import free_port, make_capture_request, smtp_config, smtp_server
+from tests.support.capture import make_capture_request
+from tests.support.delivery import smtp_config, smtp_server
+from tests.support.loopback import free_port, wait_until
+from tests.support.staff import DEFAULT_PASSWORD
 
 pytestmark = [
     pytest.mark.reliability,
@@ -90,7 +92,7 @@ def _app_with_queued_emails(cluster, count: int):
     migrate(cluster.url)
     app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": cluster.url})
     with app.app_context():
-        agent = create_staff("blipagent", "correct horse battery staple 42", "agent")
+        agent = create_staff("blipagent", DEFAULT_PASSWORD, "agent")
         for n in range(count):
             request, url = make_capture_request(agent.id)
             outbox.queue_link_message(request, url, "email", f"customer{n}@example.org", SYSTEM)
@@ -114,7 +116,7 @@ def test_a_database_blip_as_the_email_is_accepted_sends_nothing_twice():
         controller.start()
         try:
             with outbox_workers(cluster.url, 2, WORKERS, overrides):
-                wait_for(
+                wait_until(
                     lambda: _statuses(app) == ["sent"] * MESSAGES,
                     90,
                     "every message recorded as sent",
@@ -159,7 +161,7 @@ def test_stopped_while_the_database_is_away_it_names_the_message_that_may_be_res
         log = log_path(f"{WORKERS}-stop-0")
         try:
             with outbox_workers(cluster.url, 1, f"{WORKERS}-stop", smtp_config(port)) as (process,):
-                wait_for(lambda: "recording it failed" in log.read_text(), 30, "a failed record")
+                wait_until(lambda: "recording it failed" in log.read_text(), 30, "a failed record")
                 process.send_signal(signal.SIGTERM)
                 assert process.wait(timeout=worker.STOP_GRACE_SECONDS + 15) == 0
         finally:

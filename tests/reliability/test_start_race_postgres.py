@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.functional.capture_support import create_direct
 from tests.reliability.stack_support import (
     add_agent,
     audit_counts,
     browser,
 )
 from tests.reliability.support import start_race
+from tests.support.capture import create_direct
 
 pytestmark = [pytest.mark.reliability, pytest.mark.prodlike]
 

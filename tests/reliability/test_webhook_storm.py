@@ -27,7 +27,6 @@ import pytest
 from sqlalchemy import select
 
 from stripe_sandbox.webhooks import sign
-from tests.prodlike.stack import wait_until
 from tests.reliability.stack_payments import (
     events_about,
     inbox_rows,
@@ -39,6 +38,7 @@ from tests.reliability.stack_support import (
     audit_verify,
 )
 from tests.reliability.support import record_fault, run_clients
+from tests.support.loopback import wait_until
 
 pytestmark = [pytest.mark.reliability, pytest.mark.prodlike]
 PAYMENTS = 160

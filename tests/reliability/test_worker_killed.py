@@ -29,7 +29,6 @@ import requests
 from sqlalchemy import select
 
 from portal.audit.service import AUDIT_LOCK_KEY
-from tests.prodlike.stack import wait_until
 from tests.reliability.stack_payments import (
     events_about,
     inbox_rows,
@@ -57,6 +56,7 @@ from tests.reliability.support import (
     record_fault,
     send_signal,
 )
+from tests.support.loopback import wait_until
 
 pytestmark = [pytest.mark.reliability, pytest.mark.prodlike]
 

@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, FrameLocator, Page, expect, sync_playwright
 
-from tests.conftest import ARTIFACTS
+from tests.support.artifacts import ARTIFACTS
+from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
 
 from .checkout_site import CheckoutSite
-
-CHROMIUM = Path("/usr/bin/chromium")
-TIMEOUT_MS = 5000
 
 pytestmark = pytest.mark.browser
 
@@ -26,17 +23,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--headless",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield launched
         launched.close()
 

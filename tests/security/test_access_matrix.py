@@ -13,8 +13,9 @@ import pytest
 from werkzeug.routing import Rule
 
 from portal.security.authz import mfa_required
-from tests.conftest import DEFAULT_PASSWORD, csrf_from, login, post_form
 from tests.security.access_rules import ALL_ROLES, PUBLIC, ROUTE_ACCESS, STAFF
+from tests.support.staff import DEFAULT_PASSWORD
+from tests.support.web import csrf_from, login, post_form
 
 ANONYMOUS = "anonymous"
 #: Public routes whose job includes sending the visitor to the sign-in page.

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.conftest import csrf_from
-from tests.functional.capture_support import create_direct, path_of, press_start
-from tests.security.test_bad_input_staff import BOUNDED, assert_explained, junk
+from tests.security.bad_input_support import BOUNDED, assert_explained, junk
+from tests.support.capture import create_direct, path_of, press_start
+from tests.support.web import csrf_from
 
 pytestmark = [pytest.mark.bad_input]
 SECRET = "whsec_bad_input_tests"

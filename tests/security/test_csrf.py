@@ -6,8 +6,8 @@ import pytest
 from werkzeug.routing import Rule
 
 from portal.security.csrf import CSRF_EXEMPT_BLUEPRINTS
-from tests.conftest import csrf_from, login, post_form
 from tests.security.access_rules import ROUTE_ACCESS
+from tests.support.web import csrf_from, login, post_form
 
 EXPIRED = "This form has expired"
 

@@ -11,7 +11,7 @@ from flask import abort
 from sqlalchemy.exc import OperationalError
 
 from portal.errors import UNCONFIRMED_TITLE
-from tests.conftest import csrf_from, login
+from tests.support.web import csrf_from, login
 
 SECRET = "sk_live_TOPSECRET123"
 CARD = "4111111111111111"

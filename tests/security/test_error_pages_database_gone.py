@@ -10,8 +10,7 @@ from sqlalchemy import event, text
 from portal.errors import UNCONFIRMED_TITLE
 from portal.extensions import db
 from portal.payments.gateway import StripeGateway
-from tests.conftest import csrf_from, login
-from tests.functional.backoffice_write_support import (
+from tests.support.backoffice_write import (
     paid_request,
     reauth,
     refund_calls,
@@ -19,8 +18,9 @@ from tests.functional.backoffice_write_support import (
     refund_url,
     refunds_in_db,
 )
-from tests.functional.capture_support import create_via_console
-from tests.functional.payments_support import sandbox_settings
+from tests.support.capture import create_via_console
+from tests.support.payments import sandbox_settings
+from tests.support.web import csrf_from, login
 
 ROLES = ["agent", "supervisor", "backoffice", "admin", "auditor"]
 STATUSES = {

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.conftest import login, post_form
+from tests.support.web import login, post_form
 
 NONCE = re.compile(r"'nonce-([A-Za-z0-9_\-]{16,})'")
 

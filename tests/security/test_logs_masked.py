@@ -14,34 +14,14 @@ from __future__ import annotations
 import io
 import json
 import logging
-from pathlib import Path
 
 from portal.observability.logging import build_handler
 from portal.security.pan import find_pans
-from tests.conftest import ARTIFACTS
+from tests.support.artifacts import ARTIFACTS, unmasked_card_numbers_in_logs
 
 PAN = "4111111111111111"
 SHAPES = [PAN, "4111 1111 1111 1111", "4111-1111-1111-1111", "5555555555554444", "378282246310005"]
 APP_LOGGERS = ("postern", "portal", "gunicorn.error", "werkzeug")
-
-
-def unmasked_card_numbers_in_logs(root: Path = ARTIFACTS) -> list[str]:
-    """``file:line: <line with the number masked>`` for every log line holding a card number,
-    in tests/_artifacts/suite*.log, reliability/*.log and prodlike/*/*.log."""
-    from portal.security.pan import mask_pans
-
-    found = []
-    files = [
-        *sorted(root.glob("suite*.log")),
-        *sorted((root / "reliability").glob("*.log")),
-        *sorted((root / "prodlike").glob("*/*.log")),  # tests/prodlike: app, workers, nginx
-    ]
-    for path in files:
-        with path.open(encoding="utf-8", errors="replace") as lines:
-            for number, line in enumerate(lines, 1):
-                if next(find_pans(line), None) is not None:
-                    found.append(f"{path.name}:{number}: {mask_pans(line.strip())[:300]}")
-    return found
 
 
 def _capture(*loggers: str):

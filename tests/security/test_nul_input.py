@@ -5,7 +5,7 @@ PostgreSQL refuses NUL in text; found by the property-based login test as a 500.
 
 from __future__ import annotations
 
-from tests.conftest import csrf_from
+from tests.support.web import csrf_from
 
 
 def test_a_nul_in_the_login_form_is_a_plain_400(client):

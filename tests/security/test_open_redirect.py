@@ -6,8 +6,9 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 
-from tests.conftest import DEFAULT_PASSWORD, csrf_from, current_totp
-from tests.functional.auth_support import NO_LOGIN_RATE_LIMITS
+from tests.support.auth import NO_LOGIN_RATE_LIMITS
+from tests.support.staff import DEFAULT_PASSWORD
+from tests.support.web import csrf_from, current_totp
 
 # Written as they would appear in the query string (some already percent-encoded).
 HOSTILE_RAW = [

@@ -27,8 +27,8 @@ from wtforms import HiddenField, PasswordField, StringField, TextAreaField
 from wtforms.fields.core import UnboundField
 
 import portal
-from tests.conftest import csrf_from, post_form
-from tests.functional.capture_support import DEFAULT_FORM, create_direct, path_of, press_start
+from tests.support.capture import DEFAULT_FORM, create_direct, path_of, press_start
+from tests.support.web import csrf_from, post_form
 
 PAN = "4111111111111111"
 PAN_SHAPES = [
@@ -211,7 +211,7 @@ def test_compared_fields_leave_no_trace_of_a_card_number(app, make_staff, client
     post_form(client, "/login", {"username": PAN, "password": "whatever it is"})
     answer = post_form(client, "/login", {"username": user.username, "password": "x" * 12})
     assert answer.status_code == 401
-    from tests.conftest import DEFAULT_PASSWORD
+    from tests.support.staff import DEFAULT_PASSWORD
 
     assert (
         post_form(

@@ -12,7 +12,7 @@ import secrets
 import pytest
 import redis
 
-from tests.conftest import post_form
+from tests.support.web import post_form
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 

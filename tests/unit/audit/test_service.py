@@ -11,7 +11,7 @@ from portal.audit import Actor, ClientOrigin
 from portal.audit.service import chain_key
 from portal.extensions import db
 from portal.models.audit import GENESIS_HASH, AuditEvent
-from tests.conftest import login
+from tests.support.web import login
 
 
 def _rows() -> list[AuditEvent]:
@@ -103,7 +103,7 @@ def test_a_view_records_the_signed_in_staff_member_and_their_client(app, client,
 
 
 def _token(client) -> str:
-    from tests.conftest import csrf_from
+    from tests.support.web import csrf_from
 
     return csrf_from(client.get("/account").get_data(as_text=True))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import timedelta
 
 import pytest
@@ -14,6 +13,7 @@ from portal.models.capture import CaptureRequest
 from portal.models.payment import Payment
 from portal.models.types import utcnow
 from portal.personal_data import service as data_service
+from tests.support.capture import capture_request_row
 
 CLEANED = {"email": "someone@example.co.uk", "phone": "020 7946 0958"}
 
@@ -26,21 +26,13 @@ def agent(make_staff):
 def make(app, agent, *, kind="data", status="verified", paid=False, expired=False) -> int:
     now = utcnow()
     with app.app_context():
-        row = CaptureRequest(
-            public_id=secrets.token_hex(5),
+        row = capture_request_row(
+            agent.id,
             kind=kind,
+            now=now,
+            expires_in=timedelta(minutes=-1 if expired else 15),
             status=status,
-            created_by_id=agent.id,
             field_set="contact",
-            amount_minor=1250 if kind == "both" else None,
-            currency="GBP" if kind == "both" else None,
-            reference="CASE-1",
-            readback_code="482193",
-            link_nonce_hash=secrets.token_hex(32),
-            link_issued_at=now,
-            expires_at=now + timedelta(minutes=-1 if expired else 15),
-            created_at=now,
-            updated_at=now,
         )
         db.session.add(row)
         db.session.flush()

@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 
 from portal.capture import states
 from portal.capture.states import EXPIRABLE, Status
-from tests.functional.capture_support import create_direct
+from tests.support.capture import create_direct
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, 500_000, tzinfo=UTC)
 #: Expiries either side of NOW: up to and including NOW the link has lapsed.

@@ -9,7 +9,7 @@ from sqlalchemy import update
 
 from portal.capture import states
 from portal.capture.states import TERMINAL, TRANSITIONS, Status
-from tests.functional.capture_support import create_direct
+from tests.support.capture import create_direct
 
 S = Status
 RANK = {

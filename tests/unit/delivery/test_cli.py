@@ -12,7 +12,7 @@ from portal.audit import SYSTEM
 from portal.delivery import outbox
 from portal.extensions import db
 from portal.models.delivery import DeliveryMessage
-from tests.unit.delivery.support import make_capture_request
+from tests.support.capture import make_capture_request
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -15,7 +15,8 @@ from portal.delivery.gateways import (
 )
 from portal.delivery.smtp_email import SmtpEmailGateway
 from portal.delivery.twilio_sms import TwilioSmsGateway, classify_twilio_error
-from tests.unit.delivery.support import TWILIO_SID, TWILIO_TOKEN, FakeTwilio, free_port
+from tests.support.delivery import TWILIO_SID, TWILIO_TOKEN, FakeTwilio
+from tests.support.loopback import free_port
 
 LINK = "https://pay.example.co.uk/c/abc.def.ghi"
 

@@ -12,7 +12,8 @@ from portal.extensions import db
 from portal.models.audit import AuditEvent
 from portal.models.delivery import DeliveryMessage
 from portal.models.types import utcnow
-from tests.unit.delivery.support import free_port, make_capture_request
+from tests.support.capture import make_capture_request
+from tests.support.loopback import free_port
 
 
 @pytest.fixture

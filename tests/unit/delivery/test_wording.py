@@ -8,7 +8,7 @@ import pytest
 
 from portal.capture import links
 from portal.delivery.wording import describe_expiry, render_link_message, sms_length
-from portal.models.capture import CaptureRequest
+from tests.support.capture import capture_request_row
 
 ORG = "Acme Energy Ltd"
 BASE = "https://pay.acme-energy.co.uk"
@@ -26,12 +26,13 @@ def wording_app(app_factory):
 
 
 def _request(kind="payment", expires_in=timedelta(minutes=15)):
-    return CaptureRequest(
-        public_id="AbCdEfGhIj",
+    return capture_request_row(
+        None,
         kind=kind,
+        now=datetime.now(UTC),
+        expires_in=expires_in,
+        public_id="AbCdEfGhIj",
         amount_minor=12550 if kind != "data" else None,
-        currency="GBP" if kind != "data" else None,
-        expires_at=datetime.now(UTC) + expires_in,
     )
 
 

@@ -15,7 +15,9 @@ from portal.models.audit import AuditEvent
 from portal.models.capture import CaptureRequest
 from portal.models.delivery import DeliveryAttempt, DeliveryMessage
 from portal.models.types import utcnow
-from tests.unit.delivery.support import free_port, make_capture_request, smtp_config
+from tests.support.capture import make_capture_request
+from tests.support.delivery import smtp_config
+from tests.support.loopback import free_port
 
 
 @pytest.fixture

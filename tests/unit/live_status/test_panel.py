@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select, update
 
 from portal.live_status import panel
-from tests.functional.capture_support import create_direct
+from tests.support.capture import create_direct
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from tests.conftest import login
+from tests.support.web import login
 
 
 @pytest.fixture

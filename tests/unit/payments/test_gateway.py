@@ -21,7 +21,7 @@ from portal.payments.gateway import (
     StripeGateway,
     WebhookSignatureInvalid,
 )
-from tests.functional.payments_support import arm_fault, confirm_in_browser
+from tests.support.payments import arm_fault, confirm_in_browser
 
 SECRET = "whsec_unit_tests"
 

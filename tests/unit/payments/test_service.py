@@ -10,10 +10,10 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from tests.functional.capture_support import audit_actions
-from tests.functional.payments_support import (
+from tests.support.capture import audit_actions, expire
+from tests.support.payments import (
     arm_fault,
     created_intents,
     customer_at_payment,
@@ -165,7 +165,7 @@ def test_overdue_while_nothing_is_under_way_is_stopped(pay_app, customer, stripe
     from portal.models.capture import CaptureRequest
     from portal.payments import service
     from portal.payments.gateway import StripeGateway
-    from tests.functional.payments_support import answer_challenge, confirm_in_browser
+    from tests.support.payments import answer_challenge, confirm_in_browser
 
     checkout(pay_app, customer.public_id)
     _, payment = load_payment(pay_app, customer.public_id)
@@ -175,13 +175,8 @@ def test_overdue_while_nothing_is_under_way_is_stopped(pay_app, customer, stripe
     answer_challenge(stripe_sandbox, intent_id, complete=False)
     assert load_payment(pay_app, customer.public_id)[0].status == "in_progress"
 
+    expire(pay_app, customer.public_id, ago=timedelta(minutes=1))
     with pay_app.app_context():
-        db.session.execute(
-            update(CaptureRequest)
-            .where(CaptureRequest.public_id == customer.public_id)
-            .values(expires_at=service.utcnow() - timedelta(minutes=1))
-        )
-        db.session.commit()
         request = db.session.execute(
             select(CaptureRequest).where(CaptureRequest.public_id == customer.public_id)
         ).scalar_one()
@@ -197,7 +192,7 @@ def test_overdue_while_nothing_is_under_way_is_stopped(pay_app, customer, stripe
 
 
 def test_too_many_declines_stop_the_payment(app_factory, stripe_sandbox, make_staff):
-    from tests.functional.payments_support import confirm_in_browser
+    from tests.support.payments import confirm_in_browser
 
     app = app_factory(**sandbox_settings(stripe_sandbox, PAYMENT_MAX_ATTEMPTS=2))
     customer = customer_at_payment(app, make_staff("agent").id)

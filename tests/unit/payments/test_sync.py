@@ -10,12 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from portal.payments.facts import ChargeFacts, IntentFacts
-from tests.functional.capture_support import audit_actions
-from tests.functional.payments_support import (
-    confirm_in_browser,
-    load_payment,
-    opened_pay_page,
-)
+from tests.support.capture import audit_actions
+from tests.support.payments import confirm_in_browser, load_payment, opened_pay_page
 
 
 @pytest.fixture

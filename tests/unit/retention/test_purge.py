@@ -22,6 +22,7 @@ from portal.models.refund import Refund
 from portal.models.staff import StaffUser
 from portal.models.types import utcnow
 from portal.retention import purge
+from tests.support.capture import capture_request_row
 
 
 def reports(app, n, age_days):
@@ -88,19 +89,14 @@ def _staff() -> StaffUser:
 
 def _family(staff: StaffUser, finished) -> int:
     """A finished request with one row in every table that hangs off it; returns its id."""
-    request = CaptureRequest(
-        public_id=secrets.token_hex(8),
+    request = capture_request_row(
+        staff.id,
         kind="both",
+        now=finished - timedelta(minutes=20),
+        expires_in=timedelta(minutes=15),
         status="succeeded",
-        created_by_id=staff.id,
         amount_minor=1000,
-        currency="GBP",
         field_set="contact",
-        readback_code="1234",
-        link_nonce_hash=secrets.token_hex(32),
-        link_issued_at=finished - timedelta(minutes=20),
-        expires_at=finished - timedelta(minutes=5),
-        created_at=finished - timedelta(minutes=20),
         updated_at=finished,
         finished_at=finished,
     )

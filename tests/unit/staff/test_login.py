@@ -12,7 +12,7 @@ from portal.models.staff import StaffUser
 from portal.models.types import utcnow
 from portal.security.passwords import PasswordPolicyError
 from portal.staff import login
-from tests.conftest import DEFAULT_PASSWORD
+from tests.support.staff import DEFAULT_PASSWORD
 
 
 def _user(user_id: int) -> StaffUser:

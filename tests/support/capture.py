@@ -1,14 +1,23 @@
-"""Helpers shared by the capture-request tests: create requests, follow links as a customer."""
+"""Capture requests in tests: the one factory for a row built straight from the model, requests
+created through the service or the agent's console, a customer following the link, the clock
+moved past a request's expiry, and what the audit trail says about one.
+"""
 
 from __future__ import annotations
 
 import html
 import re
+import secrets
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from tests.conftest import csrf_from, post_form
+from tests.support.web import csrf_from, post_form
+
+if TYPE_CHECKING:
+    from portal.models.capture import CaptureRequest
 
 DEFAULT_FORM = {
     "kind": "payment",
@@ -25,6 +34,83 @@ DEFAULT_FORM = {
     "destination": "",
 }
 _ISSUED = re.compile(r'id="issued-link-url" class="copy-source" value="([^"]+)"')
+
+
+def capture_request_row(
+    created_by_id: int | None,
+    *,
+    kind: str = "payment",
+    now: datetime | None = None,
+    expires_in: timedelta = timedelta(minutes=15),
+    **overrides,
+) -> CaptureRequest:
+    """A ``CaptureRequest`` built straight from the model, in no session: a ``kind`` request
+    (£12.50 when it takes a payment, the address field set when it asks for data) whose link was
+    issued ``now`` and expires ``expires_in`` later. ``overrides`` set any other column. Every
+    test that needs a row without the service's rules builds it here."""
+    from portal.capture import links
+    from portal.models.capture import CaptureRequest
+    from portal.models.types import utcnow
+
+    now = now or utcnow()
+    takes_payment, asks_for_data = kind != "data", kind != "payment"
+    columns = {
+        # Ten characters like a real id, but hex: never one a CSV export would escape.
+        "public_id": secrets.token_hex(5).upper(),
+        "kind": kind,
+        "status": "created",
+        "created_by_id": created_by_id,
+        "amount_minor": 1250 if takes_payment else None,
+        "currency": "GBP" if takes_payment else None,
+        "field_set": "address" if asks_for_data else None,
+        "reference": "INV-1001",
+        "readback_code": "K7Q2",
+        "link_nonce_hash": links.hash_secret(links.new_nonce()),
+        "link_issued_at": now,
+        "expires_at": now + expires_in,
+        "created_at": now,
+        "updated_at": now,
+    }
+    return CaptureRequest(**{**columns, **overrides})
+
+
+def make_capture_request(staff_id: int, *, minutes: int = 15, **overrides):
+    """Insert a ``capture_request_row`` whose link works (flushed in the caller's app context,
+    not committed); returns (request, link URL)."""
+    from portal.capture import links
+    from portal.extensions import db
+
+    nonce = links.new_nonce()
+    request = capture_request_row(
+        staff_id,
+        expires_in=timedelta(minutes=minutes),
+        link_nonce_hash=links.hash_secret(nonce),
+        **overrides,
+    )
+    db.session.add(request)
+    db.session.flush()
+    return request, links.link_url(links.make_token(request.public_id, nonce))
+
+
+def update_request(app, public_id: str, /, **values) -> None:
+    """Set columns of a request (``public_id`` too) straight in the table, committed, past the
+    state machine, as a test arranging a situation does."""
+    from portal.extensions import db
+    from portal.models.capture import CaptureRequest
+
+    with app.app_context():
+        db.session.execute(
+            update(CaptureRequest).where(CaptureRequest.public_id == public_id).values(**values)
+        )
+        db.session.commit()
+
+
+def expire(app, public_id: str, *, ago: timedelta = timedelta(seconds=1)) -> None:
+    """Move the request's expiry ``ago`` into the past, as time would; its status is left for
+    the code under test to notice."""
+    from portal.models.types import utcnow
+
+    update_request(app, public_id, expires_at=utcnow() - ago)
 
 
 def create_via_console(client, **overrides):

@@ -1,4 +1,5 @@
-"""Small helpers shared by the staff authentication tests (tests/functional/test_auth_*.py)."""
+"""Helpers for the staff sign-in tests: login rate limits lifted, a code that is always wrong,
+staff and session rows, the session cookie, and a page as a person reads it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy import select, update
 from portal.extensions import db
 from portal.models.audit import AuditEvent
 from portal.models.staff import StaffSession, StaffUser
-from tests.conftest import csrf_from
+from tests.support.web import csrf_from
 
 #: An app whose login rate limits stay out of the way of tests that count lockout failures.
 NO_LOGIN_RATE_LIMITS = {

@@ -5,14 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from tests.conftest import csrf_from
-from tests.functional.capture_support import (
-    answer_identity,
-    create_direct,
-    load,
-    path_of,
-    press_start,
-)
+from tests.support.capture import answer_identity, create_direct, load, path_of, press_start
+from tests.support.web import csrf_from
 
 ADDRESS = {
     "address_line1": "17 Quillfeather Mews",

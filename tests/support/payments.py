@@ -19,13 +19,7 @@ import requests
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from tests.functional.capture_support import (
-    answer_identity,
-    create_direct,
-    path_of,
-    press_start,
-    token_of,
-)
+from tests.support.capture import answer_identity, create_direct, path_of, press_start, token_of
 
 WEBHOOK_SECRET = "whsec_postern_payment_tests"
 #: The portal gives up on one Stripe call after this long (the sandbox's timeout fault holds

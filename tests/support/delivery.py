@@ -1,5 +1,5 @@
-"""Test support for the delivery outbox: capture-request rows, free ports, a stand-in for
-Twilio's Messages API, and a real SMTP server (aiosmtpd) that can be started late.
+"""Test support for the delivery outbox: free ports, a stand-in for Twilio's Messages API, and
+a real SMTP server (aiosmtpd) that can be started late.
 
 The stand-ins sit at the edge of the world only: the code under test uses the real ``twilio``
 SDK and the real ``smtplib`` against them, over real sockets.
@@ -9,54 +9,15 @@ from __future__ import annotations
 
 import json
 import secrets
-import socket
 import threading
-from datetime import timedelta
 from email import message_from_bytes, policy
 
 from aiosmtpd.controller import Controller
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from portal.capture import links
-from portal.extensions import db
-from portal.models.capture import CaptureRequest
-from portal.models.types import utcnow
-
 TWILIO_SID = "AC" + "0" * 32
 TWILIO_TOKEN = "dev-only-twilio-token"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def make_capture_request(staff_id: int, *, kind="payment", minutes=15, status="created", now=None):
-    """Insert a capture request directly (flushed, not committed); return (request, link_url)."""
-    now = now or utcnow()
-    nonce = links.new_nonce()
-    request = CaptureRequest(
-        public_id=links.new_public_id(),
-        kind=kind,
-        status=status,
-        created_by_id=staff_id,
-        amount_minor=1250 if kind != "data" else None,
-        currency="GBP" if kind != "data" else None,
-        reference="INV-1001",
-        field_set="address" if kind != "payment" else None,
-        readback_code="K7Q2",
-        link_nonce_hash=links.hash_secret(nonce),
-        link_issued_at=now,
-        expires_at=now + timedelta(minutes=minutes),
-        created_at=now,
-        updated_at=now,
-    )
-    db.session.add(request)
-    db.session.flush()
-    return request, links.link_url(links.make_token(request.public_id, nonce))
 
 
 class FakeTwilio:

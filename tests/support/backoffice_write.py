@@ -10,12 +10,10 @@ import secrets
 import requests
 from sqlalchemy import select
 
-from tests.conftest import DEFAULT_PASSWORD, csrf_from, current_totp, post_form
-from tests.functional.payments_support import (
-    confirm_in_browser,
-    customer_at_payment,
-    load_payment,
-)
+from tests.support.capture import capture_request_row
+from tests.support.payments import confirm_in_browser, customer_at_payment, load_payment
+from tests.support.staff import DEFAULT_PASSWORD
+from tests.support.web import csrf_from, current_totp, post_form
 
 
 def paid_request(app, sandbox, agent_id: int, amount_minor: int = 1250) -> str:
@@ -134,35 +132,24 @@ DESTINATION = "+447700900123"
 def data_request(app, agent_id: int, *, status: str = "succeeded", reference: str = "ACC-7731"):
     """A completed address request: values stored through the real (encrypting) service, one
     text message sent to the customer. Returns its public id."""
-    import secrets
-    from datetime import timedelta
-
     from portal.audit import CUSTOMER
     from portal.extensions import db
-    from portal.models.capture import CaptureRequest
     from portal.models.delivery import DeliveryMessage
     from portal.models.types import utcnow
     from portal.personal_data import service
 
     now = utcnow()
     with app.app_context():
-        row = CaptureRequest(
-            public_id=secrets.token_hex(5).upper(),
+        row = capture_request_row(
+            agent_id,
             kind="data",
+            now=now,
             status="verified",
-            created_by_id=agent_id,
-            field_set="address",
             purpose="Change of address for Mrs Quillfeather",
             reference=reference,
             interaction_id="CALL-5531",
             identity_item="postcode",
             identity_hash="ab" * 32,
-            readback_code="4821",
-            link_nonce_hash=secrets.token_hex(32),
-            link_issued_at=now,
-            expires_at=now + timedelta(minutes=15),
-            created_at=now,
-            updated_at=now,
         )
         db.session.add(row)
         db.session.flush()

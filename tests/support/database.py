@@ -1,0 +1,53 @@
+"""The test database: which one (SQLite unless ``TEST_DATABASE_URL`` names another), a fresh
+schema for the session, every table emptied after a test, and the skip mark for tests only
+PostgreSQL can run."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from config.settings import _normalise_database_url
+
+ON_POSTGRES = os.environ.get("TEST_DATABASE_URL", "").startswith(("postgres://", "postgresql"))
+
+
+def needs_postgres(why: str) -> pytest.MarkDecorator:
+    """Skip, saying ``why``, unless the suite runs on PostgreSQL (``TEST_DATABASE_URL``)."""
+    return pytest.mark.skipif(
+        not ON_POSTGRES,
+        reason=f"needs PostgreSQL: set TEST_DATABASE_URL=postgresql://... ({why})",
+    )
+
+
+def database_url_for(tmp_path_factory) -> str:
+    """``TEST_DATABASE_URL`` (normalised as production does), else a fresh SQLite file."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return _normalise_database_url(url)
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'postern-test.sqlite3'}"
+
+
+def reset_schema(url: str) -> None:
+    """Start the session from an empty database so migrations run from scratch."""
+    if not url.startswith("postgresql"):
+        return
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def empty_all_tables(db) -> None:
+    """Delete every row of every table (TRUNCATE on PostgreSQL), children first; committed."""
+    tables = list(reversed(db.metadata.sorted_tables))
+    if db.engine.dialect.name == "postgresql":
+        names = ", ".join(f'"{t.name}"' for t in tables)
+        db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    else:
+        for table in tables:
+            db.session.execute(table.delete())
+    db.session.commit()
