@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.prodlike.stack import Certificates, Stack, start_stack
+from tests.prodlike.certificates import Certificates
+from tests.prodlike.stack import Stack, start_stack
 
 STACK_FIXTURES = {"prodlike", "prodlike_stack"}
 

@@ -23,22 +23,15 @@ stops with ``stop()``. What differs from a real deployment is listed in ``DIFFER
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import contextlib
-import hashlib
 import os
 import secrets
 import shutil
 import signal
-import ssl
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -46,24 +39,18 @@ import psycopg
 import pyotp
 import redis
 import requests
-import trustme
 from aiosmtpd.controller import Controller
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
+from tests.prodlike.certificates import HOST, SANDBOX_HOST, Certificates
+from tests.prodlike.environment import REDIS_URL, Environment, StripeKeys, production_environment
+from tests.prodlike.mailbox import Mailbox
+from tests.prodlike.proxy import NGINX, render_proxy_config
 from tests.support.artifacts import ARTIFACTS
 from tests.support.loopback import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-PROXY_TEMPLATE = ROOT / "config" / "nginx" / "postern.conf.template"
 ADMIN_DATABASE_URL = os.environ.get("PRODLIKE_POSTGRES_URL", "postgresql://127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("PRODLIKE_REDIS_URL", "redis://127.0.0.1:6379/0")
-#: The app's host name: what TRUSTED_HOSTS lists and what the certificate names.
-HOST = "localhost"
-#: The Stripe sandbox's host: another origin than the app's, as js.stripe.com is.
-SANDBOX_HOST = "127.0.0.1"
 LOG_ROOT = ARTIFACTS / "prodlike"
 
 #: The commands the README's production section gives operators, run here as given
@@ -71,8 +58,6 @@ LOG_ROOT = ARTIFACTS / "prodlike"
 MIGRATE = ("flask", "db", "upgrade")
 GUNICORN = ("gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app")
 WORKERS = {"outbox": ("flask", "outbox", "work"), "webhooks": ("flask", "webhooks", "work")}
-#: How the README fills in the proxy's site template (bash, with the POSTERN_* values exported).
-ENVSUBST = """envsubst "$(printf '${%s} ' ${!POSTERN_*})" < config/nginx/postern.conf.template"""
 
 #: Where this stack differs from a real deployment, and why. Nothing else does: the settings
 #: are production's own (``POSTERN_ENV=production``), validated as production validates them.
@@ -89,78 +74,6 @@ DIFFERS_FROM_DEPLOYED: dict[str, str] = {
     "every browser in a test shares 127.0.0.1, so one test's sign-ins would count against the "
     "next",
 }
-
-
-# --- the run's certificate authority ---------------------------------------------------------
-
-
-@dataclass
-class Certificates:
-    """A CA and one server certificate for ``localhost`` and ``127.0.0.1``, as PEM files."""
-
-    ca_file: Path
-    cert_file: Path
-    key_file: Path
-    spki_sha256: str  # base64 SHA-256 of the server key: Chromium's pin
-
-    @classmethod
-    def create(cls, directory: Path) -> Certificates:
-        ca = trustme.CA(organization_name="Postern test CA")
-        server = ca.issue_cert(HOST, SANDBOX_HOST)
-        ca_file, cert_file, key_file = (
-            directory / "ca.pem",
-            directory / "server.pem",
-            directory / "server-key.pem",
-        )
-        ca.cert_pem.write_to_path(str(ca_file))
-        server.private_key_pem.write_to_path(str(key_file))
-        cert_file.write_bytes(b"".join(blob.bytes() for blob in server.cert_chain_pems))
-        leaf = x509.load_pem_x509_certificate(server.cert_chain_pems[0].bytes())
-        spki = leaf.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        return cls(
-            ca_file, cert_file, key_file, base64.b64encode(hashlib.sha256(spki).digest()).decode()
-        )
-
-    @property
-    def chromium_args(self) -> list[str]:
-        """Flags that make Chromium trust the server certificate (and only it)."""
-        return [f"--ignore-certificate-errors-spki-list={self.spki_sha256}"]
-
-    def server_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(self.cert_file, self.key_file)
-        return context
-
-
-# --- the mail server -------------------------------------------------------------------------
-
-
-class Mailbox:
-    """What the SMTP server accepted, as parsed messages, oldest first.
-
-    ``before_reply``, if set, is called with each message once it is kept and before the server
-    answers (in a thread of its own, so it may block): the moment a fault test acts on, when the
-    provider has the message and the sender does not know it yet. If it returns a reply such as
-    ``"451 4.3.0 Try again later"``, the message is refused with it and not kept."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.before_reply: Callable[[EmailMessage], str | None] | None = None
-
-    async def handle_DATA(self, server, session, envelope):  # aiosmtpd calls it by this name
-        message = message_from_bytes(envelope.original_content, policy=policy.default)
-        self.messages.append(message)
-        if self.before_reply is not None:
-            refusal = await asyncio.to_thread(self.before_reply, message)
-            if refusal:
-                self.messages.remove(message)
-                return refusal
-        return "250 Message accepted for delivery"
-
-    def to(self, address: str) -> list[EmailMessage]:
-        return [message for message in self.messages if address in str(message["To"])]
 
 
 # --- the database ----------------------------------------------------------------------------
@@ -182,84 +95,6 @@ def drop_database(admin_url: str, url: str) -> None:
     name = url.rsplit("/", 1)[1]
     with psycopg.connect(_plain(admin_url), autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-# --- secrets and settings --------------------------------------------------------------------
-
-
-class Environment:
-    """The run's environment variables and, beside each, the app setting it becomes, so that
-    apps built in this process (``Stack.app``) are configured exactly as the served ones."""
-
-    def __init__(self) -> None:
-        self.variables: dict[str, str] = {}
-        self.settings: dict[str, Any] = {}
-
-    def put(self, variable: str, setting: str | None, value: Any, text: str | None = None):
-        self.variables[variable] = text if text is not None else str(value)
-        if setting:
-            self.settings[setting] = value
-
-
-def _secret() -> str:
-    return secrets.token_urlsafe(32)
-
-
-@dataclass(frozen=True)
-class StripeKeys:
-    """Test-mode keys made for the run: the sandbox accepts them, the app is given them."""
-
-    secret_key: str = field(default_factory=lambda: "sk_test_" + secrets.token_hex(12))
-    publishable_key: str = field(default_factory=lambda: "pk_test_" + secrets.token_hex(12))
-    webhook_secret: str = field(default_factory=lambda: "whsec_" + secrets.token_hex(16))
-
-
-def production_environment(
-    *,
-    database_url: str,
-    public_url: str,
-    sandbox_url: str,
-    certificates: Certificates,
-    smtp_port: int,
-    rate_limit_prefix: str,
-    stripe_keys: StripeKeys,
-) -> Environment:
-    """Everything the README's production section asks for, with secrets made for the run."""
-    env = Environment()
-    env.put("POSTERN_ENV", None, "production")
-    env.put("POSTERN_SECRET_KEY", "SECRET_KEY", _secret())
-    env.put("DATABASE_URL", "SQLALCHEMY_DATABASE_URI", _psycopg(database_url), database_url)
-    env.put("POSTERN_AUDIT_CHAIN_KEY", "AUDIT_CHAIN_KEY", _secret())
-    env.put("POSTERN_TRUSTED_HOSTS", "TRUSTED_HOSTS", [HOST], HOST)
-    env.put("POSTERN_PROXY_HOPS", "PROXY_HOPS", 1)
-    env.put("POSTERN_RATELIMIT_STORAGE_URI", "RATELIMIT_STORAGE_URI", REDIS_URL)
-    env.put("POSTERN_RATELIMIT_KEY_PREFIX", "RATELIMIT_KEY_PREFIX", rate_limit_prefix)
-    env.put("POSTERN_PUBLIC_BASE_URL", "PUBLIC_BASE_URL", public_url)
-    env.put("POSTERN_ORG_NAME", "ORG_NAME", "Postern Production-like Ltd")
-    env.put("STRIPE_SECRET_KEY", "STRIPE_SECRET_KEY", stripe_keys.secret_key)
-    env.put("STRIPE_PUBLISHABLE_KEY", "STRIPE_PUBLISHABLE_KEY", stripe_keys.publishable_key)
-    env.put("STRIPE_WEBHOOK_SECRET", "STRIPE_WEBHOOK_SECRET", stripe_keys.webhook_secret)
-    env.put("STRIPE_API_BASE", "STRIPE_API_BASE", sandbox_url)
-    env.put("STRIPE_JS_URL", "STRIPE_JS_URL", sandbox_url + "/v3/")
-    env.put("STRIPE_CA_BUNDLE", "STRIPE_CA_BUNDLE", str(certificates.ca_file))
-    env.put("POSTERN_LINK_SIGNING_KEYS", "LINK_SIGNING_KEYS", [k := _secret()], k)
-    env.put("POSTERN_IDENTITY_PEPPER", "IDENTITY_PEPPER", _secret())
-    data_key = f"run-{secrets.token_hex(3)}:" + base64.b64encode(os.urandom(32)).decode()
-    env.put("POSTERN_DATA_ENCRYPTION_KEYS", "DATA_ENCRYPTION_KEYS", data_key)
-    # The operator publishes its own notice; .test names resolve nowhere, as none is served here.
-    env.put("POSTERN_PRIVACY_NOTICE_URL", "PRIVACY_NOTICE_URL", "https://privacy.postern.test/")
-    env.put("POSTERN_DELIVERY_SMS_BACKEND", "DELIVERY_SMS_BACKEND", "disabled")
-    env.put("POSTERN_DELIVERY_EMAIL_BACKEND", "DELIVERY_EMAIL_BACKEND", "smtp")
-    env.put("SMTP_HOST", "SMTP_HOST", "127.0.0.1")
-    env.put("SMTP_PORT", "SMTP_PORT", smtp_port)
-    env.put("SMTP_STARTTLS", "SMTP_STARTTLS", False, "false")
-    env.put("SMTP_FROM", "SMTP_FROM", "Postern <no-reply@postern.test>")
-    env.put("POSTERN_LOG_LEVEL", "LOG_LEVEL", "INFO")
-    return env
-
-
-def _psycopg(url: str) -> str:
-    return "postgresql+psycopg://" + url.split("://", 1)[1]
 
 
 # --- processes -------------------------------------------------------------------------------
@@ -485,40 +320,6 @@ def _wait_ready(session: requests.Session, base: str, service: Service, timeout:
         wait_until(ready, timeout, f"{service.name} at {base}/readyz")
     except AssertionError as problem:
         raise AssertionError(f"{problem}; last: {last[0]}\n{service.tail()}") from None
-
-
-def render_proxy_config(directory: Path, values: dict[str, str]) -> Path:
-    """The shipped site template filled in by the README's own envsubst line, inside a main
-    configuration that keeps nginx's files in ``directory``."""
-    site = directory / "postern.conf"
-    rendered = subprocess.run(
-        ["bash", "-c", ENVSUBST],
-        cwd=ROOT,
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **values},
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=30,
-    ).stdout
-    unfilled = [
-        line for line in rendered.splitlines() if "${" in line and not line.lstrip().startswith("#")
-    ]
-    if unfilled:
-        raise AssertionError(f"proxy template values not given: {unfilled}")
-    site.write_text(rendered)
-    main = directory / "nginx.conf"
-    user = "user root root;\n" if os.geteuid() == 0 else ""
-    temp = "\n".join(
-        f"    {kind}_temp_path {directory / kind};"
-        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
-    main.write_text(
-        f"{user}worker_processes 1;\ndaemon off;\npid {directory / 'nginx.pid'};\n"
-        f"error_log {values['POSTERN_ACCESS_LOG'].rsplit('/', 1)[0]}/nginx-error.log warn;\n"
-        "events { worker_connections 512; }\n"
-        f"http {{\n{temp}\n    include {site};\n}}\n"
-    )
-    return main
 
 
 def start_stack(

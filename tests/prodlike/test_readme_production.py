@@ -10,16 +10,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.prodlike.stack import (
-    ENVSUBST,
-    GUNICORN,
-    MIGRATE,
-    PROXY_TEMPLATE,
-    WORKERS,
-    Certificates,
-    StripeKeys,
-    production_environment,
-)
+from tests.prodlike.certificates import Certificates
+from tests.prodlike.environment import StripeKeys, production_environment
+from tests.prodlike.proxy import ENVSUBST, PROXY_TEMPLATE
+from tests.prodlike.stack import GUNICORN, MIGRATE, WORKERS
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -1,0 +1,49 @@
+"""The production-like stack's TLS proxy: nginx running the shipped site template, filled in by
+the README's own envsubst line."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+PROXY_TEMPLATE = ROOT / "config" / "nginx" / "postern.conf.template"
+#: How the README fills in the proxy's site template (bash, with the POSTERN_* values exported).
+ENVSUBST = """envsubst "$(printf '${%s} ' ${!POSTERN_*})" < config/nginx/postern.conf.template"""
+
+
+def render_proxy_config(directory: Path, values: dict[str, str]) -> Path:
+    """The shipped site template filled in by the README's own envsubst line, inside a main
+    configuration that keeps nginx's files in ``directory``."""
+    site = directory / "postern.conf"
+    rendered = subprocess.run(
+        ["bash", "-c", ENVSUBST],
+        cwd=ROOT,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **values},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout
+    unfilled = [
+        line for line in rendered.splitlines() if "${" in line and not line.lstrip().startswith("#")
+    ]
+    if unfilled:
+        raise AssertionError(f"proxy template values not given: {unfilled}")
+    site.write_text(rendered)
+    main = directory / "nginx.conf"
+    user = "user root root;\n" if os.geteuid() == 0 else ""
+    temp = "\n".join(
+        f"    {kind}_temp_path {directory / kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    main.write_text(
+        f"{user}worker_processes 1;\ndaemon off;\npid {directory / 'nginx.pid'};\n"
+        f"error_log {values['POSTERN_ACCESS_LOG'].rsplit('/', 1)[0]}/nginx-error.log warn;\n"
+        "events { worker_connections 512; }\n"
+        f"http {{\n{temp}\n    include {site};\n}}\n"
+    )
+    return main
