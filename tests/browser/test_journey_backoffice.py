@@ -95,6 +95,7 @@ def ask_for_full_refund(page: Page) -> None:
 
 
 def test_refund_with_dual_control_reveal_and_both_exports(portal, actor):
+    from portal.reporting.export_format import neutralise
     from portal.security.pan import contains_pan
 
     reference = f"ACC-{secrets.token_hex(3).upper()}"
@@ -141,8 +142,9 @@ def test_refund_with_dual_control_reveal_and_both_exports(portal, actor):
     search_by_reference(officer, reference)
     text = downloaded(officer, officer.get_by_role("link", name="Download all matching rows (CSV)"))
     rows = list(csv.DictReader(io.StringIO(text)))
+    # A public id may start with "-", which the export neutralises like any formula trigger.
     assert [(r["request_id"], r["reference"], r["payment_status"]) for r in rows] == [
-        (public_id, reference, "succeeded")
+        (neutralise(public_id), reference, "succeeded")
     ]
     assert rows[0]["amount"] == "150.00" and "4242" in rows[0]["card"]
     assert not contains_pan(text) and CARD.replace(" ", "") not in text
