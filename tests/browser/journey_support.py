@@ -17,7 +17,6 @@ Helpers for what people do on the pages (sign in, go through the customer's step
 
 from __future__ import annotations
 
-import logging
 import re
 import secrets
 import threading
@@ -35,7 +34,13 @@ from sqlalchemy import select
 
 from tests.support.chromium import TIMEOUT_MS, BrowserProblems
 from tests.support.loopback import wait_until
-from tests.support.payments import WEBHOOK_SECRET, live_portal, sandbox_settings, webhook_worker
+from tests.support.payments import (
+    WEBHOOK_SECRET,
+    live_portal,
+    sandbox_settings,
+    webhook_worker,
+    worker_in_thread,
+)
 from tests.support.staff import DEFAULT_PASSWORD
 
 #: How long an outcome that travels through a worker (a webhook, an email) may take to show.
@@ -117,27 +122,11 @@ class Portal:
 def outbox_worker(app, poll_seconds: float = 0.05):
     """``flask outbox work``'s loop in a thread (as ``webhook_worker`` runs the webhook one)."""
     from portal.delivery.worker import run_once
-    from portal.workers import work_until_stopped
 
     stop = threading.Event()
-
-    def work():
-        with app.app_context():
-            work_until_stopped(
-                "outbox worker",
-                lambda: run_once(worker_id="test-outbox-thread", stop=stop),
-                stop,
-                poll_seconds,
-                logging.getLogger("postern.delivery.worker"),
-            )
-
-    thread = threading.Thread(target=work, daemon=True)
-    thread.start()
-    try:
+    batch = lambda: run_once(worker_id="test-outbox-thread", stop=stop)  # noqa: E731
+    with worker_in_thread(app, "outbox worker", batch, poll_seconds, stop):
         yield
-    finally:
-        stop.set()
-        thread.join(timeout=10)
 
 
 @contextmanager

@@ -248,25 +248,16 @@ def received(client, app, event: dict, **kwargs) -> str:
 
 
 @contextmanager
-def webhook_worker(app, poll_seconds: float = 0.05):
-    """``flask webhooks work``'s loop in a thread, for tests where Stripe's sandbox delivers
-    events on its own; stopped (after the batch in hand) when the block ends."""
+def worker_in_thread(app, name: str, run_batch, poll_seconds: float, stop: threading.Event):
+    """A worker's real loop (``portal.workers.work_until_stopped``) in a thread, running
+    ``run_batch``; stopped (after the batch in hand) when the block ends."""
     import logging
 
-    from portal.stripe_events.worker import run_once
     from portal.workers import work_until_stopped
-
-    stop = threading.Event()
 
     def work():
         with app.app_context():
-            work_until_stopped(
-                "webhook worker",
-                lambda: run_once(worker_id="test-webhook-thread"),
-                stop,
-                poll_seconds,
-                logging.getLogger("postern.payments.webhook_worker"),
-            )
+            work_until_stopped(name, run_batch, stop, poll_seconds, logging.getLogger(name))
 
     thread = threading.Thread(target=work, daemon=True)
     thread.start()
@@ -275,6 +266,17 @@ def webhook_worker(app, poll_seconds: float = 0.05):
     finally:
         stop.set()
         thread.join(timeout=10)
+
+
+@contextmanager
+def webhook_worker(app, poll_seconds: float = 0.05):
+    """``flask webhooks work``'s loop in a thread, for tests where Stripe's sandbox delivers
+    events on its own."""
+    from portal.stripe_events.worker import run_once
+
+    batch = lambda: run_once(worker_id="test-webhook-thread")  # noqa: E731
+    with worker_in_thread(app, "webhook worker", batch, poll_seconds, threading.Event()):
+        yield
 
 
 # --- a live portal, for the sandbox's webhooks and for browsers ----------------------------
