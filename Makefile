@@ -1,4 +1,4 @@
-.PHONY: run test lint format bench prodlike
+.PHONY: run test lint format bench prodlike mutation
 
 # Set up everything and start Postern on the embedded default (SQLite, Stripe sandbox, dev outbox).
 run:
@@ -27,3 +27,8 @@ prodlike:
 	scripts/bootstrap.sh requirements-dev.txt
 	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { echo "needs nginx: apt-get install nginx" >&2; exit 2; }
 	.venv/bin/python -m tests.prodlike
+
+# Mutation testing (mutmut) of the security-critical modules with their fast tests, then a score
+# per module; not part of `make test`. docs/mutation.md says what runs and what each survivor is.
+mutation:
+	scripts/mutation.sh

@@ -13,6 +13,8 @@ a fresh one). Tests and code may also pass a mapping ``{key_id: base64 or bytes}
 
 A malformed list stops the app from starting (``KeyringError``): encrypting with a short or
 mistyped key, or failing only when the first customer submits, is worse than not starting.
+Production also refuses a key that is well formed but not random (``weak_key_problems``: all
+zero, one byte repeated, few different bytes, a run, or text).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import binascii
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from config.secret_strength import random_bytes_problem
 
 KEY_BYTES = 32  # AES-256
 _KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,32}")
@@ -112,3 +116,13 @@ def parse_keyring(value: str | Mapping | None) -> Keyring:
         seen.add(key_id)
         keys.append((key_id, _decode_key(key_id, encoded)))
     return Keyring(tuple(keys))
+
+
+def weak_key_problems(keyring: Keyring) -> list[str]:
+    """Each key of ``keyring`` that does not look like 32 random bytes, in words; never a key."""
+    problems = []
+    for key_id, key in keyring.keys:
+        problem = random_bytes_problem(key)
+        if problem:
+            problems.append(f"data key {key_id!r} {problem}")
+    return problems

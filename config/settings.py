@@ -14,14 +14,20 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-from config.keyring import KeyringError, parse_keyring
+from config.keyring import Keyring, KeyringError, parse_keyring, weak_key_problems
 from config.privacy import DEV_PRIVACY_NOTICE_URL, PRIVACY_NOTICE_VERSION
+from config.production_rules import production_problems
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
 
 #: Prefix of every throwaway value; production refuses any setting that starts with it.
 THROWAWAY_PREFIX = "dev-only"
+
+#: The embedded development database. With POSTERN_ENV unset, Postern starts as development
+#: only on this one (or with no DATABASE_URL at all, which means this one): anything else may
+#: be a production database, which must never be served with development's public secrets.
+DEV_DATABASE_URL = f"sqlite:///{INSTANCE_DIR / 'postern.sqlite3'}"
 
 
 #: Development's fixed data-encryption key (the bytes of "dev-only postern data key !!!!!!").
@@ -99,6 +105,10 @@ class BaseConfig:
     LOGIN_LOCKOUT = timedelta(minutes=30)
     PASSWORD_MIN_LENGTH = 12
     MFA_ISSUER = "Postern"
+    #: Agents must prove a second factor too (every role that reads personal data, the audit
+    #: log or an export must, whatever this says). On in production: an agent's password
+    #: alone opens the console that creates payment links.
+    AGENT_MFA_REQUIRED = _env_bool("POSTERN_AGENT_MFA_REQUIRED", True)
 
     # Rate limits (Flask-Limiter). Memory by default; Redis in production. Each limit below can
     # be set from the environment as POSTERN_<NAME> (e.g. POSTERN_RATELIMIT_LOGIN_PER_IP="60
@@ -148,6 +158,12 @@ class BaseConfig:
     REAUTH_MAX_AGE = timedelta(minutes=5)
     #: Rows handled per transaction by `flask retention purge`.
     RETENTION_BATCH_SIZE = _env_int("POSTERN_RETENTION_BATCH_SIZE", 1000)
+    #: The login retention uses to trim the oldest audit rows: a member of the PostgreSQL role
+    #: postern_audit_maintainer, which the app's own role must not be (docs/audit-trail.md).
+    #: Empty: the main DATABASE_URL, which then needs that membership for the trim to work.
+    AUDIT_MAINTENANCE_DATABASE_URL = _normalise_database_url(
+        os.environ.get("POSTERN_AUDIT_MAINTENANCE_DATABASE_URL", "")
+    )
 
     # Delivery of links by SMS and email (portal/delivery): messages wait in an outbox table
     # and `flask outbox work` sends them, so creating a request never waits on a provider.
@@ -258,7 +274,7 @@ class DevelopmentConfig(BaseConfig):
     SECRET_KEY = os.environ.get("POSTERN_SECRET_KEY", f"{THROWAWAY_PREFIX}-secret-key")
     AUDIT_CHAIN_KEY = os.environ.get("POSTERN_AUDIT_CHAIN_KEY", f"{THROWAWAY_PREFIX}-audit-key")
     SQLALCHEMY_DATABASE_URI = _normalise_database_url(
-        os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'postern.sqlite3'}")
+        os.environ.get("DATABASE_URL", DEV_DATABASE_URL)
     )
     SESSION_COOKIE_SECURE = _env_bool("POSTERN_COOKIE_SECURE", False)
     FORCE_HTTPS = False
@@ -285,6 +301,8 @@ class DevelopmentConfig(BaseConfig):
     )
     PRIVACY_NOTICE_URL = os.environ.get("POSTERN_PRIVACY_NOTICE_URL", DEV_PRIVACY_NOTICE_URL)
     LOG_JSON = _env_bool("POSTERN_LOG_JSON", False)
+    #: Off so that `make run`'s demo agents sign in with a password alone; set it to try on.
+    AGENT_MFA_REQUIRED = _env_bool("POSTERN_AGENT_MFA_REQUIRED", False)
 
 
 class TestingConfig(DevelopmentConfig):
@@ -328,6 +346,12 @@ TESTING_DIFFERS_FROM_PRODUCTION: dict[str, str] = {
     "DELIVERY_EMAIL_BACKEND": "the development outbox; tests of SMTP set it to 'smtp'",
     "DEV_OUTBOX_ENABLED": "the page that shows what would have been sent; never in production",
     "SMTP_FROM": "a sender for the development outbox; production names its own",
+    "PUBLIC_BASE_URL": "links point at the local test server; production must name its own "
+    "https:// origin and refuses to start without one",
+    "RATELIMIT_STORAGE_URI": "one test process counts in memory (tests of Redis set it); "
+    "production refuses anything but Redis, shared by every worker",
+    "AGENT_MFA_REQUIRED": "most tests sign agents in with a password alone; tests of agent MFA "
+    "turn it on, and the production-like stack runs with it on",
 }
 
 
@@ -376,9 +400,14 @@ def data_key_problems(settings: dict, *, production: bool = False) -> list[str]:
     problems = []
     if production:
         dev_key = base64.b64decode(DEV_DATA_KEY_BASE64)
+        real = []
         for key_id, key in keyring.keys:
             if THROWAWAY_PREFIX in key_id or key == dev_key:
                 problems.append(f"data key {key_id!r} is the development-only key")
+            else:
+                real.append((key_id, key))
+        weak = weak_key_problems(Keyring(tuple(real)))
+        problems.extend(f"POSTERN_DATA_ENCRYPTION_KEYS: {problem}" for problem in weak)
     return problems
 
 
@@ -391,6 +420,9 @@ def _is_throwaway(value) -> bool:
 
 class ProductionConfig(BaseConfig):
     ENV_NAME = "production"
+    # No development defaults: unset, these are reported as such (config/production_rules.py).
+    PUBLIC_BASE_URL = os.environ.get("POSTERN_PUBLIC_BASE_URL", "")
+    RATELIMIT_STORAGE_URI = os.environ.get("POSTERN_RATELIMIT_STORAGE_URI", "")
     SECRET_KEY = os.environ.get("POSTERN_SECRET_KEY", "")
     AUDIT_CHAIN_KEY = os.environ.get("POSTERN_AUDIT_CHAIN_KEY", "")
     SQLALCHEMY_DATABASE_URI = _normalise_database_url(os.environ.get("DATABASE_URL", ""))
@@ -413,6 +445,7 @@ class ProductionConfig(BaseConfig):
             problems.append("session cookies must be Secure in production")
         problems.extend(delivery_problems(settings))
         problems.extend(data_key_problems(settings, production=True))
+        problems.extend(production_problems(settings, THROWAWAY_PREFIX))
         if problems:
             raise ConfigError("refusing to start: " + "; ".join(problems))
 
@@ -427,10 +460,37 @@ CONFIGS = {
 def config_class(env_name: str | None = None) -> type[BaseConfig]:
     """Return the settings class named by ``env_name`` or ``POSTERN_ENV``.
 
-    Raises ConfigError for an unknown name, rather than guessing.
+    Raises ConfigError for an unknown name, rather than guessing, and for an unset one unless
+    the database is the embedded development one (``unset_environment_problem``).
     """
-    name = env_name or os.environ.get("POSTERN_ENV", "development")
+    name = env_name or os.environ.get("POSTERN_ENV", "").strip()
+    if not name:
+        problem = unset_environment_problem(os.environ.get("DATABASE_URL"))
+        if problem:
+            raise ConfigError(f"refusing to start: {problem}")
+        name = "development"
     try:
         return CONFIGS[name]
     except KeyError:
         raise ConfigError(f"POSTERN_ENV={name!r} is not one of {sorted(CONFIGS)}") from None
+
+
+def unset_environment_problem(database_url: str | None) -> str | None:
+    """Why Postern must not start as development when POSTERN_ENV is unset, or None.
+
+    Development is assumed only with its own marker, the embedded SQLite database. Any other
+    DATABASE_URL may be production's: served as development, it would run on public secrets.
+    The message names the kind of database, never the URL (it may hold a password).
+    """
+    if not database_url or database_url.strip() == DEV_DATABASE_URL:
+        return None
+    scheme = database_url.partition(":")[0].partition("+")[0].lower()
+    kind = "a PostgreSQL database" if scheme.startswith("postgres") else f"a {scheme} database"
+    if not scheme.isalnum():
+        kind = "a database"
+    return (
+        f"POSTERN_ENV is not set and DATABASE_URL names {kind} other than the embedded "
+        "development one (instance/postern.sqlite3). Set POSTERN_ENV=production to serve it "
+        "(with its own secrets: README, Configuration), or POSTERN_ENV=development to develop "
+        "against it on purpose"
+    )

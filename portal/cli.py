@@ -7,11 +7,13 @@ import sys
 import click
 from flask import Flask
 from flask.cli import AppGroup
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal import audit
+from portal.audit import anchors
 from portal.audit.checkpoints import verify_audit_chain
 from portal.extensions import db
+from portal.models.audit import AuditEvent
 from portal.models.staff import StaffUser
 from portal.security.authz import Role, mfa_required
 from portal.security.passwords import PasswordPolicyError
@@ -113,6 +115,28 @@ def users_reset_mfa(username):
     click.echo(f"second factor removed for {user.username}")
 
 
+@users_cli.command("reset-password")
+@click.argument("username")
+@click.option(
+    "--lost-authenticator",
+    is_flag=True,
+    help="Also remove the second factor: they set up their authenticator again.",
+)
+def users_reset_password(username, lost_authenticator):
+    """Give an account a temporary password (printed once) that must be changed at its next
+    sign-in, after the second factor; all its sessions end."""
+    user = _user_or_exit(username)
+    reset = staff_accounts.reset_password(
+        user, lost_authenticator=lost_authenticator, actor=audit.CLI
+    )
+    db.session.commit()
+    click.echo(f"temporary password for {user.username}: {reset.temporary_password}")
+    click.echo(
+        f"{reset.sessions_ended} session(s) ended; they choose a new password at next sign-in"
+        + ("; second factor removed" if reset.second_factor_reset else "")
+    )
+
+
 @users_cli.command("list")
 def users_list():
     """List staff accounts (no secrets)."""
@@ -127,12 +151,65 @@ def users_list():
 
 @audit_cli.command("verify")
 def audit_verify():
-    """Walk the audit chain; exit 1 naming the first row that was edited, inserted or deleted."""
+    """Walk the audit chain and compare its end with the last anchor; anchor it if all is well.
+
+    Exits 1 naming the first row that was edited, inserted or deleted, or saying that the
+    newest rows were deleted (the chain ends before the last anchor) or the anchor is forged.
+    """
+    tail = anchors.check_tail()  # before the walk: a new anchor must never hide a truncation
     # From the retention checkpoint, if retention has deleted the oldest rows.
     result = verify_audit_chain()
-    click.echo(result.describe())
+    if not tail.ok:
+        click.echo(tail.describe())
+        if result.ok:
+            click.echo(
+                f"the {result.rows_checked} rows still there link up among themselves, but the "
+                "chain is not intact"
+            )
     if not result.ok:
+        click.echo(result.describe())
+    if not (tail.ok and result.ok):
+        click.echo("no new anchor written; tell your security lead (docs/audit-trail.md)")
         sys.exit(1)
+    click.echo(result.describe())
+    _echo_anchor(result.last_seq)
+
+
+@audit_cli.command("anchor")
+def audit_anchor():
+    """Anchor the audit chain's end (cron it): checks the rows added since the last anchor
+    (the whole chain the first time), then records the newest row's seq and hash, signed, in
+    the database and the JSON log. Exits 1, anchoring nothing, if the chain is damaged."""
+    tail = anchors.check_tail()
+    if not tail.ok:
+        click.echo(tail.describe())
+        click.echo("no new anchor written; run flask audit verify")
+        sys.exit(1)
+    anchored_row_gone = tail.anchor is not None and tail.anchor.seq < _first_seq()
+    if tail.anchor is None or anchored_row_gone:
+        result = verify_audit_chain()
+    else:
+        result = anchors.verify_since_anchor(tail.anchor)
+    if not result.ok:
+        click.echo(result.describe())
+        click.echo("no new anchor written; run flask audit verify")
+        sys.exit(1)
+    _echo_anchor(result.last_seq)
+
+
+def _first_seq() -> int:
+    return db.session.execute(select(func.min(AuditEvent.seq))).scalar() or 0
+
+
+def _echo_anchor(verified_up_to: int | None) -> None:
+    anchor = anchors.write_anchor(verified_up_to) if verified_up_to else None
+    if anchor is None:
+        click.echo("nothing to anchor: the audit trail is empty")
+    else:
+        click.echo(
+            f"anchored at seq {anchor.seq} ({anchor.row_hash[:16]}...) at "
+            f"{anchors.when(anchor.anchored_at)}"
+        )
 
 
 def register(app: Flask) -> None:

@@ -88,9 +88,15 @@ def _save_credentials(credentials: dict) -> None:
 
 @demo_cli.command("seed")
 def seed():
-    """Create one demo account per role (idempotent) and print how to log in."""
+    """Create one demo account per role (idempotent) and print how to log in.
+
+    Every account whose role needs a second factor (``mfa_required``: every role that reads
+    beyond its own requests, and agents when AGENT_MFA_REQUIRED is on) is enrolled in TOTP,
+    including one seeded before its role needed it, so each can sign in straight away.
+    """
     _refuse_in_production()
     credentials = _load_credentials()
+    enrolled: dict[str, str | None] = {}
     for username, name, role, team in DEMO_STAFF:
         user = db.session.execute(
             select(StaffUser).where(StaffUser.username == username)
@@ -100,12 +106,20 @@ def seed():
             user = accounts.create_staff(
                 username, password, role, display_name=name, team=team, actor=audit.CLI
             )
-            entry = {"password": password, "role": role}
-            if mfa_required(role):
-                user.totp_secret = mfa.new_secret()
-                user.mfa_enabled = True
-                entry["totp_secret"] = user.totp_secret
-            credentials[username] = entry
+            credentials[username] = {"password": password, "role": role}
+        if mfa_required(user.role) and not user.mfa_enabled:
+            user.totp_secret = mfa.new_secret()
+            user.mfa_enabled = True
+            audit.record(
+                "auth.mfa_enrolled",
+                target_type="staff_user",
+                target_id=user.id,
+                details={"by": "demo seed"},
+                actor=audit.CLI,
+            )
+            credentials.setdefault(username, {"role": role})["totp_secret"] = user.totp_secret
+        # The secret it signs in with now (a person may have re-enrolled it by hand since).
+        enrolled[username] = user.totp_secret if user.mfa_enabled else None
     db.session.commit()
     _save_credentials(credentials)
     click.echo(
@@ -114,10 +128,13 @@ def seed():
     for username, _name, role, _team in DEMO_STAFF:
         entry = credentials.get(username, {})
         line = f"  {role:11} {username:12} password: {entry.get('password', '(set before)')}"
-        if entry.get("totp_secret"):
+        if entry.get("totp_secret") and entry["totp_secret"] == enrolled.get(username):
             line += (
-                f"  MFA: on, TOTP secret {entry['totp_secret']} (or: flask demo code {username})"
+                f"  MFA: on, TOTP secret {entry['totp_secret']} "
+                f"(current code: .venv/bin/flask demo code {username})"
             )
+        elif enrolled.get(username):
+            line += "  MFA: on (enrolled by hand: the code is on your authenticator)"
         else:
             line += "  MFA: off (optional; enrol under Account)"
         click.echo(line)

@@ -49,6 +49,11 @@ CSRF_MESSAGE = (
     "This form has expired",
     "For your security, forms expire. Go back, reload the page, and send it again.",
 )
+#: A Host header that POSTERN_TRUSTED_HOSTS does not list: a mistyped or forged address.
+UNTRUSTED_HOST_MESSAGE = (
+    "This web address is not one we answer to",
+    "Check the address you typed, or open the link you were sent again.",
+)
 
 # After a form was sent, what it asked for may already be saved, so these words never say
 # "nothing was lost". A customer's page shows where things stand when the form is sent again
@@ -146,6 +151,17 @@ def render_error(status: int, title: str | None = None, detail: str | None = Non
     return page, status
 
 
+def _untrusted_host():
+    """400 for a Host that TRUSTED_HOSTS does not list, on every route (the probes, which
+    answer any Host, never get here: portal/health.py). Flask refused the Host before it could
+    build a URL, so no template can draw (they build links to static files): JSON where the
+    site speaks JSON, else the fixed page. Both need only the path and headers, never the Host."""
+    title, detail = UNTRUSTED_HOST_MESSAGE
+    if wants_json():
+        return jsonify(error=400, message=title), 400
+    return _plain_page(400, title, detail)
+
+
 def is_read_only(error: DBAPIError) -> bool:
     """The database refused a write because it is read-only, not because the write was wrong."""
     driver_error = error.orig
@@ -167,8 +183,7 @@ def init_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
         if isinstance(error, SecurityError):
-            # An untrusted Host fails before Flask can build any URL, so no template can draw.
-            return _plain_page(400, *MESSAGES[400])
+            return _untrusted_host()
         return render_error(error.code or 500)
 
     @app.errorhandler(InternalServerError)

@@ -41,8 +41,9 @@ cat <<MSG
 
 Postern is starting on the embedded default (SQLite, Stripe sandbox, development outbox).
   Open:           http://$host:$port/login
-  Sign in with:   one of the accounts above (back office and admin need the TOTP code:
-                  .venv/bin/flask demo code office.olu)
+  Sign in with:   one of the accounts above. Every account with "MFA: on" asks for a code
+                  after the password: add its TOTP secret to an authenticator app, or print
+                  the current code with  .venv/bin/flask demo code office.olu  (any username)
   Stripe sandbox: http://$host:$sandbox_port  (log: instance/stripe-sandbox.log)
 Press Ctrl-C to stop.
 

@@ -14,7 +14,14 @@ import pytest
 from flask_migrate import upgrade
 from hypothesis import settings
 
-from tests.support.artifacts import ARTIFACTS, suite_log_path, unmasked_card_numbers_in_logs
+from tests.support.artifacts import (
+    ARTIFACTS,
+    dump_path,
+    keep_rows_for_scan,
+    pg_dump,
+    suite_log_path,
+    unmasked_card_numbers_in_logs,
+)
 from tests.support.database import database_url_for, empty_all_tables, reset_schema
 from tests.support.staff import create_staff_account
 from tests.support.web import signed_in
@@ -62,6 +69,7 @@ def app_factory(database_url):
 
         with built[0].app_context():
             db.session.remove()
+            keep_rows_for_scan(db)  # for the end-of-run dump scan (PostgreSQL)
             empty_all_tables(db)
             db.engine.dispose()
         for other in built[1:]:
@@ -144,6 +152,7 @@ def pytest_sessionstart(session):
     from portal.observability.logging import build_handler
 
     ARTIFACTS.mkdir(exist_ok=True)
+    dump_path().unlink(missing_ok=True)  # a dump is scanned only by the run that made it
     stream = suite_log_path().open("w", encoding="utf-8")
     handler = build_handler(True, stream=stream)
     handler.setLevel(logging.DEBUG)
@@ -156,7 +165,7 @@ def pytest_sessionstart(session):
 
 def pytest_sessionfinish(session, exitstatus):
     """Fail the run if any log line of it (this process's tee, and the reliability tests'
-    server logs) holds an unmasked card number."""
+    server logs) or, on PostgreSQL, the dump of its database holds a card number."""
     import logging
 
     handler, stream = getattr(session.config, "_postern_suite_log", (None, None))
@@ -164,7 +173,11 @@ def pytest_sessionfinish(session, exitstatus):
         for name in ("", "postern", "portal", "gunicorn.error", "werkzeug"):
             logging.getLogger(name).removeHandler(handler)
         stream.close()
+    if os.environ.get("TEST_DATABASE_URL", "").startswith("postgres"):
+        # Every row any test stored (kept by ``keep_rows_for_scan``), dumped and scanned too.
+        dump_path().parent.mkdir(parents=True, exist_ok=True)
+        dump_path().write_text(pg_dump(os.environ["TEST_DATABASE_URL"]), encoding="utf-8")
     found = unmasked_card_numbers_in_logs()
     if found:
-        print("\nUNMASKED CARD NUMBERS IN LOGS:\n" + "\n".join(found[:20]))
+        print("\nUNMASKED CARD NUMBERS IN LOGS OR THE DATABASE DUMP:\n" + "\n".join(found[:20]))
         session.exitstatus = 1

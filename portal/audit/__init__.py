@@ -2,8 +2,10 @@
 
 ``actors`` names who acted (passed in by every caller, never looked up), ``service`` appends
 rows (``record``; ``record_for`` one capture request), ``chain`` hashes and verifies them,
-``chain_status`` says whether the chain verifies now (cheaply, for every back-office page), and
-``checkpoints`` lets retention delete the oldest rows while the rest still verify.
+``chain_status`` says whether the chain verifies now (cheaply, for every back-office page),
+``anchors`` records where the chain ended so that rows deleted from its end are noticed,
+``checkpoints`` lets retention delete the oldest rows while the rest still verify, and
+``maintenance`` is the one way to delete rows at all (as the PostgreSQL maintainer role).
 """
 
 from portal.audit.actors import (

@@ -48,6 +48,8 @@ class VerifyResult:
     rows_checked: int
     first_bad_seq: int | None = None
     problem: str | None = None
+    #: The seq of the last row verified (None if none was): where an anchor may be written.
+    last_seq: int | None = None
 
     def describe(self) -> str:
         if self.ok:
@@ -87,4 +89,4 @@ def verify_chain(rows: Iterable[AuditEvent], key: bytes, start_seq: int = 1) -> 
                 "content does not match its hash (the row was edited, or inserted by hand)",
             )
         expected_seq, expected_prev, checked = row.seq + 1, row.row_hash, checked + 1
-    return VerifyResult(True, checked)
+    return VerifyResult(True, checked, last_seq=expected_seq - 1 if checked else None)

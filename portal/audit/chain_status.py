@@ -5,17 +5,20 @@ Hashing every row costs about 1.5-2 s per 100,000 rows on one core (measured by
 large. So each app process walks the chain a slice at a time and remembers how far it got (the
 last verified row's seq and hash, the first row, the count). On each view it:
 
-1. checks that what it verified is still there: the first and last verified rows unchanged
+1. compares the chain's end with the newest anchor (``portal.audit.anchors``): rows deleted
+   from the end leave a chain that still verifies, but ends before the anchored row;
+2. checks that what it verified is still there: the first and last verified rows unchanged
    (hash recomputed) and as many rows up to the last as before, so a deleted row shows at once;
-2. verifies up to ``BACKOFFICE_AUDIT_VERIFY_BUDGET`` rows after the last one (the first new
+3. verifies up to ``BACKOFFICE_AUDIT_VERIFY_BUDGET`` rows after the last one (the first new
    row must link to the remembered hash); a walk not yet at the end says how far it got;
-3. when its last complete walk started more than ``BACKOFFICE_AUDIT_FULL_VERIFY_SECONDS`` ago,
+4. when its last complete walk started more than ``BACKOFFICE_AUDIT_FULL_VERIFY_SECONDS`` ago,
    spends what is left of the budget on a fresh walk from the start, which is what catches a
    row edited in the middle of the part already verified.
 
-``flask audit verify`` still walks everything in one go. The chain may start after seq 1 once
-retention deleted its oldest rows: it must then start exactly at the row retention's newest
-checkpoint names, and that checkpoint's seal must be genuine (``portal.audit.checkpoints``).
+``flask audit verify`` still walks everything in one go (and writes the anchors). The chain
+may start after seq 1 once retention deleted its oldest rows: it must then start exactly at the
+row retention's newest checkpoint names, and that checkpoint's seal must be genuine
+(``portal.audit.checkpoints``).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy import func, select
 
+from portal.audit import anchors
 from portal.audit.chain import VerifyResult, compute_hash, verify_chain
 from portal.audit.checkpoints import latest_checkpoint, seal_of
 from portal.audit.service import chain_key
@@ -61,6 +65,16 @@ class ChainStatus:
     #: When the last complete walk from the start of the chain began (None: none yet).
     last_full_walk: datetime | None
     starts_at_checkpoint: bool = False
+    #: The newest anchor of the chain's end, once the verified rows reach it: "verifies up to
+    #: checkpoint ``anchor_seq`` at ``anchor_at``".
+    anchor_seq: int | None = None
+    anchor_at: datetime | None = None
+    #: "truncated", "rewritten" or "forged" when the chain's end disagrees with the newest
+    #: anchor (``problem`` says how, and ``anchor_*`` name that anchor); None otherwise.
+    damage: str | None = None
+    #: When truncated: the seq the chain now ends at, and how many rows are missing at least.
+    chain_end: int | None = None
+    missing: int | None = None
 
 
 @dataclass(frozen=True)
@@ -79,9 +93,11 @@ class _Walk:
 
 
 class _Broken(Exception):
-    def __init__(self, seq: int | None, problem: str):
+    def __init__(self, seq: int | None, problem: str, tail: dict | None = None):
         super().__init__(problem)
         self.result = VerifyResult(False, 0, seq, problem)
+        #: ChainStatus fields describing a disagreement with the newest anchor.
+        self.tail = tail or {}
 
 
 def _row(seq: int):
@@ -250,14 +266,22 @@ def current_status(now: datetime | None = None) -> ChainStatus:
     with state["lock"]:
         started = time.perf_counter()
         try:
+            tail = anchors.check_tail()
+            if not tail.ok:
+                raise _Broken(tail.seq, tail.problem or "", _damage(tail))
             walk, checked, caught_up = _check(state, chain_key(), now, budget, full_every)
             remaining = 0 if caught_up else _remaining(walk)
+            reached = _reached(tail.anchor, walk)
         except _Broken as broken:
             state["walk"] = state["rewalk"] = None  # start again from scratch next time
             result = broken.result
             log.warning(
                 "audit chain does not verify",
-                extra={"first_bad_seq": result.first_bad_seq, "problem": result.problem},
+                extra={
+                    "first_bad_seq": result.first_bad_seq,
+                    "problem": result.problem,
+                    "damage": broken.tail.get("damage"),
+                },
             )
             return ChainStatus(
                 ok=False,
@@ -269,6 +293,7 @@ def current_status(now: datetime | None = None) -> ChainStatus:
                 checked_now=0,
                 elapsed_ms=(time.perf_counter() - started) * 1000,
                 last_full_walk=None,
+                **broken.tail,
             )
         finally:
             db.session.rollback()  # end the read transaction the walk opened
@@ -283,4 +308,25 @@ def current_status(now: datetime | None = None) -> ChainStatus:
         elapsed_ms=(time.perf_counter() - started) * 1000,
         last_full_walk=walk.complete_from,
         starts_at_checkpoint=walk.from_checkpoint,
+        **reached,
     )
+
+
+def _damage(tail: anchors.TailVerdict) -> dict:
+    """ChainStatus fields for a chain's end that disagrees with the newest anchor."""
+    fields = {
+        "damage": tail.kind,
+        "anchor_seq": tail.anchor.seq,
+        "anchor_at": tail.anchor.anchored_at,
+        "missing": tail.missing,
+    }
+    if tail.missing is not None:
+        fields["chain_end"] = tail.anchor.seq - tail.missing
+    return fields
+
+
+def _reached(anchor, walk: _Walk) -> dict:
+    """The anchor to name as verified, if the walk has verified up to (or past) its row."""
+    if anchor is None or walk.last_seq < anchor.seq:
+        return {}
+    return {"anchor_seq": anchor.seq, "anchor_at": anchor.anchored_at}

@@ -8,9 +8,11 @@ exactly the one named, so rows deleted by anyone else (at the start, in the midd
 end) are still detected, and a hand-made checkpoint does not verify.
 
 On PostgreSQL ``audit_events`` refuses DELETE unless the transaction has set
-``postern.audit_maintenance = 'on'`` (migration 0001); only ``trim_batch`` sets it, with SET
-LOCAL, so it ends with that batch's transaction. The newest audit row is never deleted: the
-next row appended links to it.
+``postern.audit_maintenance = 'on'`` as a member of the role ``postern_audit_maintainer``
+(migration 0012); only ``trim_batch`` does, through ``portal.audit.maintenance`` (on the
+retention job's own login when ``AUDIT_MAINTENANCE_DATABASE_URL`` is set), and only for that
+batch's transaction. The newest audit row is never deleted: the next row appended links to it,
+and the anchors of the chain's end (``portal.audit.anchors``) name it.
 """
 
 from __future__ import annotations
@@ -22,13 +24,13 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, text
 
 from portal.audit.chain import VerifyResult, verify_chain
+from portal.audit.maintenance import enter_maintenance, is_postgresql, maintenance_session
 from portal.audit.service import chain_key
 from portal.extensions import db
-from portal.models.audit import AuditEvent
+from portal.models.audit import AuditAnchor, AuditEvent
 from portal.models.retention import AuditCheckpoint
 from portal.models.types import utcnow
 
-_MAINTENANCE = text("SET LOCAL postern.audit_maintenance = 'on'")
 _LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 #: An arbitrary constant naming "retention is trimming the audit chain" among advisory locks.
 TRIM_LOCK_KEY = 7_406_301_102
@@ -39,19 +41,21 @@ def seal_of(first_seq: int, first_row_hash: str, rows_deleted: int, created_at: 
     return hmac.new(chain_key(), message, hashlib.sha256).hexdigest()
 
 
-def latest_checkpoint() -> AuditCheckpoint | None:
-    return db.session.execute(
-        select(AuditCheckpoint).order_by(AuditCheckpoint.first_seq.desc()).limit(1)
-    ).scalar_one_or_none()
+def latest_checkpoint(session=None) -> AuditCheckpoint | None:
+    return (
+        (session or db.session)
+        .execute(select(AuditCheckpoint).order_by(AuditCheckpoint.first_seq.desc()).limit(1))
+        .scalar_one_or_none()
+    )
 
 
-def _due_prefix(cutoff: datetime, batch_size: int) -> int | None:
+def _due_prefix(session, cutoff: datetime, batch_size: int) -> int | None:
     """The seq of the last row of the oldest run of rows older than ``cutoff`` (at most
     ``batch_size`` rows, never the newest row), or None if the oldest row is not due."""
-    newest = db.session.execute(select(func.max(AuditEvent.seq))).scalar()
+    newest = session.execute(select(func.max(AuditEvent.seq))).scalar()
     if newest is None:
         return None
-    rows = db.session.execute(
+    rows = session.execute(
         select(AuditEvent.seq, AuditEvent.occurred_at).order_by(AuditEvent.seq).limit(batch_size)
     ).all()
     last = None
@@ -78,30 +82,42 @@ def count_due(cutoff: datetime) -> int:
 
 def trim_batch(cutoff: datetime, batch_size: int) -> int:
     """Delete up to ``batch_size`` of the oldest rows older than ``cutoff`` and checkpoint the
-    first row kept, in one transaction. Returns how many rows went. COMMITS."""
-    postgres = db.session.get_bind().dialect.name == "postgresql"
-    if postgres:
-        db.session.execute(_LOCK, {"key": TRIM_LOCK_KEY})  # one trimmer at a time
-    last = _due_prefix(cutoff, batch_size)
+    first row kept, in one transaction. Returns how many rows went. COMMITS.
+
+    Raises ``MaintenanceRefused`` if the database login may not delete audit rows."""
+    with maintenance_session() as session:
+        return _trim(session, cutoff, batch_size)
+
+
+def _trim(session, cutoff: datetime, batch_size: int) -> int:
+    enter_maintenance(session)  # first: a login without the role reads nothing either
+    if is_postgresql(session):
+        session.execute(_LOCK, {"key": TRIM_LOCK_KEY})  # one trimmer at a time
+    last = _due_prefix(session, cutoff, batch_size)
     if last is None:
-        db.session.rollback()
+        session.rollback()
         return 0
-    if postgres:
-        db.session.execute(_MAINTENANCE)
-    deleted = db.session.execute(
+    deleted = session.execute(
         delete(AuditEvent)
         .where(AuditEvent.seq <= last)
         .execution_options(synchronize_session=False)
     ).rowcount
-    first = db.session.execute(
+    first = session.execute(
         select(AuditEvent.seq, AuditEvent.row_hash)
         .where(AuditEvent.seq > last)
         .order_by(AuditEvent.seq)
         .limit(1)
     ).one()
+    # Anchors of rows now gone name nothing left to compare; the newest anchor always stays.
+    newest_anchor = select(func.max(AuditAnchor.id)).scalar_subquery()
+    session.execute(
+        delete(AuditAnchor)
+        .where(AuditAnchor.seq < first.seq, AuditAnchor.id != newest_anchor)
+        .execution_options(synchronize_session=False)
+    )
     now = utcnow()
-    db.session.execute(delete(AuditCheckpoint).where(AuditCheckpoint.first_seq <= first.seq))
-    db.session.add(
+    session.execute(delete(AuditCheckpoint).where(AuditCheckpoint.first_seq <= first.seq))
+    session.add(
         AuditCheckpoint(
             first_seq=first.seq,
             first_row_hash=first.row_hash,
@@ -110,7 +126,7 @@ def trim_batch(cutoff: datetime, batch_size: int) -> int:
             seal=seal_of(first.seq, first.row_hash, deleted, now),
         )
     )
-    db.session.commit()
+    session.commit()
     return deleted
 
 

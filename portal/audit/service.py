@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from portal.audit.actors import Actor
 from portal.audit.chain import compute_hash
+from portal.card_numbers import mask_pans
 from portal.extensions import db
 from portal.models.audit import GENESIS_HASH, AuditEvent
 from portal.models.capture import CaptureRequest
@@ -69,8 +70,8 @@ def record(
             target_id=None if target_id is None else str(target_id),
             outcome=outcome,
             ip=actor.origin.ip,
-            user_agent=actor.origin.user_agent,
-            details=details or {},
+            user_agent=_masked(actor.origin.user_agent),
+            details=_masked(details or {}),
         )
         event.row_hash = compute_hash(event, chain_key())
         if known or _is_postgresql(session):
@@ -88,6 +89,22 @@ def record(
         session.info[_TAIL] = (_innermost_transaction(session), event.seq, event.row_hash)
         return event
     raise RuntimeError("unreachable")  # pragma: no cover
+
+
+def _masked(value: Any) -> Any:
+    """``value`` with every card number in its text masked, through dicts and lists.
+
+    Details hold ids, counts and reason codes, and the client's User-Agent is masked where it is
+    read (``portal.security.actors``); but a row cannot be taken out of the chain once written,
+    so whatever a caller passes, no card number reaches it.
+    """
+    if isinstance(value, str):
+        return mask_pans(value)
+    if isinstance(value, dict):
+        return {key: _masked(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(item) for item in value]
+    return value
 
 
 def record_for(

@@ -41,6 +41,10 @@ TIMEOUT_MESSAGES = {
     "password_changed": "Your password was changed, so this session ended. Sign in again.",
     "account_disabled": "This account has been disabled.",
     "mfa_timeout": "The sign-in took too long. Please start again.",
+    "password_reset": (
+        "An administrator reset your password, so this session ended. Sign in with the "
+        "temporary password they gave you."
+    ),
 }
 
 
@@ -233,9 +237,15 @@ def mfa_setup():
             "auth/mfa_setup.html",
             form=form,
             secret=user.totp_secret,
+            required=mfa_required(user.role),
             error="That code is not right. Check the time on your phone and try the next code.",
         ), 400
-    return render_template("auth/mfa_setup.html", form=form, secret=user.totp_secret)
+    return render_template(
+        "auth/mfa_setup.html",
+        form=form,
+        secret=user.totp_secret,
+        required=mfa_required(user.role),
+    )
 
 
 @bp.get("/account/mfa/qr.svg")
@@ -270,6 +280,7 @@ def change_password():
         staff_login.record_failure(user, "password_change", origin=client_origin())
         form.current_password.errors.append("Your current password is not right.")
         return render_template("auth/change_password.html", form=form), 400
+    was_temporary = user.password_must_change
     try:
         staff_login.set_password(user, form.new_password.data)
     except PasswordPolicyError as problem:
@@ -284,5 +295,8 @@ def change_password():
         actor=signed_in_actor(),
     )
     db.session.commit()
+    if was_temporary:
+        flash("Your new password is set. Use it from now on.", "success")
+        return redirect(home_for(user))
     flash("Your password has been changed. Any other sessions have been signed out.", "success")
     return redirect(url_for("auth.account"))

@@ -188,3 +188,10 @@ class StaffUpdateForm(FlaskForm):
         validators=[Optional(), Length(max=80), NoCardNumbers()],
         render_kw=_TEXT,
     )
+
+
+class StaffPasswordResetForm(FlaskForm):
+    lost_authenticator = BooleanField(
+        "They have lost their authenticator app too (remove their two-step verification: they "
+        "set it up again when they sign in)"
+    )

@@ -1,6 +1,7 @@
 """Captured personal data in the back office: masked by default, one field revealed at a
 time with a reason; and data-subject requests (an access export, erasure). Thin views over
-``portal.data_subject``; every value shown or exported is audited before it leaves."""
+``portal.data_subject``; every value shown or exported is audited before it leaves, and only
+after the staff member has confirmed it is them (``backoffice.reauth``), as for a refund."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from flask import Response, abort, flash, g, redirect, render_template, request,
 from wtforms.fields.choices import SelectChoice
 
 from portal.backoffice.action_forms import EraseForm, ExportForm, RevealForm
-from portal.backoffice.reauth import needs_reauth, recently_reauthenticated
+from portal.backoffice.reauth import ask_for_reauth, needs_reauth, recently_reauthenticated
 from portal.backoffice.views import bp
 from portal.data_subject import export, service
 from portal.delivery.outbox import delivery_summary
@@ -56,6 +57,7 @@ def _render_data(capture_request, form, *, revealed=None, error=None, status=200
         fields=fields,
         form=form,
         can_reveal=has_permission(g.staff_user.role, Permission.DATA_REVEAL),
+        reauthenticated=recently_reauthenticated(),
         revealed=revealed,
         error=error,
     ), status
@@ -77,12 +79,23 @@ def reveal_value(public_id: str):
     form = _reveal_form(capture_request, _fields(capture_request))
     if not form.validate_on_submit():
         return _render_data(capture_request, form, status=400)
+    back = url_for("backoffice.captured_data", public_id=public_id)
+    stop = needs_reauth(back)
+    if stop is not None:
+        return stop
     name = form.field.data
     try:
         values = personal_data.reveal(
-            capture_request, form.reason.data, signed_in_actor(), field=name
+            capture_request,
+            form.reason.data,
+            signed_in_actor(),
+            reauthenticated_at=g.staff_session.reauthenticated_at,
+            field=name,
         )
         db.session.commit()  # the audit row exists before the value leaves
+    except personal_data.ReauthRequired:  # it lapsed between the check above and the service's
+        db.session.rollback()
+        return ask_for_reauth(back)
     except personal_data.ValueUnreadable as problem:
         db.session.commit()  # nothing was revealed, but the attempt stays on record
         return _render_data(capture_request, form, error=str(problem), status=409)
@@ -136,9 +149,21 @@ def data_export(public_id: str):
     form = ExportForm()
     if not form.validate_on_submit():
         return _render_request(capture_request, export_form=form, status=400)
+    back = url_for("backoffice.data_request", public_id=public_id)
+    stop = needs_reauth(back)
+    if stop is not None:
+        return stop
     try:
-        document = export.export_request(capture_request, form.reason.data, signed_in_actor())
+        document = export.export_request(
+            capture_request,
+            form.reason.data,
+            signed_in_actor(),
+            reauthenticated_at=g.staff_session.reauthenticated_at,
+        )
         db.session.commit()
+    except personal_data.ReauthRequired:  # it lapsed between the check above and the service's
+        db.session.rollback()
+        return ask_for_reauth(back)
     except personal_data.ValueUnreadable as problem:
         db.session.commit()  # nothing is handed out, but the attempt stays on record
         return _render_request(capture_request, export_form=form, error=str(problem), status=409)

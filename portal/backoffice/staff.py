@@ -1,13 +1,19 @@
 """Staff management for administrators: create accounts, change role and team, disable and
-re-enable, reset the second factor. Every change needs a recent re-authentication and is
-audited by ``portal.staff.accounts``, which also refuses changes to one's own account."""
+re-enable, reset the second factor or the password. Every change needs a recent
+re-authentication and is audited by ``portal.staff.accounts``, which also refuses changes to
+one's own account."""
 
 from __future__ import annotations
 
 from flask import abort, flash, g, redirect, render_template, url_for
 from sqlalchemy import select
 
-from portal.backoffice.action_forms import ActionForm, StaffCreateForm, StaffUpdateForm
+from portal.backoffice.action_forms import (
+    ActionForm,
+    StaffCreateForm,
+    StaffPasswordResetForm,
+    StaffUpdateForm,
+)
 from portal.backoffice.reauth import needs_reauth, recently_reauthenticated
 from portal.backoffice.views import bp
 from portal.extensions import db
@@ -84,6 +90,7 @@ def staff_detail(staff_id: int):
         user=user,
         form=form,
         action_form=ActionForm(),
+        reset_form=StaffPasswordResetForm(),
         is_self=user.id == g.staff_user.id,
         reauthenticated=recently_reauthenticated(),
     )
@@ -160,3 +167,33 @@ def staff_reset_mfa(staff_id: int):
         )
 
     return _change(staff_id, change)
+
+
+@bp.post("/staff/<int:staff_id>/reset-password")
+@requires(Permission.STAFF_MANAGE)
+def staff_reset_password(staff_id: int):
+    """Give the account a temporary password and show it to the administrator, once, on this
+    response (never in a flash message: those travel in the session cookie)."""
+    user = _user_or_404(staff_id)
+    back = url_for("backoffice.staff_detail", staff_id=user.id)
+    form = StaffPasswordResetForm()
+    if not form.validate_on_submit():
+        abort(400)
+    stop = needs_reauth(back)
+    if stop is not None:
+        return stop
+    try:
+        reset = accounts.reset_password(
+            user, lost_authenticator=form.lost_authenticator.data, actor=signed_in_actor()
+        )
+        db.session.commit()
+    except ValueError as problem:
+        db.session.rollback()
+        flash(str(problem), "error")
+        return redirect(back, code=303)
+    return render_template(
+        "backoffice/staff_password_reset.html",
+        user=user,
+        reset=reset,
+        enrols_again=reset.second_factor_reset and mfa_required(user.role),
+    )

@@ -22,6 +22,7 @@ from flask_limiter.util import get_remote_address
 from portal.capture import data_step, identity
 from portal.capture.kinds import BOTH, DATA_KINDS
 from portal.capture.states import NOT_YET_VERIFIED
+from portal.card_numbers import contains_pan
 from portal.customer.views import (
     PAYMENT_ENDPOINT,
     bound_access,
@@ -34,7 +35,6 @@ from portal.extensions import db, limiter
 from portal.money import format_known_amount
 from portal.personal_data import service as data_service
 from portal.security.actors import customer_actor
-from portal.security.pan import contains_pan
 
 log = logging.getLogger("postern.customer.data")
 
@@ -93,9 +93,17 @@ def details(token: str):
     status = 200
     if form.validate_on_submit():
         cleaned, shown = form.cleaned(), form.notice_version.data
-        return _decide(
-            token, capture, lambda: data_step.send(capture, cleaned, shown, customer_actor())
-        )
+        try:
+            return _decide(
+                token, capture, lambda: data_step.send(capture, cleaned, shown, customer_actor())
+            )
+        except data_service.DataCaptureError as problem:
+            # The form and the service check with the same rules (``validate_value``), so this
+            # is not expected; should they ever disagree, the customer sees the field's message
+            # on the form again, never an error page.
+            db.session.rollback()
+            _show_refusal(form, problem)
+            log.warning("data step: the service refused what the form accepted")
     if form.is_submitted():
         _forget_card_numbers(form)
         status = 400
@@ -106,6 +114,16 @@ def details(token: str):
         notice=notice,
         readback=identity.display_readback(capture.readback_code),
     ), status
+
+
+def _show_refusal(form, problem: Exception) -> None:
+    """Put the service's refusal (``"<field name>: <message>"``) on its field of ``form``."""
+    name, _, message = str(problem).partition(": ")
+    names = form.field_set.field_names
+    field = form[name] if name in names else form[names[0]]
+    field.errors = [message or "Check this and send it again."]
+    form.form_errors = []
+    form._errors = None  # WTForms caches ``form.errors``: let it gather the new message
 
 
 def _forget_card_numbers(form) -> None:

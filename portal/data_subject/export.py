@@ -53,11 +53,17 @@ def _request_facts(request: CaptureRequest) -> dict[str, Any]:
     }
 
 
-def _captured(request: CaptureRequest, reason: str, actor: audit.Actor) -> dict | None:
+def _captured(
+    request: CaptureRequest, reason: str, actor: audit.Actor, reauthenticated_at: datetime | None
+) -> dict | None:
     submission = submission_for(request)
     if submission is None:
         return None
-    values = personal_data.reveal(request, reason, actor=actor) if request.field_set else {}
+    values = (
+        personal_data.reveal(request, reason, actor, reauthenticated_at=reauthenticated_at)
+        if request.field_set
+        else {}
+    )
     return {
         "field_set": submission.field_set,
         "privacy_notice_version": submission.privacy_notice_version,
@@ -153,18 +159,30 @@ def _timeline(request: CaptureRequest) -> list[dict]:
 
 
 def export_request(
-    capture_request: CaptureRequest, reason: str, actor: audit.Actor
+    capture_request: CaptureRequest,
+    reason: str,
+    actor: audit.Actor,
+    *,
+    reauthenticated_at: datetime | None,
 ) -> dict[str, Any]:
     """Everything held about the request, values decrypted, as a JSON-ready dict. Audits, as
     ``actor``, ``data.revealed`` (via ``personal_data.reveal``, when data was captured) and
-    ``data_subject.access_exported``. Raises ReasonRequired; ValueUnreadable when a stored value
-    cannot be read (then only its ``data.reveal_failed`` row is written: commit it)."""
+    ``data_subject.access_exported``.
+
+    Like a reveal it needs a recent re-authentication (``reauthenticated_at``, the actor's
+    session's), even for a request without captured values: the export holds where messages
+    were sent, which is personal data too.
+
+    Raises ReauthRequired (nothing read or audited); ReasonRequired; ValueUnreadable when a
+    stored value cannot be read (then only its ``data.reveal_failed`` row is written: commit
+    it)."""
+    personal_data.require_recent_reauth(reauthenticated_at)
     why = checked_justification(reason, error=ReasonRequired)
     document = {
         "format": "postern-subject-access/1",
         "generated_at": _iso(utcnow()),
         "request": _request_facts(capture_request),
-        "personal_data": _captured(capture_request, why, actor),
+        "personal_data": _captured(capture_request, why, actor, reauthenticated_at),
         "deliveries": _deliveries(capture_request),
         "payment": _payment(capture_request),
     }

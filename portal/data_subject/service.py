@@ -106,9 +106,7 @@ def erase_request(
         .values(
             destination=None,
             destination_masked=ERASED_DESTINATION,
-            subject=None,
-            text_body=None,
-            html_body=None,
+            sealed_link=None,
             purged_at=utcnow(),
         )
         .execution_options(synchronize_session=False)

@@ -19,7 +19,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
-from portal.security.pan import contains_pan
+from portal.card_numbers import contains_pan
 
 SMS, EMAIL = "sms", "email"
 CHANNELS = (SMS, EMAIL)

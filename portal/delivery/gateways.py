@@ -66,7 +66,8 @@ class DevOutboxGateway:
     """The embedded default: nothing leaves the machine.
 
     The message row itself is what "was sent": the development outbox page (/dev/outbox)
-    lists it, with its link, so a demo can be run end to end without a provider.
+    lists it and renders it again, with its link, so a demo can be run end to end without a
+    provider.
     """
 
     backend = DEV

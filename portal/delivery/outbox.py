@@ -13,9 +13,11 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from portal import audit
+from portal.capture import links
+from portal.delivery import sealed_link
 from portal.delivery.destinations import EMAIL, SMS, mask_destination, normalise_destination
 from portal.delivery.gateways import DEV, DISABLED, configured_backend
-from portal.delivery.wording import render_link_message
+from portal.delivery.wording import RenderedMessage, render_link_message
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
 from portal.models.delivery import FINAL_STATUSES, DeliveryMessage, MessageStatus
@@ -31,11 +33,19 @@ STATUS_WORDS = {
 }
 
 
-def _check_link(link_url: str) -> None:
-    """The link must be a full address on our own public site (no shorteners, no look-alikes)."""
-    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + "/"
-    if not link_url.startswith(base) or any(char.isspace() for char in link_url):
-        raise ValueError("the link must be a full address under PUBLIC_BASE_URL")
+def _token_of(link_url: str) -> str:
+    """The token of ``link_url``, which must be a full customer link on our own public site
+    (no shorteners, no look-alikes). Raises ValueError (a programming error)."""
+    prefix = links.link_url("")
+    token = link_url.removeprefix(prefix)
+    if (
+        not link_url.startswith(prefix)
+        or not token
+        or len(token) > links.MAX_TOKEN_LENGTH
+        or any(char.isspace() or char in "/?#" for char in token)
+    ):
+        raise ValueError("the link must be a customer link under PUBLIC_BASE_URL")
+    return token
 
 
 def queue_link_message(
@@ -49,9 +59,12 @@ def queue_link_message(
     audited as ``actor`` (who asked for the link to be sent).
 
     ``destination`` is normalised again here (so already-normalised values are fine).
+    The message keeps the link's token sealed (``portal.delivery.sealed_link``), never the
+    link or a body carrying it: the worker renders the message only to send it.
     Returns the new, flushed message; the caller commits. Never contacts a provider.
     Raises ValueError with a message fit for the agent when the destination is not valid or
-    the channel is switched off, and for a link outside PUBLIC_BASE_URL (a programming error).
+    the channel is switched off, and for a link outside PUBLIC_BASE_URL (a programming error);
+    KeyringError when no data key is configured.
     """
     if channel not in CHANNEL_WORDS:
         raise ValueError(f"Unknown delivery channel {channel!r}")
@@ -59,8 +72,7 @@ def queue_link_message(
     if backend == DISABLED:
         raise ValueError(f"Sending links by {CHANNEL_WORDS[channel]} is switched off here.")
     normalised = normalise_destination(channel, destination)
-    _check_link(link_url)
-    rendered = render_link_message(capture_request, link_url, channel)
+    token = _token_of(link_url)
     now = utcnow()
     message = DeliveryMessage(
         capture_request_id=capture_request.id,
@@ -68,9 +80,6 @@ def queue_link_message(
         backend=backend,
         destination=normalised,
         destination_masked=mask_destination(channel, normalised),
-        subject=rendered.subject,
-        text_body=rendered.text_body,
-        html_body=rendered.html_body,
         status=MessageStatus.QUEUED,
         attempts=0,
         next_attempt_at=now,
@@ -78,7 +87,8 @@ def queue_link_message(
         updated_at=now,
     )
     db.session.add(message)
-    db.session.flush()
+    db.session.flush()  # the sealed link is bound to the message's id
+    message.sealed_link = sealed_link.seal_token(capture_request.id, message.id, token)
     audit.record_for(
         capture_request,
         "delivery.queued",
@@ -86,6 +96,14 @@ def queue_link_message(
         details={"message_id": message.id, "channel": channel, "backend": backend},
     )
     return message
+
+
+def render(message: DeliveryMessage, capture_request: CaptureRequest) -> RenderedMessage:
+    """The message as the customer receives it, link included, rendered now from the request
+    and the sealed link. Only for handing to a provider or showing in the development outbox:
+    never store or log what it returns. Raises LinkUnavailable once the link is forgotten."""
+    link = sealed_link.open_link(capture_request.id, message.id, message.sealed_link)
+    return render_link_message(capture_request, link, message.channel)
 
 
 def _status_words(message: DeliveryMessage) -> str:
@@ -114,7 +132,7 @@ def delivery_summary(capture_request_id: int) -> list[dict]:
 def summarise_messages(messages) -> list[dict]:
     """What the agent may see about each of ``messages`` (one request's, oldest first).
 
-    Never the destination in full, never a body (it carries the link). Each item holds:
+    Never the destination in full, never the message (it carries the link). Each item holds:
     id, channel, channel_words, destination (masked), status, status_words, attempts,
     last_error (plain words or None), next_attempt_at, sent_at, updated_at (ISO 8601 UTC).
     """
@@ -158,6 +176,7 @@ def cancel_pending(capture_request: CaptureRequest, reason: str, actor: audit.Ac
             last_error="Not sent: the request was closed or its link replaced.",
             last_error_code=reason[:40],
             updated_at=now,
+            **sealed_link.FORGET,
         )
         .execution_options(synchronize_session=False)
     )
@@ -173,7 +192,8 @@ def cancel_pending(capture_request: CaptureRequest, reason: str, actor: audit.Ac
 
 
 def purge_contents(older_than: datetime) -> int:
-    """Empty the destination and bodies of final messages last changed before ``older_than``.
+    """Empty the destination (and any link still sealed) of final messages last changed before
+    ``older_than``.
 
     Keeps the masked destination, status and attempts so the history stays readable.
     Returns how many messages were purged; the caller commits (and audits the retention run).
@@ -185,7 +205,7 @@ def purge_contents(older_than: datetime) -> int:
             DeliveryMessage.updated_at < older_than,
             DeliveryMessage.purged_at.is_(None),
         )
-        .values(destination=None, text_body=None, html_body=None, purged_at=utcnow())
+        .values(destination=None, purged_at=utcnow(), **sealed_link.FORGET)
         .execution_options(synchronize_session=False)
     )
     return result.rowcount or 0

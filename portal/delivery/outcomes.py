@@ -14,7 +14,8 @@ from sqlalchemy import select, update
 
 from portal import audit
 from portal.delivery.claims import OUTBOX
-from portal.delivery.gateways import DeliveryError, SendResult
+from portal.delivery.gateways import DEV, DeliveryError, SendResult
+from portal.delivery.sealed_link import FORGET
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
 from portal.models.delivery import DeliveryAttempt, DeliveryMessage, MessageStatus
@@ -56,6 +57,7 @@ def record_sent(accepted: Acceptance) -> bool:
         next_attempt_at=None,
         last_error=None,
         last_error_code=None,
+        **_forget_link_once_sent(accepted.backend),
     )
     if not recorded:
         # Final already: only note that this attempt did reach the provider.
@@ -107,7 +109,12 @@ def record_failure(message_id: int, now: datetime, worker_id: str, problem: Deli
             words = f"Gave up after {attempt} attempts. {problem.message}".replace(
                 " We will try again.", ""
             )
-        values = {"status": MessageStatus.FAILED, "next_attempt_at": None, "last_error": words}
+        values = {
+            "status": MessageStatus.FAILED,
+            "next_attempt_at": None,
+            "last_error": words,
+            **FORGET,
+        }
     else:
         values = {
             "status": MessageStatus.QUEUED,
@@ -160,6 +167,7 @@ def record_cancelled(message_id: int, now: datetime, worker_id: str, code: str, 
         last_error=words,
         last_error_code=code,
         updated_at=now,
+        **FORGET,
     )
     _close_attempt(message_id, attempt, now, outcome="failed", error_code=code, error_message=words)
     audit.record_for(
@@ -170,6 +178,12 @@ def record_cancelled(message_id: int, now: datetime, worker_id: str, code: str, 
     )
     db.session.commit()
     return "cancelled"
+
+
+def _forget_link_once_sent(backend: str) -> dict:
+    """A sent message forgets its link, except in the development outbox, whose page is where
+    the developer "receives" it (it keeps the link sealed until retention empties it)."""
+    return {} if backend == DEV else FORGET
 
 
 def _close_as_sent(accepted: Acceptance) -> None:

@@ -33,9 +33,15 @@ PURPOSES_WITH_AMOUNT = {
 
 @dataclass(frozen=True)
 class RenderedMessage:
+    """A message ready to send. It carries the customer link: never store or log it."""
+
     subject: str | None
     text_body: str
     html_body: str | None
+    link_url: str
+
+    def __repr__(self) -> str:  # never the bodies or the link
+        return f"<RenderedMessage {len(self.text_body)} characters>"
 
 
 def describe_expiry(expires_at: datetime, now: datetime | None = None) -> str:
@@ -73,11 +79,14 @@ def render_link_message(capture_request, link_url: str, channel: str) -> Rendere
         context["purpose_with_amount"] = context["purpose"]
     if channel == "sms":
         text = render_template("messages/link_sms.txt", **context)
-        return RenderedMessage(subject=None, text_body=_tidy(text), html_body=None)
+        return RenderedMessage(
+            subject=None, text_body=_tidy(text), html_body=None, link_url=link_url
+        )
     return RenderedMessage(
         subject=f"{config['ORG_NAME']}: your secure link from our call",
         text_body=_tidy(render_template("messages/link_email.txt", **context)),
         html_body=render_template("messages/link_email.html", **context),
+        link_url=link_url,
     )
 
 

@@ -35,9 +35,12 @@ from datetime import datetime
 from flask import current_app
 
 from portal.capture import states
+from portal.delivery import outbox
 from portal.delivery.claims import LOST_WORDS, claim_due
 from portal.delivery.gateways import DeliveryError, OutgoingMessage, gateway_for
 from portal.delivery.outcomes import Acceptance, record_cancelled, record_failure, record_sent
+from portal.delivery.sealed_link import LinkUnavailable
+from portal.delivery.wording import RenderedMessage
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
 from portal.models.delivery import DeliveryMessage, MessageStatus
@@ -49,6 +52,9 @@ log = logging.getLogger("postern.delivery.worker")
 INTERNAL_ERROR_WORDS = "Something went wrong on our side while sending. We will try again."
 EXPIRED_WORDS = "Not sent: the link expired before it could be sent."
 CLOSED_WORDS = "Not sent: the request was closed before the link could be sent."
+LINK_UNAVAILABLE_WORDS = (
+    "Not sent: the link could not be prepared on our side. Send a new link from the request."
+)
 
 #: Waits between tries to record an acceptance. Short, so that once the database is back this
 #: worker records the message before anyone else could claim it again (see _record_accepted).
@@ -136,14 +142,15 @@ def _process(
         closed = _closed_reason(request, now)
         if closed:
             return record_cancelled(message_id, now, worker_id, *closed)
+        rendered = _render(message, request)
         outgoing = OutgoingMessage(
             message_id=message.id,
             attempt_number=message.attempts,
             channel=message.channel,
             destination=message.destination or "",
-            subject=message.subject,
-            text_body=message.text_body or "",
-            html_body=message.html_body,
+            subject=rendered.subject,
+            text_body=rendered.text_body,
+            html_body=rendered.html_body,
         )
         if outgoing.attempt_number > current_app.config["DELIVERY_MAX_ATTEMPTS"]:
             lost = DeliveryError("worker_lost", LOST_WORDS, permanent=True)
@@ -163,6 +170,16 @@ def _process(
         message_id, outgoing.attempt_number, outgoing.channel, gateway.backend, result, now
     )
     return "sent" if _record_accepted(accepted, stop) else UNRECORDED
+
+
+def _render(message: DeliveryMessage, request: CaptureRequest) -> RenderedMessage:
+    """The message with its link, rendered only now, to send. Raises DeliveryError (permanent)
+    when the sealed link cannot be opened: no attempt could send it."""
+    try:
+        return outbox.render(message, request)
+    except LinkUnavailable as problem:
+        log.error("delivery: %s", problem)
+        raise DeliveryError("link_unavailable", LINK_UNAVAILABLE_WORDS, permanent=True) from None
 
 
 def _record_accepted(accepted: Acceptance, stop: threading.Event | None) -> bool:

@@ -8,12 +8,13 @@ the document, so a message body can never run script in the portal's origin.
 
 from __future__ import annotations
 
-import re
-
 from flask import Blueprint, Response, abort, current_app, render_template
 from sqlalchemy import select
 
+from portal.delivery.outbox import render
+from portal.delivery.sealed_link import LinkUnavailable
 from portal.extensions import db, talisman
+from portal.models.capture import CaptureRequest
 from portal.models.delivery import DeliveryMessage
 from portal.security.guards import check_staff
 
@@ -37,11 +38,13 @@ def _gate():
     return check_staff(None)
 
 
-def _link_in(text: str | None) -> str | None:
-    """The customer link in a message body (an address under PUBLIC_BASE_URL)."""
-    base = re.escape(current_app.config["PUBLIC_BASE_URL"].rstrip("/"))
-    match = re.search(base + r"/\S+", text or "")
-    return match.group(0) if match else None
+def _rendered(message: DeliveryMessage):
+    """The message as the customer receives it, rendered again from its request and sealed
+    link (the outbox keeps no body); None once retention has emptied it."""
+    try:
+        return render(message, db.session.get(CaptureRequest, message.capture_request_id))
+    except LinkUnavailable:
+        return None
 
 
 @bp.get("/outbox")
@@ -56,7 +59,7 @@ def outbox():
         .scalars()
         .all()
     )
-    items = [{"message": message, "link": _link_in(message.text_body)} for message in messages]
+    items = [{"message": message, "rendered": _rendered(message)} for message in messages]
     return render_template("dev/outbox.html", items=items, page_size=PAGE_SIZE)
 
 
@@ -64,6 +67,7 @@ def outbox():
 @talisman(content_security_policy=HTML_BODY_POLICY, content_security_policy_nonce_in=[])
 def outbox_html(message_id: int):
     message = db.session.get(DeliveryMessage, message_id)
-    if message is None or message.backend != "dev" or not message.html_body:
+    rendered = _rendered(message) if message is not None and message.backend == "dev" else None
+    if rendered is None or not rendered.html_body:
         abort(404)
-    return Response(message.html_body, mimetype="text/html")
+    return Response(rendered.html_body, mimetype="text/html")

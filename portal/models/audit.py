@@ -40,3 +40,24 @@ class AuditEvent(db.Model):
     details: Mapped[dict] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     row_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditAnchor(db.Model):
+    """Where the chain ended when it was last anchored: the newest row's ``seq`` and
+    ``row_hash``, sealed with an HMAC under a key derived from the chain key.
+
+    Kept outside ``audit_events`` (and copied to the JSON log) so that deleting the newest
+    rows, which leaves a shorter chain that still verifies, is noticed (``portal.audit.anchors``).
+    Append-only on PostgreSQL, like the trail.
+    """
+
+    __tablename__ = "audit_anchors"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    row_hash: Mapped[str] = mapped_column(String(64))
+    anchored_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    seal: Mapped[str] = mapped_column(String(64))
+
+    def __repr__(self) -> str:
+        return f"<AuditAnchor at seq {self.seq}>"

@@ -4,9 +4,12 @@ A message row is written in the same transaction as the capture request it belon
 sent later by the outbox worker (``portal.delivery.worker``), so creating a request never waits
 on, or fails because of, an SMS or email provider.
 
-``destination`` and the bodies are personal data and carry the link (a secret): they are kept
-only so the worker can send and retry, are never logged, and are emptied by
-``portal.delivery.outbox.purge_contents`` once the message is final and old enough.
+No message body is stored: the worker renders it from the capture request (whose public id
+the audit rows name) only to send it. The link itself is a bearer secret, so the outbox keeps
+only ``sealed_link``, the link's token encrypted with the data keyring
+(``portal.delivery.sealed_link``), and forgets it as soon as the message is final.
+``destination`` is personal data: kept only so the worker can send and retry, never logged,
+and emptied by retention once the message is final and old enough.
 """
 
 from __future__ import annotations
@@ -14,11 +17,14 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
 from portal.models.types import UTCDateTime, utcnow
+
+#: Room for a key id, a 12-byte nonce and a sealed token of up to 200 characters, in base64.
+SEALED_LINK_LENGTH = 400
 
 
 class MessageStatus(StrEnum):
@@ -54,9 +60,10 @@ class DeliveryMessage(db.Model):
     destination: Mapped[str | None] = mapped_column(String(320))
     #: Masked destination, kept after retention so the history stays readable.
     destination_masked: Mapped[str] = mapped_column(String(340))
-    subject: Mapped[str | None] = mapped_column(String(200))
-    text_body: Mapped[str | None] = mapped_column(Text)
-    html_body: Mapped[str | None] = mapped_column(Text)
+    #: The link's token, sealed (``key_id:base64url(nonce + AES-GCM ciphertext)``), while the
+    #: message may still be sent; None once it is final (a development outbox message keeps
+    #: it until retention, so the outbox page can show the link).
+    sealed_link: Mapped[str | None] = mapped_column(String(SEALED_LINK_LENGTH))
     status: Mapped[str] = mapped_column(String(12), default=MessageStatus.QUEUED)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

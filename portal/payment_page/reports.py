@@ -6,22 +6,31 @@ Reporting API: a list of reports, of which only ``csp-violation`` ones are kept)
 
 Nothing personal is kept: the referrer, script sample, user agent and original policy are
 dropped; every URI loses its query string, fragment and user info; a path of our own (which
-may carry a customer's link token) is masked with the name of the route's parameter, e.g.
-``/c/<token>/pay``; ``data:`` and other non-HTTP URIs keep only their scheme.
+may carry a customer's link token) is cut to its route pattern from the app's URL map, e.g.
+``/c/<token>/pay``; ``data:`` and other non-HTTP URIs keep only their scheme. Every text kept
+is then scrubbed of digits that could be a card number or an id (``scrub``) and capped in
+length.
+
+The endpoint is public, so reading a body is bounded before any parsing: the caller caps its
+size, and ``parse`` refuses JSON nested deeper than ``MAX_DEPTH`` by scanning its brackets
+first, so ``json.loads`` (which recurses once per level) never sees a body that could exhaust
+the stack.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from flask import Flask
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import RequestRedirect
 
+from portal.card_numbers import mask_pans
 from portal.extensions import db
 from portal.models.csp_report import URI_LENGTH, CspReport
 
@@ -39,10 +48,50 @@ _PRINTABLE = re.compile(r"[^\x20-\x7e]")
 #: A path segment that could be a secret (link tokens are far longer).
 _LONG_SEGMENT = re.compile(r"[^/]{20,}")
 _MAX_INT = 2**31 - 1
+#: Deepest JSON nesting read. Both formats need 3 (a list of objects holding a body object).
+MAX_DEPTH = 8
+#: Six digits or more in a row: an account, order or card number, a phone number, an id.
+_DIGIT_RUN = re.compile(r"\d{6,}")
+#: What a scrubbed digit run or card number is replaced with.
+DIGITS_REMOVED = "<digits>"
 
 
 class ReportError(ValueError):
-    """The body is not a CSP report in either format."""
+    """The body is not a CSP report in either format; the message is short, fit to answer
+    with, and never quotes the body."""
+
+
+def scrub(text: str) -> str:
+    """``text`` with every card number (in any spelling ``portal.card_numbers`` knows) and
+    every other run of six or more digits replaced by ``DIGITS_REMOVED``."""
+    return _DIGIT_RUN.sub(DIGITS_REMOVED, mask_pans(text, DIGITS_REMOVED))
+
+
+def _printable(value: str) -> str:
+    """Printable ASCII only, after NFKC (so full-width digits are still seen as digits)."""
+    return _PRINTABLE.sub("", unicodedata.normalize("NFKC", value)).strip()
+
+
+def _check_depth(text: str) -> None:
+    """Raise ReportError if ``text`` nests arrays or objects deeper than ``MAX_DEPTH``.
+    Brackets inside strings do not count (escapes are followed); one pass, no recursion."""
+    depth, in_string, escaped = 0, False, False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ReportError(f"JSON nested deeper than {MAX_DEPTH} levels")
+        elif char in "]}":
+            depth -= 1
 
 
 @dataclass(frozen=True)
@@ -88,7 +137,7 @@ def clean_uri(value, mask_path: Callable[[str], str]) -> str | None:
     """A reported URI with nothing personal left in it (see the module docstring)."""
     if not isinstance(value, str) or not value.strip():
         return None
-    value = _PRINTABLE.sub("", value.strip())
+    value = _printable(value)[: 4 * URI_LENGTH]
     if value in KEYWORDS:
         return value
     parts = urlsplit(value)
@@ -101,13 +150,15 @@ def clean_uri(value, mask_path: Callable[[str], str]) -> str | None:
         port = None
     host = (parts.hostname or "").lower()
     origin = f"{scheme}://{host}" + (f":{port}" if port else "")
-    return (origin + mask_path(parts.path or "/"))[:URI_LENGTH]
+    # Matched decoded, as the app routes it, so "%34%31..." cannot smuggle digits past scrub.
+    path = _printable(unquote(parts.path or "/"))
+    return scrub(origin + mask_path(path))[:URI_LENGTH]
 
 
 def _text(value, length: int) -> str | None:
     if not isinstance(value, str) or not value.strip():
         return None
-    return _PRINTABLE.sub("", value.strip())[:length]
+    return scrub(_printable(value)[: 4 * length])[:length] or None
 
 
 def _number(value) -> int | None:
@@ -144,11 +195,17 @@ def _violation(fmt: str, raw: dict, mask_path: Callable[[str], str]) -> Violatio
 
 def parse(body: bytes, fmt: str, mask_path: Callable[[str], str]) -> list[Violation]:
     """The violations in ``body`` (format ``CSP_REPORT`` or ``REPORTS_JSON``), cleaned.
-    Raises ReportError for anything that is not a report in that format."""
+    Raises ReportError for anything that is not a report in that format, including JSON nested
+    deeper than ``MAX_DEPTH``. The caller bounds the size of ``body``."""
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ReportError("not JSON") from None
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ReportError("the body is not UTF-8") from None
+    _check_depth(text)
+    try:
+        document = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        raise ReportError("the body is not JSON") from None
     if fmt == CSP_REPORT:
         if not isinstance(document, dict) or not isinstance(document.get("csp-report"), dict):
             raise ReportError('expected {"csp-report": {...}}')

@@ -24,6 +24,11 @@ class ReasonRequired(DataCaptureError):
     """Revealing or erasing needs a reason (it goes in the audit trail)."""
 
 
+class ReauthRequired(DataCaptureError):
+    """Revealing values (one field, or all of them for an access export) needs a recent
+    re-authentication: password and a fresh second-factor code, within REAUTH_MAX_AGE."""
+
+
 def field_set_for(capture_request: CaptureRequest) -> FieldSet:
     """The request's field set. Raises DataCaptureError if it asks for no personal data."""
     try:

@@ -13,8 +13,8 @@ from datetime import date
 
 from config.field_sets import FIELD_SETS
 from config.retention import RETENTION
+from portal.card_numbers import contains_pan
 from portal.personal_data.validators import KINDS, FieldValueError, Kind, plain_label
-from portal.security.pan import contains_pan
 
 
 class FieldSetError(ValueError):
@@ -136,6 +136,10 @@ def validate_value(spec: FieldSpec, raw: str | None, today: date) -> str:
     name = plain_label(spec.label)
     rules = spec.kind_rules
     card_message = f"{name} looks like it contains a card number. Never type card details here"
+    # The card-number detector reads through every spelling (odd spaces, dots, dashes,
+    # zero-width characters, full-width digits: ``portal.card_numbers``), so what is typed is
+    # checked as typed, and the normalised value is checked again below: a value that passes
+    # here passes the service's second look at it too (it calls this same function).
     # Structured fields (phone, IBAN) are not refused up front, since a real value can pass the
     # Luhn check by chance; but if one is invalid anyway and holds a card number, say so.
     looks_like_card = contains_pan(value)
@@ -145,9 +149,13 @@ def validate_value(spec: FieldSpec, raw: str | None, today: date) -> str:
         raise FieldValueError(f"{name} must be {spec.max_length} characters or fewer")
     try:
         if rules.needs_today:
-            return rules.normalise(value, spec.label, today)
-        return rules.normalise(value, spec.label)
+            normalised = rules.normalise(value, spec.label, today)
+        else:
+            normalised = rules.normalise(value, spec.label)
     except FieldValueError:
         if looks_like_card:
             raise FieldValueError(card_message) from None
         raise
+    if rules.free_text and contains_pan(normalised):
+        raise FieldValueError(card_message)
+    return normalised

@@ -17,6 +17,7 @@ from wtforms import Field, HiddenField, StringField
 from wtforms.utils import unset_value
 from wtforms.validators import StopValidation, ValidationError
 
+from portal.card_numbers import contains_pan
 from portal.models.types import utcnow
 from portal.personal_data.fields import (
     FieldSet,
@@ -26,7 +27,6 @@ from portal.personal_data.fields import (
     validate_value,
 )
 from portal.personal_data.validators import FieldValueError, date_from_parts
-from portal.security.pan import contains_pan
 
 DATE_PARTS = ("day", "month", "year")
 

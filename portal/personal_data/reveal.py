@@ -1,15 +1,18 @@
 """Revealing captured values to staff: the one way any staff-facing code reads them (the back
 office's one-field reveal, the data-subject access export).
 
-Every reveal carries a reason and is audited, by field name, never by value: ``data.revealed``
-when the values were read, ``data.reveal_failed`` when a stored value could not be. Knows
-nothing of HTTP or permissions (the caller's route guard decides who may reveal); joins the
+Every reveal carries a reason and follows a recent re-authentication (the staff member proved
+password and second factor again within REAUTH_MAX_AGE, as for a refund), and is audited, by
+field name, never by value: ``data.revealed`` when the values were read, ``data.reveal_failed``
+when a stored value could not be. Knows nothing of HTTP or permissions (the caller's route
+guard decides who may reveal, and passes the session's re-authentication time); joins the
 current transaction; the caller commits.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -18,11 +21,17 @@ from portal import audit
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
 from portal.models.captured_data import CapturedValue
-from portal.personal_data.common import DataCaptureError, ReasonRequired, field_set_for
+from portal.personal_data.common import (
+    DataCaptureError,
+    ReasonRequired,
+    ReauthRequired,
+    field_set_for,
+)
 from portal.personal_data.crypto import DecryptionError, Sealed, unseal
 from portal.personal_data.fields import FieldSet
 from portal.personal_data.keyring import current_keyring
 from portal.personal_data.validators import plain_label
+from portal.staff.reauth import is_recent
 from portal.staff_text import checked_justification
 
 #: Why a stored value could not be read (``problem`` in the ``data.reveal_failed`` row), and
@@ -47,6 +56,7 @@ def reveal(
     reason: str,
     actor: audit.Actor,
     *,
+    reauthenticated_at: datetime | None,
     field: str | None = None,
 ) -> dict[str, str]:
     """Decrypt the request's values (or only the one named ``field``) and audit
@@ -54,9 +64,13 @@ def reveal(
     ``{field name: value}`` in field-set order. The caller must commit (so the audit row lands)
     before showing them.
 
-    Raises ReasonRequired; DataCaptureError (the request has no field set, ``field`` is not in
-    it or holds no value); ValueUnreadable (see there).
+    ``reauthenticated_at`` is when the actor last confirmed it was them (their session's
+    ``reauthenticated_at``); unless that is recent, nothing is read or audited.
+
+    Raises ReauthRequired; ReasonRequired; DataCaptureError (the request has no field set,
+    ``field`` is not in it or holds no value); ValueUnreadable (see there).
     """
+    require_recent_reauth(reauthenticated_at)
     why = checked_justification(reason, error=ReasonRequired)
     field_set = field_set_for(capture_request)
     values, unreadable = _decrypt(capture_request, _stored(capture_request, field_set, field))
@@ -67,6 +81,12 @@ def reveal(
         capture_request, "data.revealed", actor, details={"reason": why, "fields": list(ordered)}
     )
     return ordered
+
+
+def require_recent_reauth(reauthenticated_at: datetime | None) -> None:
+    """Raise ReauthRequired unless ``reauthenticated_at`` is within REAUTH_MAX_AGE."""
+    if not is_recent(reauthenticated_at):
+        raise ReauthRequired("confirm it is you (password and code) before revealing values")
 
 
 def _stored(

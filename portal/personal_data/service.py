@@ -30,6 +30,7 @@ from portal.personal_data.common import (
     AlreadyDecided,
     DataCaptureError,
     ReasonRequired,
+    ReauthRequired,
     field_set_for,
     submission_for,
 )
@@ -37,7 +38,7 @@ from portal.personal_data.crypto import Sealed, seal
 from portal.personal_data.fields import FieldSet, validate_value
 from portal.personal_data.forms import DataForm, form_class
 from portal.personal_data.keyring import current_keyring
-from portal.personal_data.reveal import ValueUnreadable, reveal
+from portal.personal_data.reveal import ValueUnreadable, require_recent_reauth, reveal
 from portal.personal_data.staff_access import FieldStatus, erase, masked_summary
 from portal.personal_data.validators import FieldValueError
 
@@ -47,6 +48,7 @@ __all__ = [
     "DataNotice",
     "FieldStatus",
     "ReasonRequired",
+    "ReauthRequired",
     "ValueUnreadable",
     "build_form",
     "erase",
@@ -54,6 +56,7 @@ __all__ = [
     "masked_summary",
     "notice_for",
     "record_decline",
+    "require_recent_reauth",
     "reveal",
     "store_submission",
     "submission_for",

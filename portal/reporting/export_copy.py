@@ -9,8 +9,8 @@ The file is the one ``export_format.csv_chunks`` writes on SQLite, byte for byte
 compares the two on the same rows): the same query (filters and scope included) with each
 column turned into its cell: timestamps as ``YYYY-MM-DDTHH:MM:SSZ``, a lapsed link as
 "expired", amounts with their currency's exponent, cards as brand and last four, every cell a
-spreadsheet would run as a formula neutralised, an empty cell empty (never ``""``), every row
-ending CRLF.
+spreadsheet would run as a formula neutralised, every cell quoted (an empty one as ``""``: see
+``export_format.QUOTING``), every row ending CRLF.
 """
 
 from __future__ import annotations
@@ -32,7 +32,9 @@ from portal.reporting.export_format import FORMULA_TRIGGERS, HEADER_LINE
 
 #: Bytes gathered before a chunk is handed to the server.
 CHUNK_BYTES = 64 * 1024
-_COPY = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, ENCODING 'UTF8')")
+#: FORCE_QUOTE *: every cell quoted, as ``export_format.QUOTING``; no cell is NULL (``_cell``),
+#: since COPY writes NULL unquoted.
+_COPY = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, FORCE_QUOTE *, ENCODING 'UTF8')")
 _UTC_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS"Z"'
 
 
@@ -68,12 +70,12 @@ def _card_label() -> ColumnElement:
 
 
 def _cell(value: ColumnElement) -> ColumnElement:
-    """``export_format.neutralise`` in SQL; an empty string becomes NULL, which COPY writes as an
-    empty cell (it would quote an empty string)."""
+    """``export_format.neutralise`` in SQL; NULL becomes the empty string, which FORCE_QUOTE
+    writes as ``""`` like csv.writer (it would write NULL unquoted)."""
     text = _text(value)
     return case(
         (func.left(text, 1).in_(sorted(FORMULA_TRIGGERS)), func.concat(literal("'"), text)),
-        else_=func.nullif(text, ""),
+        else_=func.coalesce(text, ""),
     )
 
 

@@ -3,7 +3,10 @@ without ``export_copy``'s COPY).
 
 The cells are what the transactions list shows (``queries.describe``), as text a spreadsheet
 reads as intended: UTC timestamps, plain amounts, cards as brand and last four digits. Cells a
-spreadsheet would run as a formula are neutralised (OWASP "CSV injection").
+spreadsheet would run as a formula are neutralised (OWASP "CSV injection"), and every cell is
+quoted (``QUOTING``): spreadsheets in locales whose list separator is ``;`` split an unquoted
+cell at a ``;`` (``a;=1+1`` would become a second cell holding a formula), and csv's minimal
+quoting does not treat ``;`` as special.
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ HEADER = (
 #: The first line of every export: a BOM, so spreadsheets read the file as UTF-8, then the
 #: column names (plain words: nothing to quote).
 HEADER_LINE = "\ufeff" + ",".join(HEADER) + "\r\n"
+#: Every cell in double quotes, empty ones too (``""``), so no separator of any locale (``,`` or
+#: ``;``), quote or line break inside a cell can split it. ``export_copy`` writes the same.
+QUOTING = csv.QUOTE_ALL
 #: Rows per chunk handed to the server: big enough to be cheap, small enough to stay flat.
 CHUNK_ROWS = 500
 #: A cell starting with one of these is run as a formula by Excel, LibreOffice or Sheets
@@ -95,7 +101,7 @@ def csv_chunks(rows: Iterable, counter: list[int], now: datetime) -> Iterator[st
     """CSV text, ``CHUNK_ROWS`` rows per chunk, header first (with a BOM so spreadsheets
     read UTF-8). ``counter[0]`` counts the data rows written."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = csv.writer(buffer, lineterminator="\r\n", quoting=QUOTING)
     buffer.write(HEADER_LINE)
     pending = 0
     for row in rows:

@@ -8,6 +8,7 @@ from flask.cli import AppGroup
 
 from config.retention import describe_period, retention_period
 from portal import audit
+from portal.audit.maintenance import MaintenanceRefused
 from portal.retention import purge
 
 #: An AppGroup, so each command runs in an app context however it is invoked (tests included).
@@ -20,7 +21,10 @@ retention_cli = AppGroup("retention", help="Delete or anonymise data past its re
 def retention_purge(dry_run, batch_size):
     """Purge every data class past its period, in batches; print the counts per class."""
     size = batch_size or current_app.config["RETENTION_BATCH_SIZE"]
-    report = purge.run(dry_run=dry_run, batch_size=size, actor=audit.RETENTION)
+    try:
+        report = purge.run(dry_run=dry_run, batch_size=size, actor=audit.RETENTION)
+    except MaintenanceRefused as refused:
+        raise click.ClickException(str(refused)) from None
     verb = "would purge" if dry_run else "purged"
     for data_class, counts in report.counts.items():
         period = describe_period(retention_period(data_class))

@@ -181,7 +181,7 @@ def purge_link_and_delivery(now: datetime, batch_size: int, dry_run: bool) -> di
         _bulk(
             update(DeliveryMessage)
             .where(_among(DeliveryMessage.id, batch))
-            .values(destination=None, subject=None, text_body=None, html_body=None, purged_at=now)
+            .values(destination=None, sealed_link=None, purged_at=now)
         )
 
     links = select(CaptureRequest.id).where(

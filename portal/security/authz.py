@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from flask import current_app
+
 
 class Role(StrEnum):
     AGENT = "agent"
@@ -75,8 +77,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
 }
 
-#: Roles whose accounts cannot be used until a second factor is enrolled and proven.
-MFA_REQUIRED_ROLES = frozenset({Role.BACKOFFICE, Role.ADMIN})
+#: What a password alone may do: an agent's own console, and only while the
+#: AGENT_MFA_REQUIRED setting is off. Every other permission reads beyond one's own requests
+#: (transactions, personal data, the audit log, exports), moves money or changes accounts, so
+#: a role holding any of them cannot be used without a second factor. Fail closed: a new
+#: permission, or a new role, needs a second factor unless it is listed here.
+PASSWORD_ONLY_PERMISSIONS = frozenset(
+    {Permission.CAPTURE_CREATE, Permission.CAPTURE_VIEW_OWN, Permission.CAPTURE_MANAGE}
+)
 
 
 def has_permission(role: str | None, permission: Permission) -> bool:
@@ -87,5 +95,22 @@ def has_permission(role: str | None, permission: Permission) -> bool:
         return False
 
 
-def mfa_required(role: str) -> bool:
-    return role in MFA_REQUIRED_ROLES
+def mfa_required(role: str | None, *, agents: bool | None = None) -> bool:
+    """True if an account of ``role`` may not be used until a second factor is enrolled and
+    proven at sign-in.
+
+    Derived from the role's permissions: any permission outside PASSWORD_ONLY_PERMISSIONS
+    needs a second factor. A role within them (the agent) needs one when ``agents`` is true;
+    ``agents=None`` reads the AGENT_MFA_REQUIRED setting of the running app (so it needs an
+    app context). An unknown role answers True: it grants nothing, and failing closed costs
+    nothing.
+    """
+    try:
+        granted = ROLE_PERMISSIONS[Role(role)]
+    except ValueError:
+        return True
+    if granted - PASSWORD_ONLY_PERMISSIONS:
+        return True
+    if agents is None:
+        agents = bool(current_app.config["AGENT_MFA_REQUIRED"])
+    return agents

@@ -12,7 +12,7 @@ from functools import wraps
 from flask import Blueprint, abort, g, jsonify, redirect, request, url_for
 
 from portal.errors import wants_json
-from portal.security.authz import Permission, has_permission
+from portal.security.authz import Permission, has_permission, mfa_required
 
 
 def _not_logged_in():
@@ -24,6 +24,20 @@ def _not_logged_in():
     if target and target.endswith("?"):
         target = target[:-1]
     return redirect(url_for("auth.login", next=target))
+
+
+#: The only page a temporary password opens (logout needs no sign-in at all).
+_CHANGE_PAGES = frozenset({"auth.change_password"})
+
+
+def _password_change_required():
+    if wants_json():
+        response = jsonify(
+            error="password_change_required", message="Choose a new password to continue."
+        )
+        response.status_code = 403
+        return response
+    return redirect(url_for("auth.change_password"))
 
 
 def check_staff(permission: Permission | None = None, *, allow_partial: bool = False):
@@ -39,6 +53,14 @@ def check_staff(permission: Permission | None = None, *, allow_partial: bool = F
         if user.mfa_enabled:
             return redirect(url_for("auth.mfa_verify"))
         return redirect(url_for("auth.mfa_setup"))
+    if not allow_partial and not user.mfa_enabled and mfa_required(user.role):
+        # A session signed in with a password alone while the role did not need a second
+        # factor (before an upgrade made it required, or AGENT_MFA_REQUIRED was turned on)
+        # reaches nothing until one is enrolled.
+        return redirect(url_for("auth.mfa_setup"))
+    if user.password_must_change and not allow_partial and request.endpoint not in _CHANGE_PAGES:
+        # An administrator's temporary password opens the change-password page only.
+        return _password_change_required()
     if permission is not None and not has_permission(user.role, permission):
         abort(403)
     return None

@@ -78,3 +78,20 @@ def check_password_policy(password: str, *, username: str = "", min_length: int 
         )
     if username and username.lower() in lowered:
         raise PasswordPolicyError("The password must not contain your username.")
+
+
+#: Letters and digits nobody confuses when reading them aloud or off a screen (no 0/o, 1/l/i).
+_TEMPORARY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+
+
+def temporary_password(*, username: str = "", min_length: int = 12) -> str:
+    """A random one-time password an administrator reads to a colleague: four groups of four
+    (``"k3m9-xq2t-..."``, about 79 bits), passing the policy above."""
+    while True:
+        groups = ("".join(secrets.choice(_TEMPORARY_ALPHABET) for _ in range(4)) for _ in range(4))
+        candidate = "-".join(groups)
+        try:
+            check_password_policy(candidate, username=username, min_length=min_length)
+        except PasswordPolicyError:  # vanishingly rare: it happened to contain the username
+            continue
+        return candidate

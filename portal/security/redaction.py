@@ -12,7 +12,8 @@ import logging
 import re
 from typing import Any
 
-from portal.security.pan import mask_pans
+from portal.card_numbers import mask_pans, might_hold_pan
+from portal.security.input import tidy_typed_text
 
 REDACTED = "[REDACTED]"
 
@@ -83,20 +84,54 @@ def _scoped(pattern: re.Pattern[str]) -> str:
     return f"(?i:{source[4:]})" if source.startswith("(?i)") else f"(?:{source})"
 
 
-#: One search that finds something wherever any pattern above, or a run of 13 or more digits
-#: (every card number is one: see ``portal.security.pan``), would. Built from the same
-#: patterns, so it cannot miss what they catch. Almost every log string holds none of it, and
-#: one search costs a tenth of the full pass, which runs on every field of every access line.
-_ANYTHING_TO_MASK = re.compile(
-    "|".join([r"\d(?:[ \-]?\d){12}", *(_scoped(p) for p, _ in _TEXT_PATTERNS)])
-)
+#: One search that finds something wherever any pattern above would. Almost every log string
+#: holds none of it, and one search costs a tenth of the full pass, which runs on every field of
+#: every access line. Card numbers have their own cheap first look (``pan.might_hold_pan``: at
+#: least 13 digit-like characters), since they can be spelled in too many ways for one regex.
+_ANY_SECRET = re.compile("|".join(_scoped(p) for p, _ in _TEXT_PATTERNS))
 
 
 def redact_text(text: str) -> str:
     """Return ``text`` with card numbers and secrets masked."""
-    if _ANYTHING_TO_MASK.search(text) is None:
+    if not might_hold_pan(text) and _ANY_SECRET.search(text) is None:
         return text
     return _mask_everything(text)
+
+
+#: A mask's marker cut short ("[REDACT").
+_TRAILING_MARKER = re.compile(r"\[[A-Z-]*$")
+
+
+def _without_trailing_number(text: str) -> str:
+    """``text`` without what a cut may leave at its end of a longer number: digits, and the
+    separators and invisible characters the card-number detector reads through (everything
+    back to the last letter). A loop, not a regex: linear on any input."""
+    end = len(text)
+    while end and not text[end - 1].isalpha():
+        end -= 1
+    return text[:end]
+
+
+def scrub_stored_text(value: str | None, limit: int) -> str | None:
+    """Text that arrived from outside (a request header such as the User-Agent, a field of a
+    browser's report) made fit to store: control and bidirectional formatting characters
+    removed, card numbers in any spelling and secrets masked, and at most ``limit`` characters.
+    None for nothing left.
+
+    Anyone can send any header without signing in, and what is stored in the append-only audit
+    trail cannot be taken out again, so this runs before anything is stored. Only a bounded
+    head of the text is read (no header is worth more), and wherever the text is cut, the digits
+    and separators at the cut are dropped too, so no part of a longer number is kept.
+    """
+    if not value:
+        return None
+    head = value[: 4 * limit]
+    if len(value) > len(head):
+        head = _without_trailing_number(head)
+    text = redact_text(tidy_typed_text(head))
+    if len(text) > limit:
+        text = _without_trailing_number(_TRAILING_MARKER.sub("", text[:limit]))
+    return text.strip() or None
 
 
 def _mask_everything(text: str) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from wtforms.validators import ValidationError
 
-from portal.security.pan import contains_pan
+from portal.card_numbers import contains_pan
 
 CARD_NUMBER_MESSAGE = (
     "This looks like a card number. Card details must never be typed into Postern \u2014 the "
@@ -40,9 +40,9 @@ class RefuseAndForget:
 
 
 class NoCardNumbers(RefuseAndForget):
-    """Refuse a field whose text contains anything that looks like a card number (13-19
-    Luhn-valid digits, with or without spaces or dashes), so a PAN never lands in a reference,
-    a note, a log or the database."""
+    """Refuse a field whose text contains anything that looks like a card number, in any
+    spelling ``portal.card_numbers`` reads (odd spaces, dots, dashes, zero-width characters,
+    full-width digits...), so a PAN never lands in a reference, a note, a log or the database."""
 
     def __init__(self, message: str = CARD_NUMBER_MESSAGE):
         super().__init__(contains_pan, message)

@@ -3,23 +3,27 @@
 Knows nothing of HTTP. Each function joins the current transaction and audits what it did
 (role names, team names and counts; never a password or secret); the caller commits.
 Sessions end whenever an account's rights shrink or change (disabled, new role, second factor
-removed), so the change applies at once on every app process.
+removed, password reset), so the change applies at once on every app process.
 
-Nobody may change their own role, disable themselves or reset their own second factor: an
-account cannot raise its own rights, and cannot lock out the last person able to undo it.
+Nobody may change their own role, disable themselves, or reset their own second factor or
+password: an account cannot raise its own rights, and cannot lock out the last person able to
+undo it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from flask import current_app
 from sqlalchemy import select
 
 from portal import audit
 from portal.audit import Actor
+from portal.card_numbers import contains_pan
 from portal.extensions import db
 from portal.models.staff import StaffUser, Team
-from portal.security import sessions
+from portal.security import passwords, sessions
 from portal.security.authz import Role
-from portal.security.pan import contains_pan
 from portal.staff import login, mfa
 
 MAX_TEAM_NAME = 80
@@ -167,3 +171,54 @@ def reset_mfa(user: StaffUser, *, actor: Actor) -> int:
         actor=actor,
     )
     return ended
+
+
+@dataclass(frozen=True)
+class PasswordReset:
+    """What an administrator's reset did. ``temporary_password`` is shown to them once and
+    stored nowhere but as the account's argon2 hash."""
+
+    temporary_password: str
+    sessions_ended: int
+    second_factor_reset: bool
+
+    def __repr__(self) -> str:  # never the password
+        return (
+            f"<PasswordReset sessions_ended={self.sessions_ended} "
+            f"second_factor_reset={self.second_factor_reset}>"
+        )
+
+
+def reset_password(
+    user: StaffUser, *, lost_authenticator: bool = False, actor: Actor
+) -> PasswordReset:
+    """Give the account a random temporary password that must be changed at its next sign-in
+    (PCI DSS 8.3.5), end all its sessions at once, and lift a lockout. The next sign-in proves
+    the second factor again: no session survives to remember it. With ``lost_authenticator``
+    the second factor is removed too, so it is enrolled again (if the role needs one) before
+    anything else. Audited as ``staff.password_reset`` (never the password). Caller commits.
+    """
+    _refuse_self(user, actor, "reset the password of")
+    temporary = passwords.temporary_password(
+        username=user.username, min_length=current_app.config["PASSWORD_MIN_LENGTH"]
+    )
+    login.set_password(user, temporary)  # keeps the old password in the history
+    user.password_must_change = True
+    was_locked = login.is_locked(user)
+    login.clear_failures(user)
+    second_factor_reset = bool(lost_authenticator and (user.mfa_enabled or user.totp_key_id))
+    if second_factor_reset:
+        mfa.reset(user)
+    ended = sessions.end_user_sessions(user.id, "password_reset")
+    audit.record(
+        "staff.password_reset",
+        target_type="staff_user",
+        target_id=user.id,
+        details={
+            "sessions_ended": ended,
+            "second_factor_reset": second_factor_reset,
+            "unlocked": was_locked,
+        },
+        actor=actor,
+    )
+    return PasswordReset(temporary, ended, second_factor_reset)

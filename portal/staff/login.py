@@ -17,6 +17,7 @@ from portal.extensions import db
 from portal.models.staff import StaffUser
 from portal.models.types import utcnow
 from portal.security import passwords
+from portal.staff import password_history
 
 
 class LoginOutcome(Enum):
@@ -153,15 +154,19 @@ def complete_login(user: StaffUser, *, factors: str, origin: audit.ClientOrigin)
 
 
 def set_password(user: StaffUser, new_password: str) -> None:
-    """Check the policy, then store a new argon2id hash. Raises PasswordPolicyError."""
+    """Check the policy and the password history, then store a new argon2id hash. Raises
+    PasswordPolicyError (PasswordReusedError for a recent password)."""
     config = current_app.config
     passwords.check_password_policy(
         new_password, username=user.username, min_length=config["PASSWORD_MIN_LENGTH"]
     )
+    password_history.refuse_reuse(user, new_password)
+    password_history.remember_replaced(user)
     user.password_hash = passwords.hash_password(
         new_password, fast=config.get("ARGON2_FAST", False)
     )
     user.password_changed_at = utcnow()
+    user.password_must_change = False
 
 
 def username_taken(username: str) -> bool:

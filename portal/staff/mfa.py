@@ -1,20 +1,37 @@
-"""TOTP second factor (RFC 6238 through pyotp) and single-use recovery codes."""
+"""TOTP second factor (RFC 6238 through pyotp), single-use recovery codes, and re-sealing the
+TOTP seeds under the newest data key.
+
+A seed is stored sealed with the data keyring (``StaffUser.totp_secret``, through
+``portal.models.sealed_secret``) and decrypted only here: to check a code or draw the QR code.
+"""
 
 from __future__ import annotations
 
 import io
+import logging
 import secrets
 import time
+from dataclasses import dataclass, field
 
 import pyotp
 import segno
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 
+from config.keyring import UnknownKeyError
 from portal.extensions import db
+from portal.models.sealed_secret import (
+    SealedSecretError,
+    SealedSeed,
+    app_keyring,
+    seal_seed,
+    unseal_seed,
+)
 from portal.models.staff import RecoveryCode, StaffUser
 from portal.models.types import utcnow
 from portal.security import passwords
+
+log = logging.getLogger("portal.staff")
 
 RECOVERY_CODE_COUNT = 10
 #: Accept the code of the previous and next 30-second step too: phone clocks drift.
@@ -126,3 +143,67 @@ def reset(user: StaffUser) -> None:
     user.mfa_enabled = False
     user.totp_last_step = None
     db.session.query(RecoveryCode).filter_by(user_id=user.id).delete()
+
+
+@dataclass
+class SeedRotation:
+    """What ``reseal_seeds`` did."""
+
+    newest_key_id: str
+    examined: int = 0
+    resealed: int = 0
+    #: Seeds that changed under us (re-enrolled, reset, or re-sealed by another run).
+    skipped: int = 0
+    #: Staff ids whose seed could not be decrypted (altered, or its key is not configured).
+    failed_ids: list[int] = field(default_factory=list)
+
+
+def seeds_by_key() -> dict[str, int]:
+    """How many TOTP seeds each data key id seals."""
+    rows = db.session.execute(
+        select(StaffUser.totp_key_id, func.count())
+        .where(StaffUser.totp_key_id.is_not(None))
+        .group_by(StaffUser.totp_key_id)
+    ).all()
+    return {key_id: int(count) for key_id, count in rows}
+
+
+def reseal_seeds() -> SeedRotation:
+    """Re-seal every TOTP seed not under the newest data key; commits. Each row is written back
+    only if its seal is still the one read (``WHERE id AND key_id AND nonce``), so an
+    enrolment or a reset meanwhile is never overwritten, and a second run finishes the job.
+    The caller audits."""
+    keyring = app_keyring()
+    result = SeedRotation(keyring.newest_id)
+    rows = db.session.execute(
+        select(StaffUser.id, StaffUser.totp_key_id, StaffUser.totp_nonce, StaffUser.totp_ciphertext)
+        .where(StaffUser.totp_ciphertext.is_not(None), StaffUser.totp_key_id != keyring.newest_id)
+        .order_by(StaffUser.id)
+    ).all()
+    for user_id, key_id, nonce, ciphertext in rows:
+        result.examined += 1
+        try:
+            seed = unseal_seed(keyring, user_id, SealedSeed(key_id, nonce, ciphertext))
+        except (SealedSecretError, UnknownKeyError) as problem:
+            result.failed_ids.append(user_id)
+            log.error("data key rotation: TOTP seed not re-sealed: %s", problem)
+            continue
+        fresh = seal_seed(keyring, user_id, seed)
+        changed = db.session.execute(
+            update(StaffUser)
+            .where(
+                StaffUser.id == user_id,
+                StaffUser.totp_key_id == key_id,
+                StaffUser.totp_nonce == nonce,
+            )
+            .values(
+                totp_key_id=fresh.key_id, totp_nonce=fresh.nonce, totp_ciphertext=fresh.ciphertext
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if changed == 1:
+            result.resealed += 1
+        else:
+            result.skipped += 1
+    db.session.commit()
+    return result

@@ -1,5 +1,6 @@
 """Re-authentication ("confirm it's you") before a sensitive action: refunds and their
-approval, erasing a customer's data, changing staff accounts.
+approval, revealing a customer's data (one field, or all of it in a subject-access export),
+erasing it, changing staff accounts.
 
 Password AND a fresh second-factor code are proven again; success is stamped on the current
 session row (``staff_sessions.reauthenticated_at``) and counts for REAUTH_MAX_AGE. A login

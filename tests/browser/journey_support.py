@@ -72,11 +72,14 @@ class Portal:
 
     def make_staff(self, role: str, *, mfa: bool | None = None) -> tuple[str, str | None]:
         """A new staff account; returns (username, TOTP secret or None). ``mfa`` defaults to
-        what the product requires of the role."""
+        what this Postern requires of the role: on the production-like stack agents too
+        (AGENT_MFA_REQUIRED is on in production), on the development server every role but
+        the agent."""
         from portal.security.authz import mfa_required
 
         username = f"{role}.{secrets.token_hex(3)}"
-        enrolled = mfa_required(role) if mfa is None else mfa
+        agents = self.app.config["AGENT_MFA_REQUIRED"]
+        enrolled = mfa_required(role, agents=agents) if mfa is None else mfa
         return username, self.create_staff(role, username, enrolled)
 
     def staff_id(self, username: str) -> int:

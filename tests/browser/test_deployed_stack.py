@@ -46,10 +46,11 @@ def test_a_browser_signs_in_creates_a_copy_link_and_the_customer_reaches_the_pay
     steps (sign-in, create, Start, identity), and no request to another origin (Stripe.js, its
     card frame) carries the link token in its address or headers (Referer included)."""
     username = f"agent.{urlsplit(base_url).port}"
-    prodlike.add_staff("agent", username, DEFAULT_PASSWORD, mfa=False)
+    secret = prodlike.add_staff("agent", username, DEFAULT_PASSWORD)
+    assert secret, "production asks agents for a second factor (AGENT_MFA_REQUIRED)"
     agent_context = browser.new_context()
     agent = browser_problems.watch(agent_context.new_page())
-    sign_in(agent, base_url, username)
+    sign_in(agent, base_url, username, secret)
     expect(agent.get_by_role("heading", name="Agent console")).to_be_visible()
 
     agent.get_by_label("Amount").fill("12.50")

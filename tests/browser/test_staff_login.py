@@ -57,7 +57,7 @@ def test_a_wrong_password_shows_the_error_summary(live_server, page, make_staff)
 
 
 def test_an_admin_without_mfa_enrols_before_reaching_anything(live_server, page, make_staff):
-    user = make_staff("admin")
+    user = make_staff("admin", mfa=False)
     base = live_server.url
 
     _password_step(page, base, user.username)

@@ -122,3 +122,26 @@ def test_password_change_attempts_are_rate_limited_per_staff_member(app, make_st
     assert statuses == [400] * 10 + [429]
     assert "Too many attempts" in text_of(_change(guesser, DEFAULT_PASSWORD, NEW_PASSWORD))
     assert _change(colleague, DEFAULT_PASSWORD, NEW_PASSWORD).status_code == 302
+
+
+def test_the_current_and_the_last_four_passwords_are_refused_with_a_clear_message(app, logged_in):
+    from portal.extensions import db
+    from portal.models.staff import StaffUser
+    from portal.staff.login import set_password
+
+    client, user = logged_in("agent")
+    used = [DEFAULT_PASSWORD] + [f"winter ferry compass {n} tulip" for n in range(1, 6)]
+    with app.app_context():  # five earlier changes (the page allows ten tries a minute)
+        for new in used[1:]:
+            set_password(db.session.get(StaffUser, user.id), new)
+            db.session.commit()
+    current = used[-1]
+
+    for recent in used[-5:]:  # the current password and the four before it
+        refused = _change(client, current, recent)
+        assert refused.status_code == 400
+        assert field_error(refused, "new_password") == (
+            "Error: You have used this password recently. Choose one that is different from "
+            "your current password and your previous 4."
+        )
+    assert _change(client, current, used[0]).status_code == 302  # six passwords ago

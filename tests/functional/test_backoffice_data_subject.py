@@ -61,6 +61,7 @@ def test_requests_are_found_by_reference(app, logged_in, agent):
 def test_the_access_export_holds_everything_and_is_audited(app, logged_in, agent):
     public_id = data_request(app, agent.id)
     client, user = logged_in("backoffice")
+    assert reauth(client, user).status_code == 303
 
     response = export(client, public_id)
 
@@ -98,6 +99,7 @@ def test_an_export_needs_a_reason(app, logged_in, agent):
 def test_an_export_with_a_tampered_value_is_refused_and_the_attempt_audited(app, logged_in, agent):
     public_id = data_request(app, agent.id)
     client, user = logged_in("backoffice")
+    assert reauth(client, user).status_code == 303
     altered = tamper_with(app, public_id, "postcode")
 
     response = export(client, public_id)
@@ -119,6 +121,45 @@ def test_an_export_with_a_tampered_value_is_refused_and_the_attempt_audited(app,
         "problem": "altered",
     }
     assert altered.hex() not in repr(failed.details)
+
+
+def test_an_export_asks_the_officer_to_confirm_it_is_them_first(app, logged_in, agent):
+    public_id = data_request(app, agent.id)
+    client, user = logged_in("backoffice")
+    page = client.get(page_of(public_id)).get_data(as_text=True)
+    assert page.count("You will be asked for your password and a code.") == 2  # export, erase
+
+    asked = export(client, public_id)
+
+    assert asked.status_code == 303 and "Content-Disposition" not in asked.headers
+    assert asked.headers["Location"] == f"/backoffice/reauth?next={page_of(public_id)}"
+    assert DESTINATION not in asked.get_data(as_text=True)
+    assert audit_rows(app, "data_subject") == [] and audit_rows(app, "data.revealed") == []
+    assert reauth(client, user).status_code == 303
+    done = export(client, public_id)
+    assert done.status_code == 200 and done.mimetype == "application/json"
+    assert len(audit_rows(app, "data_subject.access_exported")) == 1
+
+
+def test_the_service_exports_nothing_without_a_recent_confirmation(app, agent):
+    """Defence in depth, as for refunds: checked before anything is read or audited, whether
+    or not the request captured values (the export also holds where the link was sent)."""
+    from datetime import timedelta
+
+    from portal import audit
+    from portal.data_subject import export as access_export
+    from portal.models.types import utcnow
+    from portal.personal_data import service
+
+    request = load(app, data_request(app, agent.id))
+    clerk = audit.Actor("backoffice1", 1, "backoffice")
+    with app.app_context():
+        for stale in (None, utcnow() - timedelta(minutes=6)):
+            with pytest.raises(service.ReauthRequired):
+                access_export.export_request(
+                    request, "DSAR-2026-115", clerk, reauthenticated_at=stale
+                )
+    assert audit_rows(app, "data_subject") == [] and audit_rows(app, "data.revealed") == []
 
 
 def test_erasure_removes_personal_details_and_keeps_a_record(app, make_staff, agent):
@@ -148,7 +189,7 @@ def test_erasure_removes_personal_details_and_keeps_a_record(app, make_staff, ag
         submission = db.session.execute(select(DataSubmission)).scalar_one()
         assert submission.erased_at is not None and submission.fields_received
         message = db.session.execute(select(DeliveryMessage)).scalar_one()
-        assert (message.destination, message.text_body) == (None, None)
+        assert (message.destination, message.sealed_link) == (None, None)
         assert message.destination_masked == "(erased)" and message.status == "sent"
     [erased] = audit_rows(app, "data_subject.erased")
     assert erased.details["reason"] == "Erasure request ER-77"

@@ -1,20 +1,31 @@
 """Captured personal data in the back office: masked by default, one field revealed at a time
-with a reason (required, no card numbers), audited, shown once and never logged; auditors
+with a reason (required, no card numbers), only after the officer confirmed it is them
+(password and a fresh code, as for a refund), audited, shown once and never logged; auditors
 see which fields arrived but never a value."""
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
 
-from tests.support.backoffice_write import ADDRESS, audit_rows, data_request, tamper_with
+from tests.support.backoffice_write import ADDRESS, audit_rows, data_request, reauth, tamper_with
 from tests.support.web import csrf_from, post_form
 
 
 @pytest.fixture
 def public_id(app, make_staff):
     return data_request(app, make_staff("agent").id)
+
+
+@pytest.fixture
+def officer(logged_in):
+    """A back-office officer, signed in and re-authenticated: (client, user)."""
+    client, user = logged_in("backoffice")
+    assert reauth(client, user).status_code == 303
+    return client, user
 
 
 def data_page(public_id: str) -> str:
@@ -41,8 +52,8 @@ def test_values_are_masked_by_default(app, logged_in, public_id):
     assert audit_rows(app, "data.revealed") == []
 
 
-def test_one_field_is_revealed_with_a_reason_and_audited(app, logged_in, public_id):
-    client, user = logged_in("backoffice")
+def test_one_field_is_revealed_with_a_reason_and_audited(app, officer, public_id):
+    client, user = officer
 
     response = reveal(client, public_id, field="town", reason="Customer asked us to confirm it")
 
@@ -58,8 +69,8 @@ def test_one_field_is_revealed_with_a_reason_and_audited(app, logged_in, public_
     assert ADDRESS["town"] not in client.get(data_page(public_id)).get_data(as_text=True)
 
 
-def test_a_reveal_without_a_reason_is_refused(app, logged_in, public_id):
-    client, _ = logged_in("backoffice")
+def test_a_reveal_without_a_reason_is_refused(app, officer, public_id):
+    client, _ = officer
 
     response = reveal(client, public_id, reason="   ")
 
@@ -70,8 +81,8 @@ def test_a_reveal_without_a_reason_is_refused(app, logged_in, public_id):
     assert audit_rows(app, "data.revealed") == []
 
 
-def test_a_reason_holding_a_card_number_is_refused_and_not_echoed(app, logged_in, public_id):
-    client, _ = logged_in("backoffice")
+def test_a_reason_holding_a_card_number_is_refused_and_not_echoed(app, officer, public_id):
+    client, _ = officer
 
     response = reveal(client, public_id, reason="card 4111 1111 1111 1111 on file")
 
@@ -81,8 +92,8 @@ def test_a_reason_holding_a_card_number_is_refused_and_not_echoed(app, logged_in
     assert audit_rows(app, "data.revealed") == []
 
 
-def test_a_field_that_is_not_offered_cannot_be_revealed(app, logged_in, public_id):
-    client, _ = logged_in("backoffice")
+def test_a_field_that_is_not_offered_cannot_be_revealed(app, officer, public_id):
+    client, _ = officer
 
     response = reveal(client, public_id, field="address_line2")  # left empty by the customer
 
@@ -90,8 +101,8 @@ def test_a_field_that_is_not_offered_cannot_be_revealed(app, logged_in, public_i
     assert audit_rows(app, "data.revealed") == []
 
 
-def test_a_tampered_value_is_refused_clearly_and_the_attempt_audited(app, logged_in, public_id):
-    client, user = logged_in("backoffice")
+def test_a_tampered_value_is_refused_clearly_and_the_attempt_audited(app, officer, public_id):
+    client, user = officer
     altered = tamper_with(app, public_id, "town")
 
     response = reveal(client, public_id, field="town", reason="Customer asked us to confirm it")
@@ -138,8 +149,8 @@ def test_agents_never_reach_captured_data_in_the_back_office(app, logged_in, pub
     assert client.get(data_page(public_id)).status_code == 403
 
 
-def test_a_revealed_value_is_never_logged(app, logged_in, public_id, caplog):
-    client, _ = logged_in("backoffice")
+def test_a_revealed_value_is_never_logged(app, officer, public_id, caplog):
+    client, _ = officer
     watched = [logging.getLogger(name) for name in ("portal", "postern", "werkzeug")]
     for logger in watched:
         logger.addHandler(caplog.handler)
@@ -152,3 +163,58 @@ def test_a_revealed_value_is_never_logged(app, logged_in, public_id, caplog):
 
     logged = caplog.text + "\n".join(repr(vars(record)) for record in caplog.records)
     assert ADDRESS["postcode"] not in logged and "ZE29QX" not in logged
+
+
+def test_a_reveal_asks_the_officer_to_confirm_it_is_them_first(app, logged_in, public_id):
+    client, user = logged_in("backoffice")
+    page = client.get(data_page(public_id)).get_data(as_text=True)
+    assert "You will be asked for your password and a code." in page
+
+    asked = reveal(client, public_id, field="town")
+
+    assert asked.status_code == 303
+    assert asked.headers["Location"] == (
+        "/backoffice/reauth?next=/backoffice/requests/" + public_id + "/data"
+    )
+    assert ADDRESS["town"] not in asked.get_data(as_text=True)
+    assert audit_rows(app, "data.revealed") == []
+    assert reauth(client, user).status_code == 303
+    assert "asked for your password" not in client.get(data_page(public_id)).get_data(as_text=True)
+    shown = reveal(client, public_id, field="town")
+    assert shown.status_code == 200 and ADDRESS["town"] in shown.get_data(as_text=True)
+    assert len(audit_rows(app, "data.revealed")) == 1
+
+
+def test_a_confirmation_older_than_five_minutes_no_longer_counts(app, officer, public_id):
+    from portal.extensions import db
+    from portal.models.staff import StaffSession
+    from portal.models.types import utcnow
+
+    client, _ = officer
+    with app.app_context():
+        db.session.execute(
+            update(StaffSession).values(reauthenticated_at=utcnow() - timedelta(minutes=6))
+        )
+        db.session.commit()
+
+    asked = reveal(client, public_id, field="town")
+
+    assert asked.status_code == 303 and asked.headers["Location"].startswith("/backoffice/reauth")
+    assert audit_rows(app, "data.revealed") == []
+
+
+def test_the_service_reveals_nothing_without_a_recent_confirmation(app, public_id):
+    """Defence in depth, as for refunds: a caller that forgets to ask is refused by the service
+    itself, before anything is read or audited."""
+    from portal import audit
+    from portal.models.types import utcnow
+    from portal.personal_data import service
+    from tests.support.capture import load
+
+    clerk = audit.Actor("backoffice1", 1, "backoffice")
+    request = load(app, public_id)
+    with app.app_context():
+        for stale in (None, utcnow() - timedelta(minutes=6), utcnow() + timedelta(minutes=1)):
+            with pytest.raises(service.ReauthRequired):
+                service.reveal(request, "Customer asked", clerk, reauthenticated_at=stale)
+    assert audit_rows(app, "data.revealed") == [] and audit_rows(app, "data.reveal_failed") == []

@@ -16,6 +16,7 @@ from portal.audit import CUSTOMER
 from portal.extensions import db
 from portal.models.audit import AuditEvent
 from portal.models.captured_data import CapturedValue, DataSubmission
+from portal.models.types import utcnow
 from portal.personal_data import service
 from portal.security.actors import customer_actor
 from tests.functional.captured_data_support import (
@@ -144,9 +145,9 @@ def test_a_customer_submits_through_the_page(app, staff):
         assert event.actor_label == "customer" and event.target_id == load(request_id).public_id
         assert event.details["fields"] == list(ENTERED["address"])
         assert set(event.details) == {"field_set", "fields", "notice_version", "key_id"}
-        assert service.reveal(load(request_id), "Test: check storage", CLERK)["postcode"] == (
-            "ZE2 9QX"
-        )
+        assert service.reveal(
+            load(request_id), "Test: check storage", CLERK, reauthenticated_at=utcnow()
+        )["postcode"] == ("ZE2 9QX")
 
     # A second go (another tab, a replay) is refused by the database.
     response = post_form(client, url, {**ENTERED["address"], "decision": "send"})
@@ -200,7 +201,12 @@ def test_one_decision_per_request_and_the_session_survives_the_refusal(app, staf
         with pytest.raises(service.AlreadyDecided):
             service.record_decline(load(request_id), "2026-11", actor=CUSTOMER)
         db.session.commit()  # the failed attempts left nothing behind to commit
-        values = service.reveal(load(request_id), "Test: the first submission stands", CLERK)
+        values = service.reveal(
+            load(request_id),
+            "Test: the first submission stands",
+            CLERK,
+            reauthenticated_at=utcnow(),
+        )
         assert values == {"email": "Zephyrine.Q@wexcombe-parva.co.uk", "phone": "+442079460958"}
 
 
@@ -273,8 +279,13 @@ def test_revealing_needs_a_reason_and_is_audited(app, staff):
     with app.app_context():
         for reason in ("", "   ", None, "x" * 201, "card 4242 4242 4242 4242"):
             with pytest.raises(service.ReasonRequired):
-                service.reveal(load(request_id), reason, CLERK)
-        values = service.reveal(load(request_id), "Setting up DD mandate, ticket 881", CLERK)
+                service.reveal(load(request_id), reason, CLERK, reauthenticated_at=utcnow())
+        values = service.reveal(
+            load(request_id),
+            "Setting up DD mandate, ticket 881",
+            CLERK,
+            reauthenticated_at=utcnow(),
+        )
         db.session.commit()
         assert values == {
             "account_holder_name": "Ottoline Brackenridge",
@@ -332,7 +343,12 @@ def test_erasure_deletes_values_and_keeps_the_record(app, staff):
         assert submission.erased_at is not None
         assert submission.fields_received == ["account_holder_name", "iban"]
         assert {s.state for s in service.masked_summary(load(request_id))} == {"erased"}
-        assert service.reveal(load(request_id), "Audit check after erasure", CLERK) == {}
+        assert (
+            service.reveal(
+                load(request_id), "Audit check after erasure", CLERK, reauthenticated_at=utcnow()
+            )
+            == {}
+        )
         # Again: nothing left to do, nothing more audited.
         assert service.erase(load(request_id), "subject access request", CLERK) == 0
         db.session.commit()
@@ -389,7 +405,9 @@ def test_no_entered_value_is_stored_in_clear_anywhere_in_the_database(app, staff
     for name, request_id in request_ids.items():
         store(app, request_id, name)
     with app.app_context():
-        revealed = service.reveal(load(request_ids["address"]), "Test: values exist", CLERK)
+        revealed = service.reveal(
+            load(request_ids["address"]), "Test: values exist", CLERK, reauthenticated_at=utcnow()
+        )
     assert revealed["town"] == "Wexcombe Parva"
 
     dumped, raw = dump_database(app)

@@ -14,6 +14,7 @@ from portal.audit import CLI
 from portal.extensions import db
 from portal.models.audit import AuditEvent
 from portal.models.captured_data import CapturedValue
+from portal.models.types import utcnow
 from portal.personal_data import rotation, service
 from portal.personal_data.keyring import current_keyring
 from tests.functional.captured_data_support import CLERK, ENTERED, load, new_request, store
@@ -41,7 +42,9 @@ def key_ids(app) -> list[str]:
 def read_all(app, request_ids: dict[str, int]) -> dict[str, dict[str, str]]:
     with app.app_context():
         values = {
-            name: service.reveal(load(request_id), "Test: after rotation", CLERK)
+            name: service.reveal(
+                load(request_id), "Test: after rotation", CLERK, reauthenticated_at=utcnow()
+            )
             for name, request_id in request_ids.items()
         }
         db.session.commit()
@@ -143,7 +146,9 @@ def test_rows_changed_during_rotation_are_left_alone(app, app_factory, staff, ke
             rotation._rotate_row(current_keyring(), row, result)
         db.session.commit()
         assert (result.rotated, result.skipped, result.failed_ids) == (0, 2, [])
-        value = service.reveal(load(rotated_meanwhile), "Test: still readable", CLERK)
+        value = service.reveal(
+            load(rotated_meanwhile), "Test: still readable", CLERK, reauthenticated_at=utcnow()
+        )
         assert value == {"email": "Zephyrine.Q@wexcombe-parva.co.uk"}
 
 
@@ -163,7 +168,7 @@ def test_tampered_or_moved_ciphertext_fails_clearly(app, staff):
         )
         db.session.commit()
         with pytest.raises(service.ValueUnreadable) as tampered:
-            service.reveal(load(victim), "Test: tampered", CLERK)
+            service.reveal(load(victim), "Test: tampered", CLERK, reauthenticated_at=utcnow())
         db.session.commit()
         assert str(tampered.value) == (
             "Town or city cannot be read: the stored data may have been altered. "
@@ -184,7 +189,7 @@ def test_tampered_or_moved_ciphertext_fails_clearly(app, staff):
         )
         db.session.commit()
         with pytest.raises(service.ValueUnreadable, match="^address_line1 cannot be read"):
-            service.reveal(load(other), "Test: moved", CLERK)
+            service.reveal(load(other), "Test: moved", CLERK, reauthenticated_at=utcnow())
         db.session.commit()
         failed = db.session.execute(
             select(AuditEvent).where(AuditEvent.action == "data.reveal_failed")
@@ -235,7 +240,9 @@ def test_removing_a_key_too_early_is_caught(app, app_factory, staff, keys):
     with only_b.app_context():
         unreadable = "^Email address cannot be read: the key for the stored data is not configured"
         with pytest.raises(service.ValueUnreadable, match=unreadable):
-            service.reveal(load(request_id), "Test: key removed", CLERK)
+            service.reveal(
+                load(request_id), "Test: key removed", CLERK, reauthenticated_at=utcnow()
+            )
         db.session.commit()
         failed = select(AuditEvent.details).where(AuditEvent.action == "data.reveal_failed")
         assert db.session.scalar(failed)["problem"] == "key_not_configured"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
@@ -139,7 +141,7 @@ def test_disable_ends_sessions_and_blocks_sign_in_and_enable_restores_it(app, cl
 
 
 def test_set_role_is_audited_and_ends_sessions_so_new_rights_apply_at_once(app, cli, make_staff):
-    user = make_staff("agent")
+    user = make_staff("agent", mfa=True)  # auditors need a second factor (see test_auth_mfa)
     client = app.test_client()
     login(client, user)
     result = cli("users", "set-role", user.username, "auditor")
@@ -150,7 +152,7 @@ def test_set_role_is_audited_and_ends_sessions_so_new_rights_apply_at_once(app, 
     (row,) = audit_rows(app, "staff.role_changed")
     assert row.details == {"from": "agent", "to": "auditor", "sessions_ended": 1}
 
-    login(client, user)
+    login(client, user, totp_offset=1)  # the first sign-in spent this step's code
     assert client.get("/agent/").status_code == 403
     assert client.get("/backoffice/").status_code == 200
 
@@ -205,12 +207,17 @@ def test_verify_passes_on_an_intact_chain(app, cli):
     _some_history(cli)
     result = cli("audit", "verify")
     assert result.exit_code == 0
-    assert result.output.strip() == "audit chain intact: 5 rows verified"
+    intact, anchored = result.output.strip().splitlines()
+    assert intact == "audit chain intact: 5 rows verified"
+    assert re.fullmatch(
+        r"anchored at seq 5 \([0-9a-f]{16}\.\.\.\) at [-\d]{10} [:\d]{8} UTC", anchored
+    )
 
 
 def test_verify_passes_on_an_empty_chain(cli):
     result = cli("audit", "verify")
     assert result.exit_code == 0 and "0 rows verified" in result.output
+    assert "nothing to anchor: the audit trail is empty" in result.output
 
 
 def test_verify_names_an_edited_row(app, cli):

@@ -124,14 +124,45 @@ def test_the_page_does_not_exist_when_the_dev_outbox_is_off(app_factory, make_st
     assert client.get("/dev/outbox").status_code == 404
 
 
-def test_the_outbox_body_is_escaped(app, logged_in):
-    client, agent = logged_in("agent")
+def test_the_outbox_body_is_escaped(app_factory, make_staff):
+    from tests.support.web import login
+
+    app = app_factory(ORG_NAME="<script>alert(1)</script> Acme")
+    agent = make_staff("agent")
     _create(app, agent.id, "sms", "07911 123456")
-    with app.app_context():
-        message = db.session.query(DeliveryMessage).one()
-        message.text_body = "<script>alert(1)</script> " + message.text_body
-        db.session.commit()
+    client = app.test_client()
+    login(client, agent)
     page = client.get("/dev/outbox").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert re.search(r'<pre class="dev-message-body">', page)
+
+
+def test_the_outbox_keeps_no_body_and_renders_each_message_again(app, logged_in):
+    """The page shows what the customer received although the outbox stores no body: it is
+    rendered again from the request and the sealed link, which a message that was never sent
+    no longer holds."""
+    from sqlalchemy import inspect, text
+
+    client, agent = logged_in("agent")
+    url = _create(app, agent.id, "email", "pat@example.com")
+    with app.app_context():
+        columns = {c["name"] for c in inspect(db.engine).get_columns("delivery_messages")}
+        assert not columns & {"subject", "text_body", "html_body"}
+        assert worker.run_once().sent == 1
+        dumped = repr(db.session.execute(text("SELECT * FROM delivery_messages")).all())
+    assert url.rsplit("/c/", 1)[1] not in dumped
+    page = client.get("/dev/outbox").get_data(as_text=True)
+    assert f'href="{url}"' in page and "your secure link from our call" in page
+
+    _create(app, agent.id, "sms", "07911 123456", reference="INV-10")
+    from portal.capture.service import revoke
+    from portal.models.capture import CaptureRequest
+
+    with app.app_context():
+        newest = db.session.query(CaptureRequest).order_by(CaptureRequest.id.desc()).first()
+        revoke(newest, actor=Actor.staff(db.session.get(StaffUser, agent.id)))
+        db.session.commit()
+    page = client.get("/dev/outbox").get_data(as_text=True)
+    assert "This message was not sent, so it no longer keeps its link." in page
+    assert page.count("Open the customer link") == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import re
 import secrets
 
@@ -80,9 +81,12 @@ def production_app(database_uri: str):
             "SQLALCHEMY_DATABASE_URI": database_uri,
             "TRUSTED_HOSTS": [PUBLIC_HOST],
             "PROXY_HOPS": 1,
-            "STRIPE_SECRET_KEY": "sk_live_not_a_real_key",
-            "STRIPE_PUBLISHABLE_KEY": "pk_live_not_a_real_key",
-            "STRIPE_WEBHOOK_SECRET": "whsec_not_a_real_secret",
+            "STRIPE_SECRET_KEY": "sk_live_" + secrets.token_urlsafe(32),
+            "STRIPE_PUBLISHABLE_KEY": "pk_live_" + secrets.token_urlsafe(32),
+            "STRIPE_WEBHOOK_SECRET": "whsec_" + secrets.token_urlsafe(32),
+            "PUBLIC_BASE_URL": f"https://{PUBLIC_HOST}",
+            # Production refuses memory://; the probes and redirects here never count a hit.
+            "RATELIMIT_STORAGE_URI": os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
             "LINK_SIGNING_KEYS": [secrets.token_hex(32)],
             "IDENTITY_PEPPER": secrets.token_hex(32),
             "DATA_ENCRYPTION_KEYS": f"k1:{key}",

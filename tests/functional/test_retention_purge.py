@@ -13,6 +13,7 @@ from sqlalchemy import event, func, insert, select
 
 from portal import audit
 from portal.audit.chain import HASHED_FIELDS, compute_hash
+from portal.capture.links import new_public_id
 from portal.extensions import db
 from portal.models.audit import GENESIS_HASH, AuditEvent
 from portal.models.capture import CaptureRequest
@@ -59,7 +60,7 @@ _AUDIT_COLUMNS = HASHED_FIELDS
 
 def _request(staff_id: int, finished, kind="data") -> dict:
     return {
-        "public_id": secrets.token_hex(8),
+        "public_id": new_public_id(),  # as the product makes them
         "kind": kind,
         "status": "succeeded",
         "created_by_id": staff_id,
@@ -178,7 +179,7 @@ def generate(app) -> dict[str, int]:
                     "backend": "dev",
                     "destination": "+447700900123",
                     "destination_masked": "+44 •••• ••0123",
-                    "text_body": "Your link",
+                    "sealed_link": "k1:c2VhbGVk",
                     "status": "sent",
                     "attempts": 1,
                     "created_at": old,
@@ -255,6 +256,7 @@ def test_purge_of_more_than_100k_rows(app, generated):
         assert count(DataSubmission) == PERSONAL + RECENT  # the non-personal records stay
         assert count(CaptureRequest) == PERSONAL + RECENT and count(Payment) == 0
         assert count(DeliveryMessage, DeliveryMessage.destination.is_not(None)) == 0
+        assert count(DeliveryMessage, DeliveryMessage.sealed_link.is_not(None)) == 0
         assert count(DeliveryMessage, DeliveryMessage.destination_masked.like("+44%")) == MESSAGES
         assert count(CspReport) == 0
         assert count(AuditEvent, AuditEvent.action == "generated.event") == 0

@@ -15,7 +15,6 @@ import threading
 
 import pyotp
 
-from portal.security.authz import mfa_required
 from tests.prodlike.stack import start_stack
 
 ROLES = ("agent", "supervisor", "backoffice", "admin", "auditor")
@@ -36,7 +35,7 @@ def main() -> int:
     accounts = []
     for role in ROLES:
         password = secrets.token_urlsafe(12)
-        secret = stack.add_staff(role, f"{role}.one", password, mfa=mfa_required(role))
+        secret = stack.add_staff(role, f"{role}.one", password)  # MFA as production needs
         accounts.append((f"{role}.one", password, secret))
     if "backoffice" in ROLES:  # dual control needs a second back-office user to approve
         password = secrets.token_urlsafe(12)

@@ -29,16 +29,19 @@ class Environment:
 
 
 def _secret() -> str:
+    """32 random bytes, as the README tells operators to make each of Postern's own secrets."""
     return secrets.token_urlsafe(32)
 
 
 @dataclass(frozen=True)
 class StripeKeys:
-    """Test-mode keys made for the run: the sandbox accepts them, the app is given them."""
+    """Test-mode keys made for the run: the sandbox accepts them, the app is given them. As
+    long and as random as Stripe's own, so that production's strength rules pass them
+    (config/production_rules.py); the signing secret is what ``stripe listen`` prints."""
 
-    secret_key: str = field(default_factory=lambda: "sk_test_" + secrets.token_hex(12))
-    publishable_key: str = field(default_factory=lambda: "pk_test_" + secrets.token_hex(12))
-    webhook_secret: str = field(default_factory=lambda: "whsec_" + secrets.token_hex(16))
+    secret_key: str = field(default_factory=lambda: "sk_test_" + secrets.token_hex(48))
+    publishable_key: str = field(default_factory=lambda: "pk_test_" + secrets.token_hex(48))
+    webhook_secret: str = field(default_factory=lambda: "whsec_" + secrets.token_hex(32))
 
 
 def production_environment(

@@ -165,14 +165,25 @@ class Stack:
         return self._app
 
     def add_staff(
-        self, role: str, username: str, password: str, *, mfa: bool, team: str | None = None
+        self,
+        role: str,
+        username: str,
+        password: str,
+        *,
+        mfa: bool | None = None,
+        team: str | None = None,
     ) -> str | None:
         """A staff account in the stack's database, as ``flask users create`` makes one, with
-        an authenticator already enrolled when ``mfa``; returns its TOTP secret (or None)."""
+        an authenticator already enrolled when ``mfa``; returns its TOTP secret (or None).
+        ``mfa`` defaults to what production requires of the role (agents included, as
+        AGENT_MFA_REQUIRED is on in production)."""
         from portal.cli import create_staff
         from portal.extensions import db
+        from portal.security.authz import mfa_required
 
         with self.app().app_context():
+            if mfa is None:
+                mfa = mfa_required(role)
             user = create_staff(username, password, role, team=team)
             secret = None
             if mfa:

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from tests.prodlike.stack import Stack, start_stack
 from tests.reliability.support import NO_RATE_LIMITS
+from tests.support.capture import public_id_of
 from tests.support.staff import DEFAULT_PASSWORD
 from tests.support.web import csrf_from
 
@@ -60,9 +61,16 @@ def browser(stack: Stack) -> requests.Session:
 
 
 def add_agent(stack: Stack, username: str) -> int:
-    """An agent account (no MFA); returns its id."""
-    stack.add_staff("agent", username, DEFAULT_PASSWORD, mfa=False)
+    """An agent account, with the second factor production asks of agents; returns its id."""
+    stack.add_staff("agent", username, DEFAULT_PASSWORD)
     return staff_id(stack, username)
+
+
+def signed_in_agent(stack: Stack, username: str) -> tuple[int, requests.Session]:
+    """A new agent account signed in through the real forms (password, then its TOTP code, as
+    production asks of agents); returns (its id, the signed-in session)."""
+    secret = stack.add_staff("agent", username, DEFAULT_PASSWORD)
+    return staff_id(stack, username), sign_in(stack, username, secret)
 
 
 def staff_id(stack: Stack, username: str) -> int:
@@ -152,8 +160,9 @@ def audit_verify(stack: Stack) -> str:
 
 
 def link_in(email: EmailMessage) -> str:
-    """The customer link an email carries (its plain-text part)."""
-    return _LINK.search(email.get_body(("plain",)).get_content()).group(0)
+    """The link an email carries (its plain-text part), named by its public id: what the outbox
+    keeps of a link (``links_of_messages``)."""
+    return public_id_of(_LINK.search(email.get_body(("plain",)).get_content()).group(0))
 
 
 @dataclass(frozen=True)
@@ -194,20 +203,20 @@ def count_mail(messages: list[EmailMessage], expected_links: set[str]) -> MailCo
 
 
 def links_of_messages(stack: Stack, reference_prefix: str) -> dict[str, str]:
-    """{link: outbox status} of the outbox messages of requests whose reference starts with
-    ``reference_prefix``."""
+    """{link's public id: outbox status} of the outbox messages of requests whose reference
+    starts with ``reference_prefix`` (the outbox keeps no link, only its request)."""
     from portal.extensions import db
     from portal.models.capture import CaptureRequest
     from portal.models.delivery import DeliveryMessage
 
     with stack.app().app_context():
         rows = db.session.execute(
-            select(DeliveryMessage.text_body, DeliveryMessage.status)
+            select(CaptureRequest.public_id, DeliveryMessage.status)
             .join(CaptureRequest, CaptureRequest.id == DeliveryMessage.capture_request_id)
             .where(CaptureRequest.reference.startswith(reference_prefix))
         ).all()
         db.session.remove()
-    return {_LINK.search(body).group(0): status for body, status in rows}
+    return dict(rows)
 
 
 def audit_counts(stack: Stack, public_ids: set[str]) -> Counter:

@@ -34,14 +34,13 @@ from tests.reliability.stack_payments import (
     sandbox_quiet,
 )
 from tests.reliability.stack_support import (
-    add_agent,
     audit_verify,
     browser,
     count_mail,
     database,
     links_of_messages,
     plain_url,
-    sign_in,
+    signed_in_agent,
     start_fault_stack,
 )
 from tests.reliability.support import (
@@ -171,8 +170,7 @@ def outage():
 
 
 def _run_outage(stack, cluster) -> Outage:
-    agent_id = add_agent(stack, "pgagent")
-    agent = sign_in(stack, "pgagent")
+    agent_id, agent = signed_in_agent(stack, "pgagent")
     customer = customer_at_payment(stack, agent_id, reference="PAY-DURING-OUTAGE")
     page = customer.session.get(customer.pay_url, timeout=30)
     assert page.status_code == 200, page.status_code

@@ -46,7 +46,7 @@ from tests.reliability.stack_support import (
     link_in,
     links_of_messages,
     plain_url,
-    sign_in,
+    signed_in_agent,
 )
 from tests.reliability.support import (
     assert_requests_whole,
@@ -93,8 +93,7 @@ def test_sigkill_of_a_gunicorn_worker_mid_create_leaves_nothing_half_written(sta
 
     tag = secrets.token_hex(3)
     prefix = f"KILL-{tag}-"
-    add_agent(stack, f"killagent.{tag}")
-    browser = sign_in(stack, f"killagent.{tag}")
+    _, browser = signed_in_agent(stack, f"killagent.{tag}")
     csrf, _ = console_form(browser, stack.url)
     cookies = browser.cookies.get_dict()
     gunicorn = stack.services["gunicorn"]
@@ -307,9 +306,8 @@ def test_sigkill_of_the_outbox_worker_as_a_message_is_accepted_delivers_every_li
     one ``delivery.sent`` audit row, and ``flask audit verify`` passes."""
     tag = secrets.token_hex(3)
     prefix = f"OB-{tag}-"
-    add_agent(stack, f"outboxagent.{tag}")
     stack.services["outbox-worker"].stop()
-    browser = sign_in(stack, f"outboxagent.{tag}")
+    _, browser = signed_in_agent(stack, f"outboxagent.{tag}")
     for number in range(MESSAGES):
         csrf, key = console_form(browser, stack.url)
         answer = browser.post(

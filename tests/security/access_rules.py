@@ -6,7 +6,8 @@ ship without someone deciding, in review, who may use it.
 ``AUDIENCE`` values:
 - ``public``: anyone, no login (health probes, static files, login, customer link pages).
 - ``staff``: any fully signed-in staff member, whatever the role.
-- a set of roles: only those roles (fully signed in, second factor where required).
+- a set of roles: only those roles (fully signed in, second factor where required: see
+  ``SECOND_FACTOR_ROLES``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ ADMIN_ONLY = frozenset({"admin"})
 EXPORTERS = frozenset({"supervisor", "backoffice", "auditor"})
 #: The audit log viewer (Permission.AUDIT_VIEW).
 AUDIT_READERS = frozenset({"backoffice", "admin", "auditor"})
+#: Roles that reach nothing but the second-factor pages until a second factor is enrolled and
+#: proven: every role that reads beyond its own requests (transactions, personal data, the
+#: audit log, exports) or changes money or accounts. Agents join them when AGENT_MFA_REQUIRED
+#: is on (production's default).
+SECOND_FACTOR_ROLES = frozenset({"supervisor", "backoffice", "admin", "auditor"})
 
 
 # endpoint -> (audience, {path parameter: example value}); the path parameters fill the rule.
@@ -89,6 +95,7 @@ ROUTE_ACCESS: dict[str, tuple[object, dict[str, str]]] = {
     "backoffice.staff_disable": (ADMIN_ONLY, {"staff_id": "1"}),
     "backoffice.staff_enable": (ADMIN_ONLY, {"staff_id": "1"}),
     "backoffice.staff_reset_mfa": (ADMIN_ONLY, {"staff_id": "1"}),
+    "backoffice.staff_reset_password": (ADMIN_ONLY, {"staff_id": "1"}),
     # Back office, read side: the transactions list and detail (supervisors see their team's),
     # the CSV export (EXPORT), the audit log viewer (AUDIT_VIEW). The dashboard is
     # backoffice.home above.

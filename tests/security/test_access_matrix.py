@@ -13,7 +13,13 @@ import pytest
 from werkzeug.routing import Rule
 
 from portal.security.authz import mfa_required
-from tests.security.access_rules import ALL_ROLES, PUBLIC, ROUTE_ACCESS, STAFF
+from tests.security.access_rules import (
+    ALL_ROLES,
+    PUBLIC,
+    ROUTE_ACCESS,
+    SECOND_FACTOR_ROLES,
+    STAFF,
+)
 from tests.support.staff import DEFAULT_PASSWORD
 from tests.support.web import csrf_from, login, post_form
 
@@ -132,7 +138,9 @@ def test_each_role_reaches_exactly_its_routes(app, make_staff, role):
     """Proves: signed in as each role, every route answers as the matrix says: reachable where the
     role is in its audience, 403 everywhere else."""
     client = app.test_client()
-    login(client, make_staff(role, mfa=mfa_required(role)))
+    user = make_staff(role)  # enrolled in a second factor where the policy requires one
+    assert user.mfa_enabled == (role in SECOND_FACTOR_ROLES)
+    login(client, user)
     assert client.get("/account").status_code == 200
     problems = _walk(app, client, role)
     assert not problems, "\n".join(problems)
@@ -169,3 +177,64 @@ def test_a_password_only_session_reaches_only_the_second_factor_pages(app, make_
             problems.append(f"{method} {url} [{rule.endpoint}]: {response.status_code}")
     assert not problems, "\n".join(problems)
     assert client.get("/login/mfa").status_code == 200
+
+
+def test_every_role_that_reads_beyond_its_own_requests_needs_a_second_factor():
+    """Proves: the product's policy (derived from each role's permissions) is the one review
+    declared in access_rules.py; with AGENT_MFA_REQUIRED on, agents need one too; an unknown
+    role fails closed."""
+    assert {role for role in ALL_ROLES if mfa_required(role, agents=False)} == SECOND_FACTOR_ROLES
+    assert all(mfa_required(role, agents=True) for role in ALL_ROLES)
+    assert mfa_required("nobody", agents=False)
+
+
+def _walk_without_second_factor(app, client) -> list[str]:
+    """Every route that is not public and not a second-factor page, as ``client``; the
+    problems, if any route answered other than with a redirect to the enrolment page."""
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    problems = []
+    for rule in _rules(app):
+        audience, _ = ROUTE_ACCESS[rule.endpoint]
+        if audience == PUBLIC or rule.endpoint in SECOND_FACTOR_PAGES:
+            continue
+        url, method = _url(app, rule), _method(rule)
+        for headers in ({}, {"Accept": "application/json"}):
+            data = {"csrf_token": token} if method == "POST" else None
+            response = client.open(url, method=method, data=data, headers=headers)
+            if _redirect_path(response) != "/account/mfa/setup":
+                problems.append(
+                    f"{method} {url} [{rule.endpoint}] {headers}: {response.status_code}"
+                )
+    return problems
+
+
+@pytest.mark.parametrize("role", [*sorted(SECOND_FACTOR_ROLES), "agent (AGENT_MFA_REQUIRED on)"])
+def test_an_account_without_a_second_factor_reaches_only_enrolment(app_factory, make_staff, role):
+    """Proves: a supervisor's, auditor's, back-office or admin's password alone (and an agent's,
+    when the setting is on) reaches no transaction, personal data, audit log or export: every
+    staff route sends it to enrol a second factor, and the sign-in is not complete."""
+    app = app_factory(AGENT_MFA_REQUIRED=True) if role.startswith("agent") else app_factory()
+    user = make_staff(role.split()[0], mfa=False)
+    client = app.test_client()
+    response = post_form(
+        client, "/login", {"username": user.username, "password": DEFAULT_PASSWORD}
+    )
+    assert response.headers["Location"] == "/account/mfa/setup"
+    problems = _walk_without_second_factor(app, client)
+    assert not problems, "\n".join(problems)
+    assert client.get("/account/mfa/setup").status_code == 200
+
+
+def test_a_session_begun_before_agents_needed_a_second_factor_reaches_only_enrolment(
+    app, make_staff
+):
+    """Proves: when AGENT_MFA_REQUIRED is turned on, an agent already signed in with a password
+    alone is held at the enrolment page on the next request, not at the next sign-in."""
+    client = app.test_client()
+    login(client, make_staff("agent"))
+    assert client.get("/agent/").status_code == 200
+
+    app.config["AGENT_MFA_REQUIRED"] = True
+
+    problems = _walk_without_second_factor(app, client)
+    assert not problems, "\n".join(problems)

@@ -15,8 +15,8 @@ import io
 import json
 import logging
 
+from portal.card_numbers import find_pans
 from portal.observability.logging import build_handler
-from portal.security.pan import find_pans
 from tests.support.artifacts import ARTIFACTS, unmasked_card_numbers_in_logs
 
 PAN = "4111111111111111"

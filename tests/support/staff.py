@@ -23,14 +23,19 @@ class Staff:
 
 
 def create_staff_account(
-    app, role: str, username: str, *, team=None, mfa=False, password=DEFAULT_PASSWORD
+    app, role: str, username: str, *, team=None, mfa=None, password=DEFAULT_PASSWORD
 ) -> Staff:
     """Create and commit a staff account through the CLI's own ``create_staff``, enrolled in
-    TOTP when ``mfa``; returns its detached record."""
+    TOTP when ``mfa``; returns its detached record. ``mfa`` defaults to what ``app`` requires
+    of the role (``portal.security.authz.mfa_required``), so tests follow the policy; pass
+    ``mfa=False`` for an account that has yet to enrol."""
     from portal.cli import create_staff
     from portal.extensions import db
+    from portal.security.authz import mfa_required
 
     with app.app_context():
+        if mfa is None:
+            mfa = mfa_required(role)
         user = create_staff(username, password, role, team=team)
         if mfa:
             user.totp_secret = pyotp.random_base32()

@@ -52,9 +52,6 @@ def signed_in(app, make_staff, role: str = "agent", *, client=None, **staff_opti
     """A new ``role`` account (made by the ``make_staff`` fixture, enrolled in TOTP when the
     role needs a second factor) signed in on ``client`` or a new test client of ``app``;
     returns (client, user)."""
-    from portal.security.authz import mfa_required
-
-    staff_options.setdefault("mfa", mfa_required(role))
     user = make_staff(role, **staff_options)
     client = client or app.test_client()
     login(client, user)

@@ -175,3 +175,28 @@ def test_a_rolled_back_savepoint_takes_its_rows_and_the_next_row_relinks(app):
         rows = _rows()
         assert [(row.seq, row.action) for row in rows] == [(1, "test.kept"), (2, "test.after")]
         assert audit.verify_chain(rows, chain_key()).ok
+
+
+def test_no_card_number_reaches_a_row_whatever_the_caller_passes(app):
+    # Callers put ids and reason codes in details, and actors.client_origin masks the
+    # User-Agent; the trail still masks both itself, since a row once written stays for good.
+    origin = ClientOrigin(
+        ip="192.0.2.7", user_agent="Agent/1.0 (4111\u00a01111\u00a01111\u00a01111)"
+    )
+    with app.app_context():
+        audit.record(
+            "test.thing",
+            details={
+                "note": "card 4111.1111.1111.1111 given",
+                "nested": {"list": ["5555-5555-5555-4444", 7]},
+            },
+            actor=Actor("tester", 42, "admin", origin),
+        )
+        db.session.commit()
+        (row,) = _rows()
+        assert row.details == {
+            "note": "card [REDACTED-PAN] given",
+            "nested": {"list": ["[REDACTED-PAN]", 7]},
+        }
+        assert row.user_agent == "Agent/1.0 ([REDACTED-PAN])"
+        assert audit.verify_chain([row], chain_key()).ok

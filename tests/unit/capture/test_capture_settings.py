@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 import pytest
 
 from config.settings import THROWAWAY_PREFIX, ConfigError, DevelopmentConfig, ProductionConfig
@@ -28,7 +30,11 @@ def test_a_throwaway_key_anywhere_in_the_list_is_refused(keys):
 def test_real_keys_pass_the_check():
     with pytest.raises(ConfigError) as refused:  # other production settings are still missing
         create_app(
-            "production", {"LINK_SIGNING_KEYS": ["n" * 48, "o" * 48], "IDENTITY_PEPPER": "p" * 48}
+            "production",
+            {
+                "LINK_SIGNING_KEYS": [secrets.token_urlsafe(32), secrets.token_urlsafe(32)],
+                "IDENTITY_PEPPER": secrets.token_urlsafe(32),
+            },
         )
     assert "LINK_SIGNING_KEYS" not in str(refused.value)
     assert "IDENTITY_PEPPER" not in str(refused.value)

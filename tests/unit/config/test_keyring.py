@@ -47,6 +47,19 @@ def test_a_mapping_works_too_and_repr_shows_no_key_material():
         (f"bad id:{b64(KEY_A)}", "must be 1-32 letters"),
         (f"{'x' * 33}:{b64(KEY_A)}", "must be 1-32 letters"),
     ],
+    # Named, not shown: the values hold random keys, and xdist needs the same ids everywhere.
+    ids=[
+        "empty",
+        "none",
+        "only-commas",
+        "no-id",
+        "16-bytes",
+        "33-bytes",
+        "not-base64",
+        "id-twice",
+        "id-with-space",
+        "id-too-long",
+    ],
 )
 def test_unusable_key_lists_are_refused(value, problem):
     with pytest.raises(KeyringError, match=problem):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 from datetime import timedelta
@@ -11,6 +12,7 @@ import pytest
 
 from config.settings import (
     CONFIGS,
+    DEV_DATABASE_URL,
     PROJECT_ROOT,
     THROWAWAY_PREFIX,
     ConfigError,
@@ -88,8 +90,8 @@ def test_production_refuses_insecure_cookies_sqlite_and_no_trusted_hosts():
 
 def test_real_values_satisfy_the_foundation_checks():
     good = {
-        "SECRET_KEY": "k" * 64,
-        "AUDIT_CHAIN_KEY": "a" * 64,
+        "SECRET_KEY": secrets.token_urlsafe(32),
+        "AUDIT_CHAIN_KEY": secrets.token_urlsafe(32),
         "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://db.internal/postern",
         "TRUSTED_HOSTS": ["pay.example.com"],
         "SESSION_COOKIE_SECURE": True,
@@ -115,8 +117,65 @@ def test_an_unknown_environment_name_is_refused_rather_than_guessed():
 def test_the_environment_variable_picks_the_settings(monkeypatch):
     monkeypatch.setenv("POSTERN_ENV", "testing")
     assert config_class() is TestingConfig
+    monkeypatch.setenv("POSTERN_ENV", "production")
+    assert config_class() is ProductionConfig
     monkeypatch.delenv("POSTERN_ENV")
+    monkeypatch.delenv("DATABASE_URL", raising=False)
     assert config_class() is DevelopmentConfig
+
+
+POSTGRES_URL = "postgresql://postern:s3cr3t-db-pass@db.internal:5432/postern"
+
+
+@pytest.mark.parametrize("unset", [None, "", "  "])
+def test_an_unset_environment_on_a_real_database_refuses_to_start(monkeypatch, unset):
+    """Unset POSTERN_ENV once meant development, public secrets and all, on any database."""
+    if unset is None:
+        monkeypatch.delenv("POSTERN_ENV", raising=False)
+    else:
+        monkeypatch.setenv("POSTERN_ENV", unset)
+    monkeypatch.setenv("DATABASE_URL", POSTGRES_URL)
+    with pytest.raises(ConfigError) as refused:
+        config_class()
+    message = str(refused.value)
+    assert "POSTERN_ENV is not set and DATABASE_URL names a PostgreSQL database" in message
+    assert "Set POSTERN_ENV=production" in message and "POSTERN_ENV=development" in message
+    assert "s3cr3t-db-pass" not in message and "db.internal" not in message
+    monkeypatch.setenv("DATABASE_URL", "sqlite:////srv/other.sqlite3")
+    with pytest.raises(ConfigError, match="names a sqlite database other than the embedded"):
+        config_class()
+
+
+def test_development_is_assumed_only_on_its_own_database(monkeypatch):
+    monkeypatch.delenv("POSTERN_ENV", raising=False)
+    monkeypatch.setenv("DATABASE_URL", DEV_DATABASE_URL)
+    assert config_class() is DevelopmentConfig
+    monkeypatch.delenv("DATABASE_URL")
+    assert config_class() is DevelopmentConfig
+
+
+def test_development_on_a_real_database_must_be_asked_for(monkeypatch):
+    """The benchmark and a developer debugging against PostgreSQL say so explicitly."""
+    monkeypatch.setenv("DATABASE_URL", POSTGRES_URL)
+    monkeypatch.setenv("POSTERN_ENV", "development")
+    assert config_class() is DevelopmentConfig
+    monkeypatch.delenv("POSTERN_ENV")
+    assert config_class("development") is DevelopmentConfig
+
+
+def test_the_served_app_refuses_to_start_without_postern_env_on_postgresql():
+    """What an operator sees from gunicorn or flask: the process stops, saying what to set."""
+    result = subprocess.run(
+        [sys.executable, "-c", "import wsgi"],
+        cwd=PROJECT_ROOT,
+        env={**_clean_environment(), "DATABASE_URL": POSTGRES_URL},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "ConfigError: refusing to start: POSTERN_ENV is not set" in result.stderr
+    assert "s3cr3t-db-pass" not in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -34,7 +34,8 @@ def test_queuing_writes_a_due_message_and_an_audit_row_without_personal_data(app
         assert message.destination == "+447911123456"
         assert message.destination_masked == "+44 7••• ••• 456"
         assert message.backend == "dev"
-        assert url in message.text_body and message.html_body is None
+        assert message.sealed_link and url.rsplit("/", 1)[1] not in message.sealed_link
+        assert outbox.render(message, request).link_url == url
         assert message.next_attempt_at <= utcnow()
         (row,) = _audit_rows("delivery.queued")
         assert row.target_id == request.public_id
@@ -131,6 +132,7 @@ def test_cancel_pending_stops_queued_messages_only(app, agent):
         db.session.refresh(queued)
         db.session.refresh(sent)
         assert queued.status == "cancelled" and queued.next_attempt_at is None
+        assert queued.sealed_link is None, "a message that will never be sent forgets its link"
         assert sent.status == "sent"
         (row,) = _audit_rows("delivery.cancelled")
         assert row.details == {"messages": 1, "reason": "revoked"}
@@ -151,6 +153,6 @@ def test_purge_empties_old_final_messages_but_keeps_the_history(app, agent):
         db.session.commit()
         for message in (old, fresh, waiting):
             db.session.refresh(message)
-        assert old.destination is None and old.text_body is None and old.purged_at
+        assert old.destination is None and old.sealed_link is None and old.purged_at
         assert old.destination_masked == "+44 7••• ••• 456"
-        assert fresh.destination and waiting.destination
+        assert fresh.destination and waiting.destination and waiting.sealed_link

@@ -128,3 +128,28 @@ def test_numbers_out_of_range_are_dropped(mask):
         None,
         None,
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "scrubbed"),
+    [
+        ("4111 1111 1111 1111", "<digits>"),
+        ("4111.1111.1111.1111 and 5555-5555-5555-4444", "<digits> and <digits>"),
+        ("order 123456 line 12345", "order <digits> line 12345"),
+        ("/orders/98765432101/items", "/orders/<digits>/items"),
+        ("script-src-elem", "script-src-elem"),
+        ("https://pay.example:8443/c/<token>", "https://pay.example:8443/c/<token>"),
+    ],
+)
+def test_scrub_removes_card_numbers_and_long_digit_runs(text, scrubbed):
+    assert reports.scrub(text) == scrubbed
+
+
+def test_nesting_is_checked_before_parsing_without_recursion(mask):
+    too_deep = b'{"csp-report": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with pytest.raises(reports.ReportError, match="nested deeper than"):
+        reports.parse(too_deep, reports.CSP_REPORT, mask)
+    # Brackets inside strings, escaped quotes included, are text, not nesting.
+    quoted = json.dumps({"csp-report": {"script-sample": '\\"[[[[[[[[[[[[' * 10}}).encode()
+    (violation,) = reports.parse(quoted, reports.CSP_REPORT, mask)
+    assert violation.report_format == reports.CSP_REPORT

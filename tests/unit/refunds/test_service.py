@@ -249,3 +249,200 @@ def test_the_database_refuses_one_form_key_twice_for_one_requester(app, people):
         with pytest.raises(IntegrityError):
             db.session.commit()
         db.session.rollback()
+
+
+def test_a_form_key_is_22_url_safe_characters_of_16_random_bytes():
+    import base64
+    import re
+
+    keys = {service.new_form_key() for _ in range(50)}
+    assert len(keys) == 50
+    for key in keys:
+        assert len(key) == 22 and re.fullmatch(service.FORM_KEY_PATTERN, key)
+        assert len(base64.urlsafe_b64decode(key + "==")) == 16
+
+
+def test_refunds_of_a_payment_are_listed_newest_first(app, people):
+    app.config["REFUND_DUAL_CONTROL_MINOR"] = 10_000
+    with app.app_context():
+        payment = paid_payment(people["agent"].id)
+        made = [ask(payment.id, user(people["officer"]), amount=100).id for _ in range(3)]
+        ask(paid_payment(people["agent"].id).id, user(people["officer"]), amount=100)
+        assert [refund.id for refund in service.refunds_of(payment)] == sorted(made, reverse=True)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "sentence"),
+    [
+        ({"reauthenticated_at": None}, "Confirm it is you (password and code) before doing this."),
+        ({"reason_code": "because"}, "Choose a reason from the list."),
+        ({"amount_minor": -1}, "Enter an amount greater than zero."),
+        ({"form_key": "short"}, "The refund form is not valid: open the refund page again."),
+    ],
+)
+def test_each_refusal_is_one_plain_sentence(app, people, overrides, sentence):
+    """Proves: staff see exactly these words (the page shows the error's text as it is)."""
+    with app.app_context():
+        payment = paid_payment(people["agent"].id)
+        with pytest.raises(service.RefundError) as refused:
+            ask(payment.id, user(people["officer"]), **overrides)
+        assert str(refused.value) == sentence
+
+
+def test_refusals_of_who_and_what_are_plain_sentences(app, people):
+    with app.app_context():
+        with pytest.raises(service.NotAllowed) as not_allowed:
+            ask(paid_payment(people["agent"].id).id, user(people["auditor"]))
+        assert str(not_allowed.value) == "You do not have permission to do this."
+        unpaid = paid_payment(people["agent"].id, status="requires_payment_method")
+        with pytest.raises(service.NotRefundable) as not_refundable:
+            ask(unpaid.id, user(people["officer"]))
+        assert str(not_refundable.value) == "Only a payment that went through can be refunded."
+        key = service.new_form_key()
+        ask(paid_payment(people["agent"].id).id, user(people["officer"]), form_key=key)
+        with pytest.raises(service.RefundError) as moved:
+            ask(paid_payment(people["agent"].id).id, user(people["officer"]), form_key=key)
+        assert str(moved.value) == (
+            "This refund form was already used for another payment, so nothing was refunded. "
+            "Open the refund page again."
+        )
+
+
+def test_a_new_refund_keeps_what_was_asked_and_when(app, people):
+    app.config["REFUND_DUAL_CONTROL_MINOR"] = 1000
+    with app.app_context():
+        payment = paid_payment(people["agent"].id)
+        before = utcnow()
+        below = ask(payment.id, user(people["officer"]), amount=1000)
+        above = ask(payment.id, user(people["officer"]), amount=1001, note="Goodwill, agreed")
+        db.session.expire_all()
+        stored = [db.session.get(Refund, r.id) for r in (below, above)]
+        assert [r.requires_approval for r in stored] == [False, True]
+        assert [r.reason_note for r in stored] == ["Paid twice on the phone", "Goodwill, agreed"]
+        assert all(r.created_at >= before and r.updated_at == r.created_at for r in stored)
+        audited = db.session.execute(
+            select(AuditEvent.details)
+            .where(AuditEvent.action == "refund.requested")
+            .order_by(AuditEvent.id)
+        ).scalars()
+        assert list(audited) == [
+            {
+                "refund_id": refund.id,
+                "payment_intent": payment.stripe_payment_intent_id,
+                "amount_minor": refund.amount_minor,
+                "currency": "GBP",
+                "reason_code": "duplicate",
+                "requires_approval": refund.requires_approval,
+            }
+            for refund in stored
+        ]
+
+
+def test_a_requester_may_use_a_fresh_form_key_on_a_payment_already_refunded_by_them(app, people):
+    """Proves: the duplicate check is by (requester, form key): another form of the same
+    requester is a new refund, not the first one handed back."""
+    app.config["REFUND_DUAL_CONTROL_MINOR"] = 10_000
+    with app.app_context():
+        payment = paid_payment(people["agent"].id)
+        first = ask(payment.id, user(people["officer"]), form_key=service.new_form_key())
+        second = ask(payment.id, user(people["officer"]), form_key=service.new_form_key())
+        assert first.id != second.id
+
+
+def test_a_form_sent_again_is_logged_with_the_refund_and_the_staff_member(app, people, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="postern")
+    with app.app_context():
+        payment = paid_payment(people["agent"].id)
+        key = service.new_form_key()
+        first = ask(payment.id, user(people["officer"]), form_key=key)
+        with pytest.raises(service.AlreadyRequested):
+            ask(payment.id, user(people["officer"]), form_key=key)
+    [again] = [r for r in caplog.records if r.name == "postern.refunds"]
+    assert again.getMessage() == "refund form sent again; answered with the refund it made"
+    assert (again.refund_id, again.staff_id) == (first.id, people["officer"].id)
+
+
+def test_the_position_counts_only_succeeded_refunds_as_refunded(app, people):
+    """Proves: ``refunded`` is the sum of refunds Stripe confirmed (0 when none), ``committed``
+    also counts those on their way, and a payment that did not succeed has paid nothing."""
+    app.config["REFUND_DUAL_CONTROL_MINOR"] = 10_000
+    with app.app_context():
+        payment = paid_payment(people["agent"].id)
+        assert service.position(payment) == service.Position(5000, 0, 0, "GBP")
+        done = ask(payment.id, user(people["officer"]), amount=700)
+        ask(payment.id, user(people["officer"]), amount=300)
+        done.status = "succeeded"
+        db.session.commit()
+        assert service.position(payment) == service.Position(5000, 1000, 700, "GBP")
+        unpaid = paid_payment(people["agent"].id, status="requires_payment_method")
+        assert service.position(unpaid).paid == 0
+        assert service.position(unpaid).remaining == 0
+
+
+def test_two_refunds_racing_on_one_payment_cannot_both_pass_the_amount_check(app, people):
+    """Proves: the payment's lock is taken before what is left is read. The test holds the lock
+    itself (PostgreSQL: the payment row FOR UPDATE; SQLite: the database's write lock) while
+    two requests of £30 on a £50 payment start; once both are about to take the lock (or, were
+    it missing, about to write their refund after reading what is left), it lets go. Exactly
+    one refund is made, the other is told what is left."""
+    import threading
+
+    from sqlalchemy import event, text
+
+    from portal.models.payment import Payment
+    from tests.support.loopback import wait_until
+
+    app.config["REFUND_DUAL_CONTROL_MINOR"] = 10_000
+    with app.app_context():
+        payment_id = paid_payment(people["agent"].id).id
+        engine = db.engine
+        postgres = engine.dialect.name == "postgresql"
+    arrived: set[str] = set()
+
+    def note_arrival(conn, cursor, statement, parameters, context, executemany):
+        first_write = statement.startswith(("UPDATE payments", "INSERT INTO refunds"))
+        if first_write or statement.rstrip().endswith("FOR UPDATE"):
+            arrived.add(threading.current_thread().name)
+
+    outcomes: list[str] = []
+
+    def attempt(person) -> None:
+        with app.app_context():
+            try:
+                ask(payment_id, user(person), amount=3000)
+                outcomes.append("refunded")
+            except service.OverRefund:
+                outcomes.append("over")
+            finally:
+                db.session.remove()
+
+    threads = [
+        threading.Thread(target=attempt, args=(people[who],), name=who)
+        for who in ("officer", "checker")
+    ]
+    blocker = engine.connect()
+    event.listen(engine, "before_cursor_execute", note_arrival)
+    try:
+        if postgres:
+            blocker.execute(
+                text("SELECT id FROM payments WHERE id = :id FOR UPDATE"), {"id": payment_id}
+            )
+        else:
+            blocker.exec_driver_sql("BEGIN IMMEDIATE")
+        for thread in threads:
+            thread.start()
+        wait_until(lambda: {"officer", "checker"} <= arrived, 10, "both requests at the lock")
+    finally:
+        blocker.rollback()
+        blocker.close()
+        for thread in threads:
+            thread.join(timeout=30)
+        event.remove(engine, "before_cursor_execute", note_arrival)
+
+    assert sorted(outcomes) == ["over", "refunded"]
+    with app.app_context():
+        assert [
+            r.amount_minor for r in service.refunds_of(db.session.get(Payment, payment_id))
+        ] == [3000]

@@ -73,3 +73,26 @@ def test_a_row_becomes_neutralised_cells_in_header_order():
 def test_a_lapsed_link_is_exported_as_expired_like_the_list_shows_it():
     cells = csv_cells(row(expires_at=NOW - timedelta(seconds=1)), NOW)
     assert cells[HEADER.index("status")] == "expired"
+
+
+def test_every_cell_is_quoted_so_a_semicolon_cannot_split_one():
+    """In locales whose list separator is ``;``, an unquoted ``a;=1+1`` would become two cells,
+    the second a formula. Every cell is quoted (empty ones as ``""``), formula triggers still
+    neutralised."""
+    import csv
+    import io
+    import re
+
+    from portal.reporting.export_format import HEADER_LINE, csv_chunks
+
+    rows = [row(reference="a;=1+1", team=None), row(reference='x,"y"\nz', agent="=cmd")]
+    text = "".join(csv_chunks(rows, [0], NOW))
+    lines = text[len(HEADER_LINE) :].split("\r\n")
+    assert lines[0].startswith('"2026-03-01T11:00:00Z","AAAAAAAAAA",')
+    assert '"a;=1+1"' in lines[0] and ',"",' in lines[0]
+    # Every cell of the line is one quoted string: no ``;`` or ``,`` stands outside quotes.
+    assert re.fullmatch(r'"(?:[^"]|"")*"(?:,"(?:[^"]|"")*")*', lines[0]), lines[0]
+    again = list(csv.reader(io.StringIO(text[len(HEADER_LINE) :])))
+    assert again[0][HEADER.index("reference")] == "a;=1+1"
+    assert again[1][HEADER.index("reference")] == 'x,"y"\nz'
+    assert again[1][HEADER.index("agent")] == "'=cmd"

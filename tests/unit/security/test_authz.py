@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from portal.security.authz import (
-    MFA_REQUIRED_ROLES,
+    PASSWORD_ONLY_PERMISSIONS,
     ROLE_PERMISSIONS,
     Permission,
     Role,
@@ -76,17 +76,51 @@ def test_only_back_office_staff_reach_the_back_office():
     assert reach == {Role.SUPERVISOR, Role.BACKOFFICE, Role.ADMIN, Role.AUDITOR}
 
 
-def test_mfa_is_mandatory_for_back_office_and_admin():
-    assert {Role.BACKOFFICE, Role.ADMIN} <= MFA_REQUIRED_ROLES
-    assert mfa_required("backoffice") and mfa_required("admin")
-    assert not mfa_required("agent")
-    assert not mfa_required("nobody")
+def test_every_role_that_reads_beyond_its_own_requests_must_use_mfa():
+    for role in ("supervisor", "backoffice", "admin", "auditor"):
+        assert mfa_required(role, agents=False), role
+    assert not mfa_required("agent", agents=False)
+    assert mfa_required("agent", agents=True)
 
 
-def test_roles_with_the_power_to_move_money_or_reveal_data_must_use_mfa():
+def test_an_unknown_role_fails_closed():
+    assert mfa_required("nobody", agents=False) and mfa_required(None, agents=False)
+
+
+@pytest.mark.parametrize(
+    "permission",
+    [
+        Permission.TRANSACTIONS_VIEW_ALL,
+        Permission.CAPTURE_VIEW_TEAM,
+        Permission.DATA_REVEAL,
+        Permission.DATA_SUBJECT_REQUESTS,
+        Permission.EXPORT,
+        Permission.AUDIT_VIEW,
+        Permission.REFUND_REQUEST,
+        Permission.REFUND_APPROVE,
+        Permission.STAFF_MANAGE,
+    ],
+)
+def test_a_password_alone_never_grants_reading_data_or_moving_money(permission):
+    assert permission not in PASSWORD_ONLY_PERMISSIONS
     for role in Role:
-        if any(
-            has_permission(role, p)
-            for p in (Permission.REFUND_APPROVE, Permission.DATA_REVEAL, Permission.STAFF_MANAGE)
-        ):
-            assert mfa_required(role), role
+        if has_permission(role, permission):
+            assert mfa_required(role, agents=False), (role, permission)
+
+
+def test_the_policy_follows_the_permissions_not_a_list_of_roles(monkeypatch):
+    """A role given one more permission (or a new role) needs a second factor without anyone
+    remembering to say so."""
+    widened = {**ROLE_PERMISSIONS, Role.AGENT: ROLE_PERMISSIONS[Role.AGENT] | {Permission.EXPORT}}
+    monkeypatch.setattr("portal.security.authz.ROLE_PERMISSIONS", widened)
+    assert mfa_required("agent", agents=False)
+
+
+def test_agents_follow_the_setting_of_the_running_app():
+    from portal import create_app
+
+    for setting in (False, True):
+        app = create_app("testing", {"AGENT_MFA_REQUIRED": setting})
+        with app.app_context():
+            assert mfa_required("agent") is setting
+            assert mfa_required("auditor")

@@ -102,3 +102,15 @@ def test_the_bundled_common_password_list_is_loaded():
     assert len(common) > 10_000
     assert "password" in common and "123456" in common
     assert all(entry == entry.lower() for entry in list(common)[:500])
+
+
+def test_a_temporary_password_is_random_readable_and_passes_the_policy():
+    made = {passwords.temporary_password(username="ann") for _ in range(200)}
+    assert len(made) == 200  # never the same twice
+    for candidate in made:
+        groups = candidate.split("-")
+        assert [len(group) for group in groups] == [4, 4, 4, 4]
+        assert set("".join(groups)) <= set("abcdefghjkmnpqrstuvwxyz23456789")
+        assert not set(candidate) & set("0o1li")  # nothing to misread aloud
+        assert "ann" not in candidate
+        check_password_policy(candidate, username="ann")  # does not raise

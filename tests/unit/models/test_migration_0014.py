@@ -1,0 +1,110 @@
+"""Migration 0014 on a database with messages in it: the bodies (which carried the customer
+link) are gone, a message still waiting keeps its link sealed and is still sent with a working
+link, and one whose body held no link is cancelled with a reason.
+
+Runs on a database of its own, migrated to 0013 first: a fresh SQLite file, and on PostgreSQL
+(``TEST_DATABASE_URL``) a schema of its own in the test database.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+import pytest
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import create_engine, inspect, text
+
+from tests.support.database import ON_POSTGRES
+
+_INSERT = text(
+    "INSERT INTO delivery_messages (capture_request_id, channel, backend, destination,"
+    " destination_masked, subject, text_body, html_body, status, attempts, next_attempt_at,"
+    " created_at, updated_at) VALUES (:request_id, 'sms', 'dev', '+447911123456',"
+    " '+44 7*** *** 456', NULL, :body, NULL, :status, 0, :now, :now, :now)"
+)
+
+
+@pytest.fixture
+def own_database(tmp_path, database_url):
+    """A URL of an empty database of this test's own, and a clean-up afterwards."""
+    if not ON_POSTGRES:
+        yield f"sqlite:///{tmp_path / 'migration-0014.sqlite3'}"
+        return
+    schema = f"m0014_{secrets.token_hex(4)}"
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    separator = "&" if "?" in database_url else "?"
+    yield f"{database_url}{separator}options=-csearch_path%3D{schema}"
+    with engine.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    engine.dispose()
+
+
+def test_existing_messages_lose_their_bodies_and_waiting_ones_still_send(own_database):
+    from portal import create_app
+    from portal.delivery import worker
+    from portal.extensions import db
+    from portal.models.delivery import DeliveryMessage
+    from portal.models.types import utcnow
+    from tests.support.capture import make_capture_request
+    from tests.support.staff import create_staff_account
+
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": own_database})
+    with app.app_context():
+        upgrade(revision="0013")
+    agent = create_staff_account(app, "agent", "agent1")
+    with app.app_context():
+        request, url = make_capture_request(agent.id)
+        db.session.commit()
+        now = utcnow()
+        body = f"Acme: here is the secure link from your call with us:\n{url}\nExpires soon."
+        for status, text_body in [
+            ("sent", body),
+            ("failed", body),
+            ("queued", body),
+            ("queued", "a body that lost its link"),
+        ]:
+            db.session.execute(
+                _INSERT,
+                {"request_id": request.id, "body": text_body, "status": status, "now": now},
+            )
+        db.session.commit()
+
+        upgrade(revision="0014")
+
+        columns = {c["name"] for c in inspect(db.engine).get_columns("delivery_messages")}
+        assert "sealed_link" in columns
+        assert not columns & {"subject", "text_body", "html_body"}
+        rows = db.session.execute(
+            text("SELECT status, sealed_link, last_error_code FROM delivery_messages ORDER BY id")
+        ).all()
+        assert [(r.status, r.sealed_link is not None, r.last_error_code) for r in rows] == [
+            ("sent", False, None),
+            ("failed", False, None),
+            ("queued", True, None),
+            ("cancelled", False, "no_link"),
+        ]
+        token = url.rsplit("/c/", 1)[1]
+        dumped = json.dumps(
+            [list(r) for r in db.session.execute(text("SELECT * FROM delivery_messages"))],
+            default=repr,
+        )
+        assert token not in dumped and token[-27:] not in dumped
+
+        waiting = db.session.query(DeliveryMessage).filter_by(status="queued").one()
+        from portal.delivery.outbox import render
+
+        assert render(waiting, request).link_url == url, "sealed as the app opens it"
+        assert worker.run_once().sent == 1
+        path = url.removeprefix(app.config["PUBLIC_BASE_URL"].rstrip("/"))
+        assert app.test_client().get(path).status_code == 200
+        db.session.remove()
+
+        # And back: the columns return empty, and nothing waits for bodies that are gone.
+        downgrade(revision="0013")
+        statuses = db.session.execute(text("SELECT status FROM delivery_messages")).scalars()
+        assert "queued" not in set(statuses)
+        db.session.remove()
+        db.engine.dispose()
