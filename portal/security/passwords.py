@@ -86,9 +86,15 @@ _TEMPORARY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
 def temporary_password(*, username: str = "", min_length: int = 12) -> str:
     """A random one-time password an administrator reads to a colleague: four groups of four
-    (``"k3m9-xq2t-..."``, about 79 bits), passing the policy above."""
+    (``"k3m9-xq2t-..."``, about 79 bits), or as many groups as a longer ``min_length`` needs,
+    passing the policy above."""
+    # n groups and their dashes are 5n - 1 characters: never fewer than the policy asks for
+    # (with a fixed four, a minimum above 19 refused every candidate and the loop never ended).
+    count = max(4, (min_length + 5) // 5)
     while True:
-        groups = ("".join(secrets.choice(_TEMPORARY_ALPHABET) for _ in range(4)) for _ in range(4))
+        groups = (
+            "".join(secrets.choice(_TEMPORARY_ALPHABET) for _ in range(4)) for _ in range(count)
+        )
         candidate = "-".join(groups)
         try:
             check_password_policy(candidate, username=username, min_length=min_length)
