@@ -39,7 +39,11 @@ def recently_reauthenticated() -> bool:
 
 def ask_for_reauth(back_to: str):
     """A redirect to the re-authentication page that returns to ``back_to`` afterwards."""
-    flash("For your security, confirm it is you, then do that again.", "info")
+    flash(
+        "For your security, confirm it is you. You will then be taken back to finish what you"
+        " were doing.",
+        "info",
+    )
     return redirect(url_for("backoffice.reauth", next=back_to), code=303)
 
 

@@ -135,7 +135,7 @@ def validate_value(spec: FieldSpec, raw: str | None, today: date) -> str:
         return ""
     name = plain_label(spec.label)
     rules = spec.kind_rules
-    card_message = f"{name} looks like it contains a card number. Never type card details here"
+    card_message = f"{name} looks like it contains a card number. Never type card details here."
     # The card-number detector reads through every spelling (odd spaces, dots, dashes,
     # zero-width characters, full-width digits: ``portal.card_numbers``), so what is typed is
     # checked as typed, and the normalised value is checked again below: a value that passes

@@ -5,6 +5,9 @@ PostgreSQL can run."""
 from __future__ import annotations
 
 import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -51,3 +54,24 @@ def empty_all_tables(db) -> None:
         for table in tables:
             db.session.execute(table.delete())
     db.session.commit()
+
+
+@contextmanager
+def database_of_its_own(database_url: str, tmp_path, name: str) -> Iterator[str]:
+    """The URL of an empty database for one test that migrates step by step (a migration's data
+    test): a fresh SQLite file, or on PostgreSQL a schema of its own in the test database,
+    dropped afterwards."""
+    if not database_url.startswith("postgresql"):
+        yield f"sqlite:///{tmp_path / f'{name}.sqlite3'}"
+        return
+    schema = f"{name}_{secrets.token_hex(4)}"
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    separator = "&" if "?" in database_url else "?"
+    try:
+        yield f"{database_url}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        engine.dispose()

@@ -13,12 +13,7 @@ from portal.audit import anchors, checkpoints
 from portal.extensions import db
 from portal.models.audit import AuditAnchor, AuditEvent
 from portal.models.types import utcnow
-
-
-def append(count: int) -> None:
-    for n in range(count):
-        audit.record("test.event", details={"n": n}, actor=audit.SYSTEM)
-    db.session.commit()
+from tests.support.audit_rows import append_audit_rows, date_back_audit_rows
 
 
 def delete_rows(where) -> None:
@@ -42,21 +37,21 @@ def ctx(app):
 
 
 def test_no_anchor_yet_is_consistent(ctx):
-    append(3)
+    append_audit_rows(3)
     verdict = anchors.check_tail()
     assert verdict.ok and verdict.anchor is None
 
 
 def test_a_chain_that_grew_after_its_anchor_is_consistent(ctx):
-    append(5)
+    append_audit_rows(5)
     anchor = anchor_now()
-    append(4)
+    append_audit_rows(4)
     verdict = anchors.check_tail()
     assert verdict.ok and verdict.anchor.id == anchor.id
 
 
 def test_an_anchor_names_the_row_verified_not_a_newer_one(ctx):
-    append(5)
+    append_audit_rows(5)
     anchor = anchors.write_anchor(3)
     row = db.session.execute(select(AuditEvent).where(AuditEvent.seq == 3)).scalar_one()
     assert (anchor.seq, anchor.row_hash) == (3, row.row_hash)
@@ -69,7 +64,7 @@ def test_an_empty_chain_is_not_anchored(ctx):
 
 
 def test_deleting_the_newest_rows_is_truncation(ctx):
-    append(10)
+    append_audit_rows(10)
     anchor = anchor_now()
     delete_rows(AuditEvent.seq > 5)
     verdict = anchors.check_tail()
@@ -83,7 +78,7 @@ def test_deleting_the_newest_rows_is_truncation(ctx):
 
 
 def test_deleting_every_row_is_truncation(ctx):
-    append(4)
+    append_audit_rows(4)
     anchor_now()
     delete_rows(AuditEvent.seq > 0)
     verdict = anchors.check_tail()
@@ -91,10 +86,10 @@ def test_deleting_every_row_is_truncation(ctx):
 
 
 def test_deleting_rows_and_continuing_the_chain_is_a_rewrite(ctx):
-    append(10)
+    append_audit_rows(10)
     anchor_now()
     delete_rows(AuditEvent.seq > 5)
-    append(8)  # the app carries on from seq 5: seq 6..13, a new row at seq 10
+    append_audit_rows(8)  # the app carries on from seq 5: seq 6..13, a new row at seq 10
     verdict = anchors.check_tail()
     assert verdict.kind == "rewritten" and verdict.seq == 10
     assert "rows from there on were deleted" in verdict.problem
@@ -109,7 +104,7 @@ def test_deleting_rows_and_continuing_the_chain_is_a_rewrite(ctx):
     ],
 )
 def test_an_anchor_whose_seal_does_not_match_is_forged(ctx, change):
-    append(6)
+    append_audit_rows(6)
     genuine = anchor_now()
     forged = AuditAnchor(
         **{
@@ -133,7 +128,7 @@ def test_the_seal_is_not_the_chain_keys_plain_hmac(ctx):
     import hashlib
     import hmac
 
-    append(2)
+    append_audit_rows(2)
     anchor = anchor_now()
     message = f"{anchor.seq}|{anchor.row_hash}|{anchor.anchored_at.isoformat()}".encode()
     plain = hmac.new(audit.service.chain_key(), message, hashlib.sha256).hexdigest()
@@ -141,7 +136,7 @@ def test_the_seal_is_not_the_chain_keys_plain_hmac(ctx):
 
 
 def test_a_missing_anchored_row_without_a_retention_checkpoint_is_reported(ctx):
-    append(8)
+    append_audit_rows(8)
     anchors.write_anchor(5)
     delete_rows(AuditEvent.seq == 5)
     verdict = anchors.check_tail()
@@ -149,18 +144,9 @@ def test_a_missing_anchored_row_without_a_retention_checkpoint_is_reported(ctx):
 
 
 def test_retention_trimming_past_the_anchor_is_no_alarm_and_prunes_old_anchors(ctx):
-    append(30)
+    append_audit_rows(30)
     # Date the first 20 rows back ten years, re-hashing the chain as the trim expects.
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(text("SET LOCAL postern.audit_maintenance = 'on'"))
-    rows = db.session.execute(select(AuditEvent).order_by(AuditEvent.seq)).scalars().all()
-    prev = rows[0].prev_hash
-    for row in rows:
-        if row.seq <= 20:
-            row.occurred_at = utcnow() - timedelta(days=3650)
-        row.prev_hash = prev
-        row.row_hash = prev = audit.chain.compute_hash(row, audit.service.chain_key())
-    db.session.commit()
+    date_back_audit_rows(through_seq=20)
     anchors.write_anchor(10)
     newest = anchors.write_anchor(15)
 

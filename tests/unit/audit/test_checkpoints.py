@@ -14,6 +14,7 @@ from portal.extensions import db
 from portal.models.audit import AuditEvent
 from portal.models.retention import AuditCheckpoint
 from portal.models.types import utcnow
+from tests.support.audit_rows import date_back_audit_rows
 
 ROWS = 30
 
@@ -25,17 +26,7 @@ def chain(app):
         for n in range(ROWS):
             audit.record("test.event", details={"n": n}, actor=audit.SYSTEM)
         db.session.commit()
-        if db.engine.dialect.name == "postgresql":
-            db.session.execute(text("SET LOCAL postern.audit_maintenance = 'on'"))
-        # Dated back without touching hashed content would break the chain; re-hash instead.
-        rows = db.session.execute(select(AuditEvent).order_by(AuditEvent.seq)).scalars().all()
-        prev = rows[0].prev_hash
-        for row in rows:
-            if row.seq <= 20:
-                row.occurred_at = utcnow() - timedelta(days=3650)
-            row.prev_hash = prev
-            row.row_hash = prev = audit.chain.compute_hash(row, audit.service.chain_key())
-        db.session.commit()
+        date_back_audit_rows(through_seq=20)
     return app
 
 

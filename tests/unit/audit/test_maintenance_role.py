@@ -16,13 +16,13 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from portal import audit
 from portal.audit import checkpoints
 from portal.audit.maintenance import MAINTAINER_ROLE, MaintenanceRefused
 from portal.extensions import db
 from portal.models.audit import AuditEvent
 from portal.models.retention import AuditCheckpoint
 from portal.models.types import utcnow
+from tests.support.audit_rows import append_audit_rows, date_back_audit_rows
 from tests.support.database import needs_postgres
 
 pytestmark = [pytest.mark.postgres, needs_postgres("roles and the append-only trigger")]
@@ -64,12 +64,6 @@ def logins(database_url):
     admin.dispose()
 
 
-def append(count: int) -> None:
-    for n in range(count):
-        audit.record("test.event", details={"n": n}, actor=audit.SYSTEM)
-    db.session.commit()
-
-
 def test_the_outsider_is_no_superuser_and_no_member(app, logins):
     outsider_url, _ = logins
     engine = create_engine(outsider_url)
@@ -96,7 +90,7 @@ def test_the_outsider_is_no_superuser_and_no_member(app, logins):
 def test_outside_the_role_the_maintenance_switch_deletes_nothing(app, logins, statement):
     outsider_url, _ = logins
     with app.app_context():
-        append(5)
+        append_audit_rows(5)
         db.session.execute(
             text(
                 "INSERT INTO audit_anchors (seq, row_hash, anchored_at, seal) "
@@ -124,16 +118,8 @@ def test_outside_the_role_the_maintenance_switch_deletes_nothing(app, logins, st
 
 def _dated_back_chain() -> None:
     """30 rows, the first 20 of them dated ten years ago (re-hashed, as the superuser)."""
-    append(30)
-    db.session.execute(text("SET LOCAL postern.audit_maintenance = 'on'"))
-    rows = db.session.execute(select(AuditEvent).order_by(AuditEvent.seq)).scalars().all()
-    prev = rows[0].prev_hash
-    for row in rows:
-        if row.seq <= 20:
-            row.occurred_at = utcnow() - timedelta(days=3650)
-        row.prev_hash = prev
-        row.row_hash = prev = audit.chain.compute_hash(row, audit.service.chain_key())
-    db.session.commit()
+    append_audit_rows(30)
+    date_back_audit_rows(through_seq=20)
 
 
 def _cutoff():

@@ -9,13 +9,12 @@ Runs on a database of its own, migrated to 0013 first: a fresh SQLite file, and 
 from __future__ import annotations
 
 import json
-import secrets
 
 import pytest
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import inspect, text
 
-from tests.support.database import ON_POSTGRES
+from tests.support.database import database_of_its_own
 
 _INSERT = text(
     "INSERT INTO delivery_messages (capture_request_id, channel, backend, destination,"
@@ -27,19 +26,8 @@ _INSERT = text(
 
 @pytest.fixture
 def own_database(tmp_path, database_url):
-    """A URL of an empty database of this test's own, and a clean-up afterwards."""
-    if not ON_POSTGRES:
-        yield f"sqlite:///{tmp_path / 'migration-0014.sqlite3'}"
-        return
-    schema = f"m0014_{secrets.token_hex(4)}"
-    engine = create_engine(database_url)
-    with engine.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    separator = "&" if "?" in database_url else "?"
-    yield f"{database_url}{separator}options=-csearch_path%3D{schema}"
-    with engine.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    engine.dispose()
+    with database_of_its_own(database_url, tmp_path, "m0014") as url:
+        yield url
 
 
 def test_existing_messages_lose_their_bodies_and_waiting_ones_still_send(own_database):

@@ -61,7 +61,7 @@ def test_errors_are_summarised_linked_and_tied_to_their_inputs(app):
     assert not ok
     assert form.errors == {
         "address_line1": [
-            "Address line 1 looks like it contains a card number. Never type card details here"
+            "Address line 1 looks like it contains a card number. Never type card details here."
         ],
         "town": ["Enter town or city"],
         "postcode": ["Enter a real postcode, like SW1A 1AA"],
