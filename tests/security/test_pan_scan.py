@@ -40,6 +40,18 @@ def test_hashes_and_bytea_do_not_count_but_a_number_next_to_them_does():
     assert card_numbers_in_text(f"{HASH}\t4111111111111111", "d.sql") != []
 
 
+def test_a_provider_message_id_is_machine_made_but_a_card_behind_letters_is_not():
+    """A Twilio message SID is ``SM`` and 32 hex digits; now and then its digits hold a
+    Luhn-valid run with an issuer prefix (one did: ``SM5fb`` + 13 digits + 16 more hex)."""
+    sid = "SM5fb" + "4222222222222" + "df1916c6ae103263"
+    assert contains_pan(sid)  # the detector itself would flag it
+    assert card_numbers_in_text(f"1\t{sid}\tsent", "d.sql") == []
+    assert card_numbers_in_dump(f"1\t{sid}\tsent", "d.sql") == []
+    # What a person typed is still found: a short prefix, or letters that are not a SID's hex.
+    assert card_numbers_in_text("ref SM4111111111111111", "d.sql") != []
+    assert card_numbers_in_text("SMxy4111111111111111zz", "d.sql") != []
+
+
 def test_a_dump_is_scanned_value_by_value_with_its_escapes_undone():
     """A row's values are separated by tabs: a sequence number beside a timestamp is not one
     number; but a tab typed inside a value (written ``\\t``) separates digit groups as ever."""

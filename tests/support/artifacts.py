@@ -47,10 +47,14 @@ def unmasked_card_numbers_in_logs(root: Path = ARTIFACTS) -> list[str]:
     return found
 
 
-#: Columns that hold machine-made values (hashes, MACs, sealed bytes) in hexadecimal: a run of
-#: digits inside one is not a number anyone typed. In a dump, hex of 32 characters or more with
-#: at least one letter a-f, and bytea literals (``\x...``), are blanked before the scan.
-_HEX_BLOB = re.compile(r"\\\\?x[0-9a-fA-F]+|(?<![0-9A-Za-z])(?=[0-9]*[a-fA-F])[0-9a-fA-F]{32,}")
+#: Columns that hold machine-made values (hashes, MACs, sealed bytes, provider ids) in
+#: hexadecimal: a run of digits inside one is not a number anyone typed. In a dump, hex of 32
+#: characters or more with at least one letter a-f, the same behind a two-letter type prefix (a
+#: Twilio message SID is ``SM`` and 32 hex digits, and about one in 20,000 holds a Luhn-valid
+#: run with an issuer prefix), and bytea literals (``\x...``) are blanked before the scan.
+_HEX_BLOB = re.compile(
+    r"\\\\?x[0-9a-fA-F]+|(?<![0-9A-Za-z])(?:[A-Z]{2})?(?=[0-9]*[a-fA-F])[0-9a-fA-F]{32,}"
+)
 
 
 def card_numbers_in_text(text: str, where: str) -> list[str]:
