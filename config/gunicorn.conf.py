@@ -33,3 +33,42 @@ certfile = os.environ.get("POSTERN_TLS_CERT") or None
 keyfile = os.environ.get("POSTERN_TLS_KEY") or None
 # Load the app in each worker, after fork: database pools are never shared across processes.
 preload_app = False
+
+# Metrics (docs/metrics.md). Each worker counts requests in its own memory unless
+# PROMETHEUS_MULTIPROC_DIR names a directory where every worker writes its counters, which
+# /metrics then adds up. It must be set before any worker imports the app, and hold nothing
+# from an earlier run (a dead run's counters would be added in): so each start of the server
+# gets a fresh, private directory, removed again when the server stops.
+_METRICS_DIR_CREATED = []
+
+
+def on_starting(server):
+    import tempfile
+
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        # An operator's own directory (e.g. on tmpfs): emptied of the last run's files.
+        os.makedirs(given, mode=0o700, exist_ok=True)
+        for name in os.listdir(given):
+            if name.endswith(".db"):
+                os.remove(os.path.join(given, name))
+    else:
+        base = os.environ.get("POSTERN_METRICS_DIR_BASE") or None
+        created = tempfile.mkdtemp(prefix="postern-metrics-", dir=base)
+        _METRICS_DIR_CREATED.append(created)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = created
+    server.log.info("metrics: counters in %s", os.environ["PROMETHEUS_MULTIPROC_DIR"])
+
+
+def child_exit(server, worker):
+    # A worker that exited keeps its counters (they still count), but its live gauges go.
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    import shutil
+
+    for created in _METRICS_DIR_CREATED:
+        shutil.rmtree(created, ignore_errors=True)

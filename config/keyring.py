@@ -5,11 +5,15 @@ Parsing lives in config/ because the settings check it before the app starts
 app's keyring.
 
 ``DATA_ENCRYPTION_KEYS`` (environment ``POSTERN_DATA_ENCRYPTION_KEYS``) lists keys NEWEST FIRST,
-like ``LINK_SIGNING_KEYS``: ``"2027a:<base64>,2026a:<base64>"``. Rotating means putting a new
-key at the front (it encrypts from the next restart on, while the older ones still decrypt),
-running ``flask keys rotate`` to re-encrypt what the old keys protect, and only then removing
-them. Each key is 32 random bytes in standard base64 (``flask keys generate --id 2027a`` prints
-a fresh one). Tests and code may also pass a mapping ``{key_id: base64 or bytes}``, newest first.
+like ``LINK_SIGNING_KEYS``: ``"2027a:<base64>,2026a:<base64>"``. These keyring keys do not
+encrypt captured values themselves: they WRAP each capture request's own data key, which the
+key store keeps (envelope encryption, docs/personal-data-encryption.md); they also seal staff
+TOTP seeds and links waiting in the outbox. Rotating means putting a new key at the front (it
+wraps from the next restart on, while the older ones still unwrap), running ``flask keys
+rotate`` to re-wrap the data keys (one small row per request; no value is re-encrypted) and
+re-seal the seeds, and only then removing the old key. Each key is 32 random bytes in standard
+base64 (``flask keys generate --id 2027a`` prints a fresh one). Tests and code may also pass a
+mapping ``{key_id: base64 or bytes}``, newest first.
 
 A malformed list stops the app from starting (``KeyringError``): encrypting with a short or
 mistyped key, or failing only when the first customer submits, is worse than not starting.

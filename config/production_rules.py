@@ -34,6 +34,8 @@ SECRETS: dict[str, tuple[str, Strength]] = {
     "IDENTITY_PEPPER": ("POSTERN_IDENTITY_PEPPER", GENERATED_KEY),
     "TWILIO_AUTH_TOKEN": ("TWILIO_AUTH_TOKEN", PROVIDER_CREDENTIAL),
     "SMTP_PASSWORD": ("SMTP_PASSWORD", SERVICE_PASSWORD),
+    # Optional (no token: no /metrics); set, it guards every figure of the deployment.
+    "METRICS_TOKEN": ("POSTERN_METRICS_TOKEN", GENERATED_KEY),
 }
 
 #: Stripe key prefixes: the secret (or restricted) key, the publishable key, the signing secret.
@@ -201,6 +203,44 @@ def delivery_url_problems(settings: Mapping) -> list[str]:
     return [problem] if problem else []
 
 
+def _database_identity(url: str) -> tuple[str, int, str] | None:
+    """(host, port, database) of a PostgreSQL URL, whatever login or driver it names."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return None
+    host = parsed.host or str(parsed.query.get("host") or "localhost")
+    return (host.lower(), parsed.port or 5432, parsed.database or "")
+
+
+def key_store_problems(settings: Mapping) -> list[str]:
+    """POSTERN_KEY_STORE_URL: the wrapped data keys live in a PostgreSQL database of their own.
+    In the main database they would be in every backup of the values they protect, and erasing
+    a key would no longer make those backups unreadable (docs/personal-data-encryption.md)."""
+    url = str(settings.get("KEY_STORE_URL") or "").strip()
+    if not url:
+        return [
+            "POSTERN_KEY_STORE_URL is not set: the data keys of captured personal data need "
+            "a database of their own, apart from DATABASE_URL"
+        ]
+    if not url.startswith(("postgresql", "postgres://")):
+        return ["POSTERN_KEY_STORE_URL must point at PostgreSQL in production"]
+    main = str(settings.get("SQLALCHEMY_DATABASE_URI") or "")
+    key_store = _database_identity(url)
+    if key_store is None:
+        return ["POSTERN_KEY_STORE_URL is not a database URL"]
+    if key_store == _database_identity(main):
+        return [
+            "POSTERN_KEY_STORE_URL names the same database as DATABASE_URL: the data keys "
+            "must live apart from the values, or every database backup keeps what erasure "
+            "destroys"
+        ]
+    return []
+
+
 def production_problems(settings: Mapping, throwaway_marker: str) -> list[str]:
     """Everything in this module that ``settings`` gets wrong for production (empty: nothing)."""
     return [
@@ -209,4 +249,5 @@ def production_problems(settings: Mapping, throwaway_marker: str) -> list[str]:
         *stripe_problems(settings, throwaway_marker),
         *delivery_url_problems(settings),
         *secret_problems(settings, throwaway_marker),
+        *key_store_problems(settings),
     ]

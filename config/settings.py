@@ -60,6 +60,28 @@ def _limit(name: str, default: str) -> str:
     return os.environ.get(f"POSTERN_{name}", default)
 
 
+#: The PostgreSQL driver's connect arguments for each DATABASE_POOLER. PgBouncer in transaction
+#: mode runs each transaction on whichever server connection is free, but psycopg prepares a
+#: statement on the server after its fifth run on a connection and then names it: the next
+#: transaction may find it missing ("prepared statement ... does not exist"). PgBouncer before
+#: 1.21 cannot track them, so psycopg must never prepare (``prepare_threshold=None``).
+POOLER_CONNECT_ARGS: dict[str, dict] = {
+    "": {},
+    "pgbouncer-transaction": {"prepare_threshold": None},
+}
+
+
+def pooler_connect_args(settings: dict) -> dict:
+    """The connect arguments DATABASE_POOLER asks of every PostgreSQL engine. Raises
+    ConfigError for a value it does not know (a typo must not silently run unpooled settings
+    against a transaction pool)."""
+    pooler = str(settings.get("DATABASE_POOLER") or "").strip()
+    if pooler not in POOLER_CONNECT_ARGS:
+        known = ", ".join(repr(name) for name in POOLER_CONNECT_ARGS if name)
+        raise ConfigError(f"POSTERN_DATABASE_POOLER must be empty or one of {known}")
+    return dict(POOLER_CONNECT_ARGS[pooler])
+
+
 def _normalise_database_url(url: str) -> str:
     """Point plain PostgreSQL URLs at psycopg 3, the driver we ship."""
     for prefix in ("postgres://", "postgresql://"):
@@ -86,6 +108,10 @@ class BaseConfig:
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_recycle": 1800}
     #: Seconds to wait for a new PostgreSQL connection before failing (and answering 503).
     DATABASE_CONNECT_TIMEOUT_SECONDS = _env_int("POSTERN_DATABASE_CONNECT_TIMEOUT_SECONDS", 5)
+    #: What stands between Postern and PostgreSQL (docs/scaling.md): empty for a direct
+    #: connection (or a pooler in session mode), "pgbouncer-transaction" for PgBouncer with
+    #: pool_mode=transaction (``pooler_connect_args``).
+    DATABASE_POOLER = os.environ.get("POSTERN_DATABASE_POOLER", "")
     SQLALCHEMY_TRACK_MODIFICATIONS = False
 
     # Staff sessions (PCI DSS 8.2.8: 15 minutes idle; an absolute lifetime on top).
@@ -239,6 +265,12 @@ class BaseConfig:
     DATA_ENCRYPTION_KEYS = os.environ.get("POSTERN_DATA_ENCRYPTION_KEYS", "")
     #: Rows re-encrypted per transaction by `flask keys rotate`.
     DATA_KEY_ROTATION_BATCH = _env_int("POSTERN_DATA_KEY_ROTATION_BATCH", 500)
+    #: The key store: a database of its own holding each capture request's data key, wrapped
+    #: by DATA_ENCRYPTION_KEYS (docs/personal-data-encryption.md). Kept apart from DATABASE_URL
+    #: so that destroying a key on erasure also makes the values in older database backups
+    #: unreadable. Empty outside production: a SQLite file beside the main database
+    #: (``key_store_url``); production refuses empty, SQLite, or the main database itself.
+    KEY_STORE_URL = os.environ.get("POSTERN_KEY_STORE_URL", "")
     PRIVACY_NOTICE_URL = os.environ.get("POSTERN_PRIVACY_NOTICE_URL", "")
     PRIVACY_NOTICE_VERSION = os.environ.get(
         "POSTERN_PRIVACY_NOTICE_VERSION", PRIVACY_NOTICE_VERSION
@@ -246,6 +278,31 @@ class BaseConfig:
 
     LOG_LEVEL = os.environ.get("POSTERN_LOG_LEVEL", "INFO")
     LOG_JSON = True
+
+    # Metrics (portal/observability, docs/metrics.md). GET /metrics answers 404 until a token
+    # is set; then only a request bearing it (and, if listed, from an allowed network).
+    METRICS_TOKEN = os.environ.get("POSTERN_METRICS_TOKEN", os.environ.get("METRICS_TOKEN", ""))
+    #: Networks allowed to scrape ("10.0.0.0/8,192.168.1.5"); empty: any that has the token.
+    METRICS_ALLOWED_NETWORKS = _env_list("POSTERN_METRICS_ALLOWED_NETWORKS")
+    #: A background worker serves its own counters on this port (0: it does not); on this
+    #: address, loopback unless set. Same token and networks as /metrics.
+    METRICS_WORKER_PORT = _env_int("POSTERN_METRICS_WORKER_PORT", 0)
+    METRICS_WORKER_HOST = os.environ.get("POSTERN_METRICS_WORKER_HOST", "127.0.0.1")
+    #: The longest a scrape waits on each of its database queries (queues, heartbeats).
+    METRICS_QUERY_TIMEOUT_MS = _env_int("POSTERN_METRICS_QUERY_TIMEOUT_MS", 2000)
+    #: A worker records that it is alive at most this often (or once per poll, if longer).
+    WORKER_HEARTBEAT_SECONDS = float(os.environ.get("POSTERN_WORKER_HEARTBEAT_SECONDS", "30"))
+
+    # Security notifications to admins by email (portal/security_alerts, docs/alerts.md):
+    # a burst is at least THRESHOLD events within ALERTS_WINDOW_MINUTES; at most one email per
+    # kind per ALERTS_THROTTLE_MINUTES, the next one counting what was held back.
+    ALERTS_WINDOW_MINUTES = _env_int("POSTERN_ALERTS_WINDOW_MINUTES", 15)
+    ALERTS_THROTTLE_MINUTES = _env_int("POSTERN_ALERTS_THROTTLE_MINUTES", 15)
+    ALERTS_STAFF_LOCKOUTS_THRESHOLD = _env_int("POSTERN_ALERTS_STAFF_LOCKOUTS_THRESHOLD", 3)
+    ALERTS_IDENTITY_LOCKS_THRESHOLD = _env_int("POSTERN_ALERTS_IDENTITY_LOCKS_THRESHOLD", 3)
+    ALERTS_PAYMENT_PAGE_CSP_THRESHOLD = _env_int("POSTERN_ALERTS_PAYMENT_PAGE_CSP_THRESHOLD", 1)
+    #: How often each worker loop runs the checks between batches (0: only `flask alerts check`).
+    ALERTS_CHECK_SECONDS = _env_int("POSTERN_ALERTS_CHECK_SECONDS", 60)
 
     #: Settings that production refuses to start without (or with a throwaway value).
     REQUIRED_SECRETS: tuple[str, ...] = (
@@ -409,6 +466,46 @@ def data_key_problems(settings: dict, *, production: bool = False) -> list[str]:
         weak = weak_key_problems(Keyring(tuple(real)))
         problems.extend(f"POSTERN_DATA_ENCRYPTION_KEYS: {problem}" for problem in weak)
     return problems
+
+
+def key_store_url(settings: dict) -> str:
+    """Where the key store lives: KEY_STORE_URL, normalised; unset outside production, a
+    SQLite file of its own derived from the main database's URL, so each database (each test
+    run's included) gets its own key store: ``instance/postern.sqlite3`` keeps its keys in
+    ``instance/postern-keys.sqlite3``, and a PostgreSQL database ``postern`` in the database
+    ``postern_keys`` on the same server (which must exist: the test suite creates its own)."""
+    from sqlalchemy.engine import make_url
+
+    configured = _normalise_database_url(str(settings.get("KEY_STORE_URL") or "").strip())
+    if configured or settings.get("ENV_NAME") == "production":
+        return configured
+    main = str(settings.get("SQLALCHEMY_DATABASE_URI") or DEV_DATABASE_URL)
+    if main.startswith("sqlite:///") and main != "sqlite:///:memory:":
+        path = Path(main[len("sqlite:///") :].partition("?")[0])
+        suffix = path.suffix or ".sqlite3"
+        return f"sqlite:///{path.with_name(f'{path.stem}-keys{suffix}')}"
+    if main.startswith("sqlite"):
+        return "sqlite://"  # an in-memory database of its own
+    # A server database (a test run's, a bench's): a database of its own beside it, on the same
+    # server, as production has one. Its search_path option, if any, stays with the main one.
+    server = make_url(main)
+    query = {name: value for name, value in server.query.items() if name != "options"}
+    keys = server.set(database=f"{server.database}_keys", query=query)
+    return keys.render_as_string(hide_password=False)
+
+
+def database_binds(settings: dict) -> dict[str, dict]:
+    """``SQLALCHEMY_BINDS``: the key store (bind ``keys``) beside the main database. Its engine
+    gets the main one's safety options, not its driver arguments (SQLite takes none)."""
+    url = key_store_url(settings)
+    options: dict = {"url": url, "pool_pre_ping": True}
+    if url.startswith("postgresql"):
+        options["pool_recycle"] = 1800
+        options["connect_args"] = {
+            "connect_timeout": settings.get("DATABASE_CONNECT_TIMEOUT_SECONDS", 5),
+            **pooler_connect_args(settings),  # behind PgBouncer too: docs/scaling.md
+        }
+    return {**dict(settings.get("SQLALCHEMY_BINDS") or {}), "keys": options}
 
 
 def _is_throwaway(value) -> bool:

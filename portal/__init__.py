@@ -12,7 +12,7 @@ from flask import Flask, g
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from config.settings import PROJECT_ROOT, config_class
+from config.settings import PROJECT_ROOT, config_class, pooler_connect_args
 
 
 def create_app(env_name: str | None = None, overrides: dict[str, Any] | None = None) -> Flask:
@@ -41,6 +41,7 @@ def create_app(env_name: str | None = None, overrides: dict[str, Any] | None = N
     init_templates(app)
     register_error_handlers(app)
     register_commands(app)
+    init_metrics(app)
     return app
 
 
@@ -54,7 +55,10 @@ def load_config(app: Flask, env_name: str | None, overrides: dict[str, Any] | No
         # A database host that drops packets (rather than refusing) would otherwise hold every
         # connection attempt for the operating system's timeout, minutes, workers included.
         options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
-        connect_args = {"connect_timeout": app.config["DATABASE_CONNECT_TIMEOUT_SECONDS"]}
+        connect_args = {
+            "connect_timeout": app.config["DATABASE_CONNECT_TIMEOUT_SECONDS"],
+            **pooler_connect_args(app.config),  # PgBouncer in transaction mode: docs/scaling.md
+        }
         options["connect_args"] = {**connect_args, **options.get("connect_args", {})}
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
@@ -80,9 +84,12 @@ def init_proxy(app: Flask) -> None:
 
 
 def init_extensions(app: Flask) -> None:
+    from config.settings import database_binds
     from portal import models  # noqa: F401  (registers every table on the metadata)
     from portal.extensions import db, limiter, migrate
 
+    # The key store (wrapped data keys) is a database of its own (personal-data-encryption.md).
+    app.config["SQLALCHEMY_BINDS"] = database_binds(app.config)
     db.init_app(app)
     with app.app_context():  # builds no connection: engines connect on first use
         for engine in db.engines.values():
@@ -167,7 +174,7 @@ def init_staff_sessions(app: Flask) -> None:
     def _load_staff() -> None:
         from flask import request
 
-        if request.endpoint in ("static", "health.healthz", "health.readyz"):
+        if request.endpoint in ("static", "health.healthz", "health.readyz", "metrics.metrics"):
             return
         loaded = load_session()
         g.staff_user, g.staff_session = loaded.user, loaded.row
@@ -192,6 +199,13 @@ def register_error_handlers(app: Flask) -> None:
     from portal.errors import init_error_handlers
 
     init_error_handlers(app)
+
+
+def init_metrics(app: Flask) -> None:
+    """Last: GET /metrics (token-protected), and the request timer around everything else."""
+    from portal.observability.endpoint import init_metrics as _init
+
+    _init(app)
 
 
 def register_commands(app: Flask) -> None:

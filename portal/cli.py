@@ -215,11 +215,15 @@ def _echo_anchor(verified_up_to: int | None) -> None:
 def register(app: Flask) -> None:
     from portal.delivery.cli import outbox_cli
     from portal.demo import demo_cli
+    from portal.operations.cli import ops_cli
     from portal.payment_page.cli import integrity_cli
     from portal.payments.cli import payments_cli
     from portal.personal_data.commands import keys_cli
     from portal.retention.cli import retention_cli
+    from portal.security_alerts import run_due_checks
+    from portal.security_alerts.cli import alerts_cli
     from portal.stripe_events.cli import webhooks_cli
+    from portal.workers import BETWEEN_BATCHES
 
     app.cli.add_command(users_cli)
     app.cli.add_command(audit_cli)
@@ -230,3 +234,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(webhooks_cli)
     app.cli.add_command(integrity_cli)
     app.cli.add_command(retention_cli)
+    app.cli.add_command(alerts_cli)
+    # The worker loops (flask outbox work, flask webhooks work) run the security checks too.
+    app.extensions[BETWEEN_BATCHES] = run_due_checks
+    app.cli.add_command(ops_cli)

@@ -19,6 +19,9 @@ from portal.models.staff import StaffSession
 bp = Blueprint("health", __name__)
 
 PROBE_PATHS = frozenset({"/healthz", "/readyz"})
+#: Answered whatever Host they are sent, like the probes: Prometheus scrapes each instance at
+#: its own address. /metrics builds no URL either (portal.observability.endpoint).
+ANY_HOST_PATHS = PROBE_PATHS | {"/metrics"}
 
 #: A write that changes nothing but needs a writable database: a read-only SQLite file or a
 #: read-only PostgreSQL (a hot standby, ``default_transaction_read_only``) refuse it while a
@@ -76,8 +79,9 @@ def init_probes(app: Flask) -> None:
     """Answer the probes whatever Host they name, when ``TRUSTED_HOSTS`` limits the others.
 
     A load balancer probing gunicorn directly sends the instance's address as its Host, which
-    Flask would refuse with a 400. For the probe paths alone, the Host is replaced by the first
-    trusted name before Flask checks it; every other path keeps the check.
+    Flask would refuse with a 400. For the probe paths alone (and /metrics, which Prometheus
+    scrapes the same way), the Host is replaced by the first trusted name before Flask checks
+    it; every other path keeps the check.
     """
     trusted = app.config.get("TRUSTED_HOSTS")
     if not trusted:
@@ -86,7 +90,7 @@ def init_probes(app: Flask) -> None:
     host, inner = trusted[0].lstrip("."), app.wsgi_app
 
     def probes_answer_any_host(environ, start_response):
-        if environ.get("PATH_INFO") in PROBE_PATHS:
+        if environ.get("PATH_INFO") in ANY_HOST_PATHS:
             environ["HTTP_HOST"] = host
         return inner(environ, start_response)
 

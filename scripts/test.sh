@@ -9,12 +9,15 @@ cd "$(dirname "$0")/.."
 scripts/bootstrap.sh requirements-dev.txt
 
 # Debian's chromium drives the browser tests; nginx is the production-like stack's TLS proxy;
-# pg_dump dumps the PostgreSQL pass's database for the end-of-run card-number scan.
+# pg_dump dumps the PostgreSQL pass's database for the end-of-run card-number scan; promtool
+# (Debian's prometheus package) tests the alert rules; pgbouncer fronts the pooling test.
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v envsubst >/dev/null || missing+=(gettext-base)
 command -v pg_dump >/dev/null || missing+=(postgresql-client)  # the PostgreSQL pass's dump scan
+command -v promtool >/dev/null || missing+=(prometheus)  # promtool tests the alert rules
+[ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)  # the transaction-pooling test
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
     echo "Installing Debian's ${missing[*]} for the tests..."

@@ -8,6 +8,7 @@ takes the message over. Each claim opens an attempt row, in the same transaction
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import and_, or_, update
@@ -40,10 +41,20 @@ OUTBOX = LeaseQueue(
 )
 
 
-def claim_due(now: datetime, batch: int, worker_id: str) -> list[int]:
-    """Claim up to ``batch`` due messages for ``worker_id``, open an attempt for each, and
-    commit. Returns their ids, in the order they fell due."""
-    claimed = OUTBOX.claim(now, batch, worker_id)
+#: The same queue, security notifications to admins only: sent by whoever raised one when the
+#: outbox worker itself is what went silent (``portal.security_alerts``).
+STAFF_NOTICES = replace(
+    OUTBOX, due=lambda now: and_(_due(now), DeliveryMessage.security_notification_id.is_not(None))
+)
+
+
+def claim_due(
+    now: datetime, batch: int, worker_id: str, *, notices_only: bool = False
+) -> list[int]:
+    """Claim up to ``batch`` due messages (only notifications to admins if ``notices_only``)
+    for ``worker_id``, open an attempt for each, and commit. Returns their ids, in the order
+    they fell due."""
+    claimed = (STAFF_NOTICES if notices_only else OUTBOX).claim(now, batch, worker_id)
     ids = [row.id for row in claimed]
     if ids:
         # A lapsed lease leaves its attempt open: close it before starting the next one.

@@ -84,10 +84,9 @@ def record_sent(accepted: Acceptance) -> bool:
     ).scalar_one()
     # The request's own status is not touched: the capture service moved it to "sent" in the
     # transaction that queued this message.
-    audit.record_for(
-        _public_id(request_id),
+    _audit(
+        request_id,
         "delivery.sent",
-        audit.DELIVERY_WORKER,
         details={
             "message_id": accepted.message_id,
             "channel": accepted.channel,
@@ -137,10 +136,9 @@ def record_failure(message_id: int, now: datetime, worker_id: str, problem: Deli
         error_code=problem.code[:40],
         error_message=problem.message[:300],
     )
-    audit.record_for(
-        _public_id(request_id),
+    _audit(
+        request_id,
         "delivery.failed",
-        audit.DELIVERY_WORKER,
         outcome="failure",
         details={
             "message_id": message_id,
@@ -170,10 +168,9 @@ def record_cancelled(message_id: int, now: datetime, worker_id: str, code: str, 
         **FORGET,
     )
     _close_attempt(message_id, attempt, now, outcome="failed", error_code=code, error_message=words)
-    audit.record_for(
-        _public_id(request_id),
+    _audit(
+        request_id,
         "delivery.cancelled",
-        audit.DELIVERY_WORKER,
         details={"message_id": message_id, "channel": channel, "reason": code},
     )
     db.session.commit()
@@ -213,6 +210,24 @@ def _attempt_of(message_id: int) -> tuple[int, str, str]:
         ).where(DeliveryMessage.id == message_id)
     ).one()
     return row.attempts, row.channel, row.capture_request_id
+
+
+def _audit(request_id: int | None, action: str, **fields) -> None:
+    """Audit an outcome as the delivery worker: against its capture request, or, for a
+    security notification to an admin (no request), as ``staff_notice.<outcome>``, so that
+    link counts and the request's history never include it."""
+    if request_id is None:
+        outcome_action = "staff_notice." + action.removeprefix("delivery.")
+        message_id = fields["details"]["message_id"]
+        audit.record(
+            outcome_action,
+            actor=audit.DELIVERY_WORKER,
+            target_type="delivery_message",
+            target_id=message_id,
+            **fields,
+        )
+        return
+    audit.record_for(_public_id(request_id), action, audit.DELIVERY_WORKER, **fields)
 
 
 def _public_id(request_id: int) -> str:

@@ -40,6 +40,7 @@ from portal.delivery.claims import LOST_WORDS, claim_due
 from portal.delivery.gateways import DeliveryError, OutgoingMessage, gateway_for
 from portal.delivery.outcomes import Acceptance, record_cancelled, record_failure, record_sent
 from portal.delivery.sealed_link import LinkUnavailable
+from portal.delivery.staff_notices import render_staff_notice
 from portal.delivery.wording import RenderedMessage
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
@@ -87,6 +88,8 @@ def run_once(
     batch: int | None = None,
     worker_id: str | None = None,
     stop: threading.Event | None = None,
+    *,
+    notices_only: bool = False,
 ) -> RunCounts:
     """Send every message due at ``now`` (default: the current time), up to ``batch`` of them.
 
@@ -94,13 +97,14 @@ def run_once(
     cancelled) in its own transaction, so one bad message never holds up the rest. ``stop`` is
     the long-running worker's stop signal; without one (a single run) the worker counts as
     stopping already, so an acceptance it cannot record is given up after the grace period, and
-    the rest of the batch is left for its lease to lapse. Returns counts of what happened.
+    the rest of the batch is left for its lease to lapse. ``notices_only`` sends security
+    notifications to admins and nothing else. Returns counts of what happened.
     """
     now = now or utcnow()
     batch = batch or current_app.config["DELIVERY_BATCH_SIZE"]
     worker_id = worker_id or new_worker_id()
     counts = RunCounts()
-    claimed = claim_due(now, batch, worker_id)
+    claimed = claim_due(now, batch, worker_id, notices_only=notices_only)
     counts.claimed = len(claimed)
     gateways: dict[str, object] = {}
     for message_id in claimed:
@@ -138,11 +142,14 @@ def _process(
             # another worker claimed the message: it is theirs to send now.
             db.session.commit()
             return None
-        request = db.session.get(CaptureRequest, message.capture_request_id)
-        closed = _closed_reason(request, now)
-        if closed:
-            return record_cancelled(message_id, now, worker_id, *closed)
-        rendered = _render(message, request)
+        if message.capture_request_id is None:  # a security notification to an admin
+            rendered = render_staff_notice(message)
+        else:
+            request = db.session.get(CaptureRequest, message.capture_request_id)
+            closed = _closed_reason(request, now)
+            if closed:
+                return record_cancelled(message_id, now, worker_id, *closed)
+            rendered = _render(message, request)
         outgoing = OutgoingMessage(
             message_id=message.id,
             attempt_number=message.attempts,

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from portal.delivery.outbox import render
 from portal.delivery.sealed_link import LinkUnavailable
+from portal.delivery.staff_notices import render_staff_notice
 from portal.extensions import db, talisman
 from portal.models.capture import CaptureRequest
 from portal.models.delivery import DeliveryMessage
@@ -41,6 +42,8 @@ def _gate():
 def _rendered(message: DeliveryMessage):
     """The message as the customer receives it, rendered again from its request and sealed
     link (the outbox keeps no body); None once retention has emptied it."""
+    if message.capture_request_id is None:  # a security notification to an admin
+        return render_staff_notice(message)
     try:
         return render(message, db.session.get(CaptureRequest, message.capture_request_id))
     except LinkUnavailable:

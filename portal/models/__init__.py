@@ -2,13 +2,17 @@
 
 from portal.models.audit import AuditAnchor, AuditEvent
 from portal.models.capture import CaptureRequest
-from portal.models.captured_data import CapturedValue, DataSubmission
+from portal.models.captured_data import CapturedValue, DataSubmission, ErasureJournalEntry
 from portal.models.csp_report import CspReport
+from portal.models.data_keys import DataKey
 from portal.models.delivery import DeliveryAttempt, DeliveryMessage
+from portal.models.heartbeat import WorkerHeartbeat
 from portal.models.payment import Payment, PaymentAttempt, ProcessedWebhookEvent
+from portal.models.queue_indexes import QUEUE_GAUGE_INDEXES  # noqa: F401  (registers them)
 from portal.models.refund import Refund
 from portal.models.retention import AuditCheckpoint
 from portal.models.search_indexes import BACKOFFICE_INDEXES  # noqa: F401  (registers them)
+from portal.models.security_notification import SecurityNotification
 from portal.models.staff import PasswordHistory, RecoveryCode, StaffSession, StaffUser, Team
 
 __all__ = [
@@ -18,16 +22,20 @@ __all__ = [
     "CaptureRequest",
     "CapturedValue",
     "CspReport",
+    "DataKey",
     "DataSubmission",
     "DeliveryAttempt",
     "DeliveryMessage",
+    "ErasureJournalEntry",
     "Payment",
     "PasswordHistory",
     "PaymentAttempt",
     "ProcessedWebhookEvent",
     "RecoveryCode",
     "Refund",
+    "SecurityNotification",
     "StaffSession",
     "StaffUser",
     "Team",
+    "WorkerHeartbeat",
 ]

@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -47,11 +47,21 @@ class DeliveryMessage(db.Model):
     __table_args__ = (
         # The worker's claim query: due messages by status and time.
         Index("ix_delivery_messages_status_next_attempt_at", "status", "next_attempt_at"),
+        CheckConstraint(
+            "(capture_request_id IS NULL) <> (security_notification_id IS NULL)",
+            name="one_subject",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    capture_request_id: Mapped[int] = mapped_column(
+    #: The request whose link this is; None for a security notification to an admin.
+    capture_request_id: Mapped[int | None] = mapped_column(
         ForeignKey("capture_requests.id", ondelete="CASCADE"), index=True
+    )
+    #: The notification this message carries to one admin (``portal.delivery.staff_notices``);
+    #: None for a customer's link message. Exactly one of the two is set.
+    security_notification_id: Mapped[int | None] = mapped_column(
+        ForeignKey("security_notifications.id", ondelete="CASCADE"), index=True
     )
     channel: Mapped[str] = mapped_column(String(10))  # sms | email
     #: "dev" | "twilio" | "smtp": the backend configured when queued, then the one that sent.

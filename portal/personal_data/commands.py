@@ -1,7 +1,8 @@
-"""``flask keys``: the data-encryption keys (status, rotation, generating a new key).
+"""``flask keys``: the data-encryption keys (status, rotation, converting older values,
+re-applying erasures to a restored key store, generating a new key).
 
-The same keys seal captured personal data and staff TOTP seeds, so status and rotation cover
-both."""
+The keyring's keys wrap each capture request's data key (in the key store) and seal staff TOTP
+seeds, so status and rotation cover both (docs/personal-data-encryption.md)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from config.keyring import KEY_BYTES
 from portal import audit
 from portal.extensions import db
 from portal.models.types import utcnow
-from portal.personal_data import rotation
+from portal.personal_data import key_store, rotation, shredding
 from portal.personal_data.keyring import current_keyring
 from portal.staff import mfa
 
@@ -27,19 +28,34 @@ keys_cli = AppGroup("keys", help="Data-encryption keys for captured personal dat
 
 @keys_cli.command("status")
 def keys_status():
-    """Count stored values, then staff TOTP seeds, per key id; exit 1 if any is under a key that
-    is not configured."""
+    """Count data keys per wrapping key, values still in the keyring format, then staff TOTP
+    seeds, per key id; exit 1 if any is under a key that is not configured."""
     keyring = current_keyring()
-    click.echo(f"newest key (encrypts new values): {keyring.newest_id}")
-    missing = _echo_counts(keyring, rotation.counts_by_key(), "value")
+    click.echo(f"newest key (wraps new data keys): {keyring.newest_id}")
+    click.echo("data keys in the key store, by the keyring key that wraps them:")
+    missing = _echo_counts(keyring, key_store.counts_by_wrapping_key(), "data key")
+    legacy = rotation.counts_by_key()
+    if legacy:
+        click.echo("values still encrypted directly under a keyring key (older format):")
+        missing |= _echo_counts(keyring, legacy, "value", list_keys=False, all_pending=True)
+    else:
+        click.echo("every value is in the envelope format (under its request's data key)")
     missing |= _echo_counts(keyring, mfa.seeds_by_key(), "TOTP seed", list_keys=False)
     if missing:
         sys.exit(1)
 
 
-def _echo_counts(keyring, counts: dict[str, int], noun: str, *, list_keys: bool = True) -> bool:
+def _echo_counts(
+    keyring,
+    counts: dict[str, int],
+    noun: str,
+    *,
+    list_keys: bool = True,
+    all_pending: bool = False,
+) -> bool:
     """Print ``counts`` per key id (every configured one if ``list_keys``, else only those in
-    use) and what is left to rotate; True if some are under a key that is not configured."""
+    use) and what is left to rotate (all of them, ``all_pending``); True if some are under a
+    key that is not configured."""
     missing = False
     shown = (*keyring.ids, *sorted(set(counts) - set(keyring.ids))) if list_keys else counts
     for key_id in shown:
@@ -52,7 +68,7 @@ def _echo_counts(keyring, counts: dict[str, int], noun: str, *, list_keys: bool 
             missing = True
         label = key_id if list_keys else f"{key_id} ({noun}s)"
         click.echo(f"{label:32} {counts.get(key_id, 0):>10}  {note}")
-    pending = sum(n for key_id, n in counts.items() if key_id != keyring.newest_id)
+    pending = sum(n for key_id, n in counts.items() if all_pending or key_id != keyring.newest_id)
     click.echo(
         f"{pending} {noun}(s) under older keys: run `flask keys rotate`"
         if pending
@@ -64,14 +80,21 @@ def _echo_counts(keyring, counts: dict[str, int], noun: str, *, list_keys: bool 
 @keys_cli.command("rotate")
 @click.option("--batch-size", type=click.IntRange(1, 10_000), default=None)
 def keys_rotate(batch_size):
-    """Re-encrypt every value and TOTP seed under the newest key (safe beside live traffic;
+    """Re-wrap every data key under the newest key (the values are not touched), convert any
+    value still in the keyring format, re-seal TOTP seeds (safe beside live traffic;
     idempotent)."""
     size = batch_size or current_app.config["DATA_KEY_ROTATION_BATCH"]
     result = rotation.rotate(size, actor=audit.CLI)
+    keys, values = result.keys, result.values
     click.echo(
-        f"re-encrypted under {result.newest_key_id}: {result.rotated} value(s); "
-        f"examined {result.examined}, already done or erased meanwhile {result.skipped}, "
-        f"failed {len(result.failed_ids)}"
+        f"re-wrapped under {result.newest_key_id}: {keys.rewrapped} data key(s); "
+        f"examined {keys.examined}, already done or erased meanwhile {keys.skipped}, "
+        f"failed {len(keys.failed_ids)}"
+    )
+    click.echo(
+        f"converted to the envelope format: {values.converted} value(s); "
+        f"examined {values.examined}, already done or erased meanwhile {values.skipped}, "
+        f"failed {len(values.failed_ids)}"
     )
     seeds = mfa.reseal_seeds()
     audit.record(
@@ -93,14 +116,54 @@ def keys_rotate(batch_size):
         f"examined {seeds.examined}, changed meanwhile {seeds.skipped}, "
         f"failed {len(seeds.failed_ids)}"
     )
-    if result.failed_ids:
-        shown = ", ".join(str(i) for i in result.failed_ids[:20])
+    if keys.failed_ids:
+        shown = ", ".join(str(i) for i in keys.failed_ids[:20])
+        click.echo(f"could not unwrap the data keys of capture requests: {shown}", err=True)
+    if values.failed_ids:
+        shown = ", ".join(str(i) for i in values.failed_ids[:20])
         click.echo(f"could not decrypt captured_values ids: {shown}", err=True)
     if seeds.failed_ids:
         shown = ", ".join(str(i) for i in seeds.failed_ids[:20])
         click.echo(f"could not decrypt the TOTP seeds of staff ids: {shown}", err=True)
-    if result.failed_ids or seeds.failed_ids:
+    if result.failed or seeds.failed_ids:
         sys.exit(1)
+
+
+@keys_cli.command("convert-values")
+@click.option("--batch-size", type=click.IntRange(1, 10_000), default=None)
+def keys_convert_values(batch_size):
+    """Move values stored before envelope encryption under their request's own data key, in
+    batches (safe beside live traffic; idempotent). `rotate` does this too."""
+    size = batch_size or current_app.config["DATA_KEY_ROTATION_BATCH"]
+    result = rotation.convert_values(size, actor=audit.CLI)
+    click.echo(
+        f"converted to the envelope format: {result.converted} value(s); "
+        f"examined {result.examined}, already done or erased meanwhile {result.skipped}, "
+        f"failed {len(result.failed_ids)}"
+    )
+    if result.failed_ids:
+        shown = ", ".join(str(i) for i in result.failed_ids[:20])
+        click.echo(f"could not decrypt captured_values ids: {shown}", err=True)
+        sys.exit(1)
+
+
+@keys_cli.command("reapply-erasures")
+@click.option("--batch-size", type=click.IntRange(1, 10_000), default=1000)
+def keys_reapply_erasures(batch_size):
+    """Destroy again the data key of every request in the erasure journal: run it after
+    restoring the key store from a backup (idempotent)."""
+    result = shredding.reapply_erasures(batch_size)
+    audit.record(
+        "keys.erasures_reapplied",
+        target_type="data_key",
+        details={"journaled": result.journaled, "destroyed": result.destroyed},
+        actor=audit.CLI,
+    )
+    db.session.commit()
+    click.echo(
+        f"erasure journal: {result.journaled} erased request(s); "
+        f"data keys still in the key store and destroyed now: {result.destroyed}"
+    )
 
 
 @keys_cli.command("generate")

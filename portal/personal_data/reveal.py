@@ -16,7 +16,6 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from config.keyring import UnknownKeyError
 from portal import audit
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
@@ -27,18 +26,24 @@ from portal.personal_data.common import (
     ReauthRequired,
     field_set_for,
 )
-from portal.personal_data.crypto import DecryptionError, Sealed, unseal
 from portal.personal_data.fields import FieldSet
-from portal.personal_data.keyring import current_keyring
 from portal.personal_data.validators import plain_label
+from portal.personal_data.values import (
+    ALTERED,
+    KEY_MISSING,
+    KEY_NOT_CONFIGURED,
+    decrypt_rows,
+)
 from portal.staff.reauth import is_recent
 from portal.staff_text import checked_justification
 
 #: Why a stored value could not be read (``problem`` in the ``data.reveal_failed`` row), and
 #: how the staff member is told.
 PROBLEMS = {
-    "altered": "the stored data may have been altered",
-    "key_not_configured": "the key for the stored data is not configured",
+    ALTERED: "the stored data may have been altered",
+    KEY_MISSING: "its key is no longer in the key store (erased, or the key store was "
+    "restored from an older backup)",
+    KEY_NOT_CONFIGURED: "the key for the stored data is not configured",
 }
 
 log = logging.getLogger("portal.dataprotect")
@@ -106,19 +111,9 @@ def _stored(
 def _decrypt(
     capture_request: CaptureRequest, rows: list[CapturedValue]
 ) -> tuple[dict[str, str], dict[str, str]]:
-    """(values by field name, problem by field name for those that could not be read). Every
-    row is tried, so the audit row names all that failed, not just the first."""
-    keyring = current_keyring()
-    values, unreadable = {}, {}
-    for row in rows:
-        sealed = Sealed(row.key_id, row.nonce, row.ciphertext)
-        try:
-            values[row.field_name] = unseal(keyring, capture_request.id, row.field_name, sealed)
-        except DecryptionError:
-            unreadable[row.field_name] = "altered"
-        except UnknownKeyError:
-            unreadable[row.field_name] = "key_not_configured"
-    return values, unreadable
+    """(values by field name, problem by field name for those that could not be read)."""
+    decrypted = decrypt_rows(capture_request.id, rows)
+    return decrypted.values, decrypted.unreadable
 
 
 def _failed(
@@ -129,8 +124,9 @@ def _failed(
     actor: audit.Actor,
 ) -> ValueUnreadable:
     """Audit ``data.reveal_failed`` and return the error to raise. "altered" outranks a
-    missing key: it is the one to investigate."""
-    problem = "altered" if "altered" in unreadable.values() else "key_not_configured"
+    key that is gone, which outranks one not configured: the first is the one to investigate."""
+    found = set(unreadable.values())
+    problem = next(p for p in (ALTERED, KEY_MISSING, KEY_NOT_CONFIGURED) if p in found)
     names = [name for name in field_set.field_names if name in unreadable]
     names += sorted(set(unreadable) - set(names))  # a value moved in from another field set
     audit.record_for(

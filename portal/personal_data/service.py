@@ -6,7 +6,8 @@ with the errors, so callers need only ``from portal.personal_data import service
 
 Knows nothing of HTTP. Each function joins the current transaction and audits what it did
 (field names and counts, never values); the caller commits. Values are encrypted one by one
-(``crypto.seal``) before they reach the session, so no plaintext is ever written, flushed or
+under the request's own data key (``values.seal_request_values``, the envelope described in
+``crypto``) before they reach the session, so no plaintext is ever written, flushed or
 logged. A request gets one decision, submitted or declined: the unique ``capture_request_id``
 of ``data_submissions`` refuses a second, whatever races.
 """
@@ -24,7 +25,7 @@ from config.retention import describe_retention
 from portal import audit
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
-from portal.models.captured_data import CapturedValue, DataSubmission
+from portal.models.captured_data import FORMAT_ENVELOPE, CapturedValue, DataSubmission
 from portal.models.types import utcnow
 from portal.personal_data.common import (
     AlreadyDecided,
@@ -34,13 +35,13 @@ from portal.personal_data.common import (
     field_set_for,
     submission_for,
 )
-from portal.personal_data.crypto import Sealed, seal
 from portal.personal_data.fields import FieldSet, validate_value
 from portal.personal_data.forms import DataForm, form_class
 from portal.personal_data.keyring import current_keyring
 from portal.personal_data.reveal import ValueUnreadable, require_recent_reauth, reveal
 from portal.personal_data.staff_access import FieldStatus, erase, masked_summary
 from portal.personal_data.validators import FieldValueError
+from portal.personal_data.values import seal_request_values
 
 __all__ = [
     "AlreadyDecided",
@@ -135,19 +136,20 @@ def _checked_values(field_set: FieldSet, cleaned: dict[str, str]) -> dict[str, s
     return values
 
 
-def _insert_decision(submission: DataSubmission, sealed: dict[str, Sealed]) -> None:
+def _insert_decision(submission: DataSubmission, sealed: dict[str, tuple[bytes, bytes]]) -> None:
     try:
         with db.session.begin_nested():
             db.session.add(submission)
             db.session.flush()
-            for name, value in sealed.items():
+            for name, (nonce, ciphertext) in sealed.items():
                 db.session.add(
                     CapturedValue(
                         capture_request_id=submission.capture_request_id,
                         field_name=name,
-                        key_id=value.key_id,
-                        nonce=value.nonce,
-                        ciphertext=value.ciphertext,
+                        format=FORMAT_ENVELOPE,
+                        key_id=None,
+                        nonce=nonce,
+                        ciphertext=ciphertext,
                         created_at=submission.created_at,
                     )
                 )
@@ -172,9 +174,9 @@ def store_submission(
     _check_notice_version(notice_version)
     values = _checked_values(field_set, cleaned)
     keyring = current_keyring()
-    sealed = {
-        name: seal(keyring, capture_request.id, name, value) for name, value in values.items()
-    }
+    # The data key is committed in the key store first: an unused key holds nothing, a value
+    # without its key would be lost.
+    sealed = seal_request_values(capture_request.id, values)
     now = utcnow()
     submission = DataSubmission(
         capture_request_id=capture_request.id,

@@ -13,6 +13,7 @@ from portal.models.capture import CaptureRequest
 from portal.models.captured_data import CapturedValue, DataSubmission
 from portal.models.types import utcnow
 from portal.personal_data.common import ReasonRequired, field_set_for, submission_for
+from portal.personal_data.shredding import journal_erasure
 from portal.personal_data.validators import plain_label
 from portal.staff_text import checked_justification
 
@@ -67,7 +68,9 @@ def masked_summary(capture_request: CaptureRequest) -> list[FieldStatus]:
 
 
 def erase(capture_request: CaptureRequest, reason: str, actor: audit.Actor) -> int:
-    """Delete the request's values; keep the (non-personal) submission record, marked erased.
+    """Delete the request's values; keep the (non-personal) submission record, marked erased;
+    journal the erasure so that the request's data key is destroyed in the key store when the
+    caller commits (``shredding``): then no copy of the values, in any backup, decrypts.
 
     Returns how many values were deleted. Audits ``data.erased`` as ``actor`` when anything
     changed; a repeat is a no-op. Raises ReasonRequired.
@@ -85,10 +88,12 @@ def erase(capture_request: CaptureRequest, reason: str, actor: audit.Actor) -> i
         .values(erased_at=utcnow())
     ).rowcount
     if deleted or marked:
+        journal_erasure([capture_request.id], "data_subject")
         audit.record_for(
             capture_request,
             "data.erased",
             actor,
-            details={"reason": why, "values_deleted": deleted},
+            # The key goes from the key store as this commits (journaled: erasure_journal).
+            details={"reason": why, "values_deleted": deleted, "data_key": "shredded"},
         )
     return deleted

@@ -60,6 +60,7 @@ from portal.models.delivery import FINAL_STATUSES, DeliveryAttempt, DeliveryMess
 from portal.models.payment import Payment, PaymentAttempt, ProcessedWebhookEvent
 from portal.models.refund import Refund
 from portal.models.types import utcnow
+from portal.personal_data.shredding import journal_erasure
 
 
 @dataclass
@@ -132,9 +133,11 @@ def _batches(
 
 
 def _erase_values(batch: list[int]) -> int:
-    """Delete the values of these requests and mark their submissions erased; returns how
-    many values went."""
+    """Delete the values of these requests, mark their submissions erased and journal the
+    erasure (their data keys are destroyed in the key store as the batch commits, so older
+    backups of the values no longer decrypt); returns how many values went."""
     deleted = _bulk(delete(CapturedValue).where(_among(CapturedValue.capture_request_id, batch)))
+    journal_erasure(batch, "retention")
     _bulk(
         update(DataSubmission)
         .where(_among(DataSubmission.capture_request_id, batch), DataSubmission.erased_at.is_(None))
@@ -213,6 +216,13 @@ def _delete_requests(batch: list[int]) -> None:
     nothing relies on it."""
     payments = select(Payment.id).where(_among(Payment.capture_request_id, batch))
     messages = select(DeliveryMessage.id).where(_among(DeliveryMessage.capture_request_id, batch))
+    # Values not erased yet go with their data keys, as in purge_personal_data.
+    with_values = select(DataSubmission.capture_request_id).where(
+        _among(DataSubmission.capture_request_id, batch),
+        DataSubmission.submitted_at.is_not(None),
+        DataSubmission.erased_at.is_(None),
+    )
+    journal_erasure(db.session.execute(with_values).scalars(), "retention")
     for statement in (
         delete(Refund).where(Refund.payment_id.in_(payments)),
         delete(PaymentAttempt).where(PaymentAttempt.payment_id.in_(payments)),

@@ -25,6 +25,7 @@ from portal.extensions import db
 from portal.leases import LeaseQueue
 from portal.models.payment import ProcessedWebhookEvent
 from portal.models.types import utcnow
+from portal.observability.metrics import count_dispute_event
 from portal.payments.facts import WebhookEvent
 from portal.payments.inserts import insert_unless_present
 
@@ -53,6 +54,7 @@ def take_in(event: WebhookEvent, *, queue: bool) -> bool:
         "handled_at": None if queue else now,
     }
     taken = insert_unless_present(ProcessedWebhookEvent, row, ProcessedWebhookEvent.stripe_event_id)
+    count_dispute_event(event.type)  # counted once this commits; a duplicate rolls back
     if not taken:
         db.session.rollback()
     return taken

@@ -10,6 +10,7 @@ import secrets
 import pytest
 from sqlalchemy import select
 
+from config.settings import key_store_url
 from portal import create_app
 from portal.extensions import db
 from tests.support.database import ON_POSTGRES
@@ -79,6 +80,8 @@ def production_app(database_uri: str):
             "SECRET_KEY": secrets.token_hex(32),
             "AUDIT_CHAIN_KEY": secrets.token_hex(32),
             "SQLALCHEMY_DATABASE_URI": database_uri,
+            # Production names its key store; the tests' own is the one testing derives.
+            "KEY_STORE_URL": key_store_url({"SQLALCHEMY_DATABASE_URI": database_uri}),
             "TRUSTED_HOSTS": [PUBLIC_HOST],
             "PROXY_HOPS": 1,
             "STRIPE_SECRET_KEY": "sk_live_" + secrets.token_urlsafe(32),

@@ -1,10 +1,10 @@
 """``make prodlike`` (``python -m tests.prodlike``): start Postern as it is deployed and try it.
 
-The same stack the tests run (tests/prodlike/stack.py): nginx with TLS in front of gunicorn with
-production settings, PostgreSQL, Redis, both workers, the Stripe sandbox on its own HTTPS origin
-and a local SMTP server whose messages are printed here. One account per role is created with a
-fresh password; Enter prints the authenticators' current codes; Ctrl-C (or end of input) stops
-everything and drops the run's database.
+The same stack the tests run (tests/prodlike/stack.py): nginx with TLS in front of two gunicorn
+instances with production settings, PostgreSQL, Redis, both workers, the Stripe sandbox on its
+own HTTPS origin and a local SMTP server whose messages are printed here. One account per role
+is created with a fresh password; Enter prints the authenticators' current codes; Ctrl-C (or
+end of input) stops everything and drops the run's database.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ def main() -> int:
     print(f"\nPostern (production settings) is at {stack.url}/login")
     print(f"  Its certificate is signed by this run's CA: {stack.certificates.ca_file}")
     print(f"  Chromium trusts it with: {' '.join(stack.certificates.chromium_args)}")
+    print(f"  App instances behind nginx: {', '.join(stack.instances.values())}")
     print(f"  Stripe sandbox: {stack.sandbox.url}   Logs: {stack.log_dir}")
     print("\nAccounts (username  password  authenticator secret):")
     for username, password, secret in accounts:

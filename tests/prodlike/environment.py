@@ -47,6 +47,7 @@ class StripeKeys:
 def production_environment(
     *,
     database_url: str,
+    key_store_url: str,
     public_url: str,
     sandbox_url: str,
     certificates: Certificates,
@@ -59,6 +60,8 @@ def production_environment(
     env.put("POSTERN_ENV", None, "production")
     env.put("POSTERN_SECRET_KEY", "SECRET_KEY", _secret())
     env.put("DATABASE_URL", "SQLALCHEMY_DATABASE_URI", _psycopg(database_url), database_url)
+    # The wrapped data keys: a database of their own, kept apart from DATABASE_URL's backups.
+    env.put("POSTERN_KEY_STORE_URL", "KEY_STORE_URL", key_store_url)
     env.put("POSTERN_AUDIT_CHAIN_KEY", "AUDIT_CHAIN_KEY", _secret())
     env.put("POSTERN_TRUSTED_HOSTS", "TRUSTED_HOSTS", [HOST], HOST)
     env.put("POSTERN_PROXY_HOPS", "PROXY_HOPS", 1)

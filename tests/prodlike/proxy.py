@@ -1,5 +1,12 @@
 """The production-like stack's TLS proxy: nginx running the shipped site template, filled in by
-the README's own envsubst line."""
+the README's own envsubst line, in front of one or more app instances.
+
+The one addition of the test rendering (listed in ``DIFFERS_FROM_DEPLOYED``): every answer
+carries ``X-Upstream``, the address of the instance that served it (nginx's ``$upstream_addr``:
+two, comma-separated, when nginx moved a request on from a failed one), so tests can count
+answers per instance. It is set in the main configuration's ``http`` block, which the site
+inherits because the template adds no header of its own; nothing in the template changes.
+"""
 
 from __future__ import annotations
 
@@ -15,10 +22,24 @@ PROXY_TEMPLATE = ROOT / "config" / "nginx" / "postern.conf.template"
 ENVSUBST = """envsubst "$(printf '${%s} ' ${!POSTERN_*})" < config/nginx/postern.conf.template"""
 
 
-def render_proxy_config(directory: Path, values: dict[str, str]) -> Path:
+#: The response header naming the instance that answered (test rendering only).
+UPSTREAM_HEADER = "X-Upstream"
+#: Where the template includes further instances from, relative to nginx.conf's directory.
+MORE_UPSTREAMS = "postern-upstreams.d"
+
+
+def render_proxy_config(
+    directory: Path, values: dict[str, str], more_upstreams: tuple[str, ...] = ()
+) -> Path:
     """The shipped site template filled in by the README's own envsubst line, inside a main
-    configuration that keeps nginx's files in ``directory``."""
+    configuration that keeps nginx's files in ``directory``. ``values["POSTERN_UPSTREAM"]`` is
+    the first instance; each of ``more_upstreams`` (``host:port``) is another, written where the
+    template includes them from, as an operator adds one."""
     site = directory / "postern.conf"
+    extra = directory / MORE_UPSTREAMS
+    extra.mkdir(exist_ok=True)
+    for number, address in enumerate(more_upstreams, start=2):
+        (extra / f"instance-{number}.conf").write_text(f"server {address};\n")
     rendered = subprocess.run(
         ["bash", "-c", ENVSUBST],
         cwd=ROOT,
@@ -44,6 +65,8 @@ def render_proxy_config(directory: Path, values: dict[str, str]) -> Path:
         f"{user}worker_processes 1;\ndaemon off;\npid {directory / 'nginx.pid'};\n"
         f"error_log {values['POSTERN_ACCESS_LOG'].rsplit('/', 1)[0]}/nginx-error.log warn;\n"
         "events { worker_connections 512; }\n"
-        f"http {{\n{temp}\n    include {site};\n}}\n"
+        f"http {{\n{temp}\n"
+        f"    add_header {UPSTREAM_HEADER} $upstream_addr always;\n"
+        f"    include {site};\n}}\n"
     )
     return main

@@ -5,7 +5,9 @@ Every part is the real one, configured as the README's production section tells 
 - nginx from Debian terminates TLS, running ``config/nginx/postern.conf.template`` rendered the
   way the README says (``${...}`` filled in), in front of
 - gunicorn with ``config/gunicorn.conf.py`` serving ``wsgi:app`` with ``POSTERN_ENV=production``
-  and secrets generated for this run; ``POSTERN_PROXY_HOPS=1``;
+  and secrets generated for this run; ``POSTERN_PROXY_HOPS=1``; two instances by default (each
+  its own gunicorn master on its own port, same settings and secrets), which nginx balances
+  round robin, so every journey on the stack runs across both (docs/scaling.md);
 - PostgreSQL: a database of its own (migrated with ``flask db upgrade``) on the server at
   ``PRODLIKE_POSTGRES_URL`` (default: the local one), or on a private cluster a test passes;
 - Redis rate limits (``redis://127.0.0.1:6379/0``, a key prefix of the run's own);
@@ -19,6 +21,9 @@ Optionally gunicorn also serves TLS itself with no proxy (``start_direct_tls``),
 the README allows. Everything listens on 127.0.0.1 on free ports, logs to
 ``tests/_artifacts/prodlike/<run>/`` (scanned for card numbers at the end of the suite) and
 stops with ``stop()``. What differs from a real deployment is listed in ``DIFFERS_FROM_DEPLOYED``.
+
+The instances are services named ``gunicorn`` (the README's one) and ``gunicorn-2``, ...;
+through nginx each answer names its instance in ``X-Upstream`` (``Stack.instance_of``).
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ from aiosmtpd.controller import Controller
 from tests.prodlike.certificates import HOST, SANDBOX_HOST, Certificates
 from tests.prodlike.environment import REDIS_URL, Environment, StripeKeys, production_environment
 from tests.prodlike.mailbox import Mailbox
-from tests.prodlike.proxy import NGINX, render_proxy_config
+from tests.prodlike.proxy import NGINX, UPSTREAM_HEADER, render_proxy_config
 from tests.support.artifacts import ARTIFACTS
 from tests.support.loopback import free_port, wait_until
 
@@ -58,6 +63,9 @@ LOG_ROOT = ARTIFACTS / "prodlike"
 MIGRATE = ("flask", "db", "upgrade")
 GUNICORN = ("gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app")
 WORKERS = {"outbox": ("flask", "outbox", "work"), "webhooks": ("flask", "webhooks", "work")}
+#: App instances a stack runs unless its caller asks otherwise: two, so that every journey on
+#: the stack proves that nothing needs a sticky session.
+INSTANCES = 2
 
 #: Where this stack differs from a real deployment, and why. Nothing else does: the settings
 #: are production's own (``POSTERN_ENV=production``), validated as production validates them.
@@ -69,7 +77,11 @@ DIFFERS_FROM_DEPLOYED: dict[str, str] = {
     "SMTP": "a local aiosmtpd server without TLS (production allows that for a relay on the "
     "same host only)",
     "SMS": "switched off ('disabled', which production accepts): no Twilio account here",
-    "POSTERN_WORKERS": "2 gunicorn workers of 4 threads on a 2-core machine",
+    "POSTERN_WORKERS": "2 gunicorn workers of 4 threads per instance on a 2-core machine",
+    "instances": "the app instances run on one host, each on its own loopback port (a "
+    "deployment puts them on separate hosts)",
+    "X-Upstream": "the test rendering of the proxy adds a response header naming the instance "
+    "that answered, so tests can count per instance; the shipped template adds none",
     "rate limits": "the same limits, but the tests clear the run's Redis keys before each test: "
     "every browser in a test shares 127.0.0.1, so one test's sign-ins would count against the "
     "next",
@@ -83,9 +95,10 @@ def _plain(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://")
 
 
-def create_database(admin_url: str) -> str:
-    """Create an empty database on the server at ``admin_url``; returns its URL."""
-    name = "postern_prodlike_" + secrets.token_hex(4)
+def create_database(admin_url: str, name: str | None = None) -> str:
+    """Create an empty database (``name``, or a new one's) on the server at ``admin_url``;
+    returns its URL."""
+    name = name or "postern_prodlike_" + secrets.token_hex(4)
     with psycopg.connect(_plain(admin_url), autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
     return _plain(admin_url).rsplit("/", 1)[0] + "/" + name
@@ -106,6 +119,8 @@ class Service:
     process: subprocess.Popen
     log: Path
     stop_signal: signal.Signals = signal.SIGTERM
+    #: The variables it was started with beyond the stack's own (a gunicorn's bind address).
+    env: dict[str, str] = field(default_factory=dict)
 
     def stop(self, timeout: float = 20) -> None:
         if self.process.poll() is not None:
@@ -128,6 +143,17 @@ class Service:
     def tail(self, characters: int = 3000) -> str:
         return self.log.read_text(errors="replace")[-characters:] if self.log.exists() else ""
 
+    def kill(self) -> None:
+        """SIGKILL the process and its children at once, as a host or container dies: no
+        request in flight is finished, nothing is cleaned up."""
+        if not self.alive():
+            return
+        victims = [*self.children(), self.process.pid]
+        for pid in victims:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
 
 @dataclass
 class Stack:
@@ -135,8 +161,9 @@ class Stack:
 
     url: str  # https://localhost:<port>, through nginx
     http_url: str  # http://localhost:<port>, nginx's plain-HTTP listener (probes)
-    gunicorn_url: str  # http://127.0.0.1:<port>, gunicorn behind the proxy
+    gunicorn_url: str  # http://127.0.0.1:<port>, the first gunicorn behind the proxy
     database_url: str
+    key_store_url: str  # the data keys' database, beside database_url on the same server
     environment: Environment
     certificates: Certificates
     mailbox: Mailbox
@@ -145,6 +172,8 @@ class Stack:
     log_dir: Path
     services: dict[str, Service] = field(default_factory=dict)
     direct_url: str | None = None
+    #: The app instances behind nginx: service name -> its ``host:port``, first one first.
+    instances: dict[str, str] = field(default_factory=dict)
     _admin_url: str | None = None
     _smtp: Controller | None = None
     _app: Any = None
@@ -152,6 +181,23 @@ class Stack:
     @property
     def settings(self) -> dict[str, Any]:
         return self.environment.settings
+
+    def instance_of(self, answer: requests.Response) -> str:
+        """The service name of the instance that served ``answer`` through nginx: the last one
+        it tried (``X-Upstream``). KeyError if nginx named none (it answered itself)."""
+        tried = answer.headers[UPSTREAM_HEADER].split(",")
+        by_address = {address: name for name, address in self.instances.items()}
+        return by_address[tried[-1].strip()]
+
+    def kill_instance(self, name: str) -> None:
+        """SIGKILL one app instance, master and workers together, with requests in flight."""
+        self.services[name].kill()
+
+    def start_instance(self, name: str) -> Service:
+        """Start a stopped or killed instance again, as it was; returns once it is ready."""
+        service = self.restart(name)
+        _wait_ready(_loopback(), f"http://{self.instances[name]}", service)
+        return service
 
     def app(self):
         """An app built in this process with the served apps' configuration: for seeding staff
@@ -237,7 +283,9 @@ class Stack:
             **extra,
         }
 
-    def spawn(self, name: str, command: list[str], *, stop_signal=signal.SIGTERM, **env: str):
+    def spawn(
+        self, name: str, command: list[str], *, stop_signal=signal.SIGTERM, **env: str
+    ) -> Service:
         log = self.log_dir / f"{name}.log"
         handle = log.open("a")
         process = subprocess.Popen(
@@ -248,7 +296,7 @@ class Stack:
             stderr=subprocess.STDOUT,
         )
         handle.close()  # the child has its own copy
-        service = Service(name, process, log, stop_signal)
+        service = Service(name, process, log, stop_signal, env)
         self.services[name] = service
         return service
 
@@ -268,10 +316,10 @@ class Stack:
         return self.spawn(f"{kind}-worker", [str(BIN / command[0]), *command[1:]])
 
     def restart(self, name: str) -> Service:
-        """Start a stopped (or killed) worker again with the command it had."""
+        """Start a stopped (or killed) service again with the command and variables it had."""
         old = self.services[name]
         old.stop()
-        return self.spawn(name, list(old.process.args), stop_signal=old.stop_signal)
+        return self.spawn(name, list(old.process.args), stop_signal=old.stop_signal, **old.env)
 
     def start_direct_tls(self) -> str:
         """gunicorn serving TLS itself, no proxy in front (POSTERN_PROXY_HOPS=0), on the same
@@ -305,12 +353,26 @@ class Stack:
                 db.engine.dispose()
         with contextlib.suppress(Exception):
             self.clear_rate_limits()
+        with contextlib.suppress(Exception):
+            drop_database(_server_of(self.key_store_url), self.key_store_url)
         if self._admin_url:
             with contextlib.suppress(Exception):
                 drop_database(self._admin_url, self.database_url)
         shutil.rmtree(self.directory, ignore_errors=True)
 
     _direct_port: int = 0
+
+
+def _server_of(database_url: str) -> str:
+    """The URL of the maintenance database on the server that holds ``database_url``."""
+    return _plain(database_url).rsplit("/", 1)[0] + "/postgres"
+
+
+def _loopback() -> requests.Session:
+    """A plain-HTTP session for loopback addresses that no proxy setting sends elsewhere."""
+    session = requests.Session()
+    session.trust_env = False
+    return session
 
 
 def _wait_ready(session: requests.Session, base: str, service: Service, timeout: float = 60):
@@ -339,6 +401,7 @@ def start_stack(
     name: str | None = None,
     certificates: Certificates | None = None,
     extra_env: dict[str, str] | None = None,
+    instances: int = INSTANCES,
 ) -> Stack:
     """Start everything; returns once the app answers /readyz through the proxy. On any
     failure, whatever was started is stopped again before the error propagates.
@@ -347,7 +410,8 @@ def start_stack(
     at PRODLIKE_POSTGRES_URL, dropped by ``stop()``). ``name``: names the log folder (its old
     logs are removed). ``certificates``: the CA and server certificate (default: new ones).
     ``extra_env``: more variables for every process, e.g. a load test's higher rate limits
-    (each a deliberate difference from the deployed settings, named by the test)."""
+    (each a deliberate difference from the deployed settings, named by the test).
+    ``instances``: how many app instances nginx balances (INSTANCES unless a test needs one)."""
     from stripe_sandbox.runner import start_sandbox
 
     run = name or secrets.token_hex(3)
@@ -356,12 +420,16 @@ def start_stack(
     shutil.rmtree(log_dir, ignore_errors=True)
     log_dir.mkdir(parents=True)
     certificates = certificates or Certificates.create(directory)
-    https_port, http_port, app_port, direct_port, smtp_port = (free_port() for _ in range(5))
+    https_port, http_port, direct_port, smtp_port = (free_port() for _ in range(4))
+    app_ports = [free_port() for _ in range(instances)]
     public_url = f"https://{HOST}:{https_port}"
     admin_url = None
     if database_url is None:
         admin_url = ADMIN_DATABASE_URL
         database_url = create_database(admin_url)
+    key_store_url = create_database(
+        _server_of(database_url), database_url.rsplit("/", 1)[1] + "_keys"
+    )
     mailbox = Mailbox()
     smtp = Controller(mailbox, hostname="127.0.0.1", port=smtp_port)
     smtp.start()
@@ -382,6 +450,7 @@ def start_stack(
         )
         environment = production_environment(
             database_url=database_url,
+            key_store_url=key_store_url,
             public_url=public_url,
             sandbox_url=sandbox.url,
             certificates=certificates,
@@ -394,8 +463,9 @@ def start_stack(
         stack = Stack(
             url=public_url,
             http_url=f"http://{HOST}:{http_port}",
-            gunicorn_url=f"http://127.0.0.1:{app_port}",
+            gunicorn_url=f"http://127.0.0.1:{app_ports[0]}",
             database_url=database_url,
+            key_store_url=key_store_url,
             environment=environment,
             certificates=certificates,
             mailbox=mailbox,
@@ -409,18 +479,23 @@ def start_stack(
         migrated = stack.flask(*MIGRATE[1:])
         if migrated.returncode != 0:
             raise AssertionError(f"flask db upgrade failed:\n{migrated.stdout}{migrated.stderr}")
-        gunicorn = stack.start_gunicorn("gunicorn", f"127.0.0.1:{app_port}")
+        for number, port in enumerate(app_ports, start=1):
+            name = "gunicorn" if number == 1 else f"gunicorn-{number}"
+            stack.instances[name] = f"127.0.0.1:{port}"
+            stack.start_gunicorn(name, stack.instances[name])
+        first, *more = stack.instances.values()
         proxy_config = render_proxy_config(
             directory,
             {
                 "POSTERN_SERVER_NAME": HOST,
                 "POSTERN_HTTPS_LISTEN": f"127.0.0.1:{https_port}",
                 "POSTERN_HTTP_LISTEN": f"127.0.0.1:{http_port}",
-                "POSTERN_UPSTREAM": f"127.0.0.1:{app_port}",
+                "POSTERN_UPSTREAM": first,
                 "POSTERN_TLS_CERT": str(certificates.cert_file),
                 "POSTERN_TLS_KEY": str(certificates.key_file),
                 "POSTERN_ACCESS_LOG": str(log_dir / "nginx-access.log"),
             },
+            more_upstreams=tuple(more),
         )
         checked = subprocess.run(
             [NGINX, "-t", "-q", "-c", str(proxy_config), "-p", str(directory)],
@@ -437,12 +512,10 @@ def start_stack(
         )
         stack.start_worker("outbox")
         stack.start_worker("webhooks")
-        _wait_ready(
-            stack.https(),
-            public_url,
-            gunicorn,
-            timeout=float(os.environ.get("PRODLIKE_START_TIMEOUT", 60)),
-        )
+        timeout = float(os.environ.get("PRODLIKE_START_TIMEOUT", 60))
+        for name, address in stack.instances.items():
+            _wait_ready(_loopback(), f"http://{address}", stack.services[name], timeout)
+        _wait_ready(stack.https(), public_url, stack.services["nginx"], timeout)
         return stack
     except BaseException:
         if stack is not None:
@@ -451,6 +524,7 @@ def start_stack(
             smtp.stop()
             if sandbox is not None:
                 sandbox.stop()
+            drop_database(_server_of(key_store_url), key_store_url)
             if admin_url:
                 drop_database(admin_url, database_url)
             shutil.rmtree(directory, ignore_errors=True)

@@ -8,12 +8,15 @@ ship without someone deciding, in review, who may use it.
 - ``staff``: any fully signed-in staff member, whatever the role.
 - a set of roles: only those roles (fully signed in, second factor where required: see
   ``SECOND_FACTOR_ROLES``).
+- ``bearer token``: no session reaches it, whatever the role; only a request bearing its
+  configured token (``/metrics``: 404 while no token is configured, else 401 without it).
 """
 
 from __future__ import annotations
 
 PUBLIC = "public"
 STAFF = "staff"
+BEARER_TOKEN = "bearer token"
 ALL_ROLES = frozenset({"agent", "supervisor", "backoffice", "admin", "auditor"})
 AGENT_CONSOLE = frozenset({"agent", "supervisor"})
 BACKOFFICE = frozenset({"supervisor", "backoffice", "admin", "auditor"})
@@ -38,6 +41,8 @@ ROUTE_ACCESS: dict[str, tuple[object, dict[str, str]]] = {
     "static": (PUBLIC, {"filename": "css/app.css"}),
     "health.healthz": (PUBLIC, {}),
     "health.readyz": (PUBLIC, {}),
+    # Prometheus's scrape endpoint: METRICS_TOKEN as a bearer token, never a staff session.
+    "metrics.metrics": (BEARER_TOKEN, {}),
     "auth.index": (PUBLIC, {}),
     "auth.login": (PUBLIC, {}),
     "auth.logout": (PUBLIC, {}),

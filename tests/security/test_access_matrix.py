@@ -15,11 +15,13 @@ from werkzeug.routing import Rule
 from portal.security.authz import mfa_required
 from tests.security.access_rules import (
     ALL_ROLES,
+    BEARER_TOKEN,
     PUBLIC,
     ROUTE_ACCESS,
     SECOND_FACTOR_ROLES,
     STAFF,
 )
+from tests.support.metrics import METRICS_TOKEN, bearer
 from tests.support.staff import DEFAULT_PASSWORD
 from tests.support.web import csrf_from, login, post_form
 
@@ -78,7 +80,7 @@ def test_every_path_parameter_has_an_example_value(app):
         audience, params = ROUTE_ACCESS[rule.endpoint]
         if set(rule.arguments) - set(params):
             missing.append(f"{rule.endpoint}: {sorted(set(rule.arguments) - set(params))}")
-        assert audience in (PUBLIC, STAFF) or (
+        assert audience in (PUBLIC, STAFF, BEARER_TOKEN) or (
             isinstance(audience, frozenset | set) and audience and audience <= ALL_ROLES
         ), f"{rule.endpoint}: unknown audience {audience!r}"
     assert not missing, "Give example values in access_rules.py for: " + "; ".join(missing)
@@ -97,6 +99,8 @@ def _problem(rule: Rule, audience, who: str, response, *, json: bool) -> str | N
     status, location = response.status_code, _redirect_path(response)
     if status >= 500:
         return f"server error {status}"
+    if audience == BEARER_TOKEN:  # no session opens it: without its token, 404 or 401
+        return None if status in (401, 404) else f"token-only route answered {status}"
     if audience == PUBLIC:
         if status in (401, 403):
             return f"public route answered {status}"
@@ -168,7 +172,7 @@ def test_a_password_only_session_reaches_only_the_second_factor_pages(app, make_
     problems = []
     for rule in _rules(app):
         audience, _ = ROUTE_ACCESS[rule.endpoint]
-        if audience == PUBLIC or rule.endpoint in SECOND_FACTOR_PAGES:
+        if audience in (PUBLIC, BEARER_TOKEN) or rule.endpoint in SECOND_FACTOR_PAGES:
             continue
         url, method = _url(app, rule), _method(rule)
         data = {"csrf_token": token} if method == "POST" else None
@@ -195,7 +199,7 @@ def _walk_without_second_factor(app, client) -> list[str]:
     problems = []
     for rule in _rules(app):
         audience, _ = ROUTE_ACCESS[rule.endpoint]
-        if audience == PUBLIC or rule.endpoint in SECOND_FACTOR_PAGES:
+        if audience in (PUBLIC, BEARER_TOKEN) or rule.endpoint in SECOND_FACTOR_PAGES:
             continue
         url, method = _url(app, rule), _method(rule)
         for headers in ({}, {"Accept": "application/json"}):
@@ -238,3 +242,16 @@ def test_a_session_begun_before_agents_needed_a_second_factor_reaches_only_enrol
 
     problems = _walk_without_second_factor(app, client)
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("role", [ANONYMOUS, *sorted(ALL_ROLES)])
+def test_the_metrics_endpoint_answers_its_token_and_no_session(app_factory, make_staff, role):
+    """Proves: with a metrics token configured, no session of any role reaches /metrics
+    without it (401), a wrong one is refused as well, and the token alone opens it."""
+    app = app_factory(METRICS_TOKEN=METRICS_TOKEN)
+    client = app.test_client()
+    if role != ANONYMOUS:
+        login(client, make_staff(role))
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers=bearer(METRICS_TOKEN[:-1])).status_code == 401
+    assert client.get("/metrics", headers=bearer()).status_code == 200

@@ -11,8 +11,9 @@ from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
-from config.settings import _normalise_database_url
+from config.settings import _normalise_database_url, key_store_url
 
 ON_POSTGRES = os.environ.get("TEST_DATABASE_URL", "").startswith(("postgres://", "postgresql"))
 
@@ -34,13 +35,33 @@ def database_url_for(tmp_path_factory) -> str:
 
 
 def reset_schema(url: str) -> None:
-    """Start the session from an empty database so migrations run from scratch."""
+    """Start the session from an empty database so migrations run from scratch (the key store
+    the testing configuration pairs with it too: its table goes)."""
+    keys_url = key_store_url(
+        {"SQLALCHEMY_DATABASE_URI": url, "KEY_STORE_URL": os.environ.get("POSTERN_KEY_STORE_URL")}
+    )
+    if keys_url.startswith("postgresql"):
+        _create_database_if_missing(url, make_url(keys_url).database)
+    keys_engine = create_engine(keys_url)
+    with keys_engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS data_keys"))
+    keys_engine.dispose()
     if not url.startswith("postgresql"):
         return
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def _create_database_if_missing(server_url: str, name: str) -> None:
+    """The PostgreSQL pass keeps its key store in a database of its own, as production does."""
+    engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+        if exists.first() is None:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
     engine.dispose()
 
 
@@ -54,6 +75,11 @@ def empty_all_tables(db) -> None:
         for table in tables:
             db.session.execute(table.delete())
     db.session.commit()
+    for bind_key, metadata in db.metadatas.items():  # the key store (its own database)
+        if bind_key is not None:
+            with db.engines[bind_key].begin() as connection:
+                for table in reversed(metadata.sorted_tables):
+                    connection.execute(table.delete())
 
 
 @contextmanager

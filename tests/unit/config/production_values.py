@@ -19,6 +19,7 @@ def good_production_settings() -> dict[str, Any]:
         SECRET_KEY=secrets.token_urlsafe(32),
         AUDIT_CHAIN_KEY=secrets.token_hex(32),
         SQLALCHEMY_DATABASE_URI="postgresql+psycopg://postern@db.internal/postern",
+        KEY_STORE_URL="postgresql+psycopg://postern@keys.internal/postern_keys",
         TRUSTED_HOSTS=["pay.example.co.uk"],
         SESSION_COOKIE_SECURE=True,
         PUBLIC_BASE_URL="https://pay.example.co.uk",

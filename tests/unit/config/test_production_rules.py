@@ -308,6 +308,7 @@ CHECKED_ELSEWHERE = {
     "STRIPE_SECRET_KEY": "stripe_problems, after its prefix",
     "STRIPE_PUBLISHABLE_KEY": "stripe_problems, its prefix",
     "STRIPE_WEBHOOK_SECRET": "stripe_problems, after its prefix",
+    "KEY_STORE_URL": "key_store_problems (a database URL; its password is the database's)",
 }
 
 
