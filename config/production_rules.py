@@ -232,11 +232,20 @@ def key_store_problems(settings: Mapping) -> list[str]:
     key_store = _database_identity(url)
     if key_store is None:
         return ["POSTERN_KEY_STORE_URL is not a database URL"]
-    if key_store == _database_identity(main):
+    values = _database_identity(main)
+    if key_store == values:
         return [
             "POSTERN_KEY_STORE_URL names the same database as DATABASE_URL: the data keys "
             "must live apart from the values, or every database backup keeps what erasure "
             "destroys"
+        ]
+    if values is not None and key_store[:2] == values[:2]:
+        # A server's backups (pgBackRest, WAL-G, snapshots) copy every database on it, and a
+        # point-in-time restore would bring destroyed keys back with the values.
+        return [
+            "POSTERN_KEY_STORE_URL is on the same PostgreSQL server as DATABASE_URL: a backup "
+            "of that server would hold the keys with the values; put the key store on a "
+            "server (cluster) of its own"
         ]
     return []
 

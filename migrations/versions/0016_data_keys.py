@@ -81,21 +81,29 @@ def upgrade():
     create_key_store_table(engines["keys"])
 
 
+def _count(sql: str) -> int:
+    return op.get_bind().execute(sa.text(sql)).scalar_one()
+
+
 def downgrade():
-    op.drop_index("ix_erasure_journal_erased_at", table_name="erasure_journal")
-    op.drop_table("erasure_journal")
-    op.drop_index("ix_captured_values_keyring_format", table_name="captured_values")
-    # Values in the envelope format cannot go back under a keyring key without their data keys.
-    remaining = (
-        op.get_bind()
-        .execute(sa.text("SELECT count(*) FROM captured_values WHERE format <> 1"))
-        .scalar_one()
-    )
+    # Refuse before anything is dropped (SQLite's DDL is not transactional): values in the
+    # envelope format cannot go back under a keyring key without their data keys, and the
+    # erasure journal is what re-applies erasures to a key store restored from a backup.
+    remaining = _count("SELECT count(*) FROM captured_values WHERE format <> 1")
     if remaining:
         raise RuntimeError(
             f"{remaining} captured value(s) are in the envelope format: downgrading would make "
             "them unreadable. Erase them or keep this revision."
         )
+    journaled = _count("SELECT count(*) FROM erasure_journal")
+    if journaled:
+        raise RuntimeError(
+            f"the erasure journal holds {journaled} erasure(s): without it a restored key store "
+            "could not have them re-applied. Keep this revision."
+        )
+    op.drop_index("ix_erasure_journal_erased_at", table_name="erasure_journal")
+    op.drop_table("erasure_journal")
+    op.drop_index("ix_captured_values_keyring_format", table_name="captured_values")
     with op.batch_alter_table("captured_values") as batch:
         batch.drop_constraint("key_id_iff_keyring_format", type_="check")
         batch.alter_column("key_id", existing_type=sa.String(length=32), nullable=False)

@@ -73,8 +73,11 @@ class DatabaseCollector(Collector):
     def _limit_statement_time(self) -> None:
         if db.engine.dialect.name == "postgresql":
             timeout = int(self.app.config["METRICS_QUERY_TIMEOUT_MS"])
-            # SET LOCAL: only for this read transaction, which collect() rolls back.
-            db.session.execute(text(f"SET LOCAL statement_timeout = {timeout}"))
+            # Local to this read transaction (collect() rolls it back), as SET LOCAL would be,
+            # with the value bound rather than written into the statement.
+            db.session.execute(
+                text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": f"{timeout}ms"}
+            )
 
 
 def _queue_families(now: datetime):

@@ -2,8 +2,10 @@
 
 The route label is the URL rule that matched (``/c/<token>``), never the path requested, so a
 link token, a public id or a search term never becomes a label; a request that matched no rule
-is counted under "unmatched". The time is measured around the whole WSGI call, so what the
-rate limiter or CSRF check refused before any view ran is timed and counted too.
+is counted under "unmatched". The time is measured around the WSGI call until it returns its
+response, so what the rate limiter or CSRF check refused before any view ran is timed and
+counted too; a streamed body (the CSV export) is timed to its first byte, and counted with the
+status it started with.
 """
 
 from __future__ import annotations

@@ -13,9 +13,11 @@ import sys
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 from flask import current_app
 from flask.cli import AppGroup
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from portal import audit
 from portal.extensions import db
@@ -58,6 +60,7 @@ ops_cli = AppGroup("ops", help="Operating the installation: backups and the rest
 def restore_drill_command(from_dump, scratch_server, pg_bin, sample_requests, keep, as_json):
     """Dump the database (or take --from-dump), restore it into a fresh scratch database,
     verify the audit trail there, decrypt a sample of captured values, report, drop it."""
+    _refuse_password_on_command_line(click.get_current_context(), scratch_server)
     report = restore_drill.run(
         current_app.config,
         scratch_server_url=scratch_server,
@@ -91,3 +94,20 @@ def _record(report: DrillReport) -> None:
         db.session.rollback()
         reason = str(getattr(problem, "orig", None) or problem).splitlines()[0][:300]
         report.fail("audit record", f"the drill could not be recorded in the audit trail: {reason}")
+
+
+def _refuse_password_on_command_line(context: click.Context, scratch_server: str | None) -> None:
+    """A command line is visible to every user of the host (``ps``); the environment is not."""
+    if not scratch_server:
+        return
+    source = context.get_parameter_source("scratch_server")
+    try:
+        password = make_url(scratch_server).password
+    except ArgumentError:
+        return  # not a URL: the drill's own step says so
+    if password and source is ParameterSource.COMMANDLINE:
+        raise click.UsageError(
+            "--scratch-server holds a password, which any user of this host could read from "
+            "the process list: set POSTERN_DRILL_SCRATCH_SERVER_URL instead, or use a "
+            "password file (~/.pgpass)"
+        )

@@ -16,13 +16,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess  # nosec B404: runs pg_dump and pg_restore only, never through a shell
+import subprocess  # nosec B404
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
 
+# subprocess runs pg_dump and pg_restore only, never through a shell (hence the nosec above).
 _VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?")
 #: The drill's scratch databases: this prefix, a UTC time stamp and four random hex digits.
 SCRATCH_PREFIX = "postern_drill_"

@@ -10,8 +10,14 @@ from typing import Any
 from portal.operations.restored_checks import AuditCheck, SampleCheck
 
 #: How the plain report names each reason a sampled value could not be decrypted.
+#: Values with no data key, told apart by the live erasure journal (``restore_drill``).
+ERASED_SINCE, KEY_LOST = "erased_since", "key_lost"
 UNREADABLE_SAID = {
-    "key_missing": "erased since the dump (their data key is no longer in the key store)",
+    ERASED_SINCE: (
+        "erased since the copy was taken (their data key was destroyed, as the erasure "
+        "journal records)"
+    ),
+    KEY_LOST: "with no data key in the key store, though the erasure journal has no erasure",
     "key_not_configured": "under a keyring key that is not configured",
     "altered": "altered (they fail authentication)",
 }
@@ -134,7 +140,7 @@ class DrillReport:
             "sample": None
             if sample is None
             else {
-                "erased_since": sample.erased_since,
+                "erased_since": sample.unreadable.get(ERASED_SINCE, 0),
                 "requests": sample.requests,
                 "values": sample.values,
                 "decrypted": sample.decrypted,

@@ -22,6 +22,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,10 @@ from config.keyring import KeyringError
 from portal.models.data_keys import KEY_STORE_BIND
 from portal.operations import pg_client, restored_checks
 from portal.operations.pg_client import PostgresToolError
-from portal.operations.report import DrillReport
+from portal.operations.report import ERASED_SINCE, KEY_LOST, DrillReport
+from portal.operations.restored_checks import SampleCheck
+from portal.personal_data import shredding
+from portal.personal_data.values import KEY_MISSING
 
 #: The audit row's action for a drill (``flask ops restore-drill``).
 AUDIT_ACTION = "ops.restore_drill"
@@ -175,20 +179,38 @@ def _check_restored(
             if not report.audit.ok:
                 report.fail("audit", report.audit.messages[0])
             with _step(report, "sample"):
-                report.sample = restored_checks.decrypt_sample(sample_requests)
-            _judge_sample(report)
+                sample = restored_checks.decrypt_sample(sample_requests)
         finally:
             db.session.remove()
             db.engine.dispose()  # no connection may stay open on a database about to be dropped
+    # Back in the running app's context: its erasure journal says which missing keys are
+    # erasures made since the copy was taken (crypto-shredding as intended) and which the key
+    # store lost. The copy's own journal cannot know about erasures made after it.
+    report.sample = _with_erasures_told_apart(sample)
+    _judge_sample(report)
+
+
+def _with_erasures_told_apart(sample: SampleCheck) -> SampleCheck:
+    erased = sum(
+        count
+        for request_id, count in sample.key_missing_by_request.items()
+        if shredding.is_journaled(request_id)
+    )
+    unreadable = dict(sample.unreadable)
+    lost = unreadable.pop(KEY_MISSING, 0) - erased
+    if erased:
+        unreadable[ERASED_SINCE] = erased
+    if lost:
+        unreadable[KEY_LOST] = lost
+    return replace(sample, unreadable=unreadable)
 
 
 def _judge_sample(report: DrillReport) -> None:
-    """Every sampled value must decrypt, except, in a dump the operator gave, values whose data
-    key the key store no longer holds: erased since that dump was taken, as crypto-shredding
-    intends. In a dump taken just now such values mean the key store lost keys."""
+    """Every sampled value must decrypt, except values whose data key is gone because the live
+    erasure journal records their request as erased: erased since the copy was taken, as
+    crypto-shredding intends. Any other missing key means the key store lost keys."""
     sample = report.sample
-    tolerated = sample.erased_since if report.source == "dump file" else 0
-    failed = sample.values - sample.decrypted - tolerated
+    failed = sample.values - sample.decrypted - sample.unreadable.get(ERASED_SINCE, 0)
     if failed:
         report.fail(
             "sample",

@@ -7,7 +7,7 @@ how many sampled values decrypted. A decrypted value is counted and dropped, nev
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import func, inspect, select, table, text
 
@@ -70,13 +70,11 @@ class SampleCheck:
     values: int
     decrypted: int
     #: Values that could not be read, by reason ("altered", "key_not_configured"; "key_missing":
-    #: the key store holds no data key for the request, so erased since the dump was taken).
+    #: the key store holds no data key for the request; the drill then asks the LIVE erasure
+    #: journal whether that is an erasure since the dump or a key the key store lost).
     unreadable: dict[str, int]
-
-    @property
-    def erased_since(self) -> int:
-        """Values whose data key is gone from the key store (crypto-shredded)."""
-        return self.unreadable.get(KEY_MISSING, 0)
+    #: Values with no data key, by capture request id (internal ids; never reported).
+    key_missing_by_request: dict[int, int] = field(default_factory=dict, repr=False)
 
 
 def decrypt_sample(requests: int) -> SampleCheck:
@@ -91,6 +89,7 @@ def decrypt_sample(requests: int) -> SampleCheck:
     )
     values = decrypted = 0
     unreadable: dict[str, int] = {}
+    key_missing: dict[int, int] = {}
     for request_id in picked:
         stored = db.session.execute(
             select(func.count())
@@ -102,7 +101,9 @@ def decrypt_sample(requests: int) -> SampleCheck:
         decrypted += stored - len(problems)
         for reason in problems.values():
             unreadable[reason] = unreadable.get(reason, 0) + 1
-    return SampleCheck(len(picked), values, decrypted, unreadable)
+            if reason == KEY_MISSING:
+                key_missing[request_id] = key_missing.get(request_id, 0) + 1
+    return SampleCheck(len(picked), values, decrypted, unreadable, key_missing)
 
 
 def _unreadable(capture_request_id: int) -> dict[str, str]:

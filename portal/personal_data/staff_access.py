@@ -94,6 +94,6 @@ def erase(capture_request: CaptureRequest, reason: str, actor: audit.Actor) -> i
             "data.erased",
             actor,
             # The key goes from the key store as this commits (journaled: erasure_journal).
-            details={"reason": why, "values_deleted": deleted, "data_key": "shredded"},
+            details={"reason": why, "values_deleted": deleted, "data_key": "journaled"},
         )
     return deleted

@@ -22,35 +22,10 @@ from portal.models.audit import AuditEvent
 from portal.models.csp_report import CspReport
 from portal.models.security_notification import NotificationKind
 from portal.observability.heartbeats import silent_workers
+from portal.observability.metrics import CSP_DIRECTIVES
 
 #: The payment page's path as reports keep it (our own paths are cut to their route pattern).
 PAYMENT_PAGE_SUFFIX = "/c/<token>/pay"
-#: CSP directive names a report's directive is counted under; anything else is "other".
-CSP_DIRECTIVES = frozenset(
-    {
-        "default-src",
-        "script-src",
-        "script-src-elem",
-        "script-src-attr",
-        "style-src",
-        "style-src-elem",
-        "style-src-attr",
-        "img-src",
-        "font-src",
-        "connect-src",
-        "frame-src",
-        "child-src",
-        "worker-src",
-        "manifest-src",
-        "media-src",
-        "object-src",
-        "base-uri",
-        "form-action",
-        "frame-ancestors",
-        "require-trusted-types-for",
-        "trusted-types",
-    }
-)
 
 
 @dataclass(frozen=True)

@@ -361,7 +361,7 @@ def test_erasure_deletes_values_and_keeps_the_record(app, staff):
         assert erased[0].details == {
             "reason": "retention: 30 days after completion",
             "values_deleted": 2,
-            "data_key": "shredded",
+            "data_key": "journaled",
         }
 
 

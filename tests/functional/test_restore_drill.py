@@ -212,13 +212,13 @@ def test_an_older_dump_passes_with_values_erased_since_reported_as_erased(
     assert sample["values"] == len(ENTERED["iban"]) + len(ENTERED["address"])
     assert sample["decrypted"] == len(ENTERED["iban"])
     assert sample["erased_since"] == len(ENTERED["address"])
-    assert sample["unreadable"] == {"key_missing": len(ENTERED["address"])}
+    assert sample["unreadable"] == {"erased_since": len(ENTERED["address"])}
 
     code, output = drill("--from-dump", str(older))
     assert code == 0, output
     assert (
-        f"; {len(ENTERED['address'])} erased since the dump (their data key is no longer in "
-        "the key store)" in output
+        f"; {len(ENTERED['address'])} erased since the copy was taken (their data key was "
+        "destroyed, as the erasure journal records)" in output
     )
 
 
@@ -235,7 +235,7 @@ def test_a_fresh_dump_whose_data_keys_the_key_store_lost_fails_the_drill(app, dr
     assert code == 1
     report = json.loads(output)
     assert report["failed_step"] == "sample"
-    assert report["sample"]["unreadable"] == {"key_missing": len(ENTERED["iban"])}
+    assert report["sample"]["unreadable"] == {"key_lost": len(ENTERED["iban"])}
 
 
 @postgres_only
@@ -332,3 +332,16 @@ def test_passwords_stay_off_the_command_line():
     target = pg_client.target("postgresql+psycopg://drill:s3cr3t-pw@db.internal:6432/postern")
     assert target.url == "postgresql://drill@db.internal:6432/postern"
     assert target.env["PGPASSWORD"] == "s3cr3t-pw"
+
+
+def test_a_password_on_the_command_line_is_refused_before_anything_runs(app, drill, monkeypatch):
+    code, output = drill("--scratch-server", "postgresql://drill:s3cret@db.internal/postgres")
+    assert code == 2
+    assert "POSTERN_DRILL_SCRATCH_SERVER_URL" in output and "s3cret" not in output
+    # The same URL from the environment is not on the command line: the drill goes on (and on
+    # SQLite says it is for PostgreSQL; on PostgreSQL it fails to reach db.internal).
+    monkeypatch.setenv(
+        "POSTERN_DRILL_SCRATCH_SERVER_URL", "postgresql://drill:s3cret@db.internal/x"
+    )
+    code, output = drill()
+    assert code == 1 and "--scratch-server holds a password" not in output

@@ -10,6 +10,8 @@ Every part is the real one, configured as the README's production section tells 
   round robin, so every journey on the stack runs across both (docs/scaling.md);
 - PostgreSQL: a database of its own (migrated with ``flask db upgrade``) on the server at
   ``PRODLIKE_POSTGRES_URL`` (default: the local one), or on a private cluster a test passes;
+  the key store (wrapped data keys) on a private PostgreSQL server of its own, as production
+  requires;
 - Redis rate limits (``redis://127.0.0.1:6379/0``, a key prefix of the run's own);
 - the outbox and webhook workers (``flask outbox work``, ``flask webhooks work``);
 - the Stripe sandbox on an HTTPS origin of its own, signing webhooks to the proxy;
@@ -52,6 +54,7 @@ from tests.prodlike.mailbox import Mailbox
 from tests.prodlike.proxy import NGINX, UPSTREAM_HEADER, render_proxy_config
 from tests.support.artifacts import ARTIFACTS
 from tests.support.loopback import free_port, wait_until
+from tests.support.private_postgres import private_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -163,7 +166,7 @@ class Stack:
     http_url: str  # http://localhost:<port>, nginx's plain-HTTP listener (probes)
     gunicorn_url: str  # http://127.0.0.1:<port>, the first gunicorn behind the proxy
     database_url: str
-    key_store_url: str  # the data keys' database, beside database_url on the same server
+    key_store_url: str  # the data keys' database, on a private server of its own
     environment: Environment
     certificates: Certificates
     mailbox: Mailbox
@@ -176,6 +179,7 @@ class Stack:
     instances: dict[str, str] = field(default_factory=dict)
     _admin_url: str | None = None
     _smtp: Controller | None = None
+    _key_server: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     _app: Any = None
 
     @property
@@ -354,18 +358,13 @@ class Stack:
         with contextlib.suppress(Exception):
             self.clear_rate_limits()
         with contextlib.suppress(Exception):
-            drop_database(_server_of(self.key_store_url), self.key_store_url)
+            self._key_server.close()
         if self._admin_url:
             with contextlib.suppress(Exception):
                 drop_database(self._admin_url, self.database_url)
         shutil.rmtree(self.directory, ignore_errors=True)
 
     _direct_port: int = 0
-
-
-def _server_of(database_url: str) -> str:
-    """The URL of the maintenance database on the server that holds ``database_url``."""
-    return _plain(database_url).rsplit("/", 1)[0] + "/postgres"
 
 
 def _loopback() -> requests.Session:
@@ -427,9 +426,10 @@ def start_stack(
     if database_url is None:
         admin_url = ADMIN_DATABASE_URL
         database_url = create_database(admin_url)
-    key_store_url = create_database(
-        _server_of(database_url), database_url.rsplit("/", 1)[1] + "_keys"
-    )
+    # The key store on a PostgreSQL server of its own, as production requires: a backup of the
+    # main database's server must not hold the keys that erasure destroys.
+    key_server = contextlib.ExitStack()
+    key_store_url = key_server.enter_context(private_postgres()).url
     mailbox = Mailbox()
     smtp = Controller(mailbox, hostname="127.0.0.1", port=smtp_port)
     smtp.start()
@@ -474,6 +474,7 @@ def start_stack(
             log_dir=log_dir,
             _admin_url=admin_url,
             _smtp=smtp,
+            _key_server=key_server,
         )
         stack._direct_port = direct_port
         migrated = stack.flask(*MIGRATE[1:])
@@ -524,7 +525,7 @@ def start_stack(
             smtp.stop()
             if sandbox is not None:
                 sandbox.stop()
-            drop_database(_server_of(key_store_url), key_store_url)
+            key_server.close()
             if admin_url:
                 drop_database(admin_url, database_url)
             shutil.rmtree(directory, ignore_errors=True)

@@ -41,7 +41,7 @@ def test_the_stack_runs_the_commands_the_readme_gives():
 def test_every_variable_the_stack_sets_is_documented(tmp_path):
     environment = production_environment(
         database_url="postgresql://127.0.0.1/postern",
-        key_store_url="postgresql://127.0.0.1/postern_keys",
+        key_store_url="postgresql://127.0.0.1:5433/postern_keys",
         public_url="https://localhost",
         sandbox_url="https://127.0.0.1:1",
         certificates=Certificates(tmp_path / "ca", tmp_path / "cert", tmp_path / "key", "pin"),

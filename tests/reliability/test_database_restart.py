@@ -47,11 +47,10 @@ from tests.reliability.support import (
     assert_requests_whole,
     console_form,
     create_form,
-    private_postgres,
-    private_postgres_unavailable,
     record_fault,
 )
 from tests.support.loopback import wait_until
+from tests.support.private_postgres import private_postgres, private_postgres_unavailable
 
 pytestmark = [
     pytest.mark.reliability,

@@ -30,12 +30,11 @@ from tests.reliability.support import (
     log_path,
     migrate,
     outbox_workers,
-    private_postgres,
-    private_postgres_unavailable,
 )
 from tests.support.capture import make_capture_request
 from tests.support.delivery import smtp_config, smtp_server
 from tests.support.loopback import free_port, wait_until
+from tests.support.private_postgres import private_postgres, private_postgres_unavailable
 from tests.support.staff import DEFAULT_PASSWORD
 
 pytestmark = [

@@ -52,6 +52,9 @@ def test_a_good_production_key_store_passes():
         ("postgresql+psycopg://postern@db.internal/postern", "names the same database"),
         # Another login, driver or spelling of the same database is still the same database.
         ("postgresql://keys:pw@DB.internal:5432/postern", "names the same database"),
+        # Another database on the same server is in every backup of that server.
+        ("postgresql+psycopg://keys@db.internal/postern_keys", "same PostgreSQL server"),
+        ("postgresql://keys@DB.internal:5432/keys", "same PostgreSQL server"),
     ],
 )
 def test_production_refuses_a_key_store_beside_the_values(url, problem):
