@@ -22,7 +22,7 @@ from tests.support.artifacts import (
     suite_log_path,
     unmasked_card_numbers_in_logs,
 )
-from tests.support.database import database_url_for, empty_all_tables, reset_schema
+from tests.support.database import database_url_for, dispose_engines, empty_all_tables, reset_schema
 from tests.support.staff import create_staff_account
 from tests.support.web import signed_in
 
@@ -46,7 +46,7 @@ def database_url(tmp_path_factory) -> str:
         upgrade(revision="heads")
         from portal.extensions import db
 
-        db.engine.dispose()
+        dispose_engines(db)
     return url
 
 
@@ -71,10 +71,10 @@ def app_factory(database_url):
             db.session.remove()
             keep_rows_for_scan(db)  # for the end-of-run dump scan (PostgreSQL)
             empty_all_tables(db)
-            db.engine.dispose()
+            dispose_engines(db)
         for other in built[1:]:
             with other.app_context():
-                db.engine.dispose()
+                dispose_engines(db)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from portal import create_app
 from portal.extensions import db
-from tests.support.database import ON_POSTGRES
+from tests.support.database import ON_POSTGRES, dispose_engines
 from tests.support.staff import DEFAULT_PASSWORD
 from tests.support.web import post_form
 
@@ -52,7 +52,7 @@ def test_readyz_answers_503_when_the_database_is_unreachable(unreachable):
     assert "temporarily unavailable" in page.get_data(as_text=True)
     assert "nonexistent" not in page.get_data(as_text=True)
     with app.app_context():
-        db.engine.dispose()
+        dispose_engines(db)
 
 
 def test_probes_need_no_session_and_carry_the_security_headers(client):
@@ -107,7 +107,7 @@ def production(database_url):
     app = production_app(database_url if ON_POSTGRES else "postgresql://127.0.0.1:1/postern")
     yield app
     with app.app_context():
-        db.engine.dispose()
+        dispose_engines(db)
 
 
 def test_probes_answer_plain_http_in_production_while_pages_move_to_https(production):
@@ -186,7 +186,7 @@ def test_readyz_answers_503_while_the_database_cannot_be_written(database_url, m
         )
     finally:
         with app.app_context():
-            db.engine.dispose()
+            dispose_engines(db)
 
     assert ready.status_code == 503
     assert ready.get_json() == {"status": "unavailable", "database": "read_only"}

@@ -53,6 +53,7 @@ from tests.prodlike.environment import REDIS_URL, Environment, StripeKeys, produ
 from tests.prodlike.mailbox import Mailbox
 from tests.prodlike.proxy import NGINX, UPSTREAM_HEADER, render_proxy_config
 from tests.support.artifacts import ARTIFACTS
+from tests.support.database import dispose_engines
 from tests.support.loopback import free_port, wait_until
 from tests.support.private_postgres import private_postgres
 
@@ -354,7 +355,7 @@ class Stack:
             from portal.extensions import db
 
             with self._app.app_context():
-                db.engine.dispose()
+                dispose_engines(db)
         with contextlib.suppress(Exception):
             self.clear_rate_limits()
         with contextlib.suppress(Exception):

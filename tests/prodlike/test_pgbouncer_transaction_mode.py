@@ -41,6 +41,7 @@ from tests.reliability.stack_support import (
 )
 from tests.reliability.support import console_form, create_form
 from tests.support.customer_details import ADDRESS
+from tests.support.database import dispose_engines
 from tests.support.loopback import wait_until
 from tests.support.web import csrf_from
 
@@ -119,7 +120,7 @@ def test_the_pooler_setting_keeps_postern_working_in_a_transaction_pool(bouncer,
             other = _hold_the_last_server_connection(bouncer, database)
             assert connection.execute(text("SELECT :n + 1"), {"n": 8}).scalar_one() == 9
             other.close()
-        db.engine.dispose()
+        dispose_engines(db)
 
 
 def test_a_whole_journey_runs_through_pgbouncer_in_transaction_mode(

@@ -24,7 +24,7 @@ from pathlib import Path
 import requests
 
 from tests.support.artifacts import ARTIFACTS
-from tests.support.database import needs_postgres
+from tests.support.database import dispose_engines, needs_postgres
 from tests.support.loopback import free_port
 from tests.support.web import csrf_from
 
@@ -269,7 +269,7 @@ def migrate(database_url: str) -> None:
     app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": database_url})
     with app.app_context():
         upgrade(revision="heads")
-        db.engine.dispose()
+        dispose_engines(db)
 
 
 def send_signal(pid: int, sig: signal.Signals = signal.SIGKILL) -> None:

@@ -32,6 +32,7 @@ from tests.reliability.support import (
     outbox_workers,
 )
 from tests.support.capture import make_capture_request
+from tests.support.database import dispose_engines
 from tests.support.delivery import smtp_config, smtp_server
 from tests.support.loopback import free_port, wait_until
 from tests.support.private_postgres import private_postgres, private_postgres_unavailable
@@ -144,7 +145,7 @@ def test_a_database_blip_as_the_email_is_accepted_sends_nothing_twice():
         assert logs.count("was accepted by the provider; recording it failed") >= BLIPS
         assert "NOT recorded" not in logs and "@example.org" not in logs
         with app.app_context():
-            db.engine.dispose()
+            dispose_engines(db)
 
 
 def test_stopped_while_the_database_is_away_it_names_the_message_that_may_be_resent():
@@ -174,4 +175,4 @@ def test_stopped_while_the_database_is_away_it_names_the_message_that_may_be_res
         cluster.start()
         assert _statuses(app) == ["sending"]
         with app.app_context():
-            db.engine.dispose()
+            dispose_engines(db)

@@ -65,6 +65,14 @@ def _create_database_if_missing(server_url: str, name: str) -> None:
     engine.dispose()
 
 
+def dispose_engines(db) -> None:
+    """Close every pooled connection of the current app: the main database's and the key
+    store's (a bind of its own). An app's pools outlive the test that built it otherwise, and on
+    PostgreSQL a few hundred tests' pools exhaust the server's connections."""
+    for engine in db.engines.values():
+        engine.dispose()
+
+
 def empty_all_tables(db) -> None:
     """Delete every row of every table (TRUNCATE on PostgreSQL), children first; committed."""
     tables = list(reversed(db.metadata.sorted_tables))

@@ -8,6 +8,7 @@ from sqlalchemy.exc import OperationalError
 
 from portal import create_app
 from portal.extensions import db
+from tests.support.database import dispose_engines
 
 
 def test_building_the_app_creates_no_database_file(tmp_path):
@@ -18,7 +19,7 @@ def test_building_the_app_creates_no_database_file(tmp_path):
     assert not target.exists() and not target.parent.exists()
     assert sorted(tmp_path.rglob("*")) == before
     with app.app_context():
-        db.engine.dispose()
+        dispose_engines(db)
 
 
 def test_building_the_app_does_not_connect_to_the_database():
@@ -27,7 +28,7 @@ def test_building_the_app_does_not_connect_to_the_database():
     assert "auth" in app.blueprints
     with app.app_context():
         assert db.engine.pool.checkedout() == 0
-        db.engine.dispose()
+        dispose_engines(db)
 
 
 def test_building_a_second_app_leaves_the_first_one_as_it_was():
@@ -52,7 +53,7 @@ def test_postgresql_connections_give_up_after_the_configured_timeout():
         event.listen(db.engine, "do_connect", lambda _d, _r, _a, params: sent.update(params))
         with pytest.raises(OperationalError):  # nothing listens on port 1
             db.engine.connect()
-        db.engine.dispose()
+        dispose_engines(db)
     assert sent["connect_timeout"] == 3
     sqlite = create_app("testing", {"SQLALCHEMY_DATABASE_URI": "sqlite://"})
     assert "connect_args" not in sqlite.config["SQLALCHEMY_ENGINE_OPTIONS"]

@@ -13,7 +13,7 @@ import pytest
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
 
-from tests.support.database import database_of_its_own
+from tests.support.database import database_of_its_own, dispose_engines
 
 _INSERT = text(
     "INSERT INTO staff_users (username, display_name, role, password_hash, password_changed_at,"
@@ -75,4 +75,4 @@ def test_clear_seeds_are_sealed_and_still_give_the_same_codes(own_database):
         back = dict(db.session.execute(text("SELECT username, totp_secret FROM staff_users")).all())
         assert back == {**seeds, "never": None}
         db.session.remove()
-        db.engine.dispose()
+        dispose_engines(db)

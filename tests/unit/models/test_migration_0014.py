@@ -14,7 +14,7 @@ import pytest
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
 
-from tests.support.database import database_of_its_own
+from tests.support.database import database_of_its_own, dispose_engines
 
 _INSERT = text(
     "INSERT INTO delivery_messages (capture_request_id, channel, backend, destination,"
@@ -99,4 +99,4 @@ def test_existing_messages_lose_their_bodies_and_waiting_ones_still_send(own_dat
         statuses = db.session.execute(text("SELECT status FROM delivery_messages")).scalars()
         assert "queued" not in set(statuses)
         db.session.remove()
-        db.engine.dispose()
+        dispose_engines(db)

@@ -12,7 +12,7 @@ from alembic import command
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
 
-from tests.support.database import database_of_its_own
+from tests.support.database import database_of_its_own, dispose_engines
 
 
 @pytest.fixture
@@ -59,4 +59,4 @@ def test_the_downgrade_keeps_the_erasure_journal_until_it_is_empty(own_database)
         upgrade(revision="heads")  # and forward again
         assert "erasure_journal" in inspect(db.engine).get_table_names()
         db.session.remove()
-        db.engine.dispose()
+        dispose_engines(db)
