@@ -18,6 +18,7 @@ command -v envsubst >/dev/null || missing+=(gettext-base)
 command -v pg_dump >/dev/null || missing+=(postgresql-client)  # the PostgreSQL pass's dump scan
 command -v promtool >/dev/null || missing+=(prometheus)  # promtool tests the alert rules
 [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)  # the transaction-pooling test
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)  # private clusters: the key store, restarts
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
     echo "Installing Debian's ${missing[*]} for the tests..."

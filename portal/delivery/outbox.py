@@ -33,6 +33,27 @@ STATUS_WORDS = {
 }
 
 
+def add_queued_message(channel: str, backend: str, destination: str, **owner) -> DeliveryMessage:
+    """A new message, queued to send now, added to the session: the one shape every message
+    starts in. ``destination`` is already normalised; ``owner`` is ``capture_request_id`` (a
+    customer's link) or ``security_notification_id`` (an admin's notice)."""
+    now = utcnow()
+    message = DeliveryMessage(
+        **owner,
+        channel=channel,
+        backend=backend,
+        destination=destination,
+        destination_masked=mask_destination(channel, destination),
+        status=MessageStatus.QUEUED,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    db.session.add(message)
+    return message
+
+
 def _token_of(link_url: str) -> str:
     """The token of ``link_url``, which must be a full customer link on our own public site
     (no shorteners, no look-alikes). Raises ValueError (a programming error)."""
@@ -73,20 +94,9 @@ def queue_link_message(
         raise ValueError(f"Sending links by {CHANNEL_WORDS[channel]} is switched off here.")
     normalised = normalise_destination(channel, destination)
     token = _token_of(link_url)
-    now = utcnow()
-    message = DeliveryMessage(
-        capture_request_id=capture_request.id,
-        channel=channel,
-        backend=backend,
-        destination=normalised,
-        destination_masked=mask_destination(channel, normalised),
-        status=MessageStatus.QUEUED,
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-        updated_at=now,
+    message = add_queued_message(
+        channel, backend, normalised, capture_request_id=capture_request.id
     )
-    db.session.add(message)
     db.session.flush()  # the sealed link is bound to the message's id
     message.sealed_link = sealed_link.seal_token(capture_request.id, message.id, token)
     audit.record_for(

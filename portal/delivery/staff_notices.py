@@ -15,13 +15,13 @@ from datetime import datetime
 
 from flask import current_app, render_template
 
-from portal.delivery.destinations import EMAIL, mask_destination, normalise_destination
+from portal.delivery.destinations import EMAIL, normalise_destination
 from portal.delivery.gateways import DISABLED, configured_backend
+from portal.delivery.outbox import add_queued_message
 from portal.delivery.wording import RenderedMessage, describe_expiry
 from portal.extensions import db
-from portal.models.delivery import DeliveryMessage, MessageStatus
+from portal.models.delivery import DeliveryMessage
 from portal.models.security_notification import SecurityNotification
-from portal.models.types import utcnow
 
 #: What each kind of notification is about, in the subject line and the first sentence.
 SUBJECTS = {
@@ -47,21 +47,7 @@ def queue_staff_notice(notification: SecurityNotification, address: str) -> Deli
         normalised = normalise_destination(EMAIL, address)
     except ValueError:
         return None
-    now = utcnow()
-    message = DeliveryMessage(
-        security_notification_id=notification.id,
-        channel=EMAIL,
-        backend=backend,
-        destination=normalised,
-        destination_masked=mask_destination(EMAIL, normalised),
-        status=MessageStatus.QUEUED,
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-        updated_at=now,
-    )
-    db.session.add(message)
-    return message
+    return add_queued_message(EMAIL, backend, normalised, security_notification_id=notification.id)
 
 
 def render_staff_notice(message: DeliveryMessage) -> RenderedMessage:
@@ -115,35 +101,44 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" + ("" if count == 1 else "s")
 
 
+def _between(start_at: datetime, end_at: datetime) -> str:
+    """``"between 22:11 and 22:26 UK time"``: the zone (and the day, if not today) said once
+    when both ends share it."""
+    start, end = describe_expiry(start_at), describe_expiry(end_at)
+    start_time, _, start_rest = start.partition(" ")
+    if start_rest == end.partition(" ")[2]:
+        return f"between {start_time} and {end}"
+    return f"between {start} and {end}"
+
+
 def facts_of(notification: SecurityNotification, throttle_minutes: int) -> list[str]:
     """What the notification says happened, in sentences: counts, the window and non-personal
     details only."""
     details = notification.details or {}
-    start = describe_expiry(notification.window_started_at)
-    end = describe_expiry(notification.window_ended_at)
+    between = _between(notification.window_started_at, notification.window_ended_at)
     count, kind = notification.event_count, notification.kind
     facts = []
     if kind == "staff_lockouts":
         facts.append(
-            f"{_plural(count, 'staff sign-in lockout')} between {start} and {end}"
+            f"{_plural(count, 'staff sign-in lockout')} {between}"
             f" ({_plural(details.get('accounts', count), 'account')})."
         )
     elif kind == "identity_locks":
         facts.append(
-            f"{_plural(count, 'capture request')} locked after failed identity checks "
-            f"between {start} and {end}."
+            f"{_plural(count, 'capture request')} locked after failed identity checks {between}."
         )
     elif kind == "payment_page_csp":
         directives = details.get("directives", {})
         named = ", ".join(f"{name} {n}" for name, n in sorted(directives.items()))
         facts.append(
-            f"{_plural(count, 'CSP violation report')} from the payment page between {start} "
-            f"and {end}" + (f" (by directive: {named})." if named else ".")
+            f"{_plural(count, 'CSP violation report')} from the payment page {between}"
+            + (f" (by directive: {named})." if named else ".")
         )
     elif kind == "audit_chain_broken":
         seq = details.get("first_bad_seq")
         where = f" at row {seq}" if seq else ""
-        facts.append(f"The audit trail failed verification{where}, checked at {end}.")
+        checked = describe_expiry(notification.window_ended_at)
+        facts.append(f"The audit trail failed verification{where}, checked at {checked}.")
         if details.get("damage"):
             facts.append(f"Against its last anchor it looks {details['damage']}.")
     elif kind == "worker_silent":

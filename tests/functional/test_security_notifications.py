@@ -10,7 +10,8 @@ heartbeat) and the emails go out through the outbox worker, to a real SMTP serve
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+import re
+from datetime import UTC, timedelta
 
 import pytest
 from sqlalchemy import func, select, text
@@ -158,6 +159,8 @@ def test_staff_lockout_burst(alerts_app, people, smtp):
     assert first["Subject"].endswith("security notice: staff sign-in lockouts")
     body = _body(first)
     assert "3 staff sign-in lockouts between" in body and "(3 accounts)" in body
+    # The zone is said once; the day too, when the window began on another day (midnight).
+    assert re.search(r"between \d\d:\d\d( UK time on \d+ \w+)? and \d\d:\d\d UK time", body), body
     assert "http://127.0.0.1:5000/backoffice/staff" in body
     # Which accounts: the back office says, to those signed in; the email does not.
     assert "target" not in body
@@ -378,3 +381,16 @@ def test_the_development_outbox_shows_a_notification(app_factory, make_staff):
     html = page.get_data(as_text=True)
     assert "security notice: staff sign-in lockouts" in html
     assert "1 staff sign-in lockout between" in html
+
+
+def test_a_notice_window_says_its_zone_once_and_a_day_only_across_midnight(app):
+    """Days long past, so that neither end is ever today."""
+    from datetime import datetime
+
+    from portal.delivery.staff_notices import _between
+
+    at = lambda hour, minute: datetime(2020, 12, 6, hour, minute, tzinfo=UTC)  # noqa: E731
+    with app.app_context():
+        assert _between(at(22, 11), at(22, 26)) == "between 22:11 and 22:26 UK time on 6 December"
+        across = _between(at(23, 50), datetime(2020, 12, 7, 0, 5, tzinfo=UTC))
+        assert across == "between 23:50 UK time on 6 December and 00:05 UK time on 7 December"
