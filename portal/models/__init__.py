@@ -5,6 +5,7 @@ from portal.models.capture import CaptureRequest
 from portal.models.captured_data import CapturedValue, DataSubmission, ErasureJournalEntry
 from portal.models.csp_report import CspReport
 from portal.models.data_keys import DataKey
+from portal.models.dispute import Dispute
 from portal.models.delivery import DeliveryAttempt, DeliveryMessage
 from portal.models.heartbeat import WorkerHeartbeat
 from portal.models.payment import Payment, PaymentAttempt, ProcessedWebhookEvent
@@ -26,6 +27,7 @@ __all__ = [
     "DataSubmission",
     "DeliveryAttempt",
     "DeliveryMessage",
+    "Dispute",
     "ErasureJournalEntry",
     "Payment",
     "PasswordHistory",
