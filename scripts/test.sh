@@ -53,8 +53,14 @@ done
 
 # The production-like stack (tests/prodlike: nginx, gunicorn, PostgreSQL, Redis, the workers)
 # always runs on PostgreSQL, so its tests run once, in the PostgreSQL pass.
+# Both passes run on pytest-xdist workers (POSTERN_TEST_WORKERS, default 2: one per core of the
+# CI machine), a test file per worker at a time, so a file's module-level servers start once.
+# Each worker has its own SQLite file, PostgreSQL database, Stripe sandbox, Chromium and
+# production-like stack (tests/support/database.py, tests/prodlike/fixtures.py).
+workers=(-n "${POSTERN_TEST_WORKERS:-2}" --dist loadfile)
+
 echo "== pytest on SQLite (the production-like stack's tests run in the PostgreSQL pass)"
-env -u TEST_DATABASE_URL .venv/bin/pytest -q -p no:cacheprovider -m "not prodlike" "$@"
+env -u TEST_DATABASE_URL .venv/bin/pytest -q -p no:cacheprovider "${workers[@]}" -m "not prodlike" "$@"
 
 pg_url="${TEST_DATABASE_URL:-postgresql://127.0.0.1:5432/test}"
 if .venv/bin/python - "$pg_url" <<'PY'
@@ -67,7 +73,7 @@ except Exception:
 PY
 then
   echo "== pytest on PostgreSQL ($pg_url)"
-  TEST_DATABASE_URL="$pg_url" .venv/bin/pytest -q -p no:cacheprovider "$@"
+  TEST_DATABASE_URL="$pg_url" .venv/bin/pytest -q -p no:cacheprovider "${workers[@]}" "$@"
 elif [ "${CI:-}" = "true" ]; then
   echo "PostgreSQL at $pg_url is not reachable, and CI requires the PostgreSQL pass." >&2
   exit 1

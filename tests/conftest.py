@@ -35,11 +35,16 @@ if os.environ.get("CI") == "true":
 pytest_plugins = ["tests.prodlike.fixtures"]
 
 
+#: The database this test process used, if any (an xdist controller runs no test and uses none).
+_SESSION_DATABASE: dict[str, str] = {}
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> str:
     from portal import create_app
 
     url = database_url_for(tmp_path_factory)
+    _SESSION_DATABASE["url"] = url
     reset_schema(url)
     app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url})
     with app.app_context():
@@ -173,10 +178,11 @@ def pytest_sessionfinish(session, exitstatus):
         for name in ("", "postern", "portal", "gunicorn.error", "werkzeug"):
             logging.getLogger(name).removeHandler(handler)
         stream.close()
-    if os.environ.get("TEST_DATABASE_URL", "").startswith("postgres"):
+    used = _SESSION_DATABASE.get("url", "")
+    if used.startswith("postgres"):
         # Every row any test stored (kept by ``keep_rows_for_scan``), dumped and scanned too.
         dump_path().parent.mkdir(parents=True, exist_ok=True)
-        dump_path().write_text(pg_dump(os.environ["TEST_DATABASE_URL"]), encoding="utf-8")
+        dump_path().write_text(pg_dump(used), encoding="utf-8")
     found = unmasked_card_numbers_in_logs()
     if found:
         print("\nUNMASKED CARD NUMBERS IN LOGS OR THE DATABASE DUMP:\n" + "\n".join(found[:20]))

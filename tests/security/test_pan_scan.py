@@ -9,8 +9,6 @@ would fail that run.
 
 from __future__ import annotations
 
-import os
-
 from portal.card_numbers import contains_pan
 from tests.support.artifacts import (
     card_numbers_in_database,
@@ -89,20 +87,24 @@ def test_the_database_scan_finds_a_stored_card_number(app, make_staff):
 
 
 @needs_postgres("pg_dump reads a PostgreSQL database")
-def test_a_card_number_in_the_database_is_in_its_dump_and_the_scan_finds_it(app, make_staff):
+def test_a_card_number_in_the_database_is_in_its_dump_and_the_scan_finds_it(
+    app, make_staff, database_url
+):
     public_id, _ = create_direct(app, make_staff("agent").id)
     update_request(app, public_id, reference="4242_4242_4242_4242")
     try:
-        dump = pg_dump(os.environ["TEST_DATABASE_URL"])
+        dump = pg_dump(database_url)
         found = card_numbers_in_dump(dump, "postgres.sql")
         assert len(found) == 1 and found[0].endswith(": [REDACTED-PAN]"), found
     finally:
         update_request(app, public_id, reference="ACC-1")
-    assert card_numbers_in_dump(pg_dump(os.environ["TEST_DATABASE_URL"]), "postgres.sql") == []
+    assert card_numbers_in_dump(pg_dump(database_url), "postgres.sql") == []
 
 
 @needs_postgres("the rows kept for the end-of-run dump are PostgreSQL's")
-def test_a_row_stored_and_then_emptied_is_still_in_the_end_of_run_dump(app, make_staff):
+def test_a_row_stored_and_then_emptied_is_still_in_the_end_of_run_dump(
+    app, make_staff, database_url
+):
     """The tables are emptied after every test, so the rows are kept first
     (``keep_rows_for_scan``, from the app fixture's teardown): a card number any test stored
     is in the dump at the end of the run."""
@@ -116,7 +118,7 @@ def test_a_row_stored_and_then_emptied_is_still_in_the_end_of_run_dump(app, make
         keep_rows_for_scan(db)
     update_request(app, public_id, reference="ACC-1")
     try:
-        found = card_numbers_in_dump(pg_dump(os.environ["TEST_DATABASE_URL"]), "postgres.sql")
+        found = card_numbers_in_dump(pg_dump(database_url), "postgres.sql")
         assert len(found) == 1 and found[0].endswith(": [REDACTED-PAN]"), found
     finally:  # this test's own card number is taken out of the kept rows again
         with app.app_context():

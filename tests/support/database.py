@@ -27,11 +27,27 @@ def needs_postgres(why: str) -> pytest.MarkDecorator:
 
 
 def database_url_for(tmp_path_factory) -> str:
-    """``TEST_DATABASE_URL`` (normalised as production does), else a fresh SQLite file."""
+    """``TEST_DATABASE_URL`` (normalised as production does; one database per xdist worker),
+    else a fresh SQLite file (per worker too: each has its own temporary directory)."""
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
-        return _normalise_database_url(url)
+        return worker_database_url(_normalise_database_url(url))
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'postern-test.sqlite3'}"
+
+
+def worker_database_url(url: str) -> str:
+    """The database this test process uses on the server at ``url``: ``url`` itself in a run
+    without workers; under pytest-xdist, a database of the worker's own beside it
+    (``test_gw0``, ``test_gw1``: created when missing), so two workers never share a schema,
+    empty each other's tables mid-test or mix their kept rows. The key store follows
+    (``test_gw0_keys``: see ``config.settings.key_store_url``)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    parsed = make_url(url)
+    name = f"{parsed.database}_{worker}"
+    _create_database_if_missing(url, name)
+    return parsed.set(database=name).render_as_string(hide_password=False)
 
 
 def reset_schema(url: str) -> None:
