@@ -41,6 +41,8 @@ NONCE_DIRECTIVES = ["script-src"]
 #: satisfy the second and make every form over HTTPS fail the first.
 REFERRER_POLICY = "same-origin"
 
+#: Every page's Permissions-Policy: no powerful feature for anyone. The payment page alone
+#: gets ``payment`` for Stripe.js (``payment_page_permissions_policy``).
 PERMISSIONS_POLICY = {
     "accelerometer": "()",
     "camera": "()",
@@ -60,6 +62,18 @@ def origin_of(url: str) -> str | None:
     if not parts.scheme or not parts.netloc:
         return None
     return f"{parts.scheme}://{parts.netloc}"
+
+
+def payment_page_permissions_policy(stripe_js_url: str) -> dict[str, str]:
+    """The payment page's Permissions-Policy: the base one, except that ``payment`` (the
+    Payment Request API behind Apple Pay and Google Pay) is allowed to this page and to
+    Stripe.js's origin, whose iframes show the wallet buttons. Every other page keeps
+    ``payment=()``. Without a usable Stripe.js origin, nothing is opened up."""
+    policy = dict(PERMISSIONS_POLICY)
+    js_origin = origin_of(stripe_js_url)
+    if js_origin:
+        policy["payment"] = f'(self "{js_origin}")'
+    return policy
 
 
 def base_policy() -> dict[str, list[str]]:

@@ -39,6 +39,14 @@ class ConfigError(RuntimeError):
     """Raised when the environment cannot produce a safe configuration."""
 
 
+#: The Stripe payment method types Postern can take (POSTERN_PAYMENT_METHOD_TYPES), and why
+#: only these: a payment must settle while the customer is on the page and leave a brand and
+#: last four for staff. Cards do, wallets included (Apple Pay, Google Pay: a card underneath).
+#: Link, bank debits and redirect methods do not (they settle later, in "processing", or
+#: carry no card), so they are refused at start-up rather than half-handled.
+SUPPORTED_PAYMENT_METHOD_TYPES = frozenset({"card"})
+
+
 def _env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
@@ -173,6 +181,14 @@ class BaseConfig:
     STRIPE_TIMEOUT_SECONDS = float(os.environ.get("STRIPE_TIMEOUT_SECONDS", "10"))
     #: Failed card attempts (declines, failed 3-D Secure) before a payment request fails.
     PAYMENT_MAX_ATTEMPTS = _env_int("POSTERN_PAYMENT_MAX_ATTEMPTS", 5)
+    #: Stripe payment method types a PaymentIntent may be paid with, comma-separated: only
+    #: those in SUPPORTED_PAYMENT_METHOD_TYPES. "card" includes Apple Pay and Google Pay.
+    PAYMENT_METHOD_TYPES = _env_list("POSTERN_PAYMENT_METHOD_TYPES", "card")
+    #: Path of the Apple Pay domain-association file Stripe gives for this domain, served at
+    #: /.well-known/apple-developer-merchantid-domain-association; empty: that answers 404.
+    APPLE_PAY_DOMAIN_ASSOCIATION_FILE = os.environ.get(
+        "POSTERN_APPLE_PAY_DOMAIN_ASSOCIATION_FILE", ""
+    )
     #: Customer payment pages poll their status endpoint; one IP gets at most this many.
     RATELIMIT_PAYMENT_STATUS_PER_IP = _limit("RATELIMIT_PAYMENT_STATUS_PER_IP", "120 per minute")
 
@@ -321,7 +337,7 @@ class BaseConfig:
     @classmethod
     def validate(cls, settings: dict) -> None:
         """Raise ConfigError if the settings are unsafe for this environment."""
-        problems = data_key_problems(settings)
+        problems = data_key_problems(settings) + payment_policy_problems(settings)
         if problems:
             raise ConfigError("refusing to start: " + "; ".join(problems))
 
@@ -443,6 +459,38 @@ def delivery_problems(settings: dict) -> list[str]:
     return problems
 
 
+def resolve_file_settings(settings: dict) -> None:
+    """Make the settings that name files absolute, relative to the working directory Postern
+    was started in, as an operator writing a relative path expects. Done once, as the settings
+    load: the start-up check reads a relative path against the working directory, but Flask's
+    ``send_file`` reads one against the application package, so unresolved the file found at
+    start-up would not be the one served."""
+    association = settings.get("APPLE_PAY_DOMAIN_ASSOCIATION_FILE")
+    if association:
+        settings["APPLE_PAY_DOMAIN_ASSOCIATION_FILE"] = os.path.abspath(association)
+
+
+def payment_policy_problems(settings: dict) -> list[str]:
+    """What is wrong with the payment-method policy and the Apple Pay domain file (empty
+    list: nothing). Names the setting and the unknown type, never a path's contents."""
+    problems = []
+    # Absent (a partial settings dict) means the default; set but empty is a mistake.
+    types = list(settings.get("PAYMENT_METHOD_TYPES", ["card"]) or [])
+    if not types:
+        problems.append("POSTERN_PAYMENT_METHOD_TYPES must name at least one type, e.g. card")
+    for kind in types:
+        if kind not in SUPPORTED_PAYMENT_METHOD_TYPES:
+            supported = ", ".join(sorted(SUPPORTED_PAYMENT_METHOD_TYPES))
+            problems.append(
+                f"POSTERN_PAYMENT_METHOD_TYPES: {kind!r} is not a payment method type Postern "
+                f"supports ({supported})"
+            )
+    association = str(settings.get("APPLE_PAY_DOMAIN_ASSOCIATION_FILE") or "")
+    if association and not Path(association).is_file():
+        problems.append("POSTERN_APPLE_PAY_DOMAIN_ASSOCIATION_FILE does not name an existing file")
+    return problems
+
+
 def data_key_problems(settings: dict, *, production: bool = False) -> list[str]:
     """What makes DATA_ENCRYPTION_KEYS unusable (empty list: nothing). Never quotes a key."""
     import base64
@@ -541,6 +589,7 @@ class ProductionConfig(BaseConfig):
         if not settings.get("SESSION_COOKIE_SECURE"):
             problems.append("session cookies must be Secure in production")
         problems.extend(delivery_problems(settings))
+        problems.extend(payment_policy_problems(settings))
         problems.extend(data_key_problems(settings, production=True))
         problems.extend(production_problems(settings, THROWAWAY_PREFIX))
         if problems:

@@ -12,7 +12,12 @@ from flask import Flask, g
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from config.settings import PROJECT_ROOT, config_class, pooler_connect_args
+from config.settings import (
+    PROJECT_ROOT,
+    config_class,
+    pooler_connect_args,
+    resolve_file_settings,
+)
 
 
 def create_app(env_name: str | None = None, overrides: dict[str, Any] | None = None) -> Flask:
@@ -50,6 +55,7 @@ def load_config(app: Flask, env_name: str | None, overrides: dict[str, Any] | No
     app.config.from_object(settings)
     if overrides:
         app.config.update(overrides)
+    resolve_file_settings(app.config)
     settings.validate(app.config)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         # A database host that drops packets (rather than refusing) would otherwise hold every
@@ -138,6 +144,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(customer_bp, url_prefix="/c")
     app.register_blueprint(webhooks_bp, url_prefix="/webhooks")
     app.register_blueprint(csp_reports_bp)  # POST /csp-report (config/csp.py REPORT_PATH)
+    from portal.well_known import bp as well_known_bp
+
+    app.register_blueprint(well_known_bp)  # /.well-known/ files (Apple Pay's domain check)
     # Every answer there is JSON, errors included: the agent console's API, Stripe's webhooks.
     speaks_json(app, "/agent/api/", "/webhooks/")
     # The development outbox page: never in production (its settings check refuses it too).
@@ -174,7 +183,13 @@ def init_staff_sessions(app: Flask) -> None:
     def _load_staff() -> None:
         from flask import request
 
-        if request.endpoint in ("static", "health.healthz", "health.readyz", "metrics.metrics"):
+        if request.endpoint in (
+            "static",
+            "health.healthz",
+            "health.readyz",
+            "metrics.metrics",
+            "well_known.apple_pay_domain_association",  # fetched by Apple, never by staff
+        ):
             return
         loaded = load_session()
         g.staff_user, g.staff_session = loaded.user, loaded.row

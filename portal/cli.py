@@ -215,10 +215,13 @@ def _echo_anchor(verified_up_to: int | None) -> None:
 def register(app: Flask) -> None:
     from portal.delivery.cli import outbox_cli
     from portal.demo import demo_cli
+    from portal.disputes.reconcile import repair_disputes
     from portal.operations.cli import ops_cli
     from portal.payment_page.cli import integrity_cli
     from portal.payments.cli import payments_cli
+    from portal.payments.reconcile import REPAIRS as RECONCILE_REPAIRS
     from portal.personal_data.commands import keys_cli
+    from portal.refunds.reconcile import repair_refunds
     from portal.retention.cli import retention_cli
     from portal.security_alerts import run_due_checks
     from portal.security_alerts.cli import alerts_cli
@@ -237,4 +240,6 @@ def register(app: Flask) -> None:
     app.cli.add_command(alerts_cli)
     # The worker loops (flask outbox work, flask webhooks work) run the security checks too.
     app.extensions[BETWEEN_BATCHES] = run_due_checks
+    # flask payments reconcile repairs refunds and disputes too (installed: both build on it).
+    app.extensions[RECONCILE_REPAIRS] = (repair_refunds, repair_disputes)
     app.cli.add_command(ops_cli)

@@ -13,7 +13,12 @@ import re
 from decimal import Decimal
 from enum import StrEnum
 
-#: ISO 4217 minor-unit exponents of the currencies an operator may enable.
+#: Minor-unit exponents of the currencies an operator may enable, as Stripe's API counts
+#: amounts: ISO 4217's, except ISK. ISO gives the Icelandic krona no decimals, but Stripe still
+#: takes ISK amounts in hundredths for backwards compatibility, the hundredths always 00
+#: (docs.stripe.com/currencies, "Special cases"): 500 ISK is sent as 50000. Postern keeps
+#: amounts in the unit it sends, so ISK has 2 here, and ``portal.charge_limits`` refuses an
+#: ISK amount that is not whole krónur. Held to the sandbox's table by tests/unit/test_money.py.
 CURRENCY_EXPONENTS: dict[str, int] = {
     "GBP": 2,
     "EUR": 2,
@@ -35,7 +40,7 @@ CURRENCY_EXPONENTS: dict[str, int] = {
     "SGD": 2,
     "JPY": 0,
     "KRW": 0,
-    "ISK": 0,
+    "ISK": 2,
     "CLP": 0,
     "VND": 0,
     "BHD": 3,
@@ -45,6 +50,37 @@ CURRENCY_EXPONENTS: dict[str, int] = {
     "TND": 3,
 }
 SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$", "JPY": "¥"}
+#: How a sentence names each currency's money ("in pounds", "in yen").
+CURRENCY_WORDS: dict[str, str] = {
+    "GBP": "pounds",
+    "EUR": "euros",
+    "USD": "US dollars",
+    "CAD": "Canadian dollars",
+    "AUD": "Australian dollars",
+    "NZD": "New Zealand dollars",
+    "CHF": "Swiss francs",
+    "SEK": "Swedish kronor",
+    "NOK": "Norwegian kroner",
+    "DKK": "Danish kroner",
+    "PLN": "Polish zloty",
+    "CZK": "Czech koruna",
+    "HUF": "Hungarian forints",
+    "RON": "Romanian lei",
+    "ZAR": "South African rand",
+    "INR": "Indian rupees",
+    "HKD": "Hong Kong dollars",
+    "SGD": "Singapore dollars",
+    "JPY": "yen",
+    "KRW": "Korean won",
+    "ISK": "Icelandic kronur",
+    "CLP": "Chilean pesos",
+    "VND": "Vietnamese dong",
+    "BHD": "Bahraini dinars",
+    "KWD": "Kuwaiti dinars",
+    "OMR": "Omani rials",
+    "JOD": "Jordanian dinars",
+    "TND": "Tunisian dinars",
+}
 #: ASCII digits only (another script's digits can pass for punctuation: "1٠٠" reads as "1.."
 #: yet would be 100), optionally grouped in thousands with commas, optionally a decimal part.
 _AMOUNT = re.compile(r"^(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?$", re.ASCII)
@@ -58,6 +94,10 @@ class AmountProblem(StrEnum):
     TOO_MANY_PLACES = "too_many_places"
     NOT_POSITIVE = "not_positive"
     TOO_LARGE = "too_large"
+    #: Stripe's card limits (``portal.charge_limits``).
+    BELOW_CARD_MINIMUM = "below_card_minimum"
+    ABOVE_CARD_MAXIMUM = "above_card_maximum"
+    NOT_ROUNDED = "not_rounded"
 
 
 class AmountError(ValueError):
@@ -77,6 +117,12 @@ def exponent(currency: str) -> int:
         raise AmountError(
             f"{currency} is not a currency Postern knows.", AmountProblem.UNKNOWN_CURRENCY
         ) from None
+
+
+def currency_words(currency: str) -> str:
+    """``"GBP"`` -> ``"pounds"``: the currency's money as a sentence names it; its code for
+    one without a name here."""
+    return CURRENCY_WORDS.get(currency, currency)
 
 
 def _number_part(text: str | None, currency: str) -> str:

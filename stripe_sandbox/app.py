@@ -19,6 +19,7 @@ from . import (
     api,
     charges,
     control,
+    disputes,
     errors,
     events,
     payment_intents,
@@ -34,7 +35,7 @@ from .state import new_id
 
 log = logging.getLogger("stripe_sandbox")
 #: Modules whose views register themselves on the API blueprint when imported.
-API_MODULES = (charges, events, payment_intents, payment_methods, refunds)
+API_MODULES = (charges, disputes, events, payment_intents, payment_methods, refunds)
 MAX_BODY_BYTES = 1024 * 1024
 
 

@@ -19,14 +19,20 @@ class Decline:
     message: str
     decline_code: str | None = None
     param: str | None = None
+    #: Refused by Stripe's fraud screening (Radar) rather than by the issuer.
+    blocked: bool = False
 
     @property
     def reason(self) -> str:
         """``outcome.reason`` on the failed charge."""
+        if self.blocked:
+            return "highest_risk_level"
         return self.decline_code or self.code
 
     @property
     def seller_message(self) -> str:
+        if self.blocked:
+            return "Stripe blocked this payment as too risky."
         if self.reason == "generic_decline":
             return "The bank did not return any further details with this decline."
         return f"The bank returned the decline code `{self.reason}`."
@@ -54,6 +60,8 @@ DECLINES = {
         "processing_error",
         "An error occurred while processing your card. Try again in a little bit.",
     ),
+    # Radar blocks the payment before it reaches the card network (4100 0000 0000 0019).
+    "fraudulent": Decline("card_declined", _DECLINED, "fraudulent", blocked=True),
 }
 
 
@@ -71,11 +79,19 @@ class TestCard:
     requires_authentication: bool = False
     #: Key into DECLINES, or None when the issuer approves.
     decline: str | None = None
+    #: What happens after an approved charge: None, or one of AFTERMATHS.
+    aftermath: str | None = None
 
     @property
     def decline_reason(self) -> Decline | None:
         return DECLINES[self.decline] if self.decline else None
 
+
+#: What Stripe's special test cards do after the charge succeeds:
+#: ``refund_pending``  a refund starts ``pending`` (until ``/_sandbox/refunds/advance``);
+#: ``refund_fails``    a refund starts ``succeeded`` and later becomes ``failed``;
+#: ``dispute``         the cardholder disputes the charge at once (reason ``fraudulent``).
+AFTERMATHS = ("refund_pending", "refund_fails", "dispute")
 
 # number: (brand, funding, country, requires 3-D Secure, decline)
 _TEST_NUMBERS: dict[str, tuple[str, str, str, bool, str | None]] = {
@@ -102,6 +118,17 @@ _TEST_NUMBERS: dict[str, tuple[str, str, str, bool, str | None]] = {
     "4000000000003220": ("visa", "credit", "US", True, None),
     "4000000000003063": ("visa", "credit", "US", True, None),
     "4000008260003178": ("visa", "credit", "GB", True, "insufficient_funds"),
+    "4000000000007726": ("visa", "credit", "US", False, None),
+    "4000000000005126": ("visa", "credit", "US", False, None),
+    "4000000000000259": ("visa", "credit", "US", False, None),
+    # Attaching to a Customer works; every charge is declined (the sandbox has no Customers).
+    "4000000000000341": ("visa", "credit", "US", False, "generic_decline"),
+    "4100000000000019": ("visa", "credit", "US", False, "fraudulent"),
+}
+_AFTERMATH_OF = {
+    "4000000000007726": "refund_pending",
+    "4000000000005126": "refund_fails",
+    "4000000000000259": "dispute",
 }
 
 #: Stripe's ready-made PaymentMethod ids and the test numbers they stand for.
@@ -126,7 +153,27 @@ PAYMENT_METHOD_SHORTCUTS = {
     "pm_card_threeDSecure2Required": "4000000000003220",
     "pm_card_threeDSecureRequired": "4000000000003063",
     "pm_card_authenticationRequiredChargeDeclinedInsufficientFunds": "4000008260003178",
+    "pm_card_pendingRefund": "4000000000007726",
+    "pm_card_refundFail": "4000000000005126",
+    "pm_card_createDispute": "4000000000000259",
+    "pm_card_chargeCustomerFail": "4000000000000341",
+    "pm_card_radarBlock": "4100000000000019",
 }
+
+#: Stripe's test card tokens (``card[token]`` or ``payment_method_data[card][token]``), the
+#: safe way to name a test card with the secret key. ``tok_sandbox_google_pay`` stands for the
+#: token a wallet hands over: the sandbox's test wallet button makes it (see README.md).
+TEST_TOKENS = {
+    "tok_visa": "4242424242424242",
+    "tok_visa_debit": "4000056655665556",
+    "tok_mastercard": "5555555555554444",
+    "tok_amex": "378282246310005",
+    "tok_gb": "4000008260000000",
+    "tok_chargeDeclined": "4000000000000002",
+    "tok_sandbox_google_pay": "4242424242424242",
+}
+#: Tokens that come from a wallet, and which wallet (``card.wallet.type``).
+WALLET_TOKENS = {"tok_sandbox_google_pay": "google_pay"}
 
 
 def luhn_valid(number: str) -> bool:
@@ -157,4 +204,5 @@ def find_test_card(number: str) -> TestCard | None:
         fingerprint=fingerprint,
         requires_authentication=authenticate,
         decline=decline,
+        aftermath=_AFTERMATH_OF.get(digits),
     )

@@ -15,7 +15,7 @@ from . import errors
 from .api import api_route, current_sandbox, now, params
 from .cards import Decline, TestCard
 from .fixtures import shaped
-from .responses import expanded
+from .responses import created_between, expanded, list_object
 from .state import Store, new_id
 
 #: Most refunds a charge lists inline, as Stripe's embedded lists do.
@@ -111,7 +111,7 @@ def create(
                     "regulated_status": "unregulated",
                     "three_d_secure": three_d_secure,
                     "transaction_link_id": None,
-                    "wallet": None,
+                    "wallet": _wallet_details(pm_card),
                 },
             },
             "receipt_email": intent["receipt_email"],
@@ -139,6 +139,11 @@ def create(
     return charge
 
 
+def _wallet_details(pm_card: dict[str, Any]) -> dict[str, Any] | None:
+    """``payment_method_details.card.wallet``: the wallet that handed the card over, if any."""
+    return copy.deepcopy(pm_card["wallet"])
+
+
 def _outcome(decline: Decline | None) -> dict[str, Any]:
     if decline is None:
         return {
@@ -151,6 +156,20 @@ def _outcome(decline: Decline | None) -> dict[str, Any]:
             "risk_score": 32,
             "seller_message": "Payment complete.",
             "type": "authorized",
+        }
+    if decline.blocked:
+        # Radar stops it before the card network sees it.
+        return {
+            "advice_code": None,
+            "network_advice_code": None,
+            "network_decline_code": None,
+            "network_status": "not_sent_to_network",
+            "reason": decline.reason,
+            "risk_level": "highest",
+            "risk_score": 95,
+            "rule": "block_if_high_risk",
+            "seller_message": decline.seller_message,
+            "type": "blocked",
         }
     return {
         "advice_code": None,
@@ -185,3 +204,16 @@ def retrieve_charge(charge_id: str) -> dict[str, Any]:
     if charge is None:
         raise errors.resource_missing("charge", charge_id)
     return expanded(store, charge, query.expand())
+
+
+@api_route("/v1/charges", methods=["GET"])
+def list_charges() -> dict[str, Any]:
+    """Newest first, failed charges included; ``payment_intent`` keeps one intent's attempts."""
+    query = params()
+    query.reject_unknown({"payment_intent", "created", "limit", "starting_after", "ending_before"})
+    store = current_sandbox().store
+    found = created_between(query, list(reversed(store.charges.values())))
+    wanted = query.string("payment_intent")
+    if wanted is not None:
+        found = [charge for charge in found if charge["payment_intent"] == wanted]
+    return list_object(store, "/v1/charges", found, query)

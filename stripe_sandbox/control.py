@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
 
+from . import disputes, errors, refunds
 from .api import current_sandbox
 from .config import is_loopback_host
 
@@ -116,3 +117,40 @@ def webhook_deliveries() -> Response:
     """Every delivery attempt, oldest first, and how many events still wait to be delivered."""
     webhooks = current_sandbox().webhooks
     return jsonify(data=webhooks.deliveries(), pending=webhooks.pending())
+
+
+@blueprint.post("/refunds/advance")
+def advance_refunds() -> Response:
+    """Move the refund test cards' refunds on: pending ones succeed, doomed ones fail."""
+    return jsonify(data=refunds.advance(current_sandbox()))
+
+
+@blueprint.post("/disputes/<dispute_id>/close")
+def close_dispute(dispute_id: str) -> Response:
+    """``outcome=won|lost`` (form or JSON): the card network's decision."""
+    return _change_dispute(dispute_id, "outcome", disputes.close)
+
+
+@blueprint.post("/disputes/<dispute_id>/update")
+def update_dispute(dispute_id: str) -> Response:
+    """``status=under_review`` (form or JSON): the evidence is with the card network."""
+    return _change_dispute(dispute_id, "status", disputes.update)
+
+
+def _change_dispute(dispute_id: str, field: str, change: Any) -> Response:
+    body = request.get_json(silent=True) if request.is_json else request.form
+    value = (body or {}).get(field)
+    sandbox = current_sandbox()
+    with sandbox.store.lock:
+        dispute = sandbox.store.disputes.get(dispute_id)
+        if dispute is None:
+            response = jsonify(error=f"no such dispute: {dispute_id}")
+            response.status_code = 404
+            return response
+        try:
+            change(sandbox, dispute, str(value))
+        except ValueError as error:
+            return _bad_request(str(error))
+        except errors.StripeError as error:
+            return _bad_request(str(error))
+        return jsonify(copy.deepcopy(dispute))

@@ -17,10 +17,11 @@ import copy
 from typing import Any
 from urllib.parse import urlencode
 
-from . import charges, errors, payment_methods
+from . import charges, disputes, errors, payment_methods
 from .api import Sandbox, now
 from .cards import Decline, TestCard
 from .events import emit
+from .intent_object import RETURN_URL_REQUIRED, return_url_needed
 from .state import IntentPrivate, new_id
 
 CONFIRMABLE = ("requires_payment_method", "requires_confirmation", "requires_action")
@@ -63,6 +64,8 @@ def confirm(
             "Only a PaymentIntent with one of the following statuses may be confirmed: "
             "requires_confirmation, requires_action, requires_payment_method."
         )
+    if return_url is None and return_url_needed(intent):
+        raise errors.invalid_request(RETURN_URL_REQUIRED, param="return_url", saved=False)
     payment_method_id = payment_method_id or intent["payment_method"]
     if payment_method_id is None:
         raise errors.unexpected_state(
@@ -154,6 +157,13 @@ def capture(
     )
     emit(sandbox, "charge.captured", charge)
     emit(sandbox, "payment_intent.succeeded", intent)
+    _aftermath(sandbox, charge, sandbox.store.cards[charge["payment_method"]])
+
+
+def _aftermath(sandbox: Sandbox, charge: dict[str, Any], card: TestCard) -> None:
+    """What the dispute test card does once its money is taken: the cardholder disputes it."""
+    if card.aftermath == "dispute":
+        disputes.open_dispute(sandbox, charge)
 
 
 def cancel(sandbox: Sandbox, intent: dict[str, Any], reason: str | None) -> None:
@@ -224,6 +234,7 @@ def _authorize(
         intent.update(status="succeeded", amount_received=intent["amount"])
         emit(sandbox, "charge.succeeded", charge)
         emit(sandbox, "payment_intent.succeeded", intent)
+        _aftermath(sandbox, charge, card)
     else:
         intent.update(status="requires_capture", amount_capturable=intent["amount"])
         emit(sandbox, "charge.succeeded", charge)

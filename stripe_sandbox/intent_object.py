@@ -21,7 +21,7 @@ CREATE_PARAMS = frozenset({
     "amount", "currency", "automatic_payment_methods", "payment_method_types", "capture_method",
     "confirm", "payment_method", "return_url", "description", "metadata", "receipt_email",
     "statement_descriptor", "statement_descriptor_suffix", "payment_method_options",
-    "use_stripe_sdk",
+    "use_stripe_sdk", "payment_method_data",
 })
 #: What Stripe shows to the publishable key ("retrievable with publishable key" in its docs).
 PUBLISHABLE_FIELDS = (
@@ -78,6 +78,23 @@ def return_url(query: Params) -> str | None:
     return url
 
 
+def return_url_needed(intent: dict[str, Any]) -> bool:
+    """Whether confirming needs a ``return_url``: Stripe insists when the intent lets the
+    Dashboard's payment methods in, since some of them send the customer away to pay."""
+    automatic = intent["automatic_payment_methods"]
+    return bool(automatic and automatic["enabled"] and automatic["allow_redirects"] != "never")
+
+
+RETURN_URL_REQUIRED = (
+    "A `return_url` must be specified because this Payment Intent is configured to "
+    "automatically accept the payment methods enabled in the Dashboard, some of which may "
+    "require a full page redirect to succeed. If you do not want to accept redirect-based "
+    "payment methods, set `automatic_payment_methods[enabled]` to `true` and "
+    "`automatic_payment_methods[allow_redirects]` to `never` when creating Setup Intents and "
+    "Payment Intents."
+)
+
+
 def new_intent(query: Params) -> tuple[dict[str, Any], IntentPrivate]:
     """Validate the create parameters; the new intent and its private state, not yet stored."""
     query.reject_unknown(CREATE_PARAMS)
@@ -95,6 +112,7 @@ def new_intent(query: Params) -> tuple[dict[str, Any], IntentPrivate]:
         )
     # Since 2023-08-16 Stripe enables automatic payment methods unless told otherwise.
     automatic_enabled = types is None and automatic.boolean("enabled") is not False
+    allow_redirects = automatic.string("allow_redirects", choices=("always", "never")) or "always"
     if return_url(query) and not query.boolean("confirm"):
         raise errors.invalid_request(
             "The parameter `return_url` can only be used when `confirm` is true.",
@@ -120,7 +138,7 @@ def new_intent(query: Params) -> tuple[dict[str, Any], IntentPrivate]:
             "application": None,
             "application_fee_amount": None,
             "automatic_payment_methods": (
-                {"allow_redirects": "always", "enabled": True} if automatic_enabled else None
+                {"allow_redirects": allow_redirects, "enabled": True} if automatic_enabled else None
             ),
             "canceled_at": None,
             "cancellation_reason": None,

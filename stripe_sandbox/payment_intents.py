@@ -25,7 +25,7 @@ from .intent_object import (
     return_url,
 )
 from .params import Params
-from .responses import expanded
+from .responses import created_between, expanded, list_object
 
 CANCELLATION_REASONS = ("abandoned", "duplicate", "fraudulent", "requested_by_customer")
 # fmt: off
@@ -36,7 +36,7 @@ UPDATE_PARAMS = frozenset({
 })
 CONFIRM_PARAMS = frozenset({
     "client_secret", "payment_method", "return_url", "use_stripe_sdk", "receipt_email",
-    "payment_method_options",
+    "payment_method_options", "payment_method_data",
 })
 # fmt: on
 #: Fields an update may change only before the payment is under way.
@@ -100,8 +100,9 @@ def create_payment_intent() -> dict[str, Any]:
     query = params()
     sandbox = current_sandbox()
     intent, private = new_intent(query)
-    if query.string("payment_method"):
-        payment_method = payment_methods.resolve(sandbox.store, query.string("payment_method"))
+    payment_method_id = _payment_method_of(query)
+    if payment_method_id:
+        payment_method = payment_methods.resolve(sandbox.store, payment_method_id)
         intent.update(payment_method=payment_method["id"], status="requires_confirmation")
     sandbox.store.payment_intents[intent["id"]] = intent
     sandbox.store.intent_private[intent["id"]] = private
@@ -110,6 +111,16 @@ def create_payment_intent() -> dict[str, Any]:
         with errors_name(intent, query):
             _confirm(intent, query, None)
     return render(intent, query)
+
+
+@api_route("/v1/payment_intents", methods=["GET"])
+def list_payment_intents() -> dict[str, Any]:
+    """Newest first; ``created[gte]``/``created[lte]`` (and gt, lt) bound the creation time."""
+    query = params()
+    query.reject_unknown({"created", "limit", "starting_after", "ending_before"})
+    store = current_sandbox().store
+    found = created_between(query, list(reversed(store.payment_intents.values())))
+    return list_object(store, "/v1/payment_intents", found, query)
 
 
 @api_route("/v1/payment_intents/<intent_id>", methods=["GET"], publishable=True)
@@ -180,8 +191,23 @@ def confirm_payment_intent(intent_id: str) -> dict[str, Any]:
         if "payment_method_options" in query:
             private = intent_flow.private(current_sandbox(), intent)
             intent["payment_method_options"] = payment_method_options(query, private)
-        _confirm(intent, query, query.string("payment_method"))
+        _confirm(intent, query, _payment_method_of(query))
     return render(intent, query)
+
+
+def _payment_method_of(query: Params) -> str | None:
+    """The ``payment_method`` id, or the id of one made from ``payment_method_data`` (card
+    numbers only from Stripe.js, as with Stripe: see payment_methods.from_params)."""
+    if "payment_method_data" not in query:
+        return query.string("payment_method")
+    if query.string("payment_method"):
+        raise errors.invalid_request(
+            "You cannot provide both `payment_method` and `payment_method_data`.",
+            param="payment_method_data",
+            saved=False,
+        )
+    data = query.nested("payment_method_data", {"type", "card", "billing_details", "metadata"})
+    return payment_methods.from_params(data, secret_key=key_kind() == "secret")["id"]
 
 
 @api_route("/v1/payment_intents/<intent_id>/capture", methods=["POST"])

@@ -11,8 +11,15 @@ import time
 from typing import Any
 
 from . import errors
-from .api import api_route, current_sandbox, now, params
-from .cards import PAYMENT_METHOD_SHORTCUTS, TestCard, find_test_card, luhn_valid
+from .api import api_route, current_sandbox, key_kind, now, params
+from .cards import (
+    PAYMENT_METHOD_SHORTCUTS,
+    TEST_TOKENS,
+    WALLET_TOKENS,
+    TestCard,
+    find_test_card,
+    luhn_valid,
+)
 from .fixtures import shaped
 from .params import Params
 from .state import Store, new_id
@@ -20,6 +27,13 @@ from .state import Store, new_id
 LIVE_CARD_IN_TEST_MODE = (
     "Your card was declined. Your request was in test mode, but used a non test (live) card. "
     "For a list of valid test cards, visit: https://stripe.com/docs/testing."
+)
+#: Stripe's answer when an account without raw card data access sends a card number.
+RAW_CARD_DATA_REFUSED = (
+    "Sending credit card numbers directly to the Stripe API is generally unsafe. We suggest "
+    "you use test tokens that map to the test card you are using, see "
+    "https://stripe.com/docs/testing. To enable raw card data APIs in test mode, see "
+    "https://support.stripe.com/questions/enabling-access-to-raw-card-data-apis."
 )
 ADDRESS_FIELDS = ("city", "country", "line1", "line2", "postal_code", "state")
 
@@ -33,10 +47,12 @@ def build(
     billing_details: dict[str, Any] | None = None,
     metadata: dict[str, str] | None = None,
     cvc_given: bool = False,
+    wallet: str | None = None,
 ) -> dict[str, Any]:
     """Store and return a new card PaymentMethod for ``card``.
 
     Only whether a CVC was given is kept (``cvc_check`` "unchecked"), never the CVC itself.
+    ``wallet`` (``google_pay``) marks a card handed over by a wallet.
     """
     details = billing_details or {}
     payment_method = shaped(
@@ -70,7 +86,7 @@ def build(
                 "networks": {"available": [card.brand], "preferred": None},
                 "regulated_status": "unregulated",
                 "three_d_secure_usage": {"supported": True},
-                "wallet": None,
+                "wallet": _wallet(wallet, card),
             },
             "created": now(),
             "customer": None,
@@ -85,6 +101,13 @@ def build(
     store.payment_methods[payment_method["id"]] = payment_method
     store.cards[payment_method["id"]] = card
     return payment_method
+
+
+def _wallet(wallet: str | None, card: TestCard) -> dict[str, Any] | None:
+    """``card.wallet`` as Stripe shows a tokenised wallet card."""
+    if wallet is None:
+        return None
+    return {"dynamic_last4": card.last4, wallet: {}, "type": wallet}
 
 
 def resolve(store: Store, payment_method_id: str, param: str = "payment_method") -> dict[str, Any]:
@@ -107,12 +130,28 @@ def resolve(store: Store, payment_method_id: str, param: str = "payment_method")
 def create_payment_method() -> dict[str, Any]:
     query = params()
     query.reject_unknown({"type", "card", "billing_details", "metadata", "allow_redisplay"})
+    return from_params(query, secret_key=key_kind() == "secret")
+
+
+def from_params(query: Params, *, secret_key: bool) -> dict[str, Any]:
+    """A new card PaymentMethod from ``type``, ``card`` and ``billing_details`` (the body of
+    ``POST /v1/payment_methods`` or a ``payment_method_data`` hash).
+
+    ``card`` holds either the card's number, expiry and CVC, which only Stripe.js may send
+    (the publishable key), or a test ``token``. Like a Stripe account without raw card data
+    access, the secret key is refused card numbers.
+    """
     query.string("type", required=True, choices=["card"])
     if "card" not in query:
-        raise errors.parameter_missing("card")
-    card_params = query.nested("card", {"number", "exp_month", "exp_year", "cvc"})
-    card, exp_month, exp_year = _checked_card(card_params)
-    cvc_given = bool(card_params.string("cvc"))
+        raise errors.parameter_missing(query._name("card"))
+    card_params = query.nested("card", {"number", "exp_month", "exp_year", "cvc", "token"})
+    wallet = None
+    if "token" in card_params:
+        card, exp_month, exp_year, wallet = _tokenised_card(card_params)
+    else:
+        if secret_key and "number" in card_params:
+            raise errors.invalid_request(RAW_CARD_DATA_REFUSED, saved=False)
+        card, exp_month, exp_year = _checked_card(card_params)
     billing = query.nested("billing_details", {"address", "email", "name", "phone"})
     address = billing.nested("address", ADDRESS_FIELDS)
     billing_details = {
@@ -128,8 +167,27 @@ def create_payment_method() -> dict[str, Any]:
         exp_year,
         billing_details=billing_details,
         metadata=query.metadata(),
-        cvc_given=cvc_given,
+        cvc_given=bool(card_params.string("cvc")),
+        wallet=wallet,
     )
+
+
+def _tokenised_card(card: Params) -> tuple[TestCard, int, int, str | None]:
+    """A test token's card, its expiry (next year, as Stripe's test tokens) and its wallet."""
+    token = card.string("token", required=True) or ""
+    extra = set(card.data) - {"token"}
+    if extra:
+        raise errors.invalid_request(
+            f"You cannot pass {card._name(sorted(extra)[0])} with {card._name('token')}.",
+            param=card._name(sorted(extra)[0]),
+            saved=False,
+        )
+    number = TEST_TOKENS.get(token)
+    test_card = find_test_card(number) if number else None
+    if test_card is None:
+        raise errors.resource_missing("token", token, param=card._name("token"))
+    today = time.gmtime()
+    return test_card, today.tm_mon, today.tm_year + 1, WALLET_TOKENS.get(token)
 
 
 @api_route("/v1/payment_methods/<payment_method_id>", methods=["GET"])

@@ -2,6 +2,12 @@
 
 Card refunds succeed at once. As with Stripe, the acquirer reference number (ARN) arrives a
 moment later, announced by ``refund.updated``; the sandbox assigns it straight after creation.
+Stripe's refund test cards behave as documented: a refund of a 4000 0000 0000 7726 charge
+starts ``pending``, one of a 4000 0000 0000 5126 charge starts ``succeeded`` and later fails.
+"Later" is when the test harness says (:func:`advance`), never a timer.
+
+Every change emits ``refund.*`` and ``charge.refund.updated`` whatever the endpoint's API
+version (real Stripe sends ``refund.*`` for card refunds only from API version 2024-10-28).
 """
 
 from __future__ import annotations
@@ -10,14 +16,16 @@ import copy
 import secrets
 from typing import Any
 
-from . import charges, errors, money
-from .api import api_route, current_sandbox, now, params
+from . import charges, disputes, errors, money
+from .api import Sandbox, api_route, current_sandbox, now, params
 from .events import emit
 from .fixtures import shaped
 from .responses import expanded, list_object
 from .state import new_id
 
 REASONS = ("duplicate", "fraudulent", "requested_by_customer")
+#: Why a refund of the refund-fails test card fails, as Stripe reports it.
+FAILURE_REASON = "expired_or_canceled_card"
 
 
 def _refundable_charge(payment_intent_id: str | None, charge_id: str | None) -> dict[str, Any]:
@@ -57,6 +65,7 @@ def _refundable_charge(payment_intent_id: str | None, charge_id: str | None) -> 
             "refunded. Cancel its PaymentIntent to release an authorisation.",
             param="charge",
         )
+    disputes.refuse_refund_if_disputed(store.disputes, charge)
     return charge
 
 
@@ -82,6 +91,7 @@ def create_refund() -> dict[str, Any]:
             param="amount",
         )
     sandbox = current_sandbox()
+    aftermath = _aftermath(sandbox, charge)
     refund = shaped(
         "refund",
         {
@@ -105,7 +115,7 @@ def create_refund() -> dict[str, Any]:
             "reason": reason,
             "receipt_number": None,
             "source_transfer_reversal": None,
-            "status": "succeeded",
+            "status": "pending" if aftermath == "refund_pending" else "succeeded",
             "transfer_reversal": None,
             "customer": None,
             "customer_account": None,
@@ -118,13 +128,65 @@ def create_refund() -> dict[str, Any]:
     charges.sync_refunds(sandbox.store, charge)
     answer = expanded(sandbox.store, refund, query.expand())
     emit(sandbox, "refund.created", refund)
+    emit(sandbox, "charge.refund.updated", refund)
     emit(sandbox, "charge.refunded", charge)
+    if refund["status"] == "succeeded":
+        _assign_reference(sandbox, refund, charge)
+    return answer
+
+
+def _aftermath(sandbox: Sandbox, charge: dict[str, Any]) -> str | None:
+    """The refund behaviour of the test card the charge was paid with."""
+    card = sandbox.store.cards.get(charge["payment_method"])
+    return card.aftermath if card is not None else None
+
+
+def _assign_reference(sandbox: Sandbox, refund: dict[str, Any], charge: dict[str, Any]) -> None:
+    """The acquirer reference number arrives: ``refund.updated``, ``charge.refund.updated``."""
     refund["destination_details"]["card"].update(
         reference=f"{secrets.randbelow(10**23):023d}", reference_status="available"
     )
     charges.sync_refunds(sandbox.store, charge)
     emit(sandbox, "refund.updated", refund)
-    return answer
+    emit(sandbox, "charge.refund.updated", refund)
+
+
+def advance(sandbox: Sandbox) -> list[dict[str, Any]]:
+    """Move the refund test cards' refunds on, as time would at Stripe; the refunds changed.
+
+    A ``pending`` refund of a 4000 0000 0000 7726 charge succeeds; a ``succeeded`` refund of a
+    4000 0000 0000 5126 charge fails (``expired_or_canceled_card``) and its amount returns to
+    the merchant's balance, so the charge no longer counts it as refunded.
+    """
+    changed = []
+    with sandbox.store.lock:
+        for refund in list(sandbox.store.refunds.values()):
+            charge = sandbox.store.charges[refund["charge"]]
+            aftermath = _aftermath(sandbox, charge)
+            if aftermath == "refund_pending" and refund["status"] == "pending":
+                refund["status"] = "succeeded"
+                _assign_reference(sandbox, refund, charge)
+            elif aftermath == "refund_fails" and refund["status"] == "succeeded":
+                _fail(sandbox, refund, charge)
+            else:
+                continue
+            changed.append(copy.deepcopy(refund))
+    return changed
+
+
+def _fail(sandbox: Sandbox, refund: dict[str, Any], charge: dict[str, Any]) -> None:
+    refund.update(
+        status="failed",
+        failure_reason=FAILURE_REASON,
+        failure_balance_transaction=new_id("txn_"),
+    )
+    refund["destination_details"]["card"].update(reference=None, reference_status="unavailable")
+    charge["amount_refunded"] -= refund["amount"]
+    charge["refunded"] = charge["amount_refunded"] == charge["amount"]
+    charges.sync_refunds(sandbox.store, charge)
+    emit(sandbox, "refund.updated", refund)
+    emit(sandbox, "refund.failed", refund)
+    emit(sandbox, "charge.refund.updated", refund)
 
 
 @api_route("/v1/refunds/<refund_id>", methods=["GET"])

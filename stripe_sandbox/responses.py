@@ -17,6 +17,7 @@ EXPANDABLE = {
     "payment_intent": {"latest_charge", "payment_method"},
     "charge": {"payment_intent"},
     "refund": {"charge", "payment_intent"},
+    "dispute": {"charge", "payment_intent"},
 }
 
 
@@ -93,3 +94,24 @@ def _position(ids: list[str], object_id: str, param: str) -> int:
         raise errors.invalid_request(
             f"No such object: '{object_id}'", param=param, code="resource_missing", status=404
         ) from None
+
+
+def created_between(query: Params, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stripe's ``created`` filter: a timestamp, or ``created[gt|gte|lt|lte]``."""
+    if "created" not in query:
+        return objects
+    if isinstance(query.data["created"], str):
+        exact = query.integer("created")
+        return [obj for obj in objects if obj["created"] == exact]
+    bounds = query.nested("created", {"gt", "gte", "lt", "lte"})
+    tests = {
+        "gt": lambda value, bound: value > bound,
+        "gte": lambda value, bound: value >= bound,
+        "lt": lambda value, bound: value < bound,
+        "lte": lambda value, bound: value <= bound,
+    }
+    for name, test in tests.items():
+        bound = bounds.integer(name)
+        if bound is not None:
+            objects = [obj for obj in objects if test(obj["created"], bound)]
+    return objects

@@ -8,6 +8,7 @@ server.stop()
 
 from __future__ import annotations
 
+import copy
 import logging
 import socket
 import ssl
@@ -18,6 +19,7 @@ from werkzeug.exceptions import ClientDisconnected, InternalServerError
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wsgi import LimitedStream
 
+from . import disputes, refunds
 from .api import EXTENSION, Sandbox
 from .app import create_app
 from .config import SandboxSettings, is_loopback_host
@@ -242,6 +244,35 @@ class SandboxServer:
                 for entry in store.requests
                 if (method is None or entry["method"] == method.upper())
                 and (path is None or entry["path"] == path)
+            ]
+
+    def advance_refunds(self) -> list[dict[str, Any]]:
+        """What ``POST /_sandbox/refunds/advance`` does: the refunds it changed."""
+        return refunds.advance(self.sandbox)
+
+    def close_dispute(self, dispute_id: str, outcome: str) -> dict[str, Any]:
+        """Close a dispute as ``won`` or ``lost`` (``/_sandbox/disputes/<id>/close``)."""
+        return self._change_dispute(dispute_id, disputes.close, outcome)
+
+    def update_dispute(self, dispute_id: str, status: str) -> dict[str, Any]:
+        """Move a dispute to ``under_review`` (``/_sandbox/disputes/<id>/update``)."""
+        return self._change_dispute(dispute_id, disputes.update, status)
+
+    def _change_dispute(self, dispute_id: str, change: Any, value: str) -> dict[str, Any]:
+        sandbox = self.sandbox
+        with sandbox.store.lock:
+            dispute = sandbox.store.disputes.get(dispute_id)
+            if dispute is None:
+                raise KeyError(f"no such dispute: {dispute_id}")
+            return copy.deepcopy(change(sandbox, dispute, value))
+
+    def list_disputes(self, payment_intent: str | None = None) -> list[dict[str, Any]]:
+        """Every dispute, oldest first, optionally of one PaymentIntent."""
+        with self.sandbox.store.lock:
+            return [
+                copy.deepcopy(dispute)
+                for dispute in self.sandbox.store.disputes.values()
+                if payment_intent is None or dispute["payment_intent"] == payment_intent
             ]
 
     def webhook_deliveries(self) -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ _COLLECTIONS = {
     "pm_": "payment_methods",
     "ch_": "charges",
     "re_": "refunds",
+    "du_": "disputes",
     "evt_": "events",
 }
 
@@ -55,6 +56,7 @@ class Store:
             self.payment_methods: dict[str, dict[str, Any]] = {}
             self.charges: dict[str, dict[str, Any]] = {}
             self.refunds: dict[str, dict[str, Any]] = {}
+            self.disputes: dict[str, dict[str, Any]] = {}
             #: In creation order, which is also webhook delivery order.
             self.events: dict[str, dict[str, Any]] = {}
             #: PaymentMethod id to the test card behind it (never the number or CVC).

@@ -1,6 +1,7 @@
 """disputes (chargebacks) mirrored from Stripe
 
 ``disputes``: one row per Stripe dispute of one of our payments (``portal.models.dispute``).
+``refunds.retry_of_id``: the failed refund a refund tries again (at most one retry each).
 
 Revision ID: 0018
 Revises: 0017
@@ -15,6 +16,9 @@ revision = "0018"
 down_revision = "0017"
 branch_labels = None
 depends_on = None
+
+
+_ONLY_THIS_TABLE = {"resolve_fks": False}
 
 
 def upgrade():
@@ -46,9 +50,24 @@ def upgrade():
     with op.batch_alter_table("disputes", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_disputes_payment_id"), ["payment_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_disputes_status"), ["status"], unique=False)
+    # Batch mode: SQLite cannot add a constraint to an existing table (see 0009).
+    with op.batch_alter_table("refunds", reflect_kwargs=_ONLY_THIS_TABLE) as batch_op:
+        batch_op.add_column(sa.Column("retry_of_id", sa.Integer(), nullable=True))
+        batch_op.create_unique_constraint("uq_refunds_retry_of_id", ["retry_of_id"])
+        batch_op.create_foreign_key(
+            "fk_refunds_retry_of_id_refunds",
+            "refunds",
+            ["retry_of_id"],
+            ["id"],
+            ondelete="RESTRICT",
+        )
 
 
 def downgrade():
+    with op.batch_alter_table("refunds", reflect_kwargs=_ONLY_THIS_TABLE) as batch_op:
+        batch_op.drop_constraint("fk_refunds_retry_of_id_refunds", type_="foreignkey")
+        batch_op.drop_constraint("uq_refunds_retry_of_id", type_="unique")
+        batch_op.drop_column("retry_of_id")
     with op.batch_alter_table("disputes", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_disputes_status"))
         batch_op.drop_index(batch_op.f("ix_disputes_payment_id"))

@@ -12,6 +12,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Rege
 
 from portal.capture import identity, kinds
 from portal.capture.service import RequestSpec
+from portal.charge_limits import check_card_amount
 from portal.delivery.destinations import normalise_destination
 from portal.money import AmountError, parse_amount
 from portal.security.validators import NoCardNumbers
@@ -159,11 +160,13 @@ class CreateRequestForm(FlaskForm, DeliveryFields):
             self.amount.errors.append("Enter the amount.")
             return False
         try:
-            self.amount_minor = parse_amount(
+            amount_minor = parse_amount(
                 self.amount.data,
                 self.currency.data,
                 max_major=current_app.config["CAPTURE_MAX_AMOUNT_MAJOR"],
             )
+            # Refused here, in words the agent can read out, rather than at the payment page.
+            self.amount_minor = check_card_amount(amount_minor, self.currency.data)
         except AmountError as problem:
             self.amount.errors.append(str(problem))
             return False

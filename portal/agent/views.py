@@ -20,7 +20,7 @@ from portal.agent.forms import ActionForm, CreateRequestForm, ExtendForm, Resend
 from portal.capture import identity, service, visibility
 from portal.capture.service import CaptureError, DuplicateSubmission, IssuedLink
 from portal.extensions import db
-from portal.live_status.panel import local_time, panel_data, with_deliveries
+from portal.live_status.panel import local_time, panel_data, panels, with_deliveries
 from portal.payments import service as payments
 from portal.payments.gateway import StripeGateway
 from portal.security.actors import client_origin, signed_in_actor
@@ -38,7 +38,7 @@ def _panels(requests) -> list[dict]:
         expired_any = service.expire_if_due(item, origin=origin) or expired_any
     if expired_any:
         db.session.commit()
-    return [panel_data(item) for item in requests]
+    return panels(requests)
 
 
 def _qr_data_uri(url: str) -> str:

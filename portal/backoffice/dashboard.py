@@ -1,4 +1,8 @@
-"""Back office home: the dashboard (today, this week, per day, per agent, per team)."""
+"""Back office home: the dashboard (today, this week, per day, per agent, per team).
+
+A payment refunded in full is not counted as paid: it is counted as refunded, and the net
+(money kept after refunds and disputes, per currency) is shown beside the counts.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from flask import g, render_template
 from portal.backoffice.display import duration_words, operator_zone
 from portal.backoffice.views import bp
 from portal.models.types import utcnow
+from portal.money import format_amount
 from portal.reporting import charts, queries
 from portal.reporting.stats import Dashboard, Tally, build_dashboard
 
@@ -44,12 +49,20 @@ def _team_chart(board: Dashboard) -> charts.Chart:
     )
 
 
+def net_words(net: dict[str, int]) -> str:
+    """Money kept, per currency: "£1,234.50" or "£20.00 and €5.00"; "" when nothing."""
+    return " and ".join(format_amount(minor, currency) for currency, minor in sorted(net.items()))
+
+
 def tally_row(name: str, tally: Tally) -> dict:
     return {
         "name": name,
         "created": tally.created,
         "sent": tally.payment_sent,
         "paid": tally.paid,
+        "refunded": tally.refunded,
+        "disputed": tally.disputed,
+        "net": net_words(tally.net),
         "conversion": percent(tally.conversion),
         "median": duration_words(tally.median_seconds),
     }

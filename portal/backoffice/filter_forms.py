@@ -28,6 +28,7 @@ from portal.capture import kinds
 from portal.capture.states import Status
 from portal.reporting.audit_queries import AuditFilter
 from portal.reporting.filters import TransactionFilter
+from portal.reporting.payment_columns import PAYMENT_FILTERS
 from portal.security.validators import NoCardNumbers, NoControlCharacters
 
 CARD_NUMBER_REFUSED = (
@@ -178,7 +179,10 @@ class FilterContext:
 class TransactionSearchForm(SearchForm):
     status = search_field(
         "Status",
-        AnyOf([s.value for s in Status], "choose one of the statuses in the list."),
+        AnyOf(
+            [s.value for s in Status] + list(PAYMENT_FILTERS),
+            "choose one of the statuses in the list.",
+        ),
         _kept,
     )
     kind = search_field("Type", AnyOf(kinds.KINDS, "choose one of the types in the list."), _kept)

@@ -1,5 +1,6 @@
 """Refund pages: ask for a refund of a payment, the list of refunds, one refund (approve,
-reject, retry). Thin: the rules live in ``portal.refunds.service``."""
+reject, retry, try a failed one again). Thin: the rules live in ``portal.refunds.service`` and
+``portal.refunds.retrying``."""
 
 from __future__ import annotations
 
@@ -7,21 +8,36 @@ from flask import abort, flash, g, redirect, render_template, url_for
 from sqlalchemy import select
 
 from portal.backoffice.action_forms import ActionForm, RefundForm, RejectForm
+from portal.backoffice.display import operator_zone
 from portal.backoffice.reauth import ask_for_reauth, needs_reauth, recently_reauthenticated
 from portal.backoffice.views import bp
+from portal.disputes import wording as dispute_words
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
 from portal.models.refund import Refund, RefundStatus
 from portal.money import AmountError, format_amount, parse_amount
 from portal.payments.gateway import StripeGateway
 from portal.payments.service import payment_for
-from portal.refunds import service, submission, wording
+from portal.refunds import retrying, service, submission, wording
+from portal.refunds.queries import failed_refunds, refund_standing
 from portal.security.actors import client_origin, signed_in_actor
 from portal.security.authz import Permission, has_permission
 from portal.security.guards import requires
 
 #: No single refund can be larger than a payment; this only bounds what parse_amount accepts.
 _MAX_MAJOR = 10**9
+
+
+@bp.context_processor
+def _refund_helpers() -> dict:
+    """For the transaction detail's actions (``_detail_actions.html``): the payment's refund
+    figures, open dispute and failed refunds, and their words."""
+    return {
+        "refund_standing": refund_standing,
+        "refund_words": wording,
+        "dispute_words": dispute_words,
+        "dispute_zone": operator_zone(),
+    }
 
 
 def _request_or_404(public_id: str) -> CaptureRequest:
@@ -56,6 +72,7 @@ def _render_new(request, payment, form, error=None, status=200):
         request=request,
         payment=payment,
         position=position,
+        standing=refund_standing(payment) if payment else None,
         refunds=service.refunds_of(payment) if payment else [],
         form=form,
         error=error,
@@ -145,6 +162,7 @@ def refund_list():
         "backoffice/refund_list.html",
         waiting=list(waiting),
         unconfirmed=list(unconfirmed),
+        failed=failed_refunds(limit=50),
         recent=list(recent),
         money=format_amount,
         words=wording,
@@ -161,7 +179,8 @@ def refund_detail(refund_id: int):
         and has_permission(user.role, Permission.REFUND_APPROVE)
         and refund.requested_by_id != user.id
     )
-    can_retry = has_permission(user.role, Permission.REFUND_REQUEST) and (
+    may_request = has_permission(user.role, Permission.REFUND_REQUEST)
+    can_retry = may_request and (
         refund.status == RefundStatus.REQUESTED or (refund.stripe_refund_id and not refund.is_final)
     )
     return render_template(
@@ -170,6 +189,8 @@ def refund_detail(refund_id: int):
         request=refund.payment.capture_request,
         can_decide=can_decide,
         can_retry=can_retry,
+        can_try_again=may_request and retrying.can_try_again(refund),
+        retried_as=retrying.retry_of(refund.id),
         action_form=ActionForm(),
         reject_form=RejectForm(),
         money=format_amount,
@@ -241,3 +262,43 @@ def refund_retry(refund_id: int):
     except service.WrongState as problem:
         flash(str(problem), "error")
     return redirect(back, code=303)
+
+
+@bp.post("/refunds/<int:refund_id>/try-again")
+@requires(Permission.REFUND_REQUEST)
+def refund_try_again(refund_id: int):
+    """A failed refund, tried again: a new refund for the same amount, under the same rules
+    (re-authentication, dual control above the limit, refused while a dispute is open)."""
+    refund = _refund_or_404(refund_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    back = url_for("backoffice.refund_detail", refund_id=refund.id)
+    stop = needs_reauth(back)
+    if stop is not None:
+        return stop
+    try:
+        again = retrying.try_again(
+            refund.id,
+            requester=g.staff_user,
+            reauthenticated_at=g.staff_session.reauthenticated_at,
+            origin=client_origin(),
+        )
+    except service.AlreadyRequested as tried:
+        db.session.rollback()
+        flash(str(tried), "info")
+        return redirect(url_for("backoffice.refund_detail", refund_id=tried.refund.id), code=303)
+    except service.ReauthRequired:  # it lapsed between the check above and the service's
+        return ask_for_reauth(back)
+    except service.RefundError as problem:
+        flash(str(problem), "error")
+        return redirect(back, code=303)
+    if again.status == RefundStatus.PENDING_APPROVAL:
+        flash(
+            f"New refund of {format_amount(again.amount_minor, again.currency)} saved. It is "
+            f"above {format_amount(service.dual_control_limit(), again.currency)}, so a second "
+            "person must approve it before it is sent.",
+            "info",
+        )
+    else:
+        _tell(submission.submit(again, gateway=StripeGateway.for_app(), actor=signed_in_actor()))
+    return redirect(url_for("backoffice.refund_detail", refund_id=again.id), code=303)

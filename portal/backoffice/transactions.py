@@ -18,15 +18,28 @@ from portal.capture import identity, kinds, links
 from portal.capture.states import Status, effective_status
 from portal.extensions import db
 from portal.live_status import panel
+from portal.live_status.standings import standing_of
 from portal.models.captured_data import DataSubmission
 from portal.models.payment import Payment
 from portal.models.staff import Team
 from portal.money import format_amount, format_known_amount
-from portal.reporting import keyset, queries, timeline
+from portal.payments.standing import decline_words
+from portal.refunds import wording as refund_wording
+from portal.reporting import keyset, payment_columns, queries, timeline
 from portal.reporting.filters import TransactionFilter
 from portal.security.authz import Permission, has_permission
 
 init_display(bp)
+
+#: Stripe's 3-D Secure results (``three_d_secure.result``, or our "failed") in words.
+THREE_D_SECURE_WORDS = {
+    "authenticated": "Confirmed by the customer with their bank",
+    "attempt_acknowledged": "Bank did not ask for a check (attempt recorded)",
+    "exempted": "Bank exempted the payment from the check",
+    "not_supported": "Card does not support the check",
+    "processing_error": "The check could not be completed (bank error)",
+    "failed": "The customer did not pass their bank's check",
+}
 
 
 def filter_context() -> FilterContext:
@@ -49,7 +62,9 @@ def parse_filter(source) -> ParsedSearch[TransactionFilter]:
 
 def _choices(context: FilterContext) -> dict:
     return {
-        "statuses": [(status.value, panel.LABELS[status]) for status in Status],
+        # The request's statuses, then what its payment reads as ("Refunded", "Disputed").
+        "statuses": [(status.value, panel.LABELS[status]) for status in Status]
+        + list(payment_columns.PAYMENT_FILTERS.items()),
         "kinds": list(kinds.KINDS.items()),
         "teams": list(context.teams.items()),
         "currencies": list(context.currencies),
@@ -118,12 +133,21 @@ def transaction_detail(public_id: str):
     refunds = timeline.refunds_of(payment)
     team = db.session.get(Team, capture_request.team_id) if capture_request.team_id else None
     status = effective_status(capture_request)
+    paid = standing_of(payment)
+    money_taken = paid is not None and paid.money_taken
     return render_template(
         "backoffice/transaction_detail.html",
         item=capture_request,
         team_name=team and team.name,
         status=status.value,
-        status_label=panel.LABELS[status],
+        # Once money was taken, what the payment reads as ("Refunded"), as on the list.
+        status_label=paid.label if money_taken else panel.LABELS[status],
+        standing=paid,
+        three_d_secure=THREE_D_SECURE_WORDS.get(payment.three_d_secure or "") if payment else None,
+        last_failure=payment
+        and (payment.failure_code or payment.decline_code)
+        and decline_words(payment.failure_code, payment.decline_code),
+        cancelled_because=payment and panel.reason_words(payment.cancellation_reason),
         reason=panel.reason_words(capture_request.status_reason),
         kind_label=kinds.KINDS.get(capture_request.kind, capture_request.kind),
         field_set_label=kinds.FIELD_SETS.get(capture_request.field_set or ""),
@@ -135,4 +159,6 @@ def transaction_detail(public_id: str):
         refunds=refunds,
         entries=timeline.timeline(capture_request, payment, refunds),
         format_amount=format_amount,
+        refund_status_words=refund_wording.status_words,
+        refund_reason_words=refund_wording.reason_words,
     )

@@ -88,6 +88,13 @@ def _problem_access(problem: links.LinkProblem) -> LinkAccess:
     """Tell an old-key link (we issued exactly this payload, but no longer hold the key that
     signed it) from a damaged or forged one. Only chooses the page; both are refused."""
     if problem.kind == "expired":
+        # Our signature, only too old: name the request if this is still its current link, so
+        # a paid one can say so instead of asking for a new link. Nothing else is usable.
+        request = _find(problem.claim.public_id) if problem.claim else None
+        if request is not None and links.secrets_match(
+            problem.claim.nonce, request.link_nonce_hash
+        ):
+            return LinkAccess("link_expired", request)
         return LinkAccess("link_expired")
     if problem.kind == "bad_signature" and problem.claim is not None:
         request = _find(problem.claim.public_id)

@@ -31,10 +31,12 @@ from portal.capture.states import (
     effective_status,
     transition,
 )
+from portal.charge_limits import check_card_amount
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
 from portal.models.staff import StaffUser
 from portal.models.types import utcnow
+from portal.money import AmountError
 
 #: ``app.extensions`` key of the app's ``LinkCarrier`` (``portal.init_link_delivery``).
 LINK_CARRIER = "postern.link_carrier"
@@ -120,6 +122,13 @@ def create_request(agent: StaffUser, spec: RequestSpec, *, actor: audit.Actor) -
         raise CaptureError(f"Choose an expiry between 1 and {max_expiry_minutes()} minutes.")
     if spec.kind in PAYMENT_KINDS and (not spec.amount_minor or not spec.currency):
         raise CaptureError("A payment request needs an amount and a currency.")
+    if spec.kind in PAYMENT_KINDS:
+        # Every way of creating a request passes here (console, commands, scripts): an amount
+        # Stripe would refuse is refused now, to the agent, never at the customer's payment.
+        try:
+            check_card_amount(spec.amount_minor or 0, spec.currency or "")
+        except AmountError as problem:
+            raise CaptureError(str(problem)) from None
     if spec.kind in DATA_KINDS and not spec.field_set:
         raise CaptureError("A data request needs the set of details to collect.")
     identity_hash = None

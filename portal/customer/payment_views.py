@@ -33,6 +33,8 @@ from portal.security.headers import payment_page
 
 log = logging.getLogger("postern.customer.payments")
 CLOSED_PROBLEMS = frozenset({"expired", "revoked", "locked"})
+#: Stripe's refusals of an amount: no retry helps, so the customer is not told to try later.
+AMOUNT_REFUSALS = frozenset({"amount_too_small", "amount_too_large"})
 
 
 def _status_rate() -> str:
@@ -72,6 +74,18 @@ def _unavailable():
     ), 503
 
 
+def _amount_not_accepted():
+    """Stripe does not take card payments of this amount (``AmountNotAccepted``): the link
+    cannot be paid as it is, and waiting will not help, so the page does not say "try later"."""
+    db.session.rollback()
+    return render_template(
+        "customer/problem.html",
+        title="This payment cannot be taken by card",
+        text=messages.AMOUNT_NOT_ACCEPTED,
+        problem="payment_amount",
+    ), 422
+
+
 def _stopped_page(view: service.PaymentView):
     return render_template(
         "customer/problem.html",
@@ -92,7 +106,15 @@ def pay(token: str):
         view = service.start_checkout(
             capture, gateway=StripeGateway.for_app(), actor=customer_actor()
         )
-    except (ProviderUnavailable, ProviderRejected) as problem:
+    except service.AmountNotAccepted:
+        return _amount_not_accepted()
+    except ProviderRejected as problem:
+        if problem.code in AMOUNT_REFUSALS:
+            log.warning("payment amount refused by Stripe", extra={"error": problem.code})
+            return _amount_not_accepted()
+        log.warning("payment page without provider", extra={"error": str(problem)})
+        return _unavailable()
+    except ProviderUnavailable as problem:
         log.warning("payment page without provider", extra={"error": str(problem)})
         return _unavailable()
     except service.NotPayable:

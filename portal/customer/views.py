@@ -21,10 +21,16 @@ from flask_limiter.util import get_remote_address
 
 from portal.capture import customer, data_step, identity, kinds, links
 from portal.capture.customer import LinkAccess
-from portal.capture.states import NOT_YET_VERIFIED
+from portal.capture.states import NOT_YET_VERIFIED, TERMINAL
 from portal.customer.forms import IdentityForm, StartForm
+from portal.delivery.receipts import receipt_emailed
+from portal.disputes.queries import latest_disputes
 from portal.extensions import db, limiter
+from portal.models.dispute import DisputeStatus
+from portal.models.payment import Payment
 from portal.money import format_known_amount
+from portal.receipts.facts import paid_payment_of, receipt_of
+from portal.refunds.queries import refund_totals
 from portal.security.actors import client_origin, customer_actor
 
 bp = Blueprint("customer", __name__)
@@ -86,6 +92,13 @@ PROBLEM_PAGES = {
 }
 
 
+#: Link problems after which a paid request still says it was paid (never "ask for a new link"):
+#: the link is genuine and current (not replaced), and the request is only closed, finished or
+#: bound to another device. Only the bound device of a link not revoked sees the receipt's
+#: details (``shows_receipt``); everyone else learns only that there is nothing more to pay.
+PAID_PROBLEMS = frozenset({None, "other_device", "finished", "expired", "revoked"})
+
+
 def ip_rate() -> str:
     """The rate limit per client address on every customer page (Flask-Limiter reads it)."""
     return current_app.config["RATELIMIT_CUSTOMER_LINK_PER_IP"]
@@ -128,6 +141,12 @@ def resolve_link(token: str) -> LinkAccess:
 def problem_page(access: LinkAccess):
     """The page (and status) explaining ``access.problem`` in plain words. COMMITS."""
     db.session.commit()  # keep an expiry written down while resolving
+    # Never "ask for a new link" about a payment already made (past the link's lifetime too,
+    # where the link no longer proves enough to show the payment's details: not bound here).
+    if access.request is not None and access.problem in PAID_PROBLEMS | {"link_expired"}:
+        payment = _paid_and_closed(access.request)
+        if payment is not None:
+            return paid_page(access, payment)
     title, text = PROBLEM_PAGES[access.problem]
     status = customer.PROBLEM_STATUS[access.problem]
     org = current_app.config["ORG_NAME"]
@@ -152,11 +171,68 @@ def _next_step(token: str, access: LinkAccess) -> str:
     return url_for("customer.summary", token=token)
 
 
+def _paid_and_closed(request) -> Payment | None:
+    """The request's succeeded payment when the request is closed (nothing left to do with
+    it), else None."""
+    if request.status not in TERMINAL:
+        return None  # still under way: the bound device carries on, others are told as before
+    return paid_payment_of(request)
+
+
+def closed_payment(access: LinkAccess) -> Payment | None:
+    """The payment a reopened link speaks of instead of anything else: when its request is
+    closed and was paid. Whether its details are shown is ``shows_receipt``'s question."""
+    if access.problem not in PAID_PROBLEMS or access.request is None:
+        return None
+    return _paid_and_closed(access.request)
+
+
+def shows_receipt(access: LinkAccess) -> bool:
+    """The receipt's details (what it was for, reference, amount, card) are shown only on the
+    device the link is bound to, and never once the request was revoked: the link alone may
+    have been forwarded, previewed or seen over a shoulder (DESIGN.md: nothing about a request
+    before the identity check)."""
+    return access.bound_here and access.problem != "revoked"
+
+
+def paid_page(access: LinkAccess, payment: Payment):
+    """The page of a closed, paid request: the receipt on its own device, or only "payment
+    received" (and whether a receipt was emailed, never where to) anywhere else. Never an offer
+    to pay again, never "ask for a new link"."""
+    refunded, pending = refund_totals([payment.id])[payment.id]
+    dispute = latest_disputes([payment.id]).get(payment.id)
+    reversed_by_bank = dispute is not None and dispute.status == DisputeStatus.LOST
+    facts = (
+        receipt_of(
+            payment,
+            refunded_minor=refunded,
+            refund_pending_minor=pending,
+            reversed_by_bank=reversed_by_bank,
+        )
+        if shows_receipt(access)
+        else None
+    )
+    return render_template(
+        "customer/receipt.html",
+        receipt=facts,
+        emailed=receipt_emailed(payment.id),
+        reversed_by_bank=reversed_by_bank,
+    ), 200
+
+
+def _to_receipt(token: str):
+    db.session.commit()  # keep an expiry written down while resolving
+    return redirect(url_for("customer.receipt", token=token), code=303)
+
+
 @bp.get("/<token>")
 @limiter.limit(ip_rate, key_func=get_remote_address)
 def landing(token: str):
-    """The neutral page: nothing about the request, just who we are and a Start button."""
+    """The neutral page: nothing about the request, just who we are and a Start button; or,
+    once the request is closed and paid, its paid page (``paid_page``)."""
     access = resolve_link(token)
+    if closed_payment(access) is not None:
+        return _to_receipt(token)
     if access.problem not in (None, "other_device"):
         return problem_page(access)
     if access.bound_here:
@@ -175,6 +251,8 @@ def start(token: str):
     if not form.validate_on_submit():
         return render_template("customer/landing.html", token=token, form=form), 400
     access = resolve_link(token)
+    if closed_payment(access) is not None:  # paid meanwhile, or Start on a stale page
+        return _to_receipt(token)
     if access.problem not in (None, "other_device"):
         return problem_page(access)
     result = customer.start(access, customer_actor())
@@ -262,6 +340,8 @@ def summary(token: str):
     capture = access.request
     if capture.status in NOT_YET_VERIFIED:
         return redirect(_next_step(token, access), code=303)
+    if closed_payment(access) is not None:
+        return _to_receipt(token)
     amount = format_known_amount(capture.amount_minor, capture.currency)
     # The payment page, once the payment step is installed (portal.customer.payment_views).
     finished = capture.status in customer.FINISHED
@@ -294,3 +374,20 @@ def summary(token: str):
         wants_data=capture.kind in kinds.DATA_KINDS,
         readback=identity.display_readback(capture.readback_code),
     )
+
+
+@bp.get("/<token>/receipt")
+@limiter.limit(ip_rate, key_func=get_remote_address)
+def receipt(token: str):
+    """The page of a closed, paid request (``paid_page``): on the link's own device, what the
+    receipt email says and any refund; elsewhere only that it was paid. Anything else goes back
+    to the landing page (or its problem page), which knows what the link is now."""
+    access = resolve_link(token)
+    payment = closed_payment(access)
+    if payment is None:
+        if access.problem not in (None, "other_device"):
+            return problem_page(access)
+        db.session.commit()
+        return redirect(url_for("customer.landing", token=token), code=303)
+    db.session.commit()
+    return paid_page(access, payment)

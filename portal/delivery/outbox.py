@@ -24,6 +24,8 @@ from portal.models.delivery import FINAL_STATUSES, DeliveryMessage, MessageStatu
 from portal.models.types import utcnow
 
 CHANNEL_WORDS = {SMS: "text message", EMAIL: "email"}
+#: Why a queued receipt or refund notice may be stopped (``cancel_pending``).
+NOTICE_STOPPING_REASONS = frozenset({"erasure"})
 STATUS_WORDS = {
     MessageStatus.QUEUED: "Waiting to send",
     MessageStatus.SENDING: "Sending",
@@ -33,23 +35,29 @@ STATUS_WORDS = {
 }
 
 
-def add_queued_message(channel: str, backend: str, destination: str, **owner) -> DeliveryMessage:
-    """A new message, queued to send now, added to the session: the one shape every message
-    starts in. ``destination`` is already normalised; ``owner`` is ``capture_request_id`` (a
-    customer's link) or ``security_notification_id`` (an admin's notice)."""
+def queued_message_values(channel: str, backend: str, destination: str, **owner) -> dict:
+    """The columns of a new message, queued to send now: the one shape every message starts
+    in. ``destination`` is already normalised; ``owner`` is ``capture_request_id`` (a
+    customer's link, or with ``customer_notice`` and its keys a receipt or refund notice,
+    ``portal.delivery.receipts``) or ``security_notification_id`` (an admin's notice)."""
     now = utcnow()
-    message = DeliveryMessage(
+    return {
         **owner,
-        channel=channel,
-        backend=backend,
-        destination=destination,
-        destination_masked=mask_destination(channel, destination),
-        status=MessageStatus.QUEUED,
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-        updated_at=now,
-    )
+        "channel": channel,
+        "backend": backend,
+        "destination": destination,
+        "destination_masked": mask_destination(channel, destination),
+        "status": MessageStatus.QUEUED,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def add_queued_message(channel: str, backend: str, destination: str, **owner) -> DeliveryMessage:
+    """A new message (``queued_message_values``), added to the session."""
+    message = DeliveryMessage(**queued_message_values(channel, backend, destination, **owner))
     db.session.add(message)
     return message
 
@@ -129,11 +137,14 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def delivery_summary(capture_request_id: int) -> list[dict]:
-    """What the agent may see about each message of a request, oldest first (see
-    ``summarise_messages``)."""
+    """What the agent may see about each link message of a request, oldest first (see
+    ``summarise_messages``). Receipts and refund notices are not links and are left out."""
     messages = db.session.execute(
         select(DeliveryMessage)
-        .where(DeliveryMessage.capture_request_id == capture_request_id)
+        .where(
+            DeliveryMessage.capture_request_id == capture_request_id,
+            DeliveryMessage.customer_notice.is_(None),  # links only: not receipts
+        )
         .order_by(DeliveryMessage.id)
     ).scalars()
     return summarise_messages(messages)
@@ -171,15 +182,20 @@ def cancel_pending(capture_request: CaptureRequest, reason: str, actor: audit.Ac
     audited as ``actor`` when there were any.
 
     A message already handed to a worker finishes its current attempt; queued ones, including
-    those waiting to retry, are never sent. Returns how many were cancelled; the caller commits.
+    those waiting to retry, are never sent. A receipt or refund notice is about money already
+    taken or returned, so only an erasure stops it; closing the request or replacing its link
+    does not. Returns how many were cancelled; the caller commits.
     """
     now = utcnow()
+    which = [
+        DeliveryMessage.capture_request_id == capture_request.id,
+        DeliveryMessage.status == MessageStatus.QUEUED,
+    ]
+    if reason not in NOTICE_STOPPING_REASONS:
+        which.append(DeliveryMessage.customer_notice.is_(None))
     result = db.session.execute(
         update(DeliveryMessage)
-        .where(
-            DeliveryMessage.capture_request_id == capture_request.id,
-            DeliveryMessage.status == MessageStatus.QUEUED,
-        )
+        .where(*which)
         .values(
             status=MessageStatus.CANCELLED,
             next_attempt_at=None,

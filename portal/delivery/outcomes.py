@@ -79,14 +79,17 @@ def record_sent(accepted: Acceptance) -> bool:
         )
         .execution_options(synchronize_session=False)
     )
-    request_id = db.session.execute(
-        select(DeliveryMessage.capture_request_id).where(DeliveryMessage.id == accepted.message_id)
-    ).scalar_one()
+    request_id, notice = db.session.execute(
+        select(DeliveryMessage.capture_request_id, DeliveryMessage.customer_notice).where(
+            DeliveryMessage.id == accepted.message_id
+        )
+    ).one()
     # The request's own status is not touched: the capture service moved it to "sent" in the
     # transaction that queued this message.
     _audit(
         request_id,
         "delivery.sent",
+        notice,
         details={
             "message_id": accepted.message_id,
             "channel": accepted.channel,
@@ -99,7 +102,7 @@ def record_sent(accepted: Acceptance) -> bool:
 
 def record_failure(message_id: int, now: datetime, worker_id: str, problem: DeliveryError) -> str:
     """Schedule a retry (returns "retrying") or give up for good (returns "failed")."""
-    attempt, channel, request_id = _attempt_of(message_id)
+    attempt, channel, request_id, notice = _attempt_of(message_id)
     delay = None if problem.permanent else OUTBOX.backoff(attempt)
     final = delay is None
     if final:
@@ -139,6 +142,7 @@ def record_failure(message_id: int, now: datetime, worker_id: str, problem: Deli
     _audit(
         request_id,
         "delivery.failed",
+        notice,
         outcome="failure",
         details={
             "message_id": message_id,
@@ -156,7 +160,7 @@ def record_failure(message_id: int, now: datetime, worker_id: str, problem: Deli
 
 def record_cancelled(message_id: int, now: datetime, worker_id: str, code: str, words: str) -> str:
     """Never send it: the link expired or the request was closed. Returns "cancelled"."""
-    attempt, channel, request_id = _attempt_of(message_id)
+    attempt, channel, request_id, notice = _attempt_of(message_id)
     OUTBOX.release(
         message_id,
         held_by=worker_id,
@@ -171,6 +175,7 @@ def record_cancelled(message_id: int, now: datetime, worker_id: str, code: str, 
     _audit(
         request_id,
         "delivery.cancelled",
+        notice,
         details={"message_id": message_id, "channel": channel, "reason": code},
     )
     db.session.commit()
@@ -203,19 +208,26 @@ def _close_attempt(message_id: int, attempt: int, now: datetime, **values) -> No
     )
 
 
-def _attempt_of(message_id: int) -> tuple[int, str, str]:
+def _attempt_of(message_id: int) -> tuple[int, str, int | None, str | None]:
     row = db.session.execute(
         select(
-            DeliveryMessage.attempts, DeliveryMessage.channel, DeliveryMessage.capture_request_id
+            DeliveryMessage.attempts,
+            DeliveryMessage.channel,
+            DeliveryMessage.capture_request_id,
+            DeliveryMessage.customer_notice,
         ).where(DeliveryMessage.id == message_id)
     ).one()
-    return row.attempts, row.channel, row.capture_request_id
+    return row.attempts, row.channel, row.capture_request_id, row.customer_notice
 
 
-def _audit(request_id: int | None, action: str, **fields) -> None:
+def _audit(request_id: int | None, action: str, notice: str | None = None, **fields) -> None:
     """Audit an outcome as the delivery worker: against its capture request, or, for a
     security notification to an admin (no request), as ``staff_notice.<outcome>``, so that
-    link counts and the request's history never include it."""
+    link counts and the request's history never include it. A receipt or refund notice is
+    audited against its request as ``receipt.<outcome>`` / ``refund_notice.<outcome>``, so it
+    never counts as a link delivered either."""
+    if notice is not None:
+        action = f"{notice}." + action.removeprefix("delivery.")
     if request_id is None:
         outcome_action = "staff_notice." + action.removeprefix("delivery.")
         message_id = fields["details"]["message_id"]

@@ -39,6 +39,7 @@ from portal.delivery import outbox
 from portal.delivery.claims import LOST_WORDS, claim_due
 from portal.delivery.gateways import DeliveryError, OutgoingMessage, gateway_for
 from portal.delivery.outcomes import Acceptance, record_cancelled, record_failure, record_sent
+from portal.delivery.receipts import render_notice
 from portal.delivery.sealed_link import LinkUnavailable
 from portal.delivery.staff_notices import render_staff_notice
 from portal.delivery.wording import RenderedMessage
@@ -144,6 +145,10 @@ def _process(
             return None
         if message.capture_request_id is None:  # a security notification to an admin
             rendered = render_staff_notice(message)
+        elif message.customer_notice:
+            # A receipt or refund notice: about money already moved, so it goes out whatever
+            # the request's status, and it carries no link to open.
+            rendered = render_notice(message)
         else:
             request = db.session.get(CaptureRequest, message.capture_request_id)
             closed = _closed_reason(request, now)

@@ -12,6 +12,7 @@ from flask import Blueprint, Response, abort, current_app, render_template
 from sqlalchemy import select
 
 from portal.delivery.outbox import render
+from portal.delivery.receipts import render_notice
 from portal.delivery.sealed_link import LinkUnavailable
 from portal.delivery.staff_notices import render_staff_notice
 from portal.extensions import db, talisman
@@ -44,6 +45,8 @@ def _rendered(message: DeliveryMessage):
     link (the outbox keeps no body); None once retention has emptied it."""
     if message.capture_request_id is None:  # a security notification to an admin
         return render_staff_notice(message)
+    if message.customer_notice:  # a receipt or refund notice: no link, rendered from its row
+        return render_notice(message)
     try:
         return render(message, db.session.get(CaptureRequest, message.capture_request_id))
     except LinkUnavailable:

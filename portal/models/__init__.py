@@ -5,8 +5,8 @@ from portal.models.capture import CaptureRequest
 from portal.models.captured_data import CapturedValue, DataSubmission, ErasureJournalEntry
 from portal.models.csp_report import CspReport
 from portal.models.data_keys import DataKey
-from portal.models.dispute import Dispute
 from portal.models.delivery import DeliveryAttempt, DeliveryMessage
+from portal.models.dispute import Dispute
 from portal.models.heartbeat import WorkerHeartbeat
 from portal.models.payment import Payment, PaymentAttempt, ProcessedWebhookEvent
 from portal.models.queue_indexes import QUEUE_GAUGE_INDEXES  # noqa: F401  (registers them)

@@ -83,8 +83,12 @@ class CaptureRequest(db.Model):
     #: The link messages queued for this request, oldest first. Read-only: messages are
     #: written through ``portal.delivery.outbox``; this is here so the agent's panels can load
     #: them with their requests (``portal.live_status.panel.with_deliveries``) in one round trip.
+    #: Link messages only: a receipt or refund notice is not a link the agent tracks.
     delivery_messages: Mapped[list[DeliveryMessage]] = relationship(
-        order_by="DeliveryMessage.id", viewonly=True
+        primaryjoin="and_(CaptureRequest.id == foreign(DeliveryMessage.capture_request_id), "
+        "DeliveryMessage.customer_notice.is_(None))",
+        order_by="DeliveryMessage.id",
+        viewonly=True,
     )
 
     def __repr__(self) -> str:  # ids and status only: never amounts, references or hashes

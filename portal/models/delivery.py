@@ -63,6 +63,19 @@ class DeliveryMessage(db.Model):
     security_notification_id: Mapped[int | None] = mapped_column(
         ForeignKey("security_notifications.id", ondelete="CASCADE"), index=True
     )
+    #: None for a link or a security notification; "receipt" (after a payment) or
+    #: "refund_notice" (after a refund) for a customer notice (``portal.delivery.receipts``),
+    #: which carries no link and is rendered from ``payment_id`` / ``refund_id`` when sent.
+    customer_notice: Mapped[str | None] = mapped_column(String(20))
+    #: What makes a notice once-only (``receipt:<payment id>``, ``refund_notice:<refund id>``):
+    #: unique, so learning a success again never queues a second one. None for links.
+    notice_key: Mapped[str | None] = mapped_column(String(60), unique=True)
+    payment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("payments.id", ondelete="CASCADE"), index=True
+    )
+    refund_id: Mapped[int | None] = mapped_column(
+        ForeignKey("refunds.id", ondelete="CASCADE"), index=True
+    )
     channel: Mapped[str] = mapped_column(String(10))  # sms | email
     #: "dev" | "twilio" | "smtp": the backend configured when queued, then the one that sent.
     backend: Mapped[str] = mapped_column(String(20))

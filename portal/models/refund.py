@@ -9,6 +9,10 @@ two tabs), Stripe makes at most one refund for it.
     pending_approval -> requested | rejected          (dual control, above the limit)
     requested -> pending | requires_action | succeeded | failed | canceled   (Stripe's answer)
     pending / requires_action -> succeeded | failed | canceled               (webhooks)
+    succeeded -> failed     (Stripe's truth wins: a card closed since the payment sends it back)
+
+A failed or cancelled refund is final; "Try again" makes a NEW refund for the same amount whose
+``retry_of_id`` names it (at most one per failed refund), under the same rules as any refund.
 
 ``requested`` means "approved, Stripe not yet known to have it": the row can be sent again
 with the same key until Stripe answers. Amounts in pending_approval, requested, pending,
@@ -115,6 +119,11 @@ class Refund(db.Model):
     last_error_code: Mapped[str | None] = mapped_column(String(40))
     #: Stripe's refusal code or the refund's failure_reason, when it failed.
     failure_code: Mapped[str | None] = mapped_column(String(64))
+    #: The failed (or cancelled) refund this one tries again, for the same amount. Unique: a
+    #: failed refund is tried again once, however often "Try again" is pressed.
+    retry_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("refunds.id", ondelete="RESTRICT"), unique=True
+    )
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

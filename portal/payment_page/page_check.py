@@ -193,6 +193,54 @@ REQUIRED_DIRECTIVES = {
 }
 
 
+_PERMISSION = re.compile(r"\s*([a-z][a-z0-9-]*)=(\(([^()]*)\)|\*|[a-z]+)\s*$")
+
+
+def parse_permissions_policy(value: str | None) -> dict[str, list[str]] | None:
+    """Feature -> its allowlist (``self`` or quoted origins) from a Permissions-Policy header
+    (``payment=(self "https://js.stripe.com"), camera=()``); ``*`` as ``["*"]``. None if a
+    part cannot be read, which counts as a breach."""
+    policy: dict[str, list[str]] = {}
+    for part in (value or "").split(","):
+        if not part.strip():
+            continue
+        match = _PERMISSION.match(part)
+        if match is None:
+            return None
+        feature, whole, inner = match.groups()
+        if inner is None:
+            policy[feature] = [whole]
+        else:
+            policy[feature] = [item.strip('"') for item in inner.split()]
+    return policy
+
+
+def permissions_breaches(snapshot: Snapshot) -> list[str]:
+    """The payment page may let only itself and the origins its CSP admits as frames (Stripe's)
+    use ``payment`` (Apple Pay and Google Pay in Stripe's iframes); every other feature Postern
+    switches off must stay off, for everyone."""
+    header = snapshot.headers.get("Permissions-Policy")
+    policy = parse_permissions_policy(header)
+    if not header or policy is None:
+        return ["header Permissions-Policy is missing or unreadable"]
+    problems = []
+    frames = {source for source in snapshot.csp.get("frame-src", []) if "*" not in source}
+    for feature, allowed in sorted(policy.items()):
+        if feature == "payment":
+            stray = [origin for origin in allowed if origin != "self" and origin not in frames]
+            if stray:
+                problems.append(
+                    f"Permissions-Policy lets {', '.join(stray)} use payment: only the page "
+                    "and the frames its CSP admits (Stripe) may"
+                )
+        elif allowed:
+            problems.append(f"Permissions-Policy allows {feature} ({' '.join(allowed)})")
+    for feature in csp_data.PERMISSIONS_POLICY:
+        if feature not in policy:
+            problems.append(f"Permissions-Policy no longer switches {feature} off")
+    return problems
+
+
 def rule_breaches(snapshot: Snapshot, https: bool) -> list[str]:
     """What is wrong with the page on its own, without a baseline."""
     csp = snapshot.csp
@@ -216,6 +264,7 @@ def rule_breaches(snapshot: Snapshot, https: bool) -> list[str]:
         problems.append("header Strict-Transport-Security is missing")
     if snapshot.headers.get("Content-Security-Policy-Report-Only"):
         problems.append("a Content-Security-Policy-Report-Only header appeared")
+    problems += permissions_breaches(snapshot)
     return problems
 
 

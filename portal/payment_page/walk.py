@@ -96,6 +96,7 @@ def probe_link(username: str, base_url: str) -> tuple[str, str]:
 
     from portal import audit
     from portal.capture import service as capture_service
+    from portal.charge_limits import minimum
     from portal.staff import login
 
     user = login.find_user(username)
@@ -106,7 +107,8 @@ def probe_link(username: str, base_url: str) -> tuple[str, str]:
         reference=PROBE_REFERENCE,
         expiry_minutes=5,
         channel="copy",
-        amount_minor=100,
+        # The smallest amount Stripe takes in the currency: a payable request, never charged.
+        amount_minor=minimum(current_app.config["CAPTURE_CURRENCIES"][0]),
         currency=current_app.config["CAPTURE_CURRENCIES"][0],
         purpose="Automated payment-page integrity check (nothing is charged)",
     )

@@ -10,17 +10,29 @@ from flask.cli import AppGroup
 
 from portal import audit
 from portal.payments.gateway import StripeGateway
-from portal.payments.reconcile import reconcile
+from portal.payments.reconcile import ReconcileOptions, reconcile
 
 #: An AppGroup, so each command runs in the app context however it is invoked.
 payments_cli = AppGroup("payments", help="Card payments (Stripe).")
 
 
 @payments_cli.command("reconcile")
-def payments_reconcile():
-    """Ask Stripe about every payment not yet final and repair what a lost webhook left
-    behind. Prints each change; exits 1 if some payments could not be checked."""
-    report = reconcile(gateway=StripeGateway.from_config(), actor=audit.RECONCILE)
+@click.option(
+    "--dispute-days",
+    type=click.IntRange(min=0),
+    default=ReconcileOptions.dispute_lookback_days,
+    show_default=True,
+    help="Also ask Stripe for disputes of every payment made in the last this many days.",
+)
+def payments_reconcile(dispute_days):
+    """Ask Stripe about every payment not yet final, every refund that may still move and every
+    open dispute, and repair what a lost webhook left behind. Prints each change; exits 1 if
+    some could not be checked."""
+    report = reconcile(
+        gateway=StripeGateway.from_config(),
+        actor=audit.RECONCILE,
+        options=ReconcileOptions(dispute_lookback_days=dispute_days),
+    )
     for change in report.changes:
         click.echo(f"changed {change.line()}")
     for public_id, intent_id, code in report.errors:

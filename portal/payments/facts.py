@@ -17,6 +17,9 @@ from portal.models.refund import RefundStatus
 METADATA_REQUEST = "postern_request"
 #: The metadata key linking a Stripe refund back to our refund row.
 METADATA_REFUND = "postern_refund"
+#: Stripe's error code for a 3-D Secure check the customer failed or abandoned: it makes no
+#: charge, so the attempt is known only from the intent's ``last_payment_error``.
+AUTHENTICATION_FAILURE = "payment_intent_authentication_failure"
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,13 @@ class ChargeFacts:
     failure_code: str | None = None
     #: For card_declined: the issuer's reason (``outcome.reason``: insufficient_funds, ...).
     decline_code: str | None = None
+    #: ``payment_method_details.card.wallet.type`` ("apple_pay", "google_pay") when the card
+    #: came from a wallet; brand and last four are still the card's own.
+    wallet: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,9 @@ class IntentFacts:
     #: Handed to the customer's browser only; never stored or logged.
     client_secret: str | None = field(default=None, repr=False)
     charge: ChargeFacts | None = None
+    #: The id of the latest charge (an attempt, failed or not), expanded or not; None until
+    #: the intent was first confirmed.
+    latest_charge_id: str | None = None
     #: From ``last_payment_error``: why the last attempt failed.
     error_code: str | None = None
     error_decline_code: str | None = None
@@ -117,7 +130,21 @@ def charge_facts(charge: dict | None) -> ChargeFacts | None:
         three_d_secure=_get(card, "three_d_secure", "result"),
         failure_code=failure_code,
         decline_code=reason if failure_code else None,
+        wallet=_get(card, "wallet", "type"),
     )
+
+
+def charge_list(page: Any) -> tuple[list[ChargeFacts], bool]:
+    """The charges of one page of ``GET /v1/charges`` (newest first, as Stripe lists them)
+    and whether more follow (``has_more``)."""
+    data = page.to_dict() if hasattr(page, "to_dict") else dict(page)
+    charges = []
+    for item in data["data"]:
+        charge = charge_facts(item)
+        if charge is None:
+            raise ValueError("a charge list holding something other than charges")
+        charges.append(charge)
+    return charges, bool(data.get("has_more"))
 
 
 def intent_facts(intent: Any) -> IntentFacts:
@@ -134,6 +161,7 @@ def intent_facts(intent: Any) -> IntentFacts:
         metadata=dict(data.get("metadata") or {}),
         client_secret=data.get("client_secret"),
         charge=charge_facts(latest if isinstance(latest, dict) else None),
+        latest_charge_id=latest.get("id") if isinstance(latest, dict) else latest,
         error_code=error.get("code"),
         error_decline_code=error.get("decline_code"),
         error_charge_id=error.get("charge"),
@@ -156,6 +184,46 @@ def refund_facts(refund: Any) -> RefundFacts:
         payment_intent_id=intent.get("id") if isinstance(intent, dict) else intent,
         failure_reason=data.get("failure_reason"),
         metadata=dict(data.get("metadata") or {}),
+    )
+
+
+@dataclass(frozen=True)
+class DisputeFacts:
+    """A Stripe dispute (chargeback), reduced to what Postern keeps: no evidence, no card."""
+
+    id: str
+    status: str
+    reason: str
+    amount: int
+    currency: str
+    payment_intent_id: str | None
+    charge_id: str | None
+    #: ``evidence_details.due_by`` (Unix seconds), or None when no response is due.
+    evidence_due_by: int | None = None
+    #: From ``balance_transactions``: money taken from us for the dispute, and given back.
+    funds_withdrawn: int = 0
+    funds_reinstated: int = 0
+
+
+def dispute_facts(dispute: Any) -> DisputeFacts:
+    """Reduce a Dispute (StripeObject or plain dict) to ``DisputeFacts``."""
+    data = dispute.to_dict() if hasattr(dispute, "to_dict") else dict(dispute)
+    intent, charge = data.get("payment_intent"), data.get("charge")
+    # A withdrawal is a negative balance transaction, a reinstatement a positive one: Stripe
+    # records each as its own entry, so the sums are the totals so far.
+    moves = [int(item.get("amount") or 0) for item in data.get("balance_transactions") or []]
+    due_by = _get(data, "evidence_details", "due_by")
+    return DisputeFacts(
+        id=data["id"],
+        status=str(data["status"]),
+        reason=str(data.get("reason") or "general"),
+        amount=int(data["amount"]),
+        currency=str(data["currency"]).upper(),
+        payment_intent_id=intent.get("id") if isinstance(intent, dict) else intent,
+        charge_id=charge.get("id") if isinstance(charge, dict) else charge,
+        evidence_due_by=int(due_by) if due_by else None,
+        funds_withdrawn=-sum(amount for amount in moves if amount < 0),
+        funds_reinstated=sum(amount for amount in moves if amount > 0),
     )
 
 
@@ -183,7 +251,9 @@ def webhook_event(data: dict) -> WebhookEvent:
     payment_intent = None
     if object_type == "payment_intent":
         payment_intent = obj.get("id")
-    elif object_type == "charge":
+    elif object_type in ("charge", "refund", "dispute"):
+        # Refunds and disputes name their PaymentIntent too: the inbox row keeps it, so the
+        # back office's timeline lists their events beside the payment's own.
         linked = obj.get("payment_intent")
         payment_intent = linked.get("id") if isinstance(linked, dict) else linked
     public_id = (obj.get("metadata") or {}).get(METADATA_REQUEST) or None

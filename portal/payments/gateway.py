@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -26,8 +27,12 @@ import stripe
 from flask import current_app
 
 from portal.payments.facts import (
+    ChargeFacts,
+    DisputeFacts,
     IntentFacts,
     RefundFacts,
+    charge_list,
+    dispute_facts,
     intent_facts,
     refund_facts,
     webhook_event,
@@ -40,6 +45,11 @@ log = logging.getLogger("postern.payments.gateway")
 PINNED_API_VERSION = stripe.api_version
 MAX_NETWORK_RETRIES = 2
 WEBHOOK_TOLERANCE_SECONDS = 300
+#: Charges asked for per page, and pages at most, when listing an intent's charges. An intent
+#: is canceled once its failed attempts reach PAYMENT_MAX_ATTEMPTS (a handful), so one page
+#: nearly always holds them all; the cap only bounds the work a runaway intent could cause.
+CHARGES_PER_PAGE = 100
+MAX_CHARGE_PAGES = 10
 EXTENSION = "postern_stripe_gateway"
 
 
@@ -123,6 +133,11 @@ def _read(reduce, answer):
         raise ProviderUnavailable("unreadable") from None
 
 
+def _dispute_list(page) -> list[DisputeFacts]:
+    data = page.to_dict() if hasattr(page, "to_dict") else dict(page)
+    return [dispute_facts(item) for item in data["data"]]
+
+
 def _refund_list(page) -> list[RefundFacts]:
     data = page.to_dict() if hasattr(page, "to_dict") else dict(page)
     return [refund_facts(item) for item in data["data"]]
@@ -172,9 +187,15 @@ class StripeGateway:
         currency: str,
         metadata: dict[str, str],
         idempotency_key: str,
+        payment_method_types: Sequence[str] = ("card",),
         description: str | None = None,
     ) -> IntentFacts:
-        """Create a PaymentIntent for cards (and whatever the account enables automatically).
+        """Create a PaymentIntent that may be paid with ``payment_method_types`` only.
+
+        Named explicitly (``PAYMENT_METHOD_TYPES``), never ``automatic_payment_methods``: that
+        would offer whatever the Stripe Dashboard switches on (Link, redirect methods that
+        settle days later, charges without a brand or last four), which Postern does not
+        handle. "card" includes Apple Pay and Google Pay in the Payment Element.
 
         The same ``idempotency_key`` always yields the same PaymentIntent, however often the
         call is repeated or retried. Raises ProviderUnavailable / ProviderRejected.
@@ -182,7 +203,7 @@ class StripeGateway:
         params: dict[str, Any] = {
             "amount": amount,
             "currency": currency.lower(),
-            "automatic_payment_methods": {"enabled": True},
+            "payment_method_types": list(payment_method_types),
             "metadata": metadata,
         }
         if description:
@@ -208,6 +229,27 @@ class StripeGateway:
             expand=["latest_charge"],
         )
         return _read(intent_facts, answer.data)
+
+    def charges_for_intent(self, intent_id: str) -> list[ChargeFacts]:
+        """Every charge (every authorisation attempt, failed ones included) the PaymentIntent
+        has made, newest first, as Stripe lists them now (``GET /v1/charges?payment_intent=``).
+
+        Read as plain JSON, like ``retrieve_payment_intent``, and page by page; at most
+        ``MAX_CHARGE_PAGES`` pages (an intent is canceled long before). Raises
+        ProviderUnavailable / ProviderRejected.
+        """
+        charges: list[ChargeFacts] = []
+        params: dict[str, Any] = {"payment_intent": intent_id, "limit": CHARGES_PER_PAGE}
+        for _ in range(MAX_CHARGE_PAGES):
+            answer = self._call(self._client.raw_request, "get", "/v1/charges", **params)
+            page, more = _read(charge_list, answer.data)
+            charges.extend(page)
+            if not more or not page:
+                break
+            params["starting_after"] = page[-1].id
+        else:
+            log.warning("charge list cut short", extra={"payment_intent": intent_id})
+        return charges
 
     def cancel_payment_intent(self, intent_id: str, reason: str = "abandoned") -> IntentFacts:
         """Cancel the PaymentIntent so no charge can be made with it any more.
@@ -265,6 +307,18 @@ class StripeGateway:
             params={"payment_intent": payment_intent_id, "limit": 100},
         )
         return _read(_refund_list, page)
+
+    def retrieve_dispute(self, dispute_id: str) -> DisputeFacts:
+        """The dispute as Stripe has it now. Raises ProviderUnavailable / ProviderRejected."""
+        return _read(dispute_facts, self._call(self._client.v1.disputes.retrieve, dispute_id))
+
+    def disputes_for_intent(self, payment_intent_id: str) -> list[DisputeFacts]:
+        """Every dispute of the PaymentIntent's charges (up to 100, newest first)."""
+        page = self._call(
+            self._client.v1.disputes.list,
+            params={"payment_intent": payment_intent_id, "limit": 100},
+        )
+        return _read(_dispute_list, page)
 
     def parse_webhook(self, payload: bytes, signature_header: str | None, secret: str):
         """Verify a webhook on its raw body and return the ``WebhookEvent`` it carries.

@@ -96,6 +96,12 @@ CLOSED = {
         "stopped. No money has been taken. Please speak to the person who sent the link."
     ),
 }
+AMOUNT_NOT_ACCEPTED = (
+    "This amount cannot be paid by card through our card payment provider, so no payment has "
+    "been started and no money has been taken. Please speak to the person who sent you the "
+    "link: a new link for the same amount would be refused too, so the amount itself has to "
+    "change."
+)
 PROVIDER_UNAVAILABLE = (
     "We could not reach our card payment service just now. No money has been taken and your "
     "link still works. Please wait a minute, then try again."

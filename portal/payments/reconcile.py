@@ -6,14 +6,21 @@ is due; fetch the intent and apply it; then, if its request is closed (expired, 
 locked, failed) or overdue mid-payment, cancel the intent at Stripe so it can never be
 charged. Every change is audited as ``payment.reconciled``. Safe to run at any time, on any
 number of hosts: everything it applies goes through the same monotonic ``apply_intent``.
+
+Then the further repairs the app installs under ``REPAIRS`` in ``app.extensions`` run, each
+adding to the same report: refunds (``portal.refunds.reconcile``) and disputes
+(``portal.disputes.reconcile``). They are installed rather than imported because both packages
+build on this one (they use its gateway and facts), so importing them here would tie the
+packages in a circle; ``portal.cli.register`` installs them.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from flask import current_app
 from sqlalchemy import select
 
 from portal import audit
@@ -27,6 +34,15 @@ from portal.payments.sync import SyncOutcome
 
 log = logging.getLogger("postern.payments.reconcile")
 BATCH_SIZE = 200
+#: ``app.extensions`` key of the further repairs: callables taking keyword arguments
+#: ``gateway``, ``actor``, ``report`` and ``options``; each adds to the report and COMMITS.
+REPAIRS = "postern_reconcile_repairs"
+
+
+@dataclass(frozen=True)
+class ReconcileOptions:
+    #: Look for disputes on payments made in the last this many days (one call each).
+    dispute_lookback_days: int = 7
 
 
 @dataclass(frozen=True)
@@ -42,6 +58,9 @@ class Change:
 @dataclass
 class ReconcileReport:
     checked: int = 0
+    #: Payments whose refunds, and payments whose disputes, were asked about.
+    refund_payments_checked: int = 0
+    dispute_payments_checked: int = 0
     changes: list[Change] = field(default_factory=list)
     #: (request public id, payment intent, short error code) for payments Stripe could not
     #: tell us about this time; the next run tries again.
@@ -50,23 +69,24 @@ class ReconcileReport:
     def summary(self) -> str:
         return (
             f"reconciled {self.checked} payment(s): {len(self.changes)} changed, "
-            f"{len(self.errors)} could not be checked"
+            f"{len(self.errors)} could not be checked; refunds of "
+            f"{self.refund_payments_checked} and disputes of {self.dispute_payments_checked} "
+            "payment(s) asked about"
         )
 
 
-def _open_payment_ids() -> Iterator[int]:
-    """Ids of payments not yet final that have a PaymentIntent, oldest first, in batches."""
+def ids_in_batches(column, *conditions) -> Iterator[int]:
+    """The distinct values of an integer id ``column`` (a payment's id) on the rows meeting
+    ``conditions``, lowest first, read in batches of ``BATCH_SIZE`` (keyset, so rows changed by
+    the caller between batches neither repeat nor go missing)."""
     last = 0
     while True:
         ids = list(
             db.session.execute(
-                select(Payment.id)
-                .where(
-                    Payment.id > last,
-                    Payment.status.not_in(FINAL_PAYMENT_STATUSES),
-                    Payment.stripe_payment_intent_id.is_not(None),
-                )
-                .order_by(Payment.id)
+                select(column)
+                .where(column > last, *conditions)
+                .group_by(column)
+                .order_by(column)
                 .limit(BATCH_SIZE)
             ).scalars()
         )
@@ -76,10 +96,64 @@ def _open_payment_ids() -> Iterator[int]:
         last = ids[-1]
 
 
-def reconcile(*, gateway: StripeGateway, actor: Actor) -> ReconcileReport:
+def _open_payment_ids() -> Iterator[int]:
+    """Ids of payments not yet final that have a PaymentIntent, oldest first, in batches."""
+    return ids_in_batches(
+        Payment.id,
+        Payment.status.not_in(FINAL_PAYMENT_STATUSES),
+        Payment.stripe_payment_intent_id.is_not(None),
+    )
+
+
+def repair_each(
+    payment_ids: Iterator[int],
+    repair: Callable[[Payment], list[str]],
+    *,
+    what: str,
+    report: ReconcileReport,
+) -> int:
+    """Run ``repair`` (what changed, in words) on each payment, COMMITTING after each; a payment
+    Stripe could not tell us about, or whose repair failed, is reported as ``"<what>: <code>"``
+    and the others are still repaired. Returns how many payments were asked about."""
+    asked = 0
+    for payment_id in payment_ids:
+        payment = db.session.get(Payment, payment_id)
+        public_id = payment.capture_request.public_id
+        intent_id = payment.stripe_payment_intent_id
+        asked += 1
+        try:
+            changes = repair(payment)
+        except (ProviderUnavailable, ProviderRejected) as problem:
+            db.session.rollback()
+            code = getattr(problem, "reason", None) or getattr(problem, "code", None) or "error"
+            report.errors.append((public_id, intent_id, f"{what}: {code}"))
+            continue
+        except Exception as problem:
+            # As for payments: one bad answer must not leave every other payment unrepaired.
+            # Reported by class name only (an exception's text may quote data).
+            db.session.rollback()
+            report.errors.append((public_id, intent_id, f"{what}: {type(problem).__name__}"))
+            log.exception("reconcile failed on a payment's %s; the others are still checked", what)
+            continue
+        db.session.commit()
+        report.changes.extend(Change(public_id, intent_id, change) for change in changes)
+    return asked
+
+
+def reconcile(
+    *, gateway: StripeGateway, actor: Actor, options: ReconcileOptions | None = None
+) -> ReconcileReport:
     """Check every open payment against Stripe, as ``actor`` (``audit.RECONCILE`` from the
-    command). Returns what changed. COMMITS per payment."""
+    command), then run the installed further repairs (``REPAIRS``: refunds, disputes). Returns
+    what changed. COMMITS per payment."""
     report = ReconcileReport()
+    _reconcile_open_payments(gateway, actor, report)
+    for repair in current_app.extensions.get(REPAIRS, ()):
+        repair(gateway=gateway, actor=actor, report=report, options=options or ReconcileOptions())
+    return report
+
+
+def _reconcile_open_payments(gateway: StripeGateway, actor: Actor, report: ReconcileReport):
     for payment_id in _open_payment_ids():
         payment = db.session.get(Payment, payment_id)
         if payment is None or payment.is_final:
@@ -128,4 +202,3 @@ def reconcile(*, gateway: StripeGateway, actor: Actor) -> ReconcileReport:
             )
             db.session.commit()
             report.changes.append(Change(public_id, intent_id, outcome.describe()))
-    return report

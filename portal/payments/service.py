@@ -17,6 +17,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -24,14 +25,17 @@ from portal import audit
 from portal.audit import Actor
 from portal.capture.kinds import PAYMENT_KINDS
 from portal.capture.states import Status
+from portal.charge_limits import check_card_amount
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
 from portal.models.payment import Payment, PaymentStatus
 from portal.models.types import utcnow
+from portal.money import AmountError
 from portal.payments import messages
+from portal.payments.attempt_limit import max_attempts
 from portal.payments.facts import METADATA_REQUEST, IntentFacts
 from portal.payments.gateway import ProviderRejected, ProviderUnavailable, StripeGateway
-from portal.payments.sync import SyncOutcome, apply_intent, max_attempts
+from portal.payments.sync import SyncOutcome, apply_intent
 
 log = logging.getLogger("postern.payments")
 
@@ -45,6 +49,13 @@ ABANDONED_AFTER = timedelta(minutes=10)
 
 class NotPayable(ValueError):
     """The request is not one this customer can pay now (wrong kind or status)."""
+
+
+class AmountNotAccepted(NotPayable):
+    """Stripe would refuse a card payment of this request's amount (below the currency's
+    minimum, above the maximum). New requests are refused at creation
+    (``portal.charge_limits``); this catches one made before a limit applied to it. The
+    message is for the agent and the audit trail, never the customer."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,13 @@ def idempotency_key(request: CaptureRequest, generation: int) -> str:
     """The key for creating this request's PaymentIntent: built from our own ids only, so a
     reload, a double click, another process or a retry all get the same PaymentIntent."""
     return f"postern-pi-{request.public_id}-{generation}"
+
+
+def payment_method_types() -> tuple[str, ...]:
+    """The payment methods a PaymentIntent may be paid with: ``PAYMENT_METHOD_TYPES``, the
+    operator's explicit policy (config/settings.py), never whatever Stripe's Dashboard has
+    switched on."""
+    return tuple(current_app.config["PAYMENT_METHOD_TYPES"])
 
 
 def payment_for(request: CaptureRequest) -> Payment | None:
@@ -118,6 +136,7 @@ def start_checkout(request: CaptureRequest, *, gateway: StripeGateway, actor: Ac
     if payment.stripe_payment_intent_id is None:
         if request.status not in PAYABLE:
             raise NotPayable(f"a {request.status} request cannot be paid")
+        _check_amount(payment, actor)
         facts = gateway.create_payment_intent(
             amount=payment.amount_minor,
             currency=payment.currency,
@@ -127,6 +146,7 @@ def start_checkout(request: CaptureRequest, *, gateway: StripeGateway, actor: Ac
                 "postern_agent": str(request.created_by_id),
             },
             idempotency_key=idempotency_key(request, payment.intent_generation),
+            payment_method_types=payment_method_types(),
             description=f"Postern request {request.public_id}",
         )
         _link_intent(payment, facts, actor)
@@ -135,6 +155,27 @@ def start_checkout(request: CaptureRequest, *, gateway: StripeGateway, actor: Ac
     apply_intent(payment, facts, gateway=gateway, actor=actor)
     db.session.commit()
     return view_of(payment, facts)
+
+
+def _check_amount(payment: Payment, actor: Actor) -> None:
+    """Raise AmountNotAccepted (audited, COMMITS) if Stripe would refuse the amount, before
+    asking Stripe: the customer is told plainly, not "card payments are not available"."""
+    try:
+        check_card_amount(payment.amount_minor, payment.currency)
+    except AmountError as problem:
+        audit.record_for(
+            payment.capture_request,
+            "payment.amount_refused",
+            actor,
+            outcome="failure",
+            details={
+                "amount_minor": payment.amount_minor,
+                "currency": payment.currency,
+                "rule": problem.problem.value,
+            },
+        )
+        db.session.commit()
+        raise AmountNotAccepted(str(problem)) from None
 
 
 def _link_intent(payment: Payment, facts: IntentFacts, actor: Actor) -> None:

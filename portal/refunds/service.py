@@ -2,8 +2,8 @@
 
 Rules, each enforced here whatever the caller:
 
-- Only a succeeded card payment can be refunded, never for more than was paid minus what is
-  already refunded or on its way (pending approval, requested, pending at Stripe). The check
+- Only a succeeded card payment without an open chargeback can be refunded, never for more
+  than was paid minus what is already refunded, on its way or awaiting approval. The check
   and the new row happen in one transaction holding a lock on the payment row, so two staff
   members refunding the same payment at once cannot both pass it. Stripe's own refusal of an
   over-refund is the backstop.
@@ -18,6 +18,9 @@ Rules, each enforced here whatever the caller:
   requester: the same form sent twice (a double click, a resubmission after a slow answer)
   makes no second row, so no second refund; ``AlreadyRequested`` hands back the first one.
 
+The money rules (what is left, whether the payment may be refunded at all) are
+``portal.refunds.position``; the errors, ``portal.refunds.errors``.
+
 Transactions: every public function COMMITS its own work (documented per function), because
 Stripe is called between database steps and no transaction is held open across that call.
 """
@@ -27,21 +30,33 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal import audit
 from portal.extensions import db
-from portal.models.payment import Payment, PaymentStatus
-from portal.models.refund import COMMITTED_STATUSES, Refund, RefundStatus
+from portal.models.payment import Payment
+from portal.models.refund import Refund, RefundStatus
 from portal.models.staff import StaffUser
 from portal.models.types import utcnow
-from portal.money import format_amount
 from portal.refunds import sync, wording
+
+# The errors and the money rules live beside this module; their names are kept here too, as
+# callers know them (``service.OverRefund``, ``service.position``).
+from portal.refunds.errors import AlreadyRequested as AlreadyRequested
+from portal.refunds.errors import Disputed as Disputed
+from portal.refunds.errors import NotAllowed as NotAllowed
+from portal.refunds.errors import NotRefundable as NotRefundable
+from portal.refunds.errors import OverRefund as OverRefund
+from portal.refunds.errors import ReauthRequired as ReauthRequired
+from portal.refunds.errors import RefundError as RefundError
+from portal.refunds.errors import WrongState as WrongState
+from portal.refunds.position import Position as Position
+from portal.refunds.position import position as position
+from portal.refunds.position import refuse_if_not_refundable, refuse_over_refund
 from portal.security.authz import Permission, has_permission
 from portal.staff.reauth import is_recent
 from portal.staff_text import checked_justification
@@ -52,70 +67,8 @@ FORM_KEY_PATTERN = r"^[A-Za-z0-9_-]{16,32}$"
 log = logging.getLogger("postern.refunds")
 
 
-class RefundError(ValueError):
-    """A refund rule was broken; ``str(error)`` is a plain sentence fit for staff."""
-
-
-class NotRefundable(RefundError):
-    """The payment cannot be refunded (not succeeded, or unknown to Stripe)."""
-
-
-class OverRefund(RefundError):
-    """The amount is more than what is left to refund."""
-
-
-class ReauthRequired(RefundError):
-    """Password and second factor must be proven again first."""
-
-
-class NotAllowed(RefundError):
-    """This person may not do this (permission, or approving their own refund)."""
-
-
-class WrongState(RefundError):
-    """The refund is not in a state this action applies to (someone else got there first)."""
-
-
-class AlreadyRequested(RefundError):
-    """The same refund form was sent again; ``refund`` is the one its first submission made.
-    Nothing was written: not a second row, not a second audit entry."""
-
-    def __init__(self, refund: Refund):
-        super().__init__("This refund was already requested: the form was sent twice.")
-        self.refund = refund
-
-
-@dataclass(frozen=True)
-class Position:
-    """Money on a payment: paid, committed to refunds (done or on the way), and what is left."""
-
-    paid: int
-    committed: int
-    refunded: int
-    currency: str
-
-    @property
-    def remaining(self) -> int:
-        return max(self.paid - self.committed, 0)
-
-
 def dual_control_limit() -> int:
     return int(current_app.config["REFUND_DUAL_CONTROL_MINOR"])
-
-
-def position(payment: Payment) -> Position:
-    committed, refunded = db.session.execute(
-        select(
-            func.coalesce(
-                func.sum(Refund.amount_minor).filter(Refund.status.in_(COMMITTED_STATUSES)), 0
-            ),
-            func.coalesce(
-                func.sum(Refund.amount_minor).filter(Refund.status == RefundStatus.SUCCEEDED), 0
-            ),
-        ).where(Refund.payment_id == payment.id)
-    ).one()
-    paid = payment.amount_minor if payment.status == PaymentStatus.SUCCEEDED else 0
-    return Position(paid, int(committed), int(refunded), payment.currency)
 
 
 def refunds_of(payment: Payment) -> list[Refund]:
@@ -126,17 +79,17 @@ def refunds_of(payment: Payment) -> list[Refund]:
     )
 
 
-def _require(user: StaffUser, permission: Permission) -> None:
+def require_permission(user: StaffUser, permission: Permission) -> None:
     if not has_permission(user.role, permission):
         raise NotAllowed("You do not have permission to do this.")
 
 
-def _require_reauth(reauthenticated_at: datetime | None) -> None:
+def require_reauth(reauthenticated_at: datetime | None) -> None:
     if not is_recent(reauthenticated_at):
         raise ReauthRequired("Confirm it is you (password and code) before doing this.")
 
 
-def _lock_payment(payment_id: int) -> Payment:
+def lock_payment(payment_id: int) -> Payment:
     """The payment row, locked until this transaction ends.
 
     PostgreSQL: SELECT ... FOR UPDATE. SQLite ignores FOR UPDATE, and Python's driver opens the
@@ -173,11 +126,11 @@ def request_refund(
     with the same key by the same requester raises AlreadyRequested carrying the first refund.
     Returns the new refund: "pending_approval" above the dual-control limit, else "requested"
     (hand it to ``submit`` next). Audits refund.requested. Raises NotAllowed, ReauthRequired,
-    AlreadyRequested, RefundError (reason), NotRefundable, OverRefund; nothing is written
-    then. COMMITS.
+    AlreadyRequested, RefundError (reason), NotRefundable (Disputed while a chargeback is open),
+    OverRefund; nothing is written then. COMMITS.
     """
-    _require(requester, Permission.REFUND_REQUEST)
-    _require_reauth(reauthenticated_at)
+    require_permission(requester, Permission.REFUND_REQUEST)
+    require_reauth(reauthenticated_at)
     _check_form_key(form_key)
     # Before the amount is judged: resent after the first refund took everything that was
     # left, a form would otherwise be told "nothing is left" instead of seeing its refund.
@@ -188,43 +141,17 @@ def request_refund(
     if amount_minor <= 0:
         raise RefundError("Enter an amount greater than zero.")
     try:
-        payment = _lock_payment(payment_id)
+        payment = lock_payment(payment_id)
         # Again under the lock: a double click's second request waited here for the first.
         _refuse_if_form_used(payment_id, requester, form_key)
-        if payment.status != PaymentStatus.SUCCEEDED or not payment.stripe_payment_intent_id:
-            raise NotRefundable("Only a payment that went through can be refunded.")
-        now_position = position(payment)
-        if amount_minor > now_position.remaining:
-            raise OverRefund(_over_refund_message(now_position))
-        needs_approval = amount_minor > dual_control_limit()
-        now = utcnow()
-        refund = Refund(
-            payment_id=payment.id,
+        refund = add_refund(
+            payment,
             amount_minor=amount_minor,
-            currency=payment.currency,
             reason_code=reason_code,
-            reason_note=note,
-            status=RefundStatus.PENDING_APPROVAL if needs_approval else RefundStatus.REQUESTED,
-            requires_approval=needs_approval,
-            requested_by_id=requester.id,
+            note=note,
+            requester=requester,
+            origin=origin,
             form_key=form_key,
-            created_at=now,
-            updated_at=now,
-        )
-        db.session.add(refund)
-        db.session.flush()
-        audit.record_for(
-            sync.request_of(refund),
-            "refund.requested",
-            audit.Actor.staff(requester, origin),
-            details={
-                "refund_id": refund.id,
-                "payment_intent": payment.stripe_payment_intent_id,
-                "amount_minor": amount_minor,
-                "currency": payment.currency,
-                "reason_code": reason_code,
-                "requires_approval": needs_approval,
-            },
         )
         db.session.commit()
     except IntegrityError:
@@ -236,6 +163,60 @@ def request_refund(
     except Exception:
         db.session.rollback()
         raise
+    return refund
+
+
+def add_refund(
+    payment: Payment,
+    *,
+    amount_minor: int,
+    reason_code: str,
+    note: str | None,
+    requester: StaffUser,
+    origin: audit.ClientOrigin,
+    form_key: str | None = None,
+    retry_of: Refund | None = None,
+) -> Refund:
+    """Add a refund of ``amount_minor`` to ``payment`` (locked by the caller with
+    ``lock_payment``), once it is refundable and the amount is within what remains; audits
+    refund.requested. "pending_approval" above the dual-control limit, else "requested".
+    Raises NotRefundable or OverRefund (nothing added). Joins the caller's transaction."""
+    refuse_if_not_refundable(payment)
+    refuse_over_refund(position(payment), amount_minor)
+    needs_approval = amount_minor > dual_control_limit()
+    now = utcnow()
+    refund = Refund(
+        payment_id=payment.id,
+        amount_minor=amount_minor,
+        currency=payment.currency,
+        reason_code=reason_code,
+        reason_note=note,
+        status=RefundStatus.PENDING_APPROVAL if needs_approval else RefundStatus.REQUESTED,
+        requires_approval=needs_approval,
+        requested_by_id=requester.id,
+        form_key=form_key,
+        retry_of_id=retry_of.id if retry_of is not None else None,
+        created_at=now,
+        updated_at=now,
+    )
+    db.session.add(refund)
+    db.session.flush()
+    details = {
+        "refund_id": refund.id,
+        "payment_intent": payment.stripe_payment_intent_id,
+        "amount_minor": amount_minor,
+        "currency": payment.currency,
+        "reason_code": reason_code,
+        "requires_approval": needs_approval,
+    }
+    if retry_of is not None:
+        details["retry_of"] = retry_of.id
+    audit.record_for(
+        sync.request_of(refund),
+        "refund.requested",
+        audit.Actor.staff(requester, origin),
+        details=details,
+    )
     return refund
 
 
@@ -272,18 +253,8 @@ def _refuse_if_form_used(payment_id: int, requester: StaffUser, form_key: str | 
     raise AlreadyRequested(earlier)
 
 
-def _over_refund_message(pos: Position) -> str:
-    if pos.remaining == 0:
-        return "Nothing is left to refund on this payment: it has been refunded (or is being)."
-    return (
-        f"You can refund at most {format_amount(pos.remaining, pos.currency)}: "
-        f"{format_amount(pos.paid, pos.currency)} was paid and "
-        f"{format_amount(pos.committed, pos.currency)} is already refunded or on its way."
-    )
-
-
 def _refund_for_decision(refund_id: int, decider: StaffUser) -> Refund:
-    _require(decider, Permission.REFUND_APPROVE)
+    require_permission(decider, Permission.REFUND_APPROVE)
     refund = db.session.get(Refund, refund_id)
     if refund is None:
         raise WrongState("There is no such refund.")
@@ -328,7 +299,7 @@ def approve(
     """Approve a refund waiting for dual control; it becomes "requested" (``submit`` next).
     Audits refund.approved (as ``approver``, from ``origin``). Raises NotAllowed,
     ReauthRequired, WrongState. COMMITS."""
-    _require_reauth(reauthenticated_at)
+    require_reauth(reauthenticated_at)
     return _record_decision(
         refund_id, approver, RefundStatus.REQUESTED, None, "refund.approved", origin
     )

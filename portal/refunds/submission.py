@@ -5,8 +5,10 @@ Stripe always sees the idempotency key ``postern-refund-<row id>``, and on a ret
 Stripe already made for the row (found by its metadata) is linked instead of asked for again,
 so neither an outage, a lost answer, two clicks nor an expired idempotency key can refund
 twice. Never raises for Stripe's answers: an outage leaves the row "requested" (retriable), a
-refusal marks it "failed" with a plain message. Every function COMMITS its own work, and no
-transaction is held open across a call to Stripe.
+refusal marks it "failed" with a plain message (``charge_disputed``: the payment is disputed,
+also found out here before asking, when the bank opened a chargeback after the refund was
+asked; an inquiry does not stop it).
+Every function COMMITS its own work, and no transaction is held open across a call to Stripe.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy import update
 
 from portal import audit
 from portal.audit import Actor
+from portal.disputes.queries import refund_blocking_dispute_for
 from portal.extensions import db
 from portal.models.refund import Refund, RefundStatus
 from portal.models.types import utcnow
@@ -49,6 +52,13 @@ def submit(refund: Refund, *, gateway: StripeGateway, actor: Actor) -> SubmitOut
     if refund.status != RefundStatus.REQUESTED:
         return SubmitOutcome(True, wording.status_words(refund.status))
     payment = refund.payment
+    if refund.submit_attempts == 0 and refund_blocking_dispute_for(payment.id) is not None:
+        # Approved before the bank opened a chargeback: Stripe would refuse it (charge_disputed),
+        # so it is refused here the same way without asking. Only before the first hand-over:
+        # after one, Stripe may have the refund already, and is asked. An inquiry goes ahead:
+        # Stripe accepts the refund, and it usually closes the inquiry.
+        _mark_refused(refund, "charge_disputed", actor)
+        return SubmitOutcome(False, wording.refusal_message("charge_disputed"))
     retry = refund.submit_attempts > 0
     db.session.execute(
         update(Refund)

@@ -1,12 +1,19 @@
 """Bring our refund rows in line with what Stripe says: after our own call, on the retry
-button, and from webhooks (``refund.created``, ``refund.updated``, ``charge.refunded``).
+button, from webhooks (``refund.created``, ``refund.updated``, ``refund.failed``,
+``charge.refund.updated``, ``charge.refunded``) and from ``flask payments reconcile``.
 
 ``apply_facts`` is the one function every path uses. It is idempotent and monotonic: every
 write is a conditional UPDATE naming the statuses it may move from, so a late or repeated
-event never moves a refund backwards (a succeeded refund can still fail, as Stripe allows;
-a failed or canceled one never changes again). Webhook events are taken in once each and
-handled by the webhook worker (``portal.stripe_events.inbox``), and the refund is always
-re-fetched from Stripe rather than trusted from the event body.
+event never moves a refund backwards, and a failed or canceled one never changes again.
+Webhook events are taken in once each and handled by the webhook worker
+(``portal.stripe_events.inbox``), and the refund is always re-fetched from Stripe rather than
+trusted from the event body.
+
+A succeeded refund can still fail at Stripe (the card was closed or expired and the bank sent
+the money back: ``failure_reason`` ``expired_or_canceled_card``, ``lost_or_stolen_card``, ...).
+Stripe's truth wins: the row becomes ``failed``, audited ``refund.failed`` with
+``after_success``; it no longer counts as refunded (``portal.refunds.queries``), so the amount
+is refundable again and the back office offers "Try again" (a new refund, same rules).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from sqlalchemy import select, update
 
 from portal import audit
 from portal.audit import Actor
+from portal.delivery.receipts import queue_refund_notice
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
 from portal.models.payment import Payment
@@ -28,8 +36,16 @@ from portal.payments.gateway import StripeGateway
 log = logging.getLogger("postern.refunds")
 
 #: The Stripe events that tell us about refunds (``portal.stripe_events.dispatch`` hands them here).
+#: Stripe sends ``refund.*`` for card refunds only to endpoints on API version 2024-10-28 or
+#: later; ``charge.refund.updated`` reaches every version, so both are handled.
 REFUND_EVENT_TYPES = frozenset(
-    {"refund.created", "refund.updated", "refund.failed", "charge.refunded"}
+    {
+        "refund.created",
+        "refund.updated",
+        "refund.failed",
+        "charge.refund.updated",
+        "charge.refunded",
+    }
 )
 
 R = RefundStatus
@@ -54,8 +70,10 @@ def apply_facts(refund: Refund, facts: RefundFacts, *, actor: Actor) -> bool:
     """Record what Stripe says about ``refund``: its Stripe id (once) and its status.
 
     Returns True if the status changed. Audits refund.submitted (when Stripe's id is first
-    learned), refund.succeeded, refund.failed. Joins the current transaction; caller commits.
+    learned), refund.pending, refund.requires_action, refund.succeeded, refund.failed (also for
+    "canceled"). Joins the current transaction; caller commits.
     """
+    before = refund.status
     now = utcnow()
     linked = db.session.execute(
         update(Refund)
@@ -90,6 +108,13 @@ def apply_facts(refund: Refund, facts: RefundFacts, *, actor: Actor) -> bool:
             .execution_options(synchronize_session=False)
         ).rowcount
     db.session.expire(refund)
+    if moved and facts.status in (R.PENDING, R.REQUIRES_ACTION):
+        audit.record_for(
+            request_of(refund),
+            f"refund.{facts.status}",
+            actor,
+            details={"refund_id": refund.id, "stripe_refund": facts.id, "status": facts.status},
+        )
     if moved and facts.status in _COMPLETED:
         action = "refund.succeeded" if facts.status == R.SUCCEEDED else "refund.failed"
         audit.record_for(
@@ -103,8 +128,11 @@ def apply_facts(refund: Refund, facts: RefundFacts, *, actor: Actor) -> bool:
                 "amount_minor": facts.amount,
                 "status": facts.status,
                 "failure_reason": facts.failure_reason,
+                # Stripe first said it succeeded: the money went back to us after all.
+                "after_success": before == R.SUCCEEDED or None,
             },
         )
+        queue_refund_notice(refund, actor)  # only if succeeded; once, by its unique key
     return bool(moved)
 
 

@@ -6,6 +6,7 @@ to the nearest reason Stripe knows, so Stripe's dashboard and ours tell the same
 
 from __future__ import annotations
 
+from portal.disputes import wording as dispute_words
 from portal.models.refund import RefundStatus
 
 #: code -> (words shown to staff, the reason sent to Stripe or None).
@@ -38,6 +39,36 @@ ALREADY_REFUNDED = "Stripe says this payment has already been refunded in full."
 MORE_THAN_LEFT = "Stripe refused: the amount is more than what is left to refund on this payment."
 
 
+#: Why Stripe says a refund failed (``refund.failure_reason``), or why it refused one (its error
+#: code), in words a clerk can read aloud. Anything else reads as the general sentence.
+FAILURE_WORDS = {
+    "expired_or_canceled_card": (
+        "The customer's card has expired or been cancelled, so their bank sent the money back "
+        "to us."
+    ),
+    "lost_or_stolen_card": (
+        "The customer's card was reported lost or stolen, so their bank sent the money back to us."
+    ),
+    "declined": "The customer's bank declined the refund.",
+    "insufficient_funds": "Stripe could not take the refund from our balance (not enough money).",
+    "merchant_request": "The refund was cancelled at our request.",
+    "charge_for_pending_refund_disputed": (
+        "The cardholder's bank opened a dispute on this payment, so the refund was stopped."
+    ),
+    "charge_disputed": dispute_words.REFUND_REFUSED,
+    "canceled": "The refund was cancelled before it reached the customer.",
+    "unknown": "Stripe did not say why the refund failed.",
+}
+FAILURE_GENERAL = "Stripe did not say why the refund failed."
+
+
+def failure_words(code: str | None) -> str:
+    """A failed refund's reason in plain words (never Stripe's raw text)."""
+    if not code:
+        return FAILURE_GENERAL
+    return FAILURE_WORDS.get(code, f"Stripe gave the reason \u201c{code.replace('_', ' ')}\u201d.")
+
+
 def reason_words(code: str) -> str:
     return REASONS.get(code, (code, None))[0]
 
@@ -54,6 +85,8 @@ def refusal_message(code: str | None, provider_message: str = "") -> str:
     """Stripe's refusal of a refund, in words for staff (never Stripe's raw text)."""
     if code == "charge_already_refunded":
         return ALREADY_REFUNDED
+    if code == "charge_disputed":
+        return dispute_words.REFUND_REFUSED
     if "greater than unrefunded amount" in provider_message or code == "amount_too_large":
         return MORE_THAN_LEFT
     return f"Stripe refused this refund ({code or 'no reason given'}). No money went back."

@@ -8,7 +8,8 @@ so memory stays flat as before.
 The file is the one ``export_format.csv_chunks`` writes on SQLite, byte for byte (a test
 compares the two on the same rows): the same query (filters and scope included) with each
 column turned into its cell: timestamps as ``YYYY-MM-DDTHH:MM:SSZ``, a lapsed link as
-"expired", amounts with their currency's exponent, cards as brand and last four, every cell a
+"expired", amounts with their currency's exponent, cards as brand and last four, the payment's
+words and money from ``portal.payments.standing``'s SQL twin, every cell a
 spreadsheet would run as a formula neutralised, every cell quoted (an empty one as ``""``: see
 ``export_format.QUOTING``), every row ending CRLF.
 """
@@ -24,11 +25,15 @@ from sqlalchemy.engine import Compiled, Connection
 from sqlalchemy.sql import ColumnElement, Select
 
 from portal.capture.states import effective_status_sql
+from portal.disputes.wording import REASON_WORDS
 from portal.models.capture import CaptureRequest
 from portal.models.payment import Payment
 from portal.models.staff import StaffUser, Team
 from portal.money import CURRENCY_EXPONENTS
-from portal.reporting.export_format import FORMULA_TRIGGERS, HEADER_LINE
+from portal.payments.attempt_limit import max_attempts as configured_max_attempts
+from portal.payments.standing import LABELS, MONEY_TAKEN
+from portal.reporting import payment_columns
+from portal.reporting.export_format import DISPUTE_WORDS, FORMULA_TRIGGERS, HEADER_LINE
 
 #: Bytes gathered before a chunk is handed to the server.
 CHUNK_BYTES = 64 * 1024
@@ -46,15 +51,36 @@ def _utc(moment: ColumnElement) -> ColumnElement:
     return func.to_char(func.timezone("UTC", moment), _UTC_FORMAT, type_=String)
 
 
-def _plain_amount() -> ColumnElement:
+def _plain_amount(minor: ColumnElement = CaptureRequest.amount_minor) -> ColumnElement:
     """``money.plain_amount``: 1250 GBP -> 12.50, 1250 JPY -> 1250, 1250 KWD -> 1.250."""
     unusual = {code: places for code, places in CURRENCY_EXPONENTS.items() if places != 2}
     places = case(unusual, value=CaptureRequest.currency, else_=2)
-    scaled = cast(CaptureRequest.amount_minor, Numeric) / func.power(cast(10, Numeric), places)
-    known = and_(
-        CaptureRequest.amount_minor.is_not(None), func.coalesce(CaptureRequest.currency, "") != ""
-    )
+    scaled = cast(minor, Numeric) / func.power(cast(10, Numeric), places)
+    known = and_(minor.is_not(None), func.coalesce(CaptureRequest.currency, "") != "")
     return case((known, _text(func.round(scaled, places))), else_=None)
+
+
+def _payment_cells(max_attempts: int) -> tuple[ColumnElement, ...]:
+    """``export_format.payment_cells`` in SQL: the payment's words, then (once money was
+    taken) the amount refunded, the net kept and the dispute's status in words."""
+    state = payment_columns.state(max_attempts)
+    taken = and_(Payment.id.is_not(None), state.in_(sorted(s.value for s in MONEY_TAKEN)))
+    words = case(
+        (Payment.id.is_(None), None),
+        else_=case({s.value: label for s, label in LABELS.items()}, value=state),
+    )
+    dispute = payment_columns.dispute
+    dispute_words = case(DISPUTE_WORDS, value=dispute.status, else_=dispute.status)
+    disputed = and_(taken, dispute.status.is_not(None))
+    return (
+        words,
+        case((taken, _plain_amount(payment_columns.REFUNDED)), else_=None),
+        case((taken, _plain_amount(payment_columns.net())), else_=None),
+        case((taken, dispute_words), else_=None),
+        case((disputed, case(REASON_WORDS, value=dispute.reason, else_=dispute.reason))),
+        case((disputed, _plain_amount(dispute.amount_minor))),
+        case((disputed, _utc(dispute.evidence_due_by))),
+    )
 
 
 def _card_label() -> ColumnElement:
@@ -79,9 +105,10 @@ def _cell(value: ColumnElement) -> ColumnElement:
     )
 
 
-def cells_query(query: Select, now: datetime) -> Select:
+def cells_query(query: Select, now: datetime, max_attempts: int) -> Select:
     """``query`` (``queries.export_query``) with its columns replaced by the export's cells,
     in ``export_format.HEADER`` order; its joins, filters and order are kept."""
+    words, refunded, net, *dispute = _payment_cells(max_attempts)
     return query.with_only_columns(
         *(
             _cell(value)
@@ -95,9 +122,12 @@ def cells_query(query: Select, now: datetime) -> Select:
                 CaptureRequest.reference,
                 _plain_amount(),
                 CaptureRequest.currency,
-                Payment.status,
+                words,
                 _card_label(),
                 _utc(Payment.succeeded_at),
+                refunded,
+                net,
+                *dispute,
             )
         ),
         maintain_column_froms=False,
@@ -117,12 +147,17 @@ def _driver_params(compiled: Compiled, connection: Connection) -> dict:
 
 
 def csv_chunks(
-    connection: Connection, query: Select, now: datetime, counter: list[int]
+    connection: Connection,
+    query: Select,
+    now: datetime,
+    counter: list[int],
+    max_attempts: int | None = None,
 ) -> Iterator[bytes]:
     """The export as CSV bytes: the header line, then every row of ``query``. Runs in the
     transaction of ``connection`` (a session's), which the caller ends. ``counter[0]`` counts
-    the data rows written."""
-    compiled = cells_query(query, now).compile(
+    the data rows written. ``max_attempts``: the app's ``PAYMENT_MAX_ATTEMPTS`` if not given."""
+    limit = configured_max_attempts() if max_attempts is None else max_attempts
+    compiled = cells_query(query, now, limit).compile(
         dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
     )
     # The SQL text is SQLAlchemy's compilation of our own query; every value in it is a bound

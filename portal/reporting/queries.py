@@ -23,7 +23,9 @@ from portal.models.payment import Payment
 from portal.models.staff import StaffUser, Team
 from portal.models.types import utcnow
 from portal.money import format_known_amount
-from portal.reporting import keyset
+from portal.payments.attempt_limit import max_attempts
+from portal.payments.standing import PaymentFacts, Standing, card_label, standing
+from portal.reporting import keyset, payment_columns
 from portal.reporting.filters import TransactionFilter
 from portal.security.authz import Permission, has_permission
 
@@ -44,6 +46,7 @@ ROW_COLUMNS = (
     Payment.card_brand.label("card_brand"),
     Payment.card_last4.label("card_last4"),
     Payment.succeeded_at.label("paid_at"),
+    *payment_columns.COLUMNS,
 )
 EXPORT_BATCH = 1000
 
@@ -61,7 +64,9 @@ def scope_clause(user: StaffUser) -> ColumnElement[bool] | None:
 def filter_clauses(flt: TransactionFilter, now: datetime) -> list[ColumnElement[bool]]:
     """One WHERE condition per field the filter sets."""
     clauses: list[ColumnElement[bool]] = []
-    if flt.status:
+    if flt.status in payment_columns.PAYMENT_FILTERS:
+        clauses.append(payment_columns.filter_clause(flt.status, max_attempts()))
+    elif flt.status:
         clauses.append(states.effective_status_filter(flt.status, now))
     if flt.kind:
         clauses.append(CaptureRequest.kind == flt.kind)
@@ -90,7 +95,7 @@ def transactions_query(
     user: StaffUser, flt: TransactionFilter, now: datetime | None = None
 ) -> Select:
     """Every request ``user`` may see that matches ``flt``, unordered (callers order)."""
-    query = (
+    query = payment_columns.join_payment_facts(
         select(*ROW_COLUMNS)
         .select_from(CaptureRequest)
         .join(StaffUser, StaffUser.id == CaptureRequest.created_by_id)
@@ -124,7 +129,9 @@ def transactions_page(
         size,
         _key,
     )
-    return keyset.Page([describe(row, now) for row in page.rows], page.older, page.newer)
+    limit = max_attempts()
+    rows = [describe(row, now, limit) for row in page.rows]
+    return keyset.Page(rows, page.older, page.newer)
 
 
 def export_query(user: StaffUser, flt: TransactionFilter, now: datetime | None = None) -> Select:
@@ -150,7 +157,8 @@ def stream(query: Select) -> Iterator[Row]:
 
 @dataclass(frozen=True)
 class TransactionView:
-    """A row as the list and the export show it."""
+    """A row as the list shows it. ``status_label`` is the request's status in words, or,
+    once money was taken, what the payment reads as ("Paid", "Refunded", "Disputed")."""
 
     public_id: str
     created_at: datetime
@@ -166,32 +174,56 @@ class TransactionView:
     payment_status: str | None
     card: str | None
     paid_at: datetime | None
+    #: What the payment reads as (None: no payment yet).
+    payment: Standing | None = None
 
 
-def card_label(brand: str | None, last4: str | None) -> str | None:
-    """``Visa •••• 4242``: brand and last four digits, never more."""
-    if not last4:
+# ``card_label`` (brand and last four digits, never more) lives with the payment's other words
+# in ``portal.payments.standing``; the timeline imports it from here, as it always did.
+
+
+def payment_facts(row: Row, limit: int) -> PaymentFacts | None:
+    """The facts of the row's payment (``ROW_COLUMNS``), or None when it has none."""
+    if row.payment_status is None:
         return None
-    return f"{(brand or 'Card').title()} \u2022\u2022\u2022\u2022 {last4}"
+    return PaymentFacts(
+        status=row.payment_status,
+        amount_minor=row.payment_amount,
+        currency=row.currency or "",
+        failed_attempts=row.failed_attempts or 0,
+        max_attempts=limit,
+        failure_code=row.failure_code,
+        decline_code=row.decline_code,
+        card_brand=row.card_brand,
+        card_last4=row.card_last4,
+        refunded_minor=int(row.refunded_minor or 0),
+        pending_refund_minor=int(row.pending_refund_minor or 0),
+        dispute_status=row.dispute_status,
+        dispute_amount_minor=int(row.dispute_amount_minor or 0),
+    )
 
 
-def describe(row: Row, now: datetime) -> TransactionView:
+def describe(row: Row, now: datetime, limit: int) -> TransactionView:
     status = states.effective_status(row, now)
+    facts = payment_facts(row, limit)
+    paid = standing(facts) if facts is not None else None
+    label = paid.label if paid is not None and paid.money_taken else panel.LABELS[status]
     return TransactionView(
         public_id=row.public_id,
         created_at=row.created_at,
         kind=row.kind,
         kind_label=kinds.KINDS.get(row.kind, row.kind),
         status=status.value,
-        status_label=panel.LABELS[status],
+        status_label=label,
         agent=row.agent,
         team=row.team,
         reference=row.reference,
         amount=format_known_amount(row.amount_minor, row.currency),
         currency=row.currency,
-        payment_status=row.payment_status,
+        payment_status=paid.label if paid is not None else None,
         card=card_label(row.card_brand, row.card_last4),
         paid_at=row.paid_at,
+        payment=paid,
     )
 
 

@@ -1,6 +1,11 @@
 """The dashboard's numbers: requests today and this week, conversion from sent to paid, and the
 median time from sending the link to the payment, overall, per day, per agent and per team.
 
+"Paid" is what the payment reads as (``portal.payments.standing``), not merely that a charge
+once succeeded: a payment refunded in full, or whose dispute took all of it back, keeps
+nothing and is counted under "refunded" (or "disputed") instead. "Net" is the money kept,
+per currency: paid less refunds and less disputes whose funds Stripe took back.
+
 HTTP-free. "Today" and "this week" (from Monday) are days in the operator's time zone. One
 pass over the period's requests (streamed, a few columns each) feeds every tally; the indexes
 on ``capture_requests (created_at, id)`` and ``(team_id, created_at, id)`` keep the read to the
@@ -20,12 +25,28 @@ from sqlalchemy import select
 from portal.capture.kinds import PAYMENT_KINDS
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
-from portal.models.payment import Payment
+from portal.models.payment import Payment, PaymentStatus
 from portal.models.staff import StaffUser, Team
-from portal.reporting.queries import scope_clause
+from portal.payments.attempt_limit import max_attempts
+from portal.payments.standing import PaymentState, money_of, state_of
+from portal.reporting import payment_columns
+from portal.reporting.queries import payment_facts, scope_clause
 
 CHART_DAYS = 7
 NO_TEAM = "No team"
+#: States counted as disputed on the dashboard.
+DISPUTE_STATES = frozenset(
+    {PaymentState.DISPUTED, PaymentState.DISPUTE_WON, PaymentState.DISPUTE_LOST}
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a request's payment came to, for the tallies (None: no money was taken)."""
+
+    state: PaymentState
+    net_minor: int
+    currency: str
 
 
 @dataclass
@@ -33,17 +54,40 @@ class Tally:
     created: int = 0
     #: Requests asking for a payment whose link was sent: the conversion's denominator.
     payment_sent: int = 0
+    #: Sent payment requests whose money was taken and (some of it) kept.
     paid: int = 0
+    #: Sent payment requests refunded in full: taken, then all given back.
+    refunded: int = 0
+    #: Sent payment requests with a dispute (open, won or lost).
+    disputed: int = 0
+    #: Currency -> minor units kept (after refunds and disputes).
+    net: dict[str, int] = field(default_factory=dict)
     #: Seconds from sending the link to the payment succeeding, one per paid request.
     durations: list[float] = field(default_factory=list)
 
-    def add(self, kind: str, sent_at: datetime | None, paid_at: datetime | None) -> None:
+    def add(
+        self,
+        kind: str,
+        sent_at: datetime | None,
+        paid_at: datetime | None,
+        outcome: Outcome | None = None,
+    ) -> None:
         self.created += 1
-        if kind in PAYMENT_KINDS and sent_at is not None:
-            self.payment_sent += 1
-            if paid_at is not None:
-                self.paid += 1
-                self.durations.append(max((paid_at - sent_at).total_seconds(), 0.0))
+        if kind not in PAYMENT_KINDS or sent_at is None or paid_at is None:
+            if kind in PAYMENT_KINDS and sent_at is not None:
+                self.payment_sent += 1
+            return
+        self.payment_sent += 1
+        if outcome is not None:
+            self.net[outcome.currency] = self.net.get(outcome.currency, 0) + outcome.net_minor
+            if outcome.state in DISPUTE_STATES:
+                self.disputed += 1
+            if outcome.net_minor == 0:  # nothing kept: refunded in full, or taken back
+                if outcome.state is PaymentState.REFUNDED:
+                    self.refunded += 1
+                return
+        self.paid += 1
+        self.durations.append(max((paid_at - sent_at).total_seconds(), 0.0))
 
     @property
     def conversion(self) -> float | None:
@@ -68,6 +112,15 @@ class Dashboard:
     by_team: list[tuple[str, Tally]]
 
 
+def outcome_of(row, limit: int) -> Outcome | None:
+    """What the row's payment came to (``standing``'s rule), or None if no money was taken."""
+    facts = payment_facts(row, limit)
+    if facts is None or facts.status != PaymentStatus.SUCCEEDED:
+        return None
+    state = state_of(facts)
+    return Outcome(state, money_of(facts, state).net, facts.currency)
+
+
 def _midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time.min, zone)
 
@@ -78,18 +131,25 @@ def build_dashboard(user: StaffUser, now: datetime, zone: ZoneInfo) -> Dashboard
     week_start = today - timedelta(days=today.weekday())
     first_day = min(week_start, today - timedelta(days=CHART_DAYS - 1))
     query = (
-        select(
-            CaptureRequest.created_at,
-            CaptureRequest.kind,
-            CaptureRequest.sent_at,
-            StaffUser.username,
-            Team.name,
-            Payment.succeeded_at,
+        payment_columns.join_payment_facts(
+            select(
+                CaptureRequest.created_at,
+                CaptureRequest.kind,
+                CaptureRequest.sent_at,
+                StaffUser.username,
+                Team.name,
+                Payment.succeeded_at,
+                Payment.status.label("payment_status"),
+                CaptureRequest.currency,
+                Payment.card_brand,
+                Payment.card_last4,
+                *payment_columns.COLUMNS,
+            )
+            .select_from(CaptureRequest)
+            .join(StaffUser, StaffUser.id == CaptureRequest.created_by_id)
+            .outerjoin(Team, Team.id == CaptureRequest.team_id)
+            .outerjoin(Payment, Payment.capture_request_id == CaptureRequest.id)
         )
-        .select_from(CaptureRequest)
-        .join(StaffUser, StaffUser.id == CaptureRequest.created_by_id)
-        .outerjoin(Team, Team.id == CaptureRequest.team_id)
-        .outerjoin(Payment, Payment.capture_request_id == CaptureRequest.id)
         .where(
             CaptureRequest.created_at >= _midnight(first_day, zone),
             CaptureRequest.created_at <= now,
@@ -106,9 +166,11 @@ def build_dashboard(user: StaffUser, now: datetime, zone: ZoneInfo) -> Dashboard
     }
     agents: dict[str, Tally] = defaultdict(Tally)
     teams: dict[str, Tally] = defaultdict(Tally)
-    for created_at, kind, sent_at, agent, team, paid_at in db.session.execute(query):
+    limit = max_attempts()
+    for row in db.session.execute(query):
+        created_at, kind, sent_at, agent, team, paid_at = row[:6]
         day = created_at.astimezone(zone).date()
-        facts = (kind, sent_at, paid_at)
+        facts = (kind, sent_at, paid_at, outcome_of(row, limit))
         if day in days:
             days[day].add(*facts)
         if day == today:

@@ -5,18 +5,23 @@ refunds, reveals) with the records the domain keeps of each try: delivery attemp
 attempts (with decline codes) and refunds. Holds nothing captured from the customer and no card
 number: cards appear as brand and last four digits only.
 
-Stripe webhook events about the payment's PaymentIntent appear as received (type, and what the
-webhook worker made of them); what a webhook changed appears through the audit rows it wrote,
-whose actor is ``stripe-webhook``.
+Stripe webhook events about the payment's PaymentIntent (its refunds and disputes included)
+appear as received (type, and what the webhook worker made of them); what a webhook changed
+appears through the audit rows it wrote, whose actor is ``stripe-webhook``. Disputes appear as
+opened / updated / closed (won or lost) with the reason in words, the amount and when the
+evidence is due, in the contact centre's time (``DELIVERY_TIMEZONE``, UK time by default).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
+from flask import current_app
 from sqlalchemy import select
 
+from portal.disputes import wording as dispute_words
 from portal.extensions import db
 from portal.models.audit import AuditEvent
 from portal.models.capture import CaptureRequest
@@ -24,6 +29,7 @@ from portal.models.delivery import DeliveryAttempt, DeliveryMessage
 from portal.models.payment import Payment, PaymentAttempt, ProcessedWebhookEvent
 from portal.models.refund import Refund, RefundStatus
 from portal.money import format_amount, format_known_amount
+from portal.refunds import wording as refund_words
 from portal.reporting.queries import card_label
 
 AUDIT, DELIVERY, CARD, REFUND = "Audit trail", "Delivery attempt", "Card attempt", "Refund"
@@ -63,17 +69,32 @@ ACTION_WORDS = {
     "payment.canceled": "Payment cancelled",
     "payment.reconciled": "Payment reconciled with Stripe",
     "payment.succeeded_after_close": "Paid after the request closed: refund needed",
+    "payment.succeeded_over_limit": "Paid after the failed-attempt limit was reached: needs review",
     "refund.requested": "Refund requested",
     "refund.approved": "Refund approved",
     "refund.rejected": "Refund rejected",
     "refund.submit_deferred": "Refund waiting to reach Stripe",
+    "refund.submitted": "Refund handed to Stripe",
+    "refund.pending": "Refund waiting for the customer's bank",
+    "refund.requires_action": "Refund needs action in Stripe",
     "refund.failed": "Refund failed",
     "refund.succeeded": "Refund succeeded",
+    "dispute.opened": "Dispute opened by the cardholder's bank",
+    "dispute.updated": "Dispute updated",
+    "dispute.closed": "Dispute closed",
+    "dispute.funds_withdrawn": "Disputed amount taken from our Stripe balance",
+    "dispute.funds_reinstated": "Disputed amount given back to our Stripe balance",
     "data.submitted": "Customer submitted personal details",
     "data.declined": "Customer declined to give personal details",
     "data.revealed": "Personal details revealed to staff",
     "data.reveal_failed": "Personal details could not be read: nothing revealed",
     "data.erased": "Personal details erased",
+}
+#: How a refund ended, as the timeline says it.
+_ENDED = {
+    RefundStatus.SUCCEEDED: ": refunded",
+    RefundStatus.FAILED: " failed: no money went back",
+    RefundStatus.CANCELLED: " cancelled: no money went back",
 }
 #: Audit detail keys not worth a reader's time (internal ids repeated elsewhere on the page).
 _QUIET_KEYS = frozenset({"refund_id"})
@@ -121,6 +142,10 @@ def detail_words(details: dict | None) -> list[str]:
     return lines
 
 
+def _zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config.get("DELIVERY_TIMEZONE") or "Europe/London")
+
+
 def _actor(event: AuditEvent) -> str:
     if event.actor_label == "stripe-webhook":
         return "Stripe (webhook)"
@@ -135,17 +160,16 @@ def _audit_entries(request: CaptureRequest) -> list[Entry]:
         )
         .order_by(AuditEvent.seq)
     ).scalars()
-    return [
-        Entry(
-            event.occurred_at,
-            AUDIT,
-            _actor(event),
-            action_words(event.action),
-            event.outcome,
-            detail_words(event.details),
-        )
-        for event in events
-    ]
+    entries = []
+    for event in events:
+        if event.action.startswith("dispute."):
+            what, lines = dispute_words.audit_words(
+                event.action, event.details, action_words(event.action), _zone()
+            )
+        else:
+            what, lines = action_words(event.action), detail_words(event.details)
+        entries.append(Entry(event.occurred_at, AUDIT, _actor(event), what, event.outcome, lines))
+    return entries
 
 
 def _delivery_entries(request: CaptureRequest) -> list[Entry]:
@@ -251,8 +275,12 @@ def _refund_entries(refunds: list[Refund]) -> list[Entry]:
                 refund.created_at,
                 REFUND,
                 requester,
-                f"Refund of {amount} asked for",
-                details=[f"reason: {refund.reason_code}", f"status now: {refund.status}"],
+                f"Refund of {amount} asked for"
+                + (f" (trying refund {refund.retry_of_id} again)" if refund.retry_of_id else ""),
+                details=[
+                    f"reason: {refund_words.reason_words(refund.reason_code)}",
+                    f"status now: {refund_words.status_words(refund.status)}",
+                ],
             )
         )
         if refund.decided_at and refund.decided_by:
@@ -267,13 +295,17 @@ def _refund_entries(refunds: list[Refund]) -> list[Entry]:
             )
         if refund.completed_at:
             failed = refund.status in (RefundStatus.FAILED, RefundStatus.CANCELLED)
-            details = [f"failure: {refund.failure_code}"] if refund.failure_code else []
+            details = (
+                [f"why: {refund_words.failure_words(refund.failure_code)}"]
+                if refund.failure_code
+                else []
+            )
             entries.append(
                 Entry(
                     refund.completed_at,
                     REFUND,
                     "Stripe",
-                    f"Refund of {amount} {refund.status}",
+                    f"Refund of {amount}{_ENDED.get(refund.status, ': ' + refund.status)}",
                     "failure" if failed else "success",
                     details,
                 )

@@ -16,8 +16,9 @@ from config import csp
 
 #: The Reporting API's endpoint for the CSP's ``report-to`` group.
 REPORTING_ENDPOINTS = f'{csp.REPORT_GROUP}="{csp.REPORT_PATH}"'
-#: Endpoints whose responses may be cached: only our own static files.
-CACHEABLE_ENDPOINTS = frozenset({"static"})
+#: Endpoints whose responses may be cached: our own static files, and Apple Pay's public
+#: domain-association file (``portal.well_known``).
+CACHEABLE_ENDPOINTS = frozenset({"static", "well_known.apple_pay_domain_association"})
 #: Where ``init_security_headers`` keeps the app's own Talisman, in ``app.extensions``.
 EXTENSION = "talisman"
 
@@ -62,6 +63,12 @@ def payment_page_csp(app: Flask) -> dict[str, list[str]]:
     return csp.payment_page_policy(app.config["STRIPE_JS_URL"], app.config["STRIPE_API_BASE"])
 
 
+def payment_page_permissions(app: Flask) -> dict[str, str]:
+    """The Permissions-Policy for the payment page: ``payment`` for Stripe.js's origin (Apple
+    Pay and Google Pay in the Payment Element), from this app's Stripe settings."""
+    return csp.payment_page_permissions_policy(app.config["STRIPE_JS_URL"])
+
+
 class _OptionsOfTheServingApp(dict):
     """A view's Flask-Talisman options (``view.talisman_view_options``), worked out for the app
     serving the request, every time they are asked for.
@@ -88,13 +95,15 @@ class _OptionsOfTheServingApp(dict):
 
 
 def payment_page(view: Callable) -> Callable:
-    """Decorator: ``view`` gets the payment page's CSP, which admits Stripe's origins, built
-    from the serving app's Stripe settings on each request; no other page gets them. Every
-    other header is the serving app's usual one."""
+    """Decorator: ``view`` gets the payment page's CSP, which admits Stripe's origins, and its
+    Permissions-Policy, which lets Stripe's frames use the Payment Request API (wallets), both
+    built from the serving app's Stripe settings on each request; no other page gets them.
+    Every other header is the serving app's usual one."""
     view.talisman_view_options = _OptionsOfTheServingApp(
         {
             "content_security_policy": payment_page_csp,
             "content_security_policy_nonce_in": lambda _app: csp.NONCE_DIRECTIVES,
+            "permissions_policy": payment_page_permissions,
         }
     )
     return view

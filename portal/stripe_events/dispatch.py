@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import contains_eager, joinedload
 
 from portal import audit
+from portal.disputes import sync as dispute_sync
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
 from portal.models.payment import Payment
@@ -48,11 +49,15 @@ HANDLED_TYPES = frozenset(
     }
 )
 
+#: Event types about an object of their own (a refund, a dispute), handled whatever the
+#: PaymentIntent they name: the object is fetched again by its own id.
+OWN_OBJECT_TYPES = refund_sync.REFUND_EVENT_TYPES | dispute_sync.DISPUTE_EVENT_TYPES
+
 
 def receive(event: WebhookEvent) -> str:
     """Take a verified event in, once: "queued" for the worker, "ignored" (a type we do not act
     on) or "duplicate" (already taken in; nothing else happens). COMMITS."""
-    queue = event.type in refund_sync.REFUND_EVENT_TYPES or (
+    queue = event.type in OWN_OBJECT_TYPES or (
         event.type in HANDLED_TYPES and event.payment_intent_id is not None
     )
     if not inbox.take_in(event, queue=queue):
@@ -68,10 +73,13 @@ def apply_event(event: WebhookEvent, *, gateway: StripeGateway) -> str:
     the caller rolls back and tries again later. Joins the current transaction; the caller
     records the outcome and commits, so the change and "handled" land together.
     """
-    # Refund events (refund.created/updated, charge.refunded) belong to portal.refunds, which
-    # re-fetches the refund from Stripe the same way.
+    # Refund events (refund.*, charge.refund.updated, charge.refunded) belong to
+    # portal.refunds and dispute events (charge.dispute.*) to portal.disputes: each re-fetches
+    # its object from Stripe the same way.
     if event.type in refund_sync.REFUND_EVENT_TYPES:
         return refund_sync.apply_refund_event(event, gateway=gateway)
+    if event.type in dispute_sync.DISPUTE_EVENT_TYPES:
+        return dispute_sync.apply_dispute_event(event, gateway=gateway)
     payment = _payment_for(event)
     if payment is None:
         log.info(

@@ -11,7 +11,7 @@ Within one batch, a PaymentIntent is asked about once: an event about a PaymentI
 re-fetched and applied earlier in the same batch was received before that fetch, so the state
 applied already includes whatever the event announced. It is marked applied without asking
 Stripe again (a payment that succeeds sends payment_intent.succeeded and charge.succeeded
-together).
+together). Refund and dispute events are about their own objects, each fetched by its own id.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from portal.extensions import db
 from portal.models.types import utcnow
 from portal.payments.facts import WebhookEvent
 from portal.payments.gateway import ProviderRejected, ProviderUnavailable, StripeGateway
-from portal.refunds.sync import REFUND_EVENT_TYPES
 from portal.stripe_events import dispatch, inbox
 
 log = logging.getLogger("postern.payments.webhook_worker")
@@ -44,7 +43,7 @@ class RunCounts:
 
 
 def _asks_about_intent(event: WebhookEvent) -> bool:
-    return event.type not in REFUND_EVENT_TYPES and event.payment_intent_id is not None
+    return event.type not in dispatch.OWN_OBJECT_TYPES and event.payment_intent_id is not None
 
 
 def run_once(

@@ -8,6 +8,12 @@
  * The URL fragment (never sent to a server) carries: origin (the embedding page's origin),
  * frameId, key (publishable key) and type ('payment' or 'card'). Messages are accepted only
  * from window.parent at that origin and posted only to that origin.
+ *
+ * The Payment Element also offers a test wallet (the stand-in for Apple Pay and Google Pay)
+ * when the page says the PaymentIntent takes cards. Pressing "Pay with test wallet" stands for
+ * choosing the wallet and approving its payment sheet: the frame asks the page to submit its
+ * form, and the confirmation that follows pays with the wallet's card (a Google Pay token for
+ * the Visa test card) instead of the typed fields.
  */
 (function () {
   'use strict';
@@ -43,6 +49,12 @@
     cvc: document.getElementById('card-cvc')
   };
   var errorBox = document.getElementById('card-error');
+  var walletBox = document.getElementById('wallet');
+  var walletButton = document.getElementById('wallet-button');
+  var walletStatus = document.getElementById('wallet-status');
+  // The token a wallet hands over for its card; the sandbox knows it as Google Pay's Visa.
+  var WALLET_TOKEN = 'tok_sandbox_google_pay';
+  var walletChosen = false;
   var brandBox = document.getElementById('card-brand');
   var touched = { number: false, expiry: false, cvc: false };
   var submitted = false;
@@ -134,6 +146,10 @@
 
   function currentState() {
     var checks = { number: checkNumber(), expiry: checkExpiry(), cvc: checkCvc() };
+    if (walletChosen) { // the wallet supplies the card: the typed fields do not matter
+      Object.keys(fields).forEach(function (name) { fields[name].setAttribute('aria-invalid', 'false'); });
+      return { checks: checks, complete: true, empty: false, error: null };
+    }
     var shown = null;
     Object.keys(checks).forEach(function (name) {
       var check = checks[name];
@@ -164,7 +180,7 @@
       event.value = { postalCode: '' };
     } else {
       event.collapsed = false;
-      event.value = { type: 'card' };
+      event.value = { type: walletChosen ? 'google_pay' : 'card' };
     }
     post('change', { event: event });
     reportHeight();
@@ -178,6 +194,22 @@
       post('resize', { height: height });
     }
   }
+
+  function chooseWallet(chosen) {
+    walletChosen = chosen;
+    walletButton.setAttribute('aria-pressed', chosen ? 'true' : 'false');
+    walletStatus.textContent = chosen ? 'Paying with your test wallet: Visa ending 4242.' : '';
+  }
+
+  walletButton.addEventListener('click', function () {
+    if (busy) { return; }
+    chooseWallet(true);
+    render();
+    post('wallet-submit');
+  });
+
+  // Typing a card means the customer chose the card after all.
+  form.addEventListener('input', function () { if (walletChosen) { chooseWallet(false); } }, true);
 
   fields.number.addEventListener('input', function () {
     var number = digits(fields.number.value);
@@ -220,6 +252,7 @@
 
   function setBusy(value) {
     busy = value;
+    walletButton.disabled = value;
     Object.keys(fields).forEach(function (name) { fields[name].readOnly = value; });
   }
 
@@ -260,15 +293,16 @@
     var clientSecret = String(request.clientSecret || '');
     var intentId = clientSecret.split('_secret_')[0];
     var expiry = digits(fields.expiry.value);
+    var card = walletChosen ? { token: WALLET_TOKEN } : {
+      number: digits(fields.number.value),
+      exp_month: expiry.slice(0, 2),
+      exp_year: expiry.slice(2, 4),
+      cvc: digits(fields.cvc.value)
+    };
     setBusy(true);
     return callApi('/v1/payment_methods', {
       type: 'card',
-      card: {
-        number: digits(fields.number.value),
-        exp_month: expiry.slice(0, 2),
-        exp_year: expiry.slice(2, 4),
-        cvc: digits(fields.cvc.value)
-      },
+      card: card,
       billing_details: request.billingDetails || undefined
     }).then(function (created) {
       if (created.error) { return created; }
@@ -315,10 +349,15 @@
     });
     var options = message.options || {};
     Object.keys(fields).forEach(function (name) { fields[name].disabled = Boolean(options.disabled); });
+    walletButton.disabled = Boolean(options.disabled) || busy;
+    var walletOffered = elementType === 'payment' && message.wallet === true;
+    walletBox.hidden = !walletOffered;
+    if (!walletOffered && walletChosen) { chooseWallet(false); }
     reportHeight();
   }
 
   function clear() {
+    chooseWallet(false);
     Object.keys(fields).forEach(function (name) {
       fields[name].value = '';
       touched[name] = false;

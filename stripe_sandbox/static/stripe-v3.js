@@ -8,7 +8,10 @@
  * stripe.handleNextAction.
  *
  * The card fields live in an iframe from the sandbox's origin; this script only talks to it
- * with postMessage (checking origin and source both ways) and never sees card data. It runs
+ * with postMessage (checking origin and source both ways) and never sees card data.
+ * The Payment Element offers the sandbox's test wallet when the PaymentIntent takes cards, as
+ * Stripe's offers Apple Pay and Google Pay: pressing it submits the form the Element sits in,
+ * so the page's own submit handler confirms, paying with the wallet's card. It runs
  * under a strict page CSP: no inline styles in markup (only CSSOM style properties), no eval,
  * no inline handlers, no images.
  */
@@ -165,6 +168,7 @@
     this._queue = [];
     this._pending = {};
     this._destroyed = false;
+    this._walletOffered = false;
   }
 
   Element.prototype.mount = function (target) {
@@ -200,6 +204,19 @@
     this._ready = false;
     mountedFrames[this._frameId] = this;
     container.appendChild(frame);
+    this._walletDecided = this._type === 'payment' ? this._offerWallet() : Promise.resolve();
+  };
+
+  // Wallets pay by card: offer the test wallet only if the PaymentIntent takes cards. The
+  // Element reports 'ready' only once this is known, so the page's layout (and its Pay button)
+  // does not move under the customer's finger when the wallet appears.
+  Element.prototype._offerWallet = function () {
+    var self = this;
+    return this._group._stripe.retrievePaymentIntent(this._group._options.clientSecret)
+      .then(function (answer) {
+        var types = (answer.paymentIntent && answer.paymentIntent.payment_method_types) || [];
+        self._walletOffered = types.indexOf('card') !== -1;
+      }, function () { self._walletOffered = false; /* the card fields still work */ });
   };
 
   Element.prototype.unmount = function () {
@@ -285,21 +302,28 @@
   Element.prototype._configure = function () {
     this._send('configure', {
       appearance: this._group._options.appearance || {},
-      options: { disabled: Boolean(this._options.disabled) }
+      options: { disabled: Boolean(this._options.disabled) },
+      wallet: this._walletOffered
     });
+  };
+
+  Element.prototype._becomeReady = function (frame) {
+    if (this._frame !== frame) { return; } // unmounted (or mounted again) meanwhile
+    this._ready = true;
+    this._configure();
+    this._queue.splice(0).forEach(function (message) {
+      this._frame.contentWindow.postMessage(message, SANDBOX_ORIGIN);
+    }, this);
+    this._emit('ready', { elementType: this._type });
   };
 
   Element.prototype._receive = function (data) {
     switch (data.type) {
       case 'ready':
-        this._ready = true;
-        this._configure();
-        this._queue.splice(0).forEach(function (message) {
-          this._frame.contentWindow.postMessage(message, SANDBOX_ORIGIN);
-        }, this);
-        this._emit('ready', { elementType: this._type });
+        this._walletDecided.then(this._becomeReady.bind(this, this._frame));
         break;
       case 'change': this._emit('change', data.event); break;
+      case 'wallet-submit': this._submitForm(); break;
       case 'focus':
       case 'blur': this._emit(data.type, { elementType: this._type }); break;
       case 'resize':
@@ -316,6 +340,12 @@
         break;
       default: break;
     }
+  };
+
+  // The wallet's payment sheet was approved: pay as the page's own Pay button would.
+  Element.prototype._submitForm = function () {
+    var form = this._frame && this._frame.closest ? this._frame.closest('form') : null;
+    if (form && typeof form.requestSubmit === 'function') { form.requestSubmit(); }
   };
 
   window.addEventListener('message', function (event) {

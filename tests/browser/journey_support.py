@@ -280,3 +280,15 @@ def give_address(page: Page) -> None:
 
 def pay_button(page: Page, amount: str):
     return page.get_by_role("button", name=f"Pay {amount}")
+
+
+def press_pay(pay) -> None:
+    """Press Pay after typing a card, as a person does: scroll it into view, then tap.
+
+    Below the fold (the Payment Element with its wallet is taller than a 720-pixel window), a
+    click that must scroll first can miss on the production-like stack: there the card frame
+    is on another site (an out-of-process frame in Chromium), it still has the focus, and the
+    click lands in the frame at the button's pre-scroll position instead of on the button.
+    """
+    pay.scroll_into_view_if_needed()
+    pay.click()

@@ -1,5 +1,5 @@
 """Stripe's test cards, and what a customer does with them in the sandbox's Stripe.js frames:
-type one into the card frame, answer the 3-D Secure challenge."""
+type one into the card frame, answer the 3-D Secure challenge, or pay with the test wallet."""
 
 from __future__ import annotations
 
@@ -20,3 +20,9 @@ def enter_card(page: Page, number: str, cvc: str = CVC) -> None:
 
 def challenge(page: Page):
     return page.frame_locator('iframe[title="3D Secure authentication"]')
+
+
+def wallet_button(page: Page):
+    """The Payment Element's test wallet button (the stand-in for Apple Pay / Google Pay)."""
+    frame = page.frame_locator('iframe[title="Secure payment input frame"]')
+    return frame.get_by_test_id("sandbox-wallet-button")

@@ -22,6 +22,7 @@ from tests.browser.journey_support import (
     give_address,
     open_emailed_link,
     pay_button,
+    press_pay,
     sign_in,
     start_and_confirm,
 )
@@ -138,14 +139,14 @@ def test_an_emailed_link_gets_details_then_a_decline_then_a_3ds_payment(portal, 
     pay = pay_button(customer, "£24.99")
     expect(pay).to_be_enabled()
     enter_card(customer, DECLINED_CARD)
-    pay.click()
+    press_pay(pay)
     message = customer.locator("#payment-message")
     expect(message).to_contain_text("Your bank declined this payment", timeout=OUTCOME_MS)
     expect(message).to_contain_text("No money has been taken")
     expect(pay).to_be_enabled()
 
     enter_card(customer, THREE_DS_CARD)
-    pay.click()
+    press_pay(pay)
     challenge(customer).get_by_role("button", name="Complete authentication").click()
 
     expect(customer.get_by_role("heading", name="Payment received")).to_be_visible(
@@ -155,7 +156,7 @@ def test_an_emailed_link_gets_details_then_a_decline_then_a_3ds_payment(portal, 
     expect(customer.get_by_text("Visa ending 3184")).to_be_visible()
     expect(customer.get_by_text(reference)).to_be_visible()
     # The agent, still on the call, sees it finish without reloading.
-    expect(panel.locator(".js-label")).to_have_text("Completed", timeout=OUTCOME_MS)
+    expect(panel.locator(".js-label")).to_have_text("Paid", timeout=OUTCOME_MS)
     expect(panel.locator('[data-step="finished"]')).to_have_class("step step-done")
 
     public_id = panel.get_attribute("data-request")

@@ -121,3 +121,39 @@ def test_the_page_draws_accessible_svg_charts_without_script_or_style(app, make_
     assert "50%" in html
     # Strict CSP: nothing inline.
     assert "style=" not in html and "<script" not in html
+
+
+def test_a_refunded_payment_is_not_counted_as_paid_and_the_net_is_shown(app, make_staff):
+    """Four paid today: one refunded in full (refunded, not paid), one partly refunded (paid,
+    net less the refund), one with an open dispute for all of it (disputed, nothing kept) and
+    one untouched; a refund that failed gives nothing back."""
+    from tests.functional.payment_standing_support import add_dispute, add_refund
+
+    nora = make_staff("agent", username="nora", team="North")
+    clerk = make_staff("backoffice", username="clerk")
+    now = datetime.now(UTC)
+    paid = {"status": "succeeded", "paid_after": timedelta(seconds=3)}
+    seed(
+        app,
+        [
+            Req(n, now - timedelta(seconds=10 + n), nora.id, nora.team_id, **paid)
+            for n in range(1, 5)
+        ],
+    )
+    add_refund(app, "R000000001", 1250, "succeeded", clerk.id)
+    add_refund(app, "R000000002", 250, "succeeded", clerk.id)
+    add_refund(app, "R000000002", 1000, "failed", clerk.id)
+    add_dispute(app, "R000000003", 1250, "needs_response")
+    client = app.test_client()
+    login(client, make_staff("auditor"))
+    html = client.get("/backoffice/").get_data(as_text=True)
+
+    def card_figure(testid: str) -> str:
+        # The first card is today's.
+        return re.search(rf'data-testid="{testid}">([^<]*)<', html).group(1)
+
+    assert card_figure("paid-count") == "2"
+    assert card_figure("refunded-count") == "1"
+    assert card_figure("disputed-count") == "1"
+    assert card_figure("net-kept") == "£22.50"  # 12.50 - 2.50 + 12.50
+    assert "one refunded in full counts as refunded, not paid" in html

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from tests.functional.payment_standing_support import add_dispute, add_refund
 from tests.support.backoffice_read import Req, many, seed
 from tests.support.web import signed_in
 
@@ -83,7 +84,8 @@ def test_the_export_is_the_filtered_list_as_an_attachment_and_is_audited(app, ma
     assert row["amount"] == "12.50" and row["currency"] == "GBP"
     assert row["card"] == "Visa •••• 4242"
     assert row["agent"] == "nora" and row["team"] == "North"
-    assert row["status"] == "succeeded" and row["payment_status"] == "succeeded"
+    assert row["status"] == "succeeded" and row["payment_status"] == "Paid"
+    assert (row["refunded"], row["net"], row["dispute_status"]) == ("0.00", "12.50", "")
     assert row["created_at_utc"].endswith("Z")
 
     (start, finish) = audit_rows(app)
@@ -94,6 +96,46 @@ def test_the_export_is_the_filtered_list_as_an_attachment_and_is_audited(app, ma
     assert len(details["filter"]["reference_fingerprint"]) == 24
     assert finish[0] == "export.transactions_finished" and finish[1] == "success"
     assert finish[3] == str(start_seq(app)) and finish[4] == {"rows": 1}
+
+
+def test_refunds_and_disputes_are_in_the_export_in_words(app, make_staff):
+    """A fully refunded payment reads "Refunded" with nothing kept; a partial refund and a
+    dispute show what went back and what is left; a failed refund counts for nothing."""
+    agent = make_staff("agent", username="nora", team="North")
+    clerk = make_staff("backoffice", username="clerk")
+    paid = {"status": "succeeded", "paid_after": timedelta(minutes=3), "card_last4": "4242"}
+    seed(
+        app,
+        [
+            Req(n, NOW - timedelta(hours=n), agent.id, agent.team_id, reference=f"R-{n}", **paid)
+            for n in range(1, 5)
+        ],
+    )
+    add_refund(app, "R000000001", 1250, "succeeded", clerk.id)
+    add_refund(app, "R000000002", 500, "succeeded", clerk.id)
+    add_refund(app, "R000000002", 700, "failed", clerk.id)
+    add_dispute(app, "R000000003", 1250, "needs_response")
+    client, _ = signed_in(app, make_staff, "backoffice")
+    rows = {row["reference"]: row for row in read_csv(client.get(EXPORT))}
+    got = {
+        ref: (row["payment_status"], row["refunded"], row["net"], row["dispute_status"])
+        for ref, row in rows.items()
+    }
+    assert got == {
+        "R-1": ("Refunded", "12.50", "0.00", ""),
+        "R-2": ("Partially refunded", "5.00", "7.50", ""),
+        "R-3": ("Disputed", "0.00", "0.00", "Disputed: evidence is needed"),
+        "R-4": ("Paid", "0.00", "12.50", ""),
+    }
+    dispute = rows["R-3"]
+    assert dispute["dispute_reason"] == "The cardholder says they did not make this payment"
+    assert dispute["dispute_amount"] == "12.50"
+    assert dispute["dispute_evidence_due_utc"].endswith("Z")  # when the evidence is due, in UTC
+    assert all(rows[ref]["dispute_reason"] == "" for ref in ("R-1", "R-2", "R-4"))
+    refunded = client.get(EXPORT, query_string={"status": "refunded"})
+    assert [row["reference"] for row in read_csv(refunded)] == ["R-1"]
+    disputed = client.get(EXPORT, query_string={"status": "disputed"})
+    assert [row["reference"] for row in read_csv(disputed)] == ["R-3"]
 
 
 def start_seq(app) -> int:

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
+from tests.functional.payment_standing_support import add_dispute, add_refund
 from tests.support.backoffice_read import Req, seed
 from tests.support.database import needs_postgres
 
@@ -129,6 +130,82 @@ def test_statuses_amounts_cards_and_missing_values_are_written_identically(app, 
     assert by_copy == written
     assert rows_written == rows_copied == len(reqs)
     assert "Eftpos_Au \u2022\u2022\u2022\u2022 4242" in written.decode()  # a brand really came out
+
+
+def test_every_payment_state_refund_and_dispute_is_written_identically(app, make_staff):
+    """Proves: the payment's words ("Refunded", "Declined", "Disputed"...), the amount refunded,
+    the net and the dispute's status come out of COPY (``standing``'s SQL twin) exactly as the
+    Python rule writes them, in every currency exponent, and the status filters agree."""
+    from portal.extensions import db
+    from portal.models.payment import Payment
+
+    agent = make_staff("agent", team="North")
+    office = make_staff("backoffice")
+    paid = {"status": "succeeded", "paid_after": timedelta(minutes=1), "card_last4": "4242"}
+    currencies = ["GBP", "JPY", "KWD"]
+    reqs = [
+        Req(
+            n,
+            NOW - timedelta(minutes=n),
+            agent.id,
+            agent.team_id,
+            currency=currencies[n % 3],
+            **paid,
+        )
+        for n in range(1, 16)
+    ]
+    reqs += [Req(n, NOW - timedelta(minutes=n), agent.id, agent.team_id) for n in range(16, 22)]
+    reqs.append(Req(22, NOW - timedelta(minutes=22), agent.id, agent.team_id, kind="data"))
+    seed(app, reqs)
+    add_refund(app, "R000000001", 1250, "succeeded", office.id)
+    add_refund(app, "R000000002", 250, "succeeded", office.id)
+    add_refund(app, "R000000003", 250, "pending", office.id)
+    add_refund(app, "R000000004", 1250, "failed", office.id)
+    add_refund(app, "R000000005", 300, "requested", office.id)
+    add_refund(app, "R000000005", 100, "succeeded", office.id)
+    for n, status in enumerate(
+        [
+            "needs_response",
+            "under_review",
+            "won",
+            "lost",
+            "warning_needs_response",
+            "warning_closed",
+        ]
+    ):
+        add_dispute(app, f"R{6 + n:09d}", 1250, status)
+    add_dispute(app, "R000000012", 1250, "won")
+    add_refund(app, "R000000012", 500, "succeeded", office.id)
+    payment_states = {
+        16: {
+            "status": "requires_payment_method",
+            "decline_code": "insufficient_funds",
+            "failed_attempts": 1,
+        },
+        17: {"status": "requires_action"},
+        18: {"status": "processing"},
+        19: {"status": "canceled", "failed_attempts": 50},
+        20: {"status": "canceled"},
+        21: {"status": "requires_payment_method", "failure_code": "", "decline_code": ""},
+    }
+    with app.app_context():
+        for n, values in payment_states.items():
+            db.session.query(Payment).filter_by(capture_request_id=n).update(values)
+        db.session.commit()
+
+    written, by_copy, rows_written, rows_copied = both_exports(app, office.id)
+    assert by_copy == written
+    assert rows_written == rows_copied == len(reqs)
+    text = written.decode()
+    for words in ("Refunded", "Partially refunded", "Refund pending", "Disputed", "Dispute won"):
+        assert f'"{words}"' in text, words
+    for words in ("Dispute lost", "Declined", "Confirming with their bank", "Failed", "Cancelled"):
+        assert f'"{words}"' in text, words
+    for status in ("refunded", "partially_refunded", "refund_pending", "paid", "disputed"):
+        written, by_copy, rows_written, rows_copied = both_exports(
+            app, office.id, {"status": status}
+        )
+        assert by_copy == written and rows_written == rows_copied > 0, status
 
 
 def test_filters_and_scope_are_the_same_query(app, make_staff):

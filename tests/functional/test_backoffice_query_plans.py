@@ -61,7 +61,52 @@ def big(app, make_staff):
     from portal.extensions import db
 
     with app.app_context():
-        for table in ("capture_requests", "payments", "staff_users", "teams"):
+        # Refunds (one paid payment in 60) and disputes (one in 90), so the plans reading them
+        # are PostgreSQL's real choices, not those of empty tables. (With one in 20 on only
+        # 20,000 rows, hashing the whole small payments table is cheaper than 300 index
+        # probes, and PostgreSQL rightly picks it: this is about shape, not a tiny table.)
+        from sqlalchemy import insert
+
+        from portal.models.dispute import Dispute
+        from portal.models.refund import Refund
+
+        paid = list(range(3, ROWS + 1, 3))  # the paid ones (n % 3 == 0)
+        db.session.execute(
+            insert(Refund),
+            [
+                {
+                    "payment_id": n,
+                    "amount_minor": 100,
+                    "currency": "GBP",
+                    "reason_code": "goodwill",
+                    "status": ("succeeded", "pending", "failed")[n % 3],
+                    "requested_by_id": agents[0].id,
+                }
+                for n in paid[::60]
+            ],
+        )
+        db.session.execute(
+            insert(Dispute),
+            [
+                {
+                    "payment_id": n,
+                    "stripe_dispute_id": f"dp_{n}",
+                    "amount_minor": 100,
+                    "currency": "GBP",
+                    "reason": "fraudulent",
+                    "status": ("needs_response", "won", "lost")[n % 3],
+                }
+                for n in paid[::90]
+            ],
+        )
+        for table in (
+            "capture_requests",
+            "payments",
+            "refunds",
+            "disputes",
+            "staff_users",
+            "teams",
+        ):
             db.session.execute(text(f"ANALYZE {table}"))
         db.session.commit()
     return agents
@@ -97,6 +142,10 @@ SHAPES = {
     "card last4": {"card_last4": "0042"},
     "amount range": {"currency": "GBP", "amount_min": 4_200, "amount_max": 4_300},
     "date range": {"date_from": date(2026, 5, 20), "date_to": date(2026, 5, 21)},
+    "status paid": {"status": "paid"},
+    "status refunded": {"status": "refunded"},
+    "status partially refunded": {"status": "partially_refunded"},
+    "status disputed": {"status": "disputed"},
 }
 
 

@@ -588,3 +588,24 @@ def test_a_form_key_cannot_be_reused_for_another_payment(bo_app, stripe_sandbox,
     assert "already used for another payment" in html.unescape(moved.get_data(as_text=True))
     assert refunds_in_db(bo_app, other_id) == []
     assert len(refunds_in_db(bo_app, first_id)) == 1 and len(refund_calls(stripe_sandbox)) == 1
+
+
+def test_a_refund_awaiting_approval_is_never_shown_as_on_its_way(
+    bo_app, stripe_sandbox, agent, officer
+):
+    """It may yet be rejected: the detail and the refund page show it as awaiting approval,
+    while what is left to refund holds it back."""
+    client, _ = officer
+    public_id = paid_request(bo_app, stripe_sandbox, agent.id, amount_minor=25000)
+    ask(client, public_id, scope="partial", amount="150.00")  # above the £100.00 limit
+    [refund] = refunds_in_db(bo_app, public_id)
+    assert refund.status == "pending_approval"
+
+    detail = client.get(f"/backoffice/transactions/{public_id}").get_data(as_text=True)
+    assert 'data-testid="remaining-amount">£100.00</dd>' in detail
+    assert "on its way" not in detail
+    assert re.search(r'data-testid="refund-awaiting-approval">£150.00 ', detail)
+    page = client.get(refund_url(public_id)).get_data(as_text=True)
+    assert 'data-testid="on-the-way">£0.00</dd>' in page
+    assert re.search(r'data-testid="awaiting-approval">£150.00 ', page)
+    assert 'data-testid="remaining">£100.00</dd>' in page

@@ -129,7 +129,7 @@ def test_filters_narrow_the_list(app, make_staff):
         ({"amount_min": "20", "amount_max": "10"}, "Amount to: must be the same as or more"),
         ({"card_last4": "424"}, "Card last 4 digits: enter exactly 4 digits"),
         ({"card_last4": "42a2"}, "Card last 4 digits: enter exactly 4 digits"),
-        ({"status": "paid"}, "Status: choose one of the statuses"),
+        ({"status": "settled"}, "Status: choose one of the statuses"),
         ({"agent": "nobody"}, "Agent username: no staff member has the username nobody"),
         ({"team": "999"}, "Team: choose one of the teams"),
     ],
@@ -319,11 +319,67 @@ def test_the_detail_page_tells_the_whole_story_without_card_numbers_or_values(ap
         "INV-9",
         "Refund of £5.00 asked for",
         "Refund of £5.00 approved",
-        "Refund of £5.00 succeeded",
+        "Refund of £5.00: refunded",
+        "Partially refunded",
+        "£12.50 paid with Visa •••• 4242. £5.00 refunded. £7.50 kept.",
     ):
         assert expected in html, expected
+    assert "succeeded</dd>" not in html and "requires_" not in html  # no Stripe statuses
     assert "+447700900123" not in html  # the destination only masked
     assert not re.search(r"\b\d{13,19}\b", html)  # never a card number
+
+
+def test_a_fully_refunded_payment_reads_refunded_on_the_list_and_the_detail(app, make_staff):
+    """The list's status, its payment column and the detail page all say "Refunded" with
+    nothing kept; "paid", "refunded", "partially refunded" and "disputed" filter by what the
+    payment reads as (a failed refund gives nothing back)."""
+    from tests.functional.payment_standing_support import add_dispute, add_refund
+
+    agent = make_staff("agent", team="North")
+    clerk = make_staff("backoffice", username="clerk")
+    paid = {"status": "succeeded", "paid_after": timedelta(minutes=1), "card_last4": "4242"}
+    seed(
+        app,
+        [Req(n, NOW - timedelta(hours=n), agent.id, agent.team_id, **paid) for n in range(1, 6)],
+    )
+    add_refund(app, "R000000001", 1250, "succeeded", clerk.id)
+    add_refund(app, "R000000002", 500, "succeeded", clerk.id)
+    add_refund(app, "R000000003", 1250, "failed", clerk.id)
+    add_refund(app, "R000000004", 1250, "pending", clerk.id)
+    add_dispute(app, "R000000005", 1250, "lost")
+    client, _ = signed_in(app, make_staff, "backoffice")
+
+    html = client.get("/backoffice/transactions").get_data(as_text=True)
+    rows = {
+        int(match.group(1)): match.group(0)
+        for match in re.finditer(r"(?s)>R0*(\d+)</a>.*?</tr>", html)
+    }
+    assert 'data-status="payment_refunded" data-tone="muted">Refunded</span>' in rows[1]
+    assert "Refunded £12.50. Net £0.00." in rows[1]
+    assert ">Partially refunded<" in rows[2] and "Net £7.50." in rows[2]
+    assert ">Paid<" in rows[3] and "Refunded" not in rows[3]
+    assert ">Refund pending<" in rows[4] and "On its way back £12.50." in rows[4]
+    assert ">Dispute lost<" in rows[5] and "Disputed £12.50. Net £0.00." in rows[5]
+    assert "Completed" not in html.split("<tbody>")[1]
+
+    detail = client.get("/backoffice/transactions/R000000001").get_data(as_text=True)
+    assert re.search(
+        r'<h1>Request <span class="mono">R000000001</span> <span [^>]+>Refunded<', detail
+    )
+    assert 'data-payment-state="refunded">Refunded</span>' in detail
+    assert re.search(r'data-testid="net-kept">£0.00<', detail)
+
+    def found(status):
+        response = client.get("/backoffice/transactions", query_string={"status": status})
+        assert response.status_code == 200
+        return [int(public_id[1:]) for public_id in ids_on(response)]
+
+    assert found("refunded") == [1]
+    assert found("partially_refunded") == [2]
+    assert found("paid") == [3]
+    assert found("refund_pending") == [4]
+    assert found("disputed") == [5]
+    assert found("succeeded") == [1, 2, 3, 4, 5]  # the request's own status is unchanged
 
 
 def test_unknown_or_malformed_request_ids_are_404(app, make_staff):

@@ -143,9 +143,62 @@ def test_other_currencies_by_configuration(app_factory, make_staff):
     response, _ = create_via_console(client, amount="1.5", currency="JPY")
     assert "JPY amounts have no decimal places." in response.get_data(as_text=True)
     response, _ = create_via_console(client, amount="2.125", currency="KWD")
+    # Stripe takes three-decimal amounts only in tens (portal/charge_limits.py).
+    assert response.status_code == 400
+    assert "the last of the three must be 0, like 2.120 KWD" in response.get_data(as_text=True)
+    response, _ = create_via_console(client, amount="2.12", currency="KWD")
     assert response.status_code == 201
     rows = sorted(_requests(app), key=lambda r: r.id)
-    assert [(r.amount_minor, r.currency) for r in rows] == [(1200, "JPY"), (2125, "KWD")]
+    assert [(r.amount_minor, r.currency) for r in rows] == [(1200, "JPY"), (2120, "KWD")]
+
+
+@pytest.mark.parametrize(
+    ("currencies", "amount", "currency", "message"),
+    [
+        (["GBP"], "0.29", "GBP", "The smallest card payment Stripe accepts in pounds is £0.30."),
+        (["GBP", "JPY"], "49", "JPY", "The smallest card payment Stripe accepts in yen is ¥50."),
+        (["GBP", "USD"], "0.49", "USD", "accepts in US dollars is $0.50."),
+    ],
+)
+def test_amounts_stripe_would_refuse_are_refused_to_the_agent(
+    app_factory, make_staff, currencies, amount, currency, message
+):
+    """Below Stripe's minimum for the currency: the agent is told at once, naming the limit,
+    and no request (no link) is made, so no customer ever meets the refusal."""
+    from tests.support.web import login
+
+    app = app_factory(CAPTURE_CURRENCIES=currencies)
+    client = app.test_client()
+    login(client, make_staff("agent"))
+    response, url = create_via_console(client, amount=amount, currency=currency)
+    assert response.status_code == 400 and url is None
+    assert message in response.get_data(as_text=True)
+    assert _requests(app) == []
+    response, _ = create_via_console(client, amount="0.50" if currency != "JPY" else "50",
+                                     currency=currency)  # fmt: skip
+    assert response.status_code == 201
+
+
+def test_every_way_of_creating_a_request_applies_the_card_limits(app, make_staff):
+    """Commands and scripts create requests through the service, not the form: it refuses too."""
+    from portal.audit import Actor
+    from portal.capture import service
+    from portal.extensions import db
+    from portal.models.staff import StaffUser
+
+    agent = make_staff("agent")
+    spec = {"kind": "payment", "reference": "ACC-1", "expiry_minutes": 15, "channel": "copy",
+            "amount_minor": 29, "currency": "GBP", "purpose": "Gas"}  # fmt: skip
+    with app.app_context():
+        staff = db.session.get(StaffUser, agent.id)
+        with pytest.raises(service.CaptureError) as refused:
+            service.create_request(staff, service.RequestSpec(**spec), actor=Actor.staff(staff))
+        assert str(refused.value) == "The smallest card payment Stripe accepts in pounds is £0.30."
+        big = {**spec, "amount_minor": 100_000_000}
+        with pytest.raises(service.CaptureError, match="largest card payment Stripe accepts"):
+            service.create_request(staff, service.RequestSpec(**big), actor=Actor.staff(staff))
+        db.session.rollback()
+    assert _requests(app) == []
 
 
 def test_no_identity_check_and_custom_expiry(app, logged_in):

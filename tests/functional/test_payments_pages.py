@@ -201,3 +201,63 @@ def test_an_agent_revoking_mid_payment_cancels_the_intent_at_once(
     assert intent["status"] == "canceled"
     request, payment = load_payment(pay_app, customer.public_id)
     assert request.status == "revoked" and payment.status == "canceled"
+
+
+def test_the_page_words_cover_cards_and_wallets(pay_app, customer):
+    html = customer.client.get(customer.pay_path).get_data(as_text=True)
+    assert "Type your card details below." not in html
+    assert "type your card details, or use Apple Pay or Google Pay" in html
+
+
+def _lower_amount(app, public_id: str, amount_minor: int) -> None:
+    """A request made before Stripe's limits were checked at creation (or before a limit
+    changed): its amount is written straight into the row, as an old row would hold it."""
+    from sqlalchemy import update
+
+    from portal.extensions import db
+    from portal.models.capture import CaptureRequest
+
+    with app.app_context():
+        db.session.execute(
+            update(CaptureRequest)
+            .where(CaptureRequest.public_id == public_id)
+            .values(amount_minor=amount_minor)
+        )
+        db.session.commit()
+
+
+def test_an_amount_stripe_refuses_is_explained_not_called_an_outage(
+    pay_app, customer, stripe_sandbox
+):
+    """Never "card payments are not available right now" for an amount no retry can pay: the
+    customer is told plainly, Stripe is not even asked, and the refusal is audited."""
+    from tests.support.capture import audit_actions
+
+    _lower_amount(pay_app, customer.public_id, 29)
+
+    page = customer.client.get(customer.pay_path)
+
+    assert page.status_code == 422
+    text = page.get_data(as_text=True)
+    assert "This payment cannot be taken by card" in text
+    assert "Please speak to the person who sent you the link" in text
+    assert "not available right now" not in text
+    assert created_intents(stripe_sandbox) == []
+    assert "payment.amount_refused" in audit_actions(pay_app, customer.public_id)
+
+
+def test_stripes_own_amount_refusal_is_explained_too(
+    pay_app, customer, stripe_sandbox, monkeypatch
+):
+    """Were Postern's limits behind Stripe's, Stripe's amount_too_small would still reach the
+    customer as a plain explanation, not as an outage."""
+    from portal import charge_limits
+
+    monkeypatch.setitem(charge_limits.STRIPE_MINIMUMS, "GBP", 1)
+    _lower_amount(pay_app, customer.public_id, 29)
+
+    page = customer.client.get(customer.pay_path)
+
+    assert page.status_code == 422
+    assert "This payment cannot be taken by card" in page.get_data(as_text=True)
+    assert created_intents(stripe_sandbox) == []

@@ -129,3 +129,124 @@ def _assert_actor(app, action: str, label: str) -> None:
             select(AuditEvent.actor_label).where(AuditEvent.action == action)
         ).scalars()
         assert set(actors) == {label}
+
+
+# --- refunds and disputes whose events were lost ---------------------------------------------
+
+
+@pytest.fixture
+def officer(pay_app, make_staff):
+    from tests.support.backoffice_write import reauth
+    from tests.support.web import login
+
+    client = pay_app.test_client()
+    user = make_staff("backoffice", mfa=True)
+    login(client, user)
+    assert reauth(client, user).status_code == 303
+    return client
+
+
+def _paid(pay_app, stripe_sandbox, make_staff, payment_method):
+    from tests.support.refund_journeys import paid_with
+
+    return paid_with(pay_app, stripe_sandbox, make_staff("agent").id, payment_method)
+
+
+def _refund(client, public_id):
+    from tests.support.backoffice_write import ask_refund
+
+    fields = {"scope": "full", "amount": "", "reason_code": "goodwill", "note": "Sorry"}
+    assert ask_refund(client, public_id, fields).status_code == 303
+
+
+def test_a_refund_whose_events_were_lost_is_repaired(pay_app, make_staff, stripe_sandbox, officer):
+    """The sandbox has no webhook endpoint: the pending refund succeeds at Stripe and nobody
+    tells us. Reconcile lists the intent's refunds, applies each, and says what it changed."""
+    from tests.support.refund_journeys import PENDING_REFUND, refunds_of
+
+    public_id, intent_id = _paid(pay_app, stripe_sandbox, make_staff, PENDING_REFUND)
+    _refund(officer, public_id)
+    [refund] = refunds_of(pay_app, public_id)
+    assert refund.status == "pending"
+    stripe_sandbox.advance_refunds()
+
+    result = reconcile(pay_app)
+
+    assert result.exit_code == 0, result.output
+    assert f"changed {public_id} {intent_id}: refund {refund.id} pending -> succeeded" in (
+        result.output
+    )
+    assert "refunds of 1 and disputes of 1 payment(s) asked about" in result.output
+    assert refunds_of(pay_app, public_id)[0].status == "succeeded"
+    _assert_actor(pay_app, "refund.succeeded", "reconcile")
+    # Succeeded refunds are still asked about (they can still fail); nothing changes now.
+    again = reconcile(pay_app)
+    assert "0 changed" in again.output and "refunds of 1 and" in again.output
+
+
+def test_a_refund_that_failed_after_succeeding_is_repaired(
+    pay_app, make_staff, stripe_sandbox, officer
+):
+    from tests.support.refund_journeys import REFUND_FAILS, refunds_of
+
+    public_id, intent_id = _paid(pay_app, stripe_sandbox, make_staff, REFUND_FAILS)
+    _refund(officer, public_id)
+    [refund] = refunds_of(pay_app, public_id)
+    stripe_sandbox.advance_refunds()
+
+    result = reconcile(pay_app)
+
+    assert f"refund {refund.id} succeeded -> failed" in result.output
+    [refund] = refunds_of(pay_app, public_id)
+    assert (refund.status, refund.failure_code) == ("failed", "expired_or_canceled_card")
+    _assert_actor(pay_app, "refund.failed", "reconcile")
+
+
+def test_a_dispute_whose_events_were_all_lost_is_found_and_followed(
+    pay_app, make_staff, stripe_sandbox
+):
+    from tests.support.refund_journeys import DISPUTED, actions_starting, disputes_of
+
+    public_id, intent_id = _paid(pay_app, stripe_sandbox, make_staff, DISPUTED)
+    dispute_id = stripe_sandbox.list_disputes(intent_id)[0]["id"]
+
+    found = reconcile(pay_app)
+
+    assert f"changed {public_id} {intent_id}: dispute {dispute_id} not known -> needs_response" in (
+        found.output
+    )
+    [dispute] = disputes_of(pay_app, public_id)
+    assert (dispute.status, dispute.funds_withdrawn_minor) == ("needs_response", 1250)
+
+    # An open dispute is asked about whatever its payment's age.
+    stripe_sandbox.close_dispute(dispute_id, "lost")
+    closed = pay_app.test_cli_runner().invoke(args=["payments", "reconcile", "--dispute-days", "0"])
+    assert f"dispute {dispute_id} needs_response -> lost" in closed.output
+    assert disputes_of(pay_app, public_id)[0].status == "lost"
+    assert actions_starting(pay_app, public_id, "dispute.") == [
+        "dispute.opened",
+        "dispute.funds_withdrawn",
+        "dispute.closed",
+    ]
+    _assert_actor(pay_app, "dispute.closed", "reconcile")
+    # Closed and older than the look-back: no longer asked about.
+    quiet = pay_app.test_cli_runner().invoke(args=["payments", "reconcile", "--dispute-days", "0"])
+    assert "disputes of 0 payment(s)" in quiet.output
+
+
+def test_stripe_down_while_listing_refunds_is_reported_and_repaired_next_time(
+    pay_app, make_staff, stripe_sandbox, officer
+):
+    from tests.support.refund_journeys import PENDING_REFUND, refunds_of
+
+    public_id, intent_id = _paid(pay_app, stripe_sandbox, make_staff, PENDING_REFUND)
+    _refund(officer, public_id)
+    stripe_sandbox.advance_refunds()
+    arm_fault(stripe_sandbox, "500", count=3, path_prefix="/v1/refunds")
+
+    down = reconcile(pay_app)
+
+    assert down.exit_code == 1
+    assert f"could not check {public_id} {intent_id}: refunds: server" in down.output
+    assert refunds_of(pay_app, public_id)[0].status == "pending"
+    assert "pending -> succeeded" in reconcile(pay_app).output

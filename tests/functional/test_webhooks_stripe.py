@@ -152,11 +152,16 @@ def test_a_late_failure_never_undoes_a_success(pay_app, customer, intent_id, str
     client = pay_app.test_client()
 
     assert received(client, pay_app, succeeded) == "applied"
+    # The decline before the success is learned with it, from the intent's charges.
+    actions = audit_actions(pay_app, customer.public_id)
+    assert actions.count("payment.failed") == 1
+    assert actions.index("payment.failed") < actions.index("payment.succeeded")
     assert received(client, pay_app, failed) == "applied"
 
     request, payment = load_payment(pay_app, customer.public_id)
     assert payment.status == "succeeded" and request.status == "succeeded"
-    assert "payment.failed" not in audit_actions(pay_app, customer.public_id)
+    # The late failure event itself changes nothing and audits nothing.
+    assert audit_actions(pay_app, customer.public_id) == actions
 
 
 def test_a_late_requires_action_never_undoes_a_success(
@@ -545,3 +550,50 @@ def test_the_back_office_timeline_shows_each_event_received_and_what_came_of_it(
         "charge.succeeded received: waiting to be handled",
     ]
     assert {entry.actor for entry in entries} == {"Stripe (webhook)"}
+
+
+def test_a_dispute_of_someone_elses_payment_is_not_ours_and_writes_nothing(pay_app, stripe_sandbox):
+    """A payment made at Stripe by another system, disputed: the dispute is fetched, found to be
+    about no payment of ours, and nothing is written."""
+    from portal.extensions import db
+    from portal.models.dispute import Dispute
+
+    intent = stripe_api(
+        stripe_sandbox,
+        "POST",
+        "/v1/payment_intents",
+        amount=900,
+        currency="gbp",
+        confirm="true",
+        payment_method="pm_card_createDispute",
+        **{"payment_method_types[]": "card"},
+    )
+    assert intent["status"] == "succeeded", intent
+    created = event_of_type(stripe_sandbox, intent["id"], "charge.dispute.created")
+
+    assert received(pay_app.test_client(), pay_app, created) == "not_ours"
+    with pay_app.app_context():
+        assert db.session.query(Dispute).count() == 0
+
+
+def test_refund_and_dispute_events_appear_on_the_payments_timeline(
+    pay_app, make_staff, stripe_sandbox
+):
+    from tests.support.backoffice_write import ask_refund, reauth
+    from tests.support.refund_journeys import DISPUTED, deliver_all, new_events, paid_with
+    from tests.support.web import login
+
+    public_id, intent_id = paid_with(pay_app, stripe_sandbox, make_staff("agent").id, DISPUTED)
+    deliver_all(pay_app, new_events(stripe_sandbox, intent_id, set()))
+    client = pay_app.test_client()
+    user = make_staff("backoffice", mfa=True)
+    login(client, user)
+    assert reauth(client, user).status_code == 303
+    fields = {"scope": "full", "amount": "", "reason_code": "goodwill", "note": "Sorry"}
+    assert ask_refund(client, public_id, fields).status_code == 409
+
+    page = client.get(f"/backoffice/transactions/{public_id}").get_data(as_text=True)
+
+    assert "charge.dispute.created received: handled" in page
+    assert "charge.dispute.funds_withdrawn received: handled" in page
+    assert "Disputed amount taken from our Stripe balance" in page

@@ -125,13 +125,15 @@ class CheckoutSite:
         return response(environ, start_response)
 
     def checkout(self, request: Request, nonce: str) -> Response:
+        # The Card Element takes cards only, so its intent says so (Stripe would otherwise want
+        # a return_url for redirecting methods); the Payment Element's lets them all in.
+        methods = (
+            {"payment_method_types": ["card"]}
+            if request.args.get("element") == "card"
+            else {"automatic_payment_methods": {"enabled": True}}
+        )
         intent = self.client.v1.payment_intents.create(
-            params={
-                "amount": 2500,
-                "currency": "gbp",
-                "automatic_payment_methods": {"enabled": True},
-                "metadata": {"link": "test"},
-            }
+            params={"amount": 2500, "currency": "gbp", "metadata": {"link": "test"}, **methods}
         )
         self.intents.append(intent)
         page = PAGE.format(

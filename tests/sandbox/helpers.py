@@ -31,6 +31,10 @@ def make_client(
 
 
 def create_intent(client: stripe.StripeClient, **params: Any) -> stripe.PaymentIntent:
+    """A £25 card-only intent, as Postern makes them (``payment_method_types=[card]``, so no
+    ``return_url`` is needed to confirm), unless ``automatic_payment_methods`` is given."""
+    if "automatic_payment_methods" not in params and "payment_method_types" not in params:
+        params["payment_method_types"] = ["card"]
     return client.v1.payment_intents.create(params={"amount": 2500, "currency": "gbp", **params})
 
 

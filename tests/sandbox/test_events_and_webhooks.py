@@ -27,8 +27,10 @@ def test_events_of_a_successful_payment_and_refund(stripe_client):
         "charge.succeeded",
         "payment_intent.succeeded",
         "refund.created",
+        "charge.refund.updated",
         "charge.refunded",
         "refund.updated",
+        "charge.refund.updated",
     ]
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 import stripe
 
-from stripe_sandbox.fixtures import FIXTURES_PATH, fixture_keys
+from stripe_sandbox.fixtures import FIXTURES_PATH, OPTIONAL_FIELDS, fixture_keys
 
 from .helpers import create_intent
 
@@ -29,6 +29,10 @@ def objects(stripe_client, sandbox):
         )
     declined = stripe_client.v1.payment_intents.retrieve(declined.id)
     refund = stripe_client.v1.refunds.create(params={"payment_intent": paid.id, "amount": 100})
+    disputed = create_intent(stripe_client, payment_method="pm_card_createDispute", confirm=True)
+    failing = create_intent(stripe_client, payment_method="pm_card_refundFail", confirm=True)
+    doomed = stripe_client.v1.refunds.create(params={"payment_intent": failing.id})
+    sandbox.advance_refunds()
     return {
         "payment_intent": [
             intent,
@@ -44,7 +48,12 @@ def objects(stripe_client, sandbox):
             stripe_client.v1.charges.retrieve(paid.latest_charge),
             stripe_client.v1.charges.retrieve(declined.latest_charge),
         ],
-        "refund": [refund, stripe_client.v1.refunds.retrieve(refund.id)],
+        "refund": [
+            refund,
+            stripe_client.v1.refunds.retrieve(refund.id),
+            stripe_client.v1.refunds.retrieve(doomed.id),
+        ],
+        "dispute": stripe_client.v1.disputes.list(params={"payment_intent": disputed.id}).data,
         "event": [
             stripe_client.v1.events.retrieve(event.id)
             for event in stripe_client.v1.events.list(params={"limit": 100}).data
@@ -53,20 +62,31 @@ def objects(stripe_client, sandbox):
 
 
 @pytest.mark.parametrize(
-    "resource", ["payment_intent", "payment_method", "charge", "refund", "event"]
+    "resource", ["payment_intent", "payment_method", "charge", "refund", "dispute", "event"]
 )
 def test_top_level_fields_match_stripes_fixture(objects, resource):
     expected = set(fixture_keys(resource))
     assert objects[resource]
     for stripe_object in objects[resource]:
         assert stripe_object.object == resource
-        assert keys_of(stripe_object) == expected
+        # Fields Stripe shows only in some states (a failed refund's reason) come all or none.
+        optional = set(OPTIONAL_FIELDS.get(resource, ())) & keys_of(stripe_object)
+        assert optional in (set(), set(OPTIONAL_FIELDS.get(resource, ())))
+        assert keys_of(stripe_object) - optional == expected
+
+
+def test_a_failed_refund_carries_its_reason(objects):
+    failed = [refund for refund in objects["refund"] if refund.status == "failed"]
+    assert failed and keys_of(failed[0]) == set(fixture_keys("refund")) | set(
+        OPTIONAL_FIELDS["refund"]
+    )
 
 
 def test_event_payloads_match_their_resources(objects):
     for event in objects["event"]:
         payload = event.data.object
-        assert keys_of(payload) == set(fixture_keys(payload.object))
+        optional = set(OPTIONAL_FIELDS.get(payload.object, ())) & keys_of(payload)
+        assert keys_of(payload) - optional == set(fixture_keys(payload.object))
 
 
 def test_fixture_copy_carries_its_licence():

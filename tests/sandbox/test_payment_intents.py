@@ -9,6 +9,12 @@ import stripe
 from .helpers import create_intent, make_client
 
 
+@pytest.fixture
+def browser(sandbox):
+    """The publishable key, as Stripe.js uses it: the only caller that may send card numbers."""
+    return make_client(sandbox, key=sandbox.publishable_key)
+
+
 def test_create_and_retrieve(stripe_client):
     intent = create_intent(
         stripe_client,
@@ -134,8 +140,8 @@ def test_confirm_twice_is_refused(stripe_client):
         ("5555555555554444", "mastercard", "4444"),
     ],
 )
-def test_successful_test_cards(stripe_client, number, brand, last4):
-    payment_method = stripe_client.v1.payment_methods.create(
+def test_successful_test_cards(stripe_client, browser, number, brand, last4):
+    payment_method = browser.v1.payment_methods.create(
         params={
             "type": "card",
             "card": {"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "987"},
@@ -165,8 +171,8 @@ def test_successful_test_cards(stripe_client, number, brand, last4):
         ("4000000000000119", "processing_error", None),
     ],
 )
-def test_declining_test_cards(stripe_client, number, code, decline_code):
-    payment_method = stripe_client.v1.payment_methods.create(
+def test_declining_test_cards(stripe_client, browser, number, code, decline_code):
+    payment_method = browser.v1.payment_methods.create(
         params={
             "type": "card",
             "card": {"number": number, "exp_month": 1, "exp_year": 2035, "cvc": "314"},
@@ -208,9 +214,9 @@ def test_ready_made_declining_payment_method(stripe_client):
     assert declined.value.error.decline_code == "insufficient_funds"
 
 
-def test_invalid_card_numbers_are_refused(stripe_client):
+def test_invalid_card_numbers_are_refused(browser):
     with pytest.raises(stripe.CardError) as luhn:
-        stripe_client.v1.payment_methods.create(
+        browser.v1.payment_methods.create(
             params={
                 "type": "card",
                 "card": {"number": "4242424242424241", "exp_month": 1, "exp_year": 2035},
@@ -218,7 +224,7 @@ def test_invalid_card_numbers_are_refused(stripe_client):
         )
     assert luhn.value.code == "incorrect_number"
     with pytest.raises(stripe.CardError) as live:
-        stripe_client.v1.payment_methods.create(
+        browser.v1.payment_methods.create(
             params={
                 "type": "card",
                 "card": {"number": "4539578763621486", "exp_month": 1, "exp_year": 2035},

@@ -213,3 +213,45 @@ def test_card_element_with_confirm_card_payment(page, site, stripe_client):
     intent = stripe_client.v1.payment_intents.retrieve(site.intents[0].id)
     assert intent.status == "succeeded"
     page.browser_log.assert_clean()
+
+
+def test_payment_element_offers_the_test_wallet(page, site, stripe_client):
+    open_checkout(page, site)
+    button = card_frame(page).get_by_test_id("sandbox-wallet-button")
+    expect(button).to_have_text("Pay with test wallet")
+    button.click()  # approves the wallet's sheet and submits the page's form
+    outcome(page).to_have_attribute("data-outcome", "succeeded")
+    intent = stripe_client.v1.payment_intents.retrieve(
+        site.intents[0].id, params={"expand": ["latest_charge", "payment_method"]}
+    )
+    assert intent.status == "succeeded"
+    assert intent.payment_method.card.wallet.type == "google_pay"
+    card = intent.latest_charge.payment_method_details.card
+    assert (card.brand, card.last4, card.wallet.type) == ("visa", "4242", "google_pay")
+    methods = site.sandbox.requests("POST", "/v1/payment_methods")
+    assert [call["params"]["card[token]"] for call in methods] == ["tok_sandbox_google_pay"]
+    page.browser_log.assert_clean()
+
+
+def test_typing_a_card_after_choosing_the_wallet_pays_by_card(page, site, stripe_client):
+    open_checkout(page, site, redirect="if_required")
+    frame = card_frame(page)
+    # Choosing the wallet submits at once; make that first try fail so the customer stays.
+    site.sandbox.arm_fault("500", path_prefix="/v1/payment_methods")
+    frame.get_by_test_id("sandbox-wallet-button").click()
+    outcome(page).to_have_attribute("data-outcome", "error")
+    expect(frame.get_by_test_id("sandbox-wallet-button")).to_have_attribute("aria-pressed", "true")
+    enter_card(page, "5555 5555 5555 4444")
+    expect(frame.get_by_test_id("sandbox-wallet-button")).to_have_attribute("aria-pressed", "false")
+    pay(page)
+    outcome(page).to_have_attribute("data-outcome", "succeeded")
+    intent = stripe_client.v1.payment_intents.retrieve(
+        site.intents[0].id, params={"expand": ["latest_charge"]}
+    )
+    card = intent.latest_charge.payment_method_details.card
+    assert (card.last4, card.wallet) == ("4444", None)
+
+
+def test_card_element_has_no_wallet(page, site):
+    open_checkout(page, site, element="card")
+    expect(card_frame(page).get_by_test_id("sandbox-wallet-button")).to_be_hidden()

@@ -65,6 +65,9 @@ ROUTE_ACCESS: dict[str, tuple[object, dict[str, str]]] = {
     "customer.start": (PUBLIC, {"token": "not-a-real-token"}),
     "customer.identity_check": (PUBLIC, {"token": "not-a-real-token"}),
     "customer.summary": (PUBLIC, {"token": "not-a-real-token"}),
+    # A closed, paid request: the link alone gets "payment received"; its details need the
+    # binding cookie of the device that paid.
+    "customer.receipt": (PUBLIC, {"token": "not-a-real-token"}),
     # Card payments: the customer's payment pages (token + binding cookie) and Stripe's
     # webhooks (authenticated by their signature over the raw body).
     "customer.pay": (PUBLIC, {"token": "not-a-real-token"}),
@@ -77,6 +80,8 @@ ROUTE_ACCESS: dict[str, tuple[object, dict[str, str]]] = {
     "webhooks.stripe_webhook": (PUBLIC, {}),
     # Browsers' CSP violation reports (no cookies or tokens: size- and rate-limited, no PII).
     "csp_reports.receive": (PUBLIC, {}),
+    # Apple Pay's domain-association file, fetched by Apple (no session; 404 while unset).
+    "well_known.apple_pay_domain_association": (PUBLIC, {}),
     # Back office, write side: refunds (backoffice asks and approves; auditors and admins may
     # read), re-authentication (any back-office user), captured data (masked for readers,
     # revealed only with DATA_REVEAL), data-subject requests, staff management (admins).
@@ -87,6 +92,7 @@ ROUTE_ACCESS: dict[str, tuple[object, dict[str, str]]] = {
     "backoffice.refund_approve": (BACKOFFICE_ONLY, {"refund_id": "1"}),
     "backoffice.refund_reject": (BACKOFFICE_ONLY, {"refund_id": "1"}),
     "backoffice.refund_retry": (BACKOFFICE_ONLY, {"refund_id": "1"}),
+    "backoffice.refund_try_again": (BACKOFFICE_ONLY, {"refund_id": "1"}),
     "backoffice.captured_data": (REFUND_READERS, {"public_id": "AAAAAAAAAA"}),
     "backoffice.reveal_value": (BACKOFFICE_ONLY, {"public_id": "AAAAAAAAAA"}),
     "backoffice.data_requests": (BACKOFFICE_ONLY, {}),

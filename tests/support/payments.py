@@ -140,9 +140,18 @@ def stripe_api(sandbox, method: str, path: str, **data) -> dict:
     return answer.json()
 
 
-def confirm_in_browser(sandbox, intent_id: str, payment_method: str) -> dict:
-    """What Stripe.js does when the customer presses Pay: confirm with the publishable key
-    and the client secret (a test PaymentMethod stands in for the typed card)."""
+#: Where Stripe.js is told to send the customer after paying (``confirmParams.return_url``);
+#: a confirmation made here never redirects anyone, so any web address will do.
+BROWSER_RETURN_URL = "https://postern.example/payment-return"
+
+
+def confirm_in_browser(
+    sandbox, intent_id: str, payment_method: str, return_url: str = BROWSER_RETURN_URL
+) -> dict:
+    """What Stripe.js's ``confirmPayment`` does when the customer presses Pay: confirm with
+    the publishable key and the client secret, a ``return_url`` (which Stripe requires when
+    redirecting payment methods are allowed) and ``use_stripe_sdk`` (so 3-D Secure is handled
+    in the page). A test PaymentMethod (``pm_card_*``) stands in for the typed card."""
     intent = stripe_api(sandbox, "GET", f"/v1/payment_intents/{intent_id}")
     answer = requests.post(
         f"{sandbox.url}/v1/payment_intents/{intent_id}/confirm",
@@ -150,9 +159,47 @@ def confirm_in_browser(sandbox, intent_id: str, payment_method: str) -> dict:
             "key": sandbox.publishable_key,
             "client_secret": intent["client_secret"],
             "payment_method": payment_method,
+            "return_url": return_url,
+            "use_stripe_sdk": "true",
         },
         timeout=5,
     )
+    return answer.json()
+
+
+def advance_refunds(sandbox) -> list[dict]:
+    """Let time pass at Stripe for the refund test cards: pending refunds of
+    ``pm_card_pendingRefund`` succeed, refunds of ``pm_card_refundFail`` fail. Returns the
+    refunds changed; each change is announced by events (and webhooks, if configured)."""
+    answer = requests.post(f"{sandbox.url}/_sandbox/refunds/advance", timeout=5)
+    answer.raise_for_status()
+    return answer.json()["data"]
+
+
+def disputes_of(sandbox, intent_id: str) -> list[dict]:
+    """The disputes Stripe holds for ``intent_id`` (``pm_card_createDispute`` opens one)."""
+    return stripe_api(sandbox, "GET", "/v1/disputes", payment_intent=intent_id)["data"]
+
+
+def close_dispute(sandbox, dispute_id: str, outcome: str) -> dict:
+    """The card network decides: ``won`` (funds reinstated, then closed) or ``lost``."""
+    answer = requests.post(
+        f"{sandbox.url}/_sandbox/disputes/{dispute_id}/close",
+        json={"outcome": outcome},
+        timeout=5,
+    )
+    answer.raise_for_status()
+    return answer.json()
+
+
+def update_dispute(sandbox, dispute_id: str, status: str = "under_review") -> dict:
+    """The merchant's evidence is with the card network: ``charge.dispute.updated``."""
+    answer = requests.post(
+        f"{sandbox.url}/_sandbox/disputes/{dispute_id}/update",
+        json={"status": status},
+        timeout=5,
+    )
+    answer.raise_for_status()
     return answer.json()
 
 

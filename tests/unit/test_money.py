@@ -153,3 +153,46 @@ def test_a_known_amount_or_nothing():
     assert format_known_amount(1250, None) is None
     assert format_known_amount(1250, "") is None
     assert format_known_amount(1250, "XXX") is None
+
+
+def test_every_currency_has_words_for_sentences():
+    from portal.money import CURRENCY_WORDS, currency_words
+
+    assert set(CURRENCY_WORDS) == set(CURRENCY_EXPONENTS)
+    assert (currency_words("GBP"), currency_words("JPY")) == ("pounds", "yen")
+    assert currency_words("XTS") == "XTS"  # no name: its code, never an error
+
+
+def _sandbox_exponent(code: str) -> int:
+    from stripe_sandbox import money as sandbox_money
+
+    lower = code.lower()
+    if lower in sandbox_money.ZERO_DECIMAL:
+        return 0
+    return 3 if lower in sandbox_money.THREE_DECIMAL else 2
+
+
+def test_every_exponent_agrees_with_the_stripe_sandbox():
+    """Postern sends amounts in the unit Stripe's API counts in; the sandbox counts as Stripe
+    does. Each currency both know must have the same exponent in both, or an amount would be
+    charged a hundred times too much or too little."""
+    from stripe_sandbox import money as sandbox_money
+
+    known = [
+        code for code in CURRENCY_EXPONENTS if code.lower() in sandbox_money.SUPPORTED_CURRENCIES
+    ]
+    assert sorted(known) == sorted(CURRENCY_EXPONENTS)  # the sandbox knows every one of ours
+    differing = {
+        code: (CURRENCY_EXPONENTS[code], _sandbox_exponent(code))
+        for code in known
+        if CURRENCY_EXPONENTS[code] != _sandbox_exponent(code)
+    }
+    assert differing == {}
+
+
+def test_isk_is_counted_in_hundredths_as_stripe_takes_it():
+    """ISO 4217 gives ISK no decimals, but Stripe's API takes ISK in hundredths (always 00):
+    500 ISK is sent as 50000."""
+    assert exponent("ISK") == 2
+    assert parse_amount("500", "ISK", max_major=1000) == 50_000
+    assert format_amount(50_000, "ISK") == "500.00 ISK"

@@ -1,7 +1,7 @@
 // Agent console: keeps every request panel's status live without a reload, and copies links.
 //
-// Polls the JSON list endpoint every 1.5 s with If-None-Match, so an unchanged list costs a
-// 304 and no body. All state lives on the server (any app process answers); this script only
+// Polls the JSON list endpoint every 1.5 s (so a payment moment reaches the agent within 2 s)
+// with If-None-Match, so an unchanged list costs a 304 and no body. All state lives on the server (any app process answers); this script only
 // writes text into elements the server rendered, never HTML.
 (function () {
   "use strict";
@@ -70,16 +70,28 @@
     });
   }
 
+  // The payment's money line: brand and last four at most, as the server wrote it.
+  function updatePayment(panel, payment) {
+    var line = panel.querySelector(".js-payment");
+    if (!line) return;
+    var summary = payment ? payment.summary : "";
+    line.setAttribute("data-payment-state", payment ? payment.state : "");
+    setText(panel, ".js-payment", summary);
+    line.hidden = !summary;
+  }
+
   function updatePanel(data) {
     var panel = document.querySelector('[data-request="' + data.id + '"]');
     if (!panel) return;
     panel.setAttribute("data-tone", data.tone);
     var label = panel.querySelector(".js-label");
     if (label) {
-      label.setAttribute("data-status", data.status);
+      label.setAttribute("data-status", data.label_status);
+      label.setAttribute("data-tone", data.tone);
       setText(panel, ".js-label", data.label);
     }
     setText(panel, ".js-detail", data.detail);
+    updatePayment(panel, data.payment);
     setText(panel, ".js-expires", data.expires_label);
     updateSteps(panel, data.steps);
     updateDelivery(panel, data.delivery);

@@ -3,7 +3,9 @@
  *
  * Mounts Stripe's Payment Element (Stripe.js is loaded from STRIPE_JS_URL by the page) and
  * confirms the payment in the browser: card details go from Stripe's iframe to Stripe and
- * never through this script or Postern. Everything it needs comes from data- attributes on
+ * never through this script or Postern. The PaymentIntent takes cards only, so the Element
+ * offers the card fields and, where the phone or browser has one, Apple Pay or Google Pay
+ * (a card too); a wallet's button submits this form, so both are confirmed the same way. Everything it needs comes from data- attributes on
  * #payment-form (no inline script). After confirming, it asks Postern's status endpoint for
  * the server-side truth, and only that decides what the customer is told or shown next.
  */

@@ -80,7 +80,7 @@ def test_dates_are_whole_days_in_the_operators_zone():
 @pytest.mark.parametrize(
     ("raw", "field", "words"),
     [
-        ({"status": "paid"}, "status", "Status: choose one"),
+        ({"status": "settled"}, "status", "Status: choose one"),
         ({"kind": "cash"}, "kind", "Type: choose one"),
         ({"date_from": "2026-02-30"}, "date_from", "Created from: enter a real date"),
         ({"date_to": "1999-01-01"}, "date_to", "Created to: enter a real date"),

@@ -17,7 +17,12 @@ STRIPE = "https://js.stripe.com/v3/"
 PAY_JS = "/static/js/customer/pay.js"
 CSP = (
     "default-src 'none'; script-src 'self' https://js.stripe.com 'nonce-{n}'; "
+    "frame-src https://js.stripe.com; "
     "frame-ancestors 'none'; object-src 'none'; base-uri 'none'; report-uri /csp-report"
+)
+PERMISSIONS = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
+    'microphone=(), payment=(self "https://js.stripe.com"), usb=(), interest-cohort=()'
 )
 INVENTORY = Inventory(
     "/c/<token>/pay",
@@ -35,6 +40,7 @@ def snapshot(nonce="abc", **header_overrides) -> Snapshot:
         "Referrer-Policy": "same-origin",
         "X-Content-Type-Options": "nosniff",
         "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+        "Permissions-Policy": PERMISSIONS,
         **header_overrides,
     }
     scripts = [
@@ -62,6 +68,38 @@ def test_a_weakened_csp_is_named():
     assert "CSP script-src gained 'unsafe-inline'" in problems
     assert "CSP frame-ancestors lost 'none'" in problems
     assert "CSP directive script-src-attr was added: ['*']" in problems
+
+
+def test_payment_may_be_allowed_to_stripes_frames_only():
+    """Wallets need ``payment`` for Stripe.js's frames; nothing else may get it, and every
+    other feature stays off."""
+    assert drift(snapshot(), INVENTORY, None, https=True) == []
+    wider = PERMISSIONS.replace(
+        '"https://js.stripe.com"', '"https://js.stripe.com" "https://evil.example"'
+    )
+    problems = drift(snapshot(**{"Permissions-Policy": wider}), INVENTORY, snapshot(), https=True)
+    assert (
+        "Permissions-Policy lets https://evil.example use payment: only the page and the "
+        "frames its CSP admits (Stripe) may"
+    ) in problems
+    assert any(line.startswith("header Permissions-Policy changed") for line in problems)
+    anyone = PERMISSIONS.replace('payment=(self "https://js.stripe.com")', "payment=*")
+    assert (
+        "Permissions-Policy lets * use payment"
+        in drift(snapshot(**{"Permissions-Policy": anyone}), INVENTORY, None, https=True)[0]
+    )
+    camera = PERMISSIONS.replace("camera=()", "camera=(self)")
+    assert drift(snapshot(**{"Permissions-Policy": camera}), INVENTORY, None, https=True) == [
+        "Permissions-Policy allows camera (self)"
+    ]
+    dropped = PERMISSIONS.replace("usb=(), ", "")
+    assert drift(snapshot(**{"Permissions-Policy": dropped}), INVENTORY, None, https=True) == [
+        "Permissions-Policy no longer switches usb off"
+    ]
+    for broken in (None, "payment=self garbage(", ""):
+        assert drift(snapshot(**{"Permissions-Policy": broken}), INVENTORY, None, https=True) == [
+            "header Permissions-Policy is missing or unreadable"
+        ]
 
 
 def test_a_removed_or_changed_header_is_named():

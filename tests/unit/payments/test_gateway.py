@@ -21,7 +21,7 @@ from portal.payments.gateway import (
     StripeGateway,
     WebhookSignatureInvalid,
 )
-from tests.support.payments import arm_fault, confirm_in_browser
+from tests.support.payments import arm_fault, confirm_in_browser, stripe_api
 
 SECRET = "whsec_unit_tests"
 
@@ -69,6 +69,65 @@ def test_a_declined_attempt_carries_its_codes(gateway, stripe_sandbox):
     assert (facts.error_code, facts.error_decline_code) == ("card_declined", "insufficient_funds")
     assert facts.error_charge_id == facts.charge.id
     assert facts.charge.decline_code == "insufficient_funds"
+
+
+def test_an_intents_charges_are_listed_failed_ones_included_newest_first(gateway, stripe_sandbox):
+    intent = create(gateway)
+    confirm_in_browser(stripe_sandbox, intent.id, "pm_card_chargeDeclined")
+    confirm_in_browser(stripe_sandbox, intent.id, "pm_card_chargeDeclinedInsufficientFunds")
+    confirm_in_browser(stripe_sandbox, intent.id, "pm_card_visa")
+    other = create(gateway, key="unit-other")
+    confirm_in_browser(stripe_sandbox, other.id, "pm_card_chargeDeclined")
+
+    charges = gateway.charges_for_intent(intent.id)
+
+    assert [(charge.status, charge.decline_code) for charge in charges] == [
+        ("succeeded", None),
+        ("failed", "insufficient_funds"),
+        ("failed", "generic_decline"),
+    ]
+    assert [charge.failed for charge in charges] == [False, True, True]
+    assert charges[0].id == gateway.retrieve_payment_intent(intent.id).latest_charge_id
+    assert gateway.charges_for_intent(other.id)[0].failure_code == "card_declined"
+    assert gateway.charges_for_intent(create(gateway, key="unit-none").id) == []
+
+
+def test_a_long_charge_list_is_read_page_by_page(gateway, stripe_sandbox, monkeypatch):
+    from portal.payments import gateway as gateway_module
+
+    monkeypatch.setattr(gateway_module, "CHARGES_PER_PAGE", 2)
+    intent = create(gateway)
+    for _ in range(5):
+        confirm_in_browser(stripe_sandbox, intent.id, "pm_card_chargeDeclined")
+
+    charges = gateway.charges_for_intent(intent.id)
+
+    assert len({charge.id for charge in charges}) == 5
+    calls = stripe_sandbox.requests("GET", "/v1/charges")
+    assert len(calls) == 3  # pages of 2, 2 and 1, each after the last id of the one before
+    assert calls[1]["params"]["starting_after"] == charges[1].id
+
+
+def test_a_wallet_card_keeps_its_own_brand_and_last_four(gateway, stripe_sandbox):
+    """Google Pay (the sandbox's test wallet) hands over a tokenised card: brand and last four
+    are the card's, and which wallet it was is the only wallet fact kept."""
+    intent = create(gateway)
+    method = stripe_api(stripe_sandbox, "POST", "/v1/payment_methods", type="card",
+                        **{"card[token]": "tok_sandbox_google_pay"})  # fmt: skip
+    confirm_in_browser(stripe_sandbox, intent.id, method["id"])
+
+    charge = gateway.retrieve_payment_intent(intent.id).charge
+
+    assert (charge.brand, charge.last4, charge.wallet) == ("visa", "4242", "google_pay")
+    assert gateway.charges_for_intent(intent.id)[0].wallet == "google_pay"
+    assert "dynamic_last4" not in repr(charge)
+
+
+def test_intents_are_made_for_the_payment_method_types_given(gateway, stripe_sandbox):
+    create(gateway)
+    params = stripe_sandbox.requests("POST", "/v1/payment_intents")[-1]["params"]
+    assert params["payment_method_types[0]"] == "card"
+    assert not any(name.startswith("automatic_payment_methods") for name in params)
 
 
 def test_cancel_tells_the_truth_about_an_intent_that_already_succeeded(gateway, stripe_sandbox):
@@ -189,6 +248,7 @@ def test_intent_facts_accept_a_plain_dict():
          "cancellation_reason": "abandoned", "latest_charge": "ch_not_expanded"}
     )  # fmt: skip
     assert (facts.currency, facts.charge, facts.is_final) == ("JPY", None, True)
+    assert facts.latest_charge_id == "ch_not_expanded"  # known even when not expanded
 
 
 class _CountingStripe(http.server.BaseHTTPRequestHandler):

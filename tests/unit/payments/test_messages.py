@@ -43,3 +43,13 @@ def test_every_message_reassures_or_guides():
         assert text.endswith("."), code
         assert "Please" in text, code
     assert "No money has been taken" in AUTHENTICATION_FAILED
+
+
+def test_an_amount_stripe_refuses_is_not_solved_by_a_new_link():
+    """A new link for the same amount fails the same way: the words must say the amount has to
+    change, not promise that a new link will do."""
+    from portal.payments.messages import AMOUNT_NOT_ACCEPTED
+
+    assert "send a new one" not in AMOUNT_NOT_ACCEPTED
+    assert "the amount itself has to change" in AMOUNT_NOT_ACCEPTED
+    assert "no money has been taken" in AMOUNT_NOT_ACCEPTED

@@ -52,7 +52,9 @@ def test_checkout_creates_one_intent_and_a_reload_reuses_it(pay_app, customer, s
     # The server decided the amount; metadata links the intent back to our request.
     assert call["params"]["amount"] == "1250"
     assert call["params"]["currency"] == "gbp"
-    assert call["params"]["automatic_payment_methods[enabled]"] == "true"
+    # Cards only, named explicitly (PAYMENT_METHOD_TYPES), never whatever the Dashboard enables.
+    assert call["params"]["payment_method_types[0]"] == "card"
+    assert not any(name.startswith("automatic_payment_methods") for name in call["params"])
     assert call["params"]["metadata[postern_request]"] == customer.public_id
     assert call["params"]["metadata[postern_reference]"] == "ACC-1001"
     request, payment = load_payment(pay_app, customer.public_id)

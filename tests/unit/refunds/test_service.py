@@ -107,7 +107,9 @@ def test_pending_and_requested_amounts_count_against_what_is_left(app, people):
         ask(payment.id, user(people["officer"]), amount=1500)  # requested
         position = service.position(payment)
         assert (position.paid, position.committed, position.remaining) == (5000, 4500, 500)
-        with pytest.raises(service.OverRefund, match="£45.00 is already refunded or on its way"):
+        with pytest.raises(
+            service.OverRefund, match="£45.00 is already refunded, on its way or awaiting approval"
+        ):
             ask(payment.id, user(people["officer"]), amount=501)
 
 

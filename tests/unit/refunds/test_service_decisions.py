@@ -240,8 +240,16 @@ def test_a_form_sent_twice_is_named_as_such(app, people):
 @pytest.mark.parametrize(
     ("left", "message"),
     [
-        (0, "Nothing is left to refund on this payment: it has been refunded (or is being)."),
-        (1, "You can refund at most £0.01: £50.00 was paid and £49.99 is already refunded or on"),
+        (
+            0,
+            "Nothing is left to refund on this payment: it has been refunded, or the rest is on "
+            "its way or awaiting approval.",
+        ),
+        (
+            1,
+            "You can refund at most £0.01: £50.00 was paid and £49.99 is already refunded, on its "
+            "way or awaiting approval.",
+        ),
     ],
 )
 def test_an_over_refund_says_what_is_left(app, people, left, message):

@@ -66,7 +66,12 @@ def test_status_moves_forward_only_and_audits_once(app, refund):
         assert not sync.apply_facts(row, facts("pending"), actor=ACTOR)  # stale, late
         db.session.commit()
         assert (row.status, row.stripe_refund_id) == ("succeeded", "re_1")
-        assert actions() == ["refund.requested", "refund.submitted", "refund.succeeded"]
+        assert actions() == [
+            "refund.requested",
+            "refund.submitted",
+            "refund.pending",
+            "refund.succeeded",
+        ]
         # Stripe allows a succeeded refund to fail later (the card was closed); then it is final.
         assert sync.apply_facts(
             row, facts("failed", failure="expired_or_canceled_card"), actor=ACTOR
@@ -75,6 +80,12 @@ def test_status_moves_forward_only_and_audits_once(app, refund):
         db.session.commit()
         assert (row.status, row.failure_code) == ("failed", "expired_or_canceled_card")
         assert actions()[-1] == "refund.failed"
+        failed = db.session.execute(
+            select(AuditEvent).where(AuditEvent.action == "refund.failed")
+        ).scalar_one()
+        assert failed.outcome == "failure"
+        assert failed.details["after_success"] is True
+        assert failed.details["failure_reason"] == "expired_or_canceled_card"
 
 
 def test_a_refund_is_matched_by_its_metadata_only_on_the_right_payment(app, refund):
@@ -86,3 +97,48 @@ def test_a_refund_is_matched_by_its_metadata_only_on_the_right_payment(app, refu
         assert sync._ours(facts("succeeded", refund_id=refund, intent="pi_other")) is None
         assert sync._ours(facts("succeeded", refund_id=refund, intent=intent)).id == refund
         assert sync._ours(facts("succeeded", refund_id=None, intent=intent)) is None
+
+
+def test_a_refund_that_fails_after_succeeding_no_longer_counts_as_refunded(app, refund):
+    """Stripe's truth wins: the succeeded -> failed refund leaves the refunded total, and the
+    amount is free to refund again."""
+    from portal.models.refund import Refund
+    from portal.refunds.queries import refund_totals
+
+    with app.app_context():
+        row = db.session.get(Refund, refund)
+        payment_id = row.payment_id
+        sync.apply_facts(row, facts("succeeded"), actor=ACTOR)
+        db.session.commit()
+        assert refund_totals([payment_id]) == {payment_id: (1000, 0)}
+        assert service.position(row.payment).remaining == 4000
+        sync.apply_facts(row, facts("failed", failure="expired_or_canceled_card"), actor=ACTOR)
+        db.session.commit()
+        assert refund_totals([payment_id]) == {payment_id: (0, 0)}
+        assert service.position(row.payment).remaining == 5000
+
+
+def test_requires_action_and_canceled_are_mirrored_and_a_canceled_refund_is_final(app, refund):
+    from portal.models.refund import Refund
+
+    with app.app_context():
+        row = db.session.get(Refund, refund)
+        assert sync.apply_facts(row, facts("requires_action"), actor=ACTOR)
+        assert row.status == "requires_action"
+        assert sync.apply_facts(row, facts("canceled"), actor=ACTOR)
+        assert not sync.apply_facts(row, facts("succeeded"), actor=ACTOR)
+        db.session.commit()
+        assert (row.status, row.failure_code) == ("canceled", "canceled")
+        assert actions()[-2:] == ["refund.requires_action", "refund.failed"]
+
+
+def test_every_refund_event_stripe_sends_is_handled():
+    """``refund.*`` reaches only endpoints on API version 2024-10-28 or later;
+    ``charge.refund.updated`` reaches every endpoint: both are handled."""
+    assert {
+        "refund.created",
+        "refund.updated",
+        "refund.failed",
+        "charge.refund.updated",
+        "charge.refunded",
+    } <= sync.REFUND_EVENT_TYPES

@@ -35,3 +35,19 @@ def test_every_status_has_words():
         "rejected",
     ):
         assert wording.status_words(status) != status
+
+
+def test_why_a_refund_failed_in_plain_words():
+    assert wording.failure_words("expired_or_canceled_card").startswith(
+        "The customer's card has expired or been cancelled"
+    )
+    assert wording.failure_words(None) == "Stripe did not say why the refund failed."
+    assert "new reason" in wording.failure_words("new_reason")
+
+
+def test_stripe_refusing_a_refund_of_a_disputed_payment_is_said_clearly():
+    message = wording.refusal_message("charge_disputed", "Charge ch_1 has been charged back.")
+    assert message.startswith(
+        "This payment is disputed by the cardholder's bank, so it cannot be refunded here."
+    )
+    assert "ch_1" not in message

@@ -47,13 +47,23 @@ def row(**overrides):
         "card_brand": "visa",
         "card_last4": "4242",
         "paid_at": NOW,
+        "payment_amount": 1250,
+        "failed_attempts": 0,
+        "failure_code": None,
+        "decline_code": None,
+        "refunded_minor": 0,
+        "pending_refund_minor": 0,
+        "dispute_status": None,
+        "dispute_amount_minor": 0,
+        "dispute_reason": None,
+        "dispute_evidence_due_by": None,
         **overrides,
     }
     return namedtuple("Row", values)(**values)
 
 
 def test_a_row_becomes_neutralised_cells_in_header_order():
-    cells = csv_cells(row(), NOW)
+    cells = csv_cells(row(), NOW, 3)
     assert dict(zip(HEADER, cells, strict=True)) == {
         "created_at_utc": "2026-03-01T11:00:00Z",
         "request_id": "AAAAAAAAAA",
@@ -64,14 +74,84 @@ def test_a_row_becomes_neutralised_cells_in_header_order():
         "reference": "'=cmd",
         "amount": "12.50",
         "currency": "GBP",
-        "payment_status": "succeeded",
+        "payment_status": "Paid",
         "card": "Visa •••• 4242",
         "paid_at_utc": "2026-03-01T12:00:00Z",
+        "refunded": "0.00",
+        "net": "12.50",
+        "dispute_status": "",
+        "dispute_reason": "",
+        "dispute_amount": "",
+        "dispute_evidence_due_utc": "",
     }
 
 
+@pytest.mark.parametrize(
+    ("overrides", "words", "refunded", "net", "dispute"),
+    [
+        ({"refunded_minor": 1250}, "Refunded", "12.50", "0.00", ""),
+        ({"refunded_minor": 250}, "Partially refunded", "2.50", "10.00", ""),
+        ({"pending_refund_minor": 1250}, "Refund pending", "0.00", "12.50", ""),
+        (
+            {"dispute_status": "needs_response", "dispute_amount_minor": 1250},
+            "Disputed",
+            "0.00",
+            "0.00",
+            "Disputed: evidence is needed",
+        ),
+        (
+            {"dispute_status": "won", "dispute_amount_minor": 1250, "dispute_reason": "fraudulent"},
+            "Dispute won",
+            "0.00",
+            "12.50",
+            "Dispute won: the money stays with us",
+        ),
+        (
+            {"payment_status": "requires_payment_method", "decline_code": "insufficient_funds"},
+            "Declined",
+            "",
+            "",
+            "",
+        ),
+        ({"payment_status": None, "card_last4": None, "paid_at": None}, "", "", "", ""),
+    ],
+)
+def test_the_payment_reads_in_words_with_refunds_net_and_dispute(
+    overrides, words, refunded, net, dispute
+):
+    cells = dict(zip(HEADER, csv_cells(row(**overrides), NOW, 3), strict=True))
+    assert cells["payment_status"] == words
+    assert (cells["refunded"], cells["net"], cells["dispute_status"]) == (refunded, net, dispute)
+
+
+def test_a_dispute_is_exported_with_its_reason_amount_and_evidence_deadline():
+    due = NOW + timedelta(days=7)
+    disputed = row(
+        dispute_status="needs_response",
+        dispute_amount_minor=1000,
+        dispute_reason="product_not_received",
+        dispute_evidence_due_by=due,
+    )
+    cells = dict(zip(HEADER, csv_cells(disputed, NOW, 3), strict=True))
+    assert (
+        cells["dispute_reason"],
+        cells["dispute_amount"],
+        cells["dispute_evidence_due_utc"],
+    ) == (
+        "The cardholder says they did not receive what they paid for",
+        "10.00",
+        "2026-03-08T12:00:00Z",
+    )
+    newer = row(dispute_status="needs_response", dispute_reason="some_new_reason")
+    cells = dict(zip(HEADER, csv_cells(newer, NOW, 3), strict=True))
+    assert cells["dispute_reason"] == "some_new_reason"  # as export_copy writes it too
+    unknown = row(dispute_status="prevented", dispute_amount_minor=1250)
+    cells = dict(zip(HEADER, csv_cells(unknown, NOW, 3), strict=True))
+    assert cells["dispute_status"] == "prevented"  # a status Stripe adds later: its code
+
+
 def test_a_lapsed_link_is_exported_as_expired_like_the_list_shows_it():
-    cells = csv_cells(row(expires_at=NOW - timedelta(seconds=1)), NOW)
+    cells = csv_cells(row(expires_at=NOW - timedelta(seconds=1)), NOW, 3)
     assert cells[HEADER.index("status")] == "expired"
 
 
@@ -86,7 +166,7 @@ def test_every_cell_is_quoted_so_a_semicolon_cannot_split_one():
     from portal.reporting.export_format import HEADER_LINE, csv_chunks
 
     rows = [row(reference="a;=1+1", team=None), row(reference='x,"y"\nz', agent="=cmd")]
-    text = "".join(csv_chunks(rows, [0], NOW))
+    text = "".join(csv_chunks(rows, [0], NOW, 3))
     lines = text[len(HEADER_LINE) :].split("\r\n")
     assert lines[0].startswith('"2026-03-01T11:00:00Z","AAAAAAAAAA",')
     assert '"a;=1+1"' in lines[0] and ',"",' in lines[0]
