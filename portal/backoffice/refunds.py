@@ -57,11 +57,24 @@ def _refund_or_404(refund_id: int) -> Refund:
 
 
 def _amount_from(form: RefundForm, position: service.Position) -> int:
-    """The amount asked for, in minor units. Raises AmountError with a sentence for staff."""
+    """The amount asked for, in minor units. Raises AmountError or RefundError with a sentence
+    for staff."""
+    typed = (form.amount.data or "").strip()
     if form.scope.data == "full":
+        if typed and parse_amount(typed, position.currency, max_major=_MAX_MAJOR) != (
+            position.remaining
+        ):
+            # Two answers that disagree: refunding everything could send back far more than the
+            # amount the clerk typed, and a refund cannot be undone. Ask rather than guess.
+            raise service.RefundError(
+                f'You chose "Everything that is left" '
+                f"({format_amount(position.remaining, position.currency)}) but also typed an "
+                'amount. To refund only that amount, choose "Part of it"; to refund '
+                "everything, clear the amount."
+            )
         return position.remaining
     if not (form.amount.data or "").strip():
-        raise AmountError("Enter the amount to refund.")
+        raise service.RefundError("Enter the amount to refund.")
     return parse_amount(form.amount.data, position.currency, max_major=_MAX_MAJOR)
 
 

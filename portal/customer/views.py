@@ -199,18 +199,22 @@ def paid_page(access: LinkAccess, payment: Payment):
     """The page of a closed, paid request: the receipt on its own device, or only "payment
     received" (and whether a receipt was emailed, never where to) anywhere else. Never an offer
     to pay again, never "ask for a new link"."""
+    if not shows_receipt(access):
+        # Not even a dispute's outcome: a forwarded link learns only that nothing is owed.
+        return render_template(
+            "customer/receipt.html",
+            receipt=None,
+            emailed=receipt_emailed(payment.id),
+            reversed_by_bank=False,
+        ), 200
     refunded, pending = refund_totals([payment.id])[payment.id]
     dispute = latest_disputes([payment.id]).get(payment.id)
     reversed_by_bank = dispute is not None and dispute.status == DisputeStatus.LOST
-    facts = (
-        receipt_of(
-            payment,
-            refunded_minor=refunded,
-            refund_pending_minor=pending,
-            reversed_by_bank=reversed_by_bank,
-        )
-        if shows_receipt(access)
-        else None
+    facts = receipt_of(
+        payment,
+        refunded_minor=refunded,
+        refund_pending_minor=pending,
+        reversed_by_bank=reversed_by_bank,
     )
     return render_template(
         "customer/receipt.html",

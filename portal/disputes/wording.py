@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from flask import current_app
+
 from portal.models.dispute import DisputeStatus
 from portal.money import format_known_amount
 
@@ -38,13 +40,15 @@ STATUS_WORDS = {
     DisputeStatus.LOST: "Dispute lost: the money went back to the cardholder",
 }
 
-#: Said when a refund is asked for while a chargeback is open (by us, or by Stripe with
-#: ``charge_disputed``): Stripe has taken the disputed amount from our balance for the bank, so
-#: a refund as well would pay the cardholder twice. Never said for an inquiry (``INQUIRY``).
+#: Said when a refund is asked for after a chargeback (by us, or by Stripe with
+#: ``charge_disputed``), open or decided: while it is open Stripe has taken the disputed amount
+#: for the bank, so a refund as well would pay the cardholder twice, and once decided Stripe
+#: refuses a refund of the payment all the same. Never said for an inquiry (``INQUIRY``).
 REFUND_REFUSED = (
     "This payment is disputed by the cardholder's bank, so it cannot be refunded here. "
-    "Stripe has already taken the disputed amount from our balance while the bank decides; "
-    "answer the dispute in Stripe instead, or wait until it is closed."
+    "Stripe does not refund a payment once its bank has raised a chargeback, while the "
+    "dispute is open or after it is decided: answer an open dispute in Stripe; once it is "
+    "decided, anything still owed to the customer has to be paid back another way."
 )
 
 #: Said beside a payment whose bank has only asked about it (Stripe's ``warning_*``): no
@@ -67,6 +71,11 @@ def status_words(status: str) -> str:
 
 def zone_label(zone: ZoneInfo) -> str:
     return "UK time" if zone.key == "Europe/London" else zone.key
+
+
+def display_zone() -> ZoneInfo:
+    """The time zone staff read times in (``DELIVERY_TIMEZONE``, UK time by default)."""
+    return ZoneInfo(current_app.config.get("DELIVERY_TIMEZONE") or "Europe/London")
 
 
 def due_words(due_by: datetime | None, zone: ZoneInfo) -> str:

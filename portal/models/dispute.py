@@ -15,7 +15,10 @@ Python and in SQL) and reconcile all ask it, never a list of their own:
 - a **chargeback** (``CHARGEBACK_STATUSES``) is a real dispute being decided: Stripe has taken
   the disputed amount from our balance and refuses a refund (``charge_disputed``), so Postern
   refuses one too (``status_blocks_refund``);
-- a **closed** dispute (``CLOSED_DISPUTE_STATUSES``) is over and never reopens.
+- a **closed** dispute (``CLOSED_DISPUTE_STATUSES``) is over and never reopens. A chargeback
+  stays unrefundable once decided, won or lost: Stripe's ``is_charge_refundable`` is false for
+  every chargeback (true only for an inquiry), so Postern refuses a refund after ``won`` and
+  ``lost`` as well; after a closed inquiry (``warning_closed``) a refund is allowed.
 
 **A status Postern does not know** (one Stripe adds later, such as ``prevented``) is treated
 everywhere as an open chargeback: it reads "Disputed", blocks a refund, counts its amount as
@@ -77,9 +80,14 @@ def is_inquiry_status(status: str | None) -> bool:
     return status in INQUIRY_STATUSES
 
 
+#: Dispute statuses after which Stripe still refunds the payment (``is_charge_refundable``):
+#: an inquiry, open or closed. Any other (a chargeback, decided or not, or unknown) refuses.
+REFUNDABLE_DISPUTE_STATUSES = INQUIRY_STATUSES | {_D.WARNING_CLOSED}
+
+
 def status_blocks_refund(status: str | None) -> bool:
-    """Whether a dispute in ``status`` forbids a refund: any open one but an inquiry."""
-    return is_open_status(status) and not is_inquiry_status(status)
+    """Whether a dispute in ``status`` forbids a refund: any chargeback, open or decided."""
+    return status is not None and status not in REFUNDABLE_DISPUTE_STATUSES
 
 
 def status_withholds_funds(status: str | None) -> bool:
@@ -103,7 +111,7 @@ def open_status_sql(status: ColumnElement) -> ColumnElement[bool]:
 
 
 def refund_blocking_sql(status: ColumnElement) -> ColumnElement[bool]:
-    return status.not_in(_values(CLOSED_DISPUTE_STATUSES | INQUIRY_STATUSES))
+    return status.not_in(_values(REFUNDABLE_DISPUTE_STATUSES))
 
 
 def withheld_sql(status: ColumnElement) -> ColumnElement[bool]:

@@ -205,13 +205,28 @@ class DisputeFacts:
     funds_reinstated: int = 0
 
 
+def _in_dispute_currency(move: dict, currency: str, dispute_amount: int) -> int:
+    """A dispute's balance transaction as an amount in the dispute's currency (signed)."""
+    value = int(move.get("amount") or 0)
+    if str(move.get("currency") or currency).lower() == currency:
+        return value
+    return -dispute_amount if value < 0 else dispute_amount if value > 0 else 0
+
+
 def dispute_facts(dispute: Any) -> DisputeFacts:
     """Reduce a Dispute (StripeObject or plain dict) to ``DisputeFacts``."""
     data = dispute.to_dict() if hasattr(dispute, "to_dict") else dict(dispute)
     intent, charge = data.get("payment_intent"), data.get("charge")
     # A withdrawal is a negative balance transaction, a reinstatement a positive one: Stripe
-    # records each as its own entry, so the sums are the totals so far.
-    moves = [int(item.get("amount") or 0) for item in data.get("balance_transactions") or []]
+    # records each as its own entry, so the sums are the totals so far. Balance transactions
+    # are in the account's settlement currency; one in another currency than the dispute's
+    # (a euro payment on a sterling account) counts as the dispute's own amount, so every
+    # figure Postern keeps for the dispute is in the dispute's currency.
+    currency, amount = str(data["currency"]).lower(), int(data["amount"])
+    moves = [
+        _in_dispute_currency(item, currency, amount)
+        for item in data.get("balance_transactions") or []
+    ]
     due_by = _get(data, "evidence_details", "due_by")
     return DisputeFacts(
         id=data["id"],

@@ -266,18 +266,19 @@ def _detail(state: PaymentState, facts: PaymentFacts, s: dict) -> str:
     if state is P.REFUND_PENDING:
         on_way = money(facts.pending_refund_minor)
         return f"{paid}{refunded} A refund of {on_way} is on its way to the customer's card."
+    # Refunds are named before a dispute, so the figures add up to what is kept.
     if state is P.DISPUTED and is_inquiry_status(facts.dispute_status):
         return (
-            f"{paid} The customer's bank is asking about {money(s['disputed'])} (an inquiry): "
-            f"no money has moved yet.{net}"
+            f"{paid}{refunded} The customer's bank is asking about {money(s['disputed'])} "
+            f"(an inquiry): the dispute has moved no money yet.{net}"
         )
     if state is P.DISPUTED:
         return (
-            f"{paid} The customer's bank has disputed {money(s['disputed'])}: "
+            f"{paid}{refunded} The customer's bank has disputed {money(s['disputed'])}: "
             f"the money is held until the dispute is decided.{net}"
         )
     if state is P.DISPUTE_LOST:
-        return f"{paid} The dispute was lost: {money(s['disputed'])} went back.{net}"
+        return f"{paid}{refunded} The dispute was lost: {money(s['disputed'])} went back.{net}"
     return f"{paid} A dispute was decided in our favour.{refunded}{net}"  # DISPUTE_WON
 
 

@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Row, Select, func, select
 
 from portal.capture import kinds, states, visibility
+from portal.disputes.wording import display_zone, due_words, reason_words
 from portal.extensions import db
 from portal.live_status import panel
 from portal.models.capture import CaptureRequest
@@ -176,6 +177,8 @@ class TransactionView:
     paid_at: datetime | None
     #: What the payment reads as (None: no payment yet).
     payment: Standing | None = None
+    #: The latest dispute's reason and evidence deadline in words, once money was taken.
+    dispute_note: str | None = None
 
 
 # ``card_label`` (brand and last four digits, never more) lives with the payment's other words
@@ -224,7 +227,18 @@ def describe(row: Row, now: datetime, limit: int) -> TransactionView:
         card=card_label(row.card_brand, row.card_last4),
         paid_at=row.paid_at,
         payment=paid,
+        dispute_note=_dispute_note(row) if paid is not None and paid.money_taken else None,
     )
+
+
+def _dispute_note(row: Row) -> str | None:
+    """ "The cardholder says they did not make this payment; evidence due 14 Dec 2026 23:59 UK
+    time" for the row's latest dispute, or None without one."""
+    if row.dispute_status is None:
+        return None
+    note = reason_words(row.dispute_reason)
+    due = due_words(row.dispute_evidence_due_by, display_zone())
+    return f"{note}; evidence due {due}" if due else note
 
 
 def find_visible(user: StaffUser, public_id: str) -> CaptureRequest | None:

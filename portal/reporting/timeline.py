@@ -16,9 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from flask import current_app
 from sqlalchemy import select
 
 from portal.disputes import wording as dispute_words
@@ -142,10 +140,6 @@ def detail_words(details: dict | None) -> list[str]:
     return lines
 
 
-def _zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config.get("DELIVERY_TIMEZONE") or "Europe/London")
-
-
 def _actor(event: AuditEvent) -> str:
     if event.actor_label == "stripe-webhook":
         return "Stripe (webhook)"
@@ -164,7 +158,10 @@ def _audit_entries(request: CaptureRequest) -> list[Entry]:
     for event in events:
         if event.action.startswith("dispute."):
             what, lines = dispute_words.audit_words(
-                event.action, event.details, action_words(event.action), _zone()
+                event.action,
+                event.details,
+                action_words(event.action),
+                dispute_words.display_zone(),
             )
         else:
             what, lines = action_words(event.action), detail_words(event.details)

@@ -101,6 +101,30 @@ def test_partial_refunds_until_nothing_is_left(bo_app, stripe_sandbox, agent, of
     assert len(refund_calls(stripe_sandbox)) == 2
 
 
+def test_everything_chosen_with_a_smaller_amount_typed_is_asked_about_not_guessed(
+    bo_app, stripe_sandbox, agent, officer
+):
+    """ "Everything that is left" with £5.00 typed: the two answers disagree and a refund
+    cannot be undone, so nothing is refunded and the clerk is asked to choose. Typing the very
+    amount that is left agrees with "everything" and goes through."""
+    client, _ = officer
+    public_id = paid_request(bo_app, stripe_sandbox, agent.id)
+
+    response = ask(client, public_id, scope="full", amount="5.00")
+
+    assert response.status_code == 409
+    page = response.get_data(as_text=True)
+    assert "You chose &#34;Everything that is left&#34; (£12.50) but also typed an amount." in page
+    assert refunds_in_db(bo_app, public_id) == [] and refund_calls(stripe_sandbox) == []
+
+    empty = ask(client, public_id, scope="partial", amount="")
+    assert empty.status_code == 409 and "Enter the amount to refund." in empty.get_data(True)
+
+    agreed = ask(client, public_id, scope="full", amount="12.50")
+    assert agreed.status_code == 303
+    assert [r.amount_minor for r in refunds_in_db(bo_app, public_id)] == [1250]
+
+
 def test_an_over_refund_is_refused_plainly_and_never_reaches_stripe(
     bo_app, stripe_sandbox, agent, officer
 ):

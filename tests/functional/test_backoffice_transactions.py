@@ -360,6 +360,14 @@ def test_a_fully_refunded_payment_reads_refunded_on_the_list_and_the_detail(app,
     assert ">Paid<" in rows[3] and "Refunded" not in rows[3]
     assert ">Refund pending<" in rows[4] and "On its way back £12.50." in rows[4]
     assert ">Dispute lost<" in rows[5] and "Disputed £12.50. Net £0.00." in rows[5]
+    # The dispute's reason and evidence deadline (UK time) are on its row, on no other.
+    note = re.search(r"data-dispute-note>([^<]+)<", rows[5]).group(1)
+    assert re.fullmatch(
+        r"The cardholder says they did not make this payment; "
+        r"evidence due \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d UK time",
+        note,
+    ), note
+    assert all("data-dispute-note" not in rows[n] for n in (1, 2, 3, 4))
     assert "Completed" not in html.split("<tbody>")[1]
 
     detail = client.get("/backoffice/transactions/R000000001").get_data(as_text=True)

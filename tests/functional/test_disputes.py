@@ -169,6 +169,13 @@ def test_updated_then_won(bo_app, stripe_sandbox, officer, disputed):
     page = detail(client, public_id)
     assert "Dispute closed: won (the money stays with us)" in page
     assert 'data-testid="open-dispute"' not in page
+    # Won, but a chargeback: Stripe refunds it no more than before (the sandbox refuses as
+    # Stripe does), so the page says why there is no refund and a refund asked for is refused
+    # before Stripe is called.
+    assert 'data-testid="decided-dispute"' in page and "Refund this payment" not in page
+    refused = ask_refund(client, public_id, REFUND)
+    assert refused.status_code == 409 and REFUSED in refused.get_data(as_text=True)
+    assert refunds_of(bo_app, public_id) == [] and refund_calls(stripe_sandbox) == []
 
 
 def test_lost_with_the_events_out_of_order(bo_app, stripe_sandbox, officer, disputed):

@@ -29,6 +29,19 @@ def test_money_withdrawn_and_reinstated_are_summed_from_the_balance_transactions
     assert (facts.funds_withdrawn, facts.funds_reinstated) == (5000, 5000)
 
 
+def test_money_moved_in_the_settlement_currency_counts_as_the_disputes_own_amount():
+    """A euro payment on a sterling account: Stripe's balance transactions are in pounds, but
+    what Postern keeps for the dispute is in the dispute's currency, so the euro amount."""
+    dispute = stripe_dispute("pi_1", status="won")
+    dispute.update(currency="eur", amount=5000)
+    dispute["balance_transactions"] = [
+        {"amount": -4312, "currency": "gbp"},
+        {"amount": 4312, "currency": "gbp"},
+    ]
+    facts = dispute_facts(dispute)
+    assert (facts.currency, facts.funds_withdrawn, facts.funds_reinstated) == ("EUR", 5000, 5000)
+
+
 def test_no_deadline_when_stripe_gives_none():
     assert dispute_facts(stripe_dispute("pi_1", due_by=None)).evidence_due_by is None
 

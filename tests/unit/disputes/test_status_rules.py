@@ -39,8 +39,9 @@ EXPECTED = {
     "warning_closed": (False, False, False, False),
     "needs_response": (True, False, True, True),
     "under_review": (True, False, True, True),
-    "won": (False, False, False, False),
-    "lost": (False, False, False, True),
+    # A decided chargeback stays unrefundable at Stripe (is_charge_refundable is false).
+    "won": (False, False, True, False),
+    "lost": (False, False, True, True),
     # Not a status Postern knows: read as an open chargeback until it is taught the word.
     "prevented": (True, False, True, True),
 }

@@ -99,7 +99,33 @@ def test_an_open_dispute_outranks_a_refund_and_names_the_amount():
 def test_an_inquiry_says_no_money_has_moved():
     s = standing(facts(dispute_status="warning_needs_response", dispute_amount_minor=1250))
     assert s.label == "Disputed"
-    assert "is asking about £12.50 (an inquiry): no money has moved yet. £12.50 kept." in s.detail
+    assert (
+        "is asking about £12.50 (an inquiry): the dispute has moved no money yet. £12.50 kept."
+        in s.detail
+    )
+
+
+def test_a_dispute_after_a_partial_refund_names_the_refund_so_the_figures_add_up():
+    """£12.50 paid, £5.00 refunded, £7.50 charged back: £0.00 kept, and the sentence says
+    where each pound went; an inquiry after a full refund does not claim no money moved."""
+    chargeback = standing(
+        facts(refunded_minor=500, dispute_status="needs_response", dispute_amount_minor=750)
+    )
+    assert chargeback.detail == (
+        "£12.50 paid with Visa •••• 4242. £5.00 refunded. The customer's bank has disputed "
+        "£7.50: the money is held until the dispute is decided. £0.00 kept."
+    )
+    inquiry = standing(
+        facts(
+            refunded_minor=1250, dispute_status="warning_needs_response", dispute_amount_minor=1250
+        )
+    )
+    assert "£12.50 refunded. The customer's bank is asking about £12.50" in inquiry.detail
+    assert inquiry.detail.endswith("the dispute has moved no money yet. £0.00 kept.")
+    lost = standing(facts(refunded_minor=500, dispute_status="lost", dispute_amount_minor=750))
+    assert lost.detail.endswith(
+        "£5.00 refunded. The dispute was lost: £7.50 went back. £0.00 kept."
+    )
 
 
 def test_a_won_dispute_then_a_partial_refund_reads_partially_refunded():

@@ -155,13 +155,15 @@ def test_no_refund_while_the_payment_is_disputed(app, people):
         assert db.session.query(Refund).count() == 1
         standing = queries.refund_standing(payment)
         assert standing.open_dispute is not None and not standing.refundable
-        # Once the dispute is over, refunds are possible again.
+        # Won or not, Stripe refunds no charged-back payment: still refused once it is decided.
         dispute_sync.apply_dispute(
             dispute(payment.stripe_payment_intent_id, status="won"), actor=Actor("t")
         )
         db.session.commit()
-        assert queries.refund_standing(payment).refundable
-        assert again(failed.id, officer).status == "requested"
+        assert not queries.refund_standing(payment).refundable
+        with pytest.raises(service.Disputed, match="cannot be refunded here"):
+            again(failed.id, officer)
+        assert db.session.query(Refund).count() == 1
 
 
 class NoStripe:
