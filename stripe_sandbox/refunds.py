@@ -20,7 +20,7 @@ from . import charges, disputes, errors, money
 from .api import Sandbox, api_route, current_sandbox, now, params
 from .events import emit
 from .fixtures import shaped
-from .responses import expanded, list_object
+from .responses import created_between, expanded, list_object
 from .state import new_id
 
 REASONS = ("duplicate", "fraudulent", "requested_by_customer")
@@ -202,11 +202,14 @@ def retrieve_refund(refund_id: str) -> dict[str, Any]:
 
 @api_route("/v1/refunds", methods=["GET"])
 def list_refunds() -> dict[str, Any]:
-    """Newest first, optionally only those of one ``payment_intent`` or ``charge``."""
+    """Newest first, optionally only those of one ``payment_intent`` or ``charge``, or made in
+    a ``created`` range (as Stripe's list takes it)."""
     query = params()
-    query.reject_unknown({"payment_intent", "charge", "limit", "starting_after", "ending_before"})
+    query.reject_unknown(
+        {"payment_intent", "charge", "created", "limit", "starting_after", "ending_before"}
+    )
     store = current_sandbox().store
-    refunds = list(reversed(store.refunds.values()))
+    refunds = created_between(query, list(reversed(store.refunds.values())))
     for field in ("payment_intent", "charge"):
         wanted = query.string(field)
         if wanted is not None:

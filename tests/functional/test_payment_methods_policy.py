@@ -68,6 +68,8 @@ def test_a_wallet_payment_keeps_the_cards_brand_and_last_four(pay_app, customer,
     status = customer.client.get(customer.pay_path + "/status").get_json()
 
     assert status["state"] == "succeeded"
+    # The wallet pays with a device number whose last four differ from the card's own.
+    assert wallet_card["card"]["wallet"]["dynamic_last4"] != wallet_card["card"]["last4"]
     request, payment = load_payment(pay_app, customer.public_id)
     assert (payment.card_brand, payment.card_last4) == ("visa", "4242")
     assert request.status == "succeeded"

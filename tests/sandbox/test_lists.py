@@ -113,3 +113,16 @@ def test_refunds_of_an_intent(stripe_client):
     listed = stripe_client.v1.refunds.list(params={"payment_intent": intent.id})
     assert [refund.id for refund in listed.data] == [second.id, first.id]
     assert stripe_client.v1.refunds.retrieve(first.id).amount == 500
+
+
+def test_refunds_are_listed_by_creation_time_as_stripe_lists_them(stripe_client, sandbox):
+    intent = create_intent(stripe_client, payment_method="pm_card_visa", confirm=True)
+    older = stripe_client.v1.refunds.create(params={"payment_intent": intent.id, "amount": 500})
+    with sandbox.sandbox.store.lock:  # whole seconds: move the older one back to tell them apart
+        sandbox.sandbox.store.refunds[older.id]["created"] -= 100
+    newer = stripe_client.v1.refunds.create(params={"payment_intent": intent.id, "amount": 700})
+    since = int(time.time()) - 50
+    recent = stripe_client.v1.refunds.list(params={"created": {"gte": since}})
+    assert [refund.id for refund in recent.data] == [newer.id]
+    old = stripe_client.v1.refunds.list(params={"created": {"lt": since}})
+    assert [refund.id for refund in old.data] == [older.id]
