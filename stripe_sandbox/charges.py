@@ -15,7 +15,7 @@ from . import errors
 from .api import api_route, current_sandbox, now, params
 from .cards import Decline, TestCard
 from .fixtures import shaped
-from .responses import created_between, expanded, list_object
+from .responses import expanded, list_object, matching
 from .state import Store, new_id
 
 #: Most refunds a charge lists inline, as Stripe's embedded lists do.
@@ -212,8 +212,5 @@ def list_charges() -> dict[str, Any]:
     query = params()
     query.reject_unknown({"payment_intent", "created", "limit", "starting_after", "ending_before"})
     store = current_sandbox().store
-    found = created_between(query, list(reversed(store.charges.values())))
-    wanted = query.string("payment_intent")
-    if wanted is not None:
-        found = [charge for charge in found if charge["payment_intent"] == wanted]
+    found = matching(query, list(reversed(store.charges.values())), ("payment_intent",))
     return list_object(store, "/v1/charges", found, query)

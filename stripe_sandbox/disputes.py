@@ -16,7 +16,7 @@ from . import errors
 from .api import Sandbox, api_route, current_sandbox, now, params
 from .events import emit
 from .fixtures import fixtures, shaped
-from .responses import created_between, expanded, list_object
+from .responses import expanded, list_object, matching
 from .state import new_id
 
 #: How long Stripe gives the merchant to answer, counted from the dispute's creation.
@@ -182,11 +182,7 @@ def list_disputes() -> dict[str, Any]:
         {"payment_intent", "charge", "created", "limit", "starting_after", "ending_before"}
     )
     store = current_sandbox().store
-    found = created_between(query, list(reversed(store.disputes.values())))
-    for field in ("payment_intent", "charge"):
-        wanted = query.string(field)
-        if wanted is not None:
-            found = [dispute for dispute in found if dispute[field] == wanted]
+    found = matching(query, list(reversed(store.disputes.values())), ("payment_intent", "charge"))
     return list_object(store, "/v1/disputes", found, query)
 
 

@@ -20,7 +20,7 @@ from . import charges, disputes, errors, money
 from .api import Sandbox, api_route, current_sandbox, now, params
 from .events import emit
 from .fixtures import shaped
-from .responses import created_between, expanded, list_object
+from .responses import expanded, list_object, matching
 from .state import new_id
 
 REASONS = ("duplicate", "fraudulent", "requested_by_customer")
@@ -209,9 +209,5 @@ def list_refunds() -> dict[str, Any]:
         {"payment_intent", "charge", "created", "limit", "starting_after", "ending_before"}
     )
     store = current_sandbox().store
-    refunds = created_between(query, list(reversed(store.refunds.values())))
-    for field in ("payment_intent", "charge"):
-        wanted = query.string(field)
-        if wanted is not None:
-            refunds = [refund for refund in refunds if refund[field] == wanted]
+    refunds = matching(query, list(reversed(store.refunds.values())), ("payment_intent", "charge"))
     return list_object(store, "/v1/refunds", [copy.deepcopy(r) for r in refunds], query)

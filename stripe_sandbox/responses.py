@@ -96,6 +96,19 @@ def _position(ids: list[str], object_id: str, param: str) -> int:
         ) from None
 
 
+def matching(
+    query: Params, objects: list[dict[str, Any]], fields: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """A list read's filters: Stripe's ``created`` range, then each of ``fields``
+    (``payment_intent``, ``charge``) the query names, compared with the object's own."""
+    found = created_between(query, objects)
+    for field in fields:
+        wanted = query.string(field)
+        if wanted is not None:
+            found = [obj for obj in found if obj[field] == wanted]
+    return found
+
+
 def created_between(query: Params, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Stripe's ``created`` filter: a timestamp, or ``created[gt|gte|lt|lte]``."""
     if "created" not in query:

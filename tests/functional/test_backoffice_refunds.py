@@ -18,6 +18,7 @@ from tests.support.backoffice_write import (
     audit_rows,
     paid_request,
     reauth,
+    reauthenticated_officer,
     refund_calls,
     refund_form,
     refund_url,
@@ -46,11 +47,7 @@ def agent(make_staff):
 @pytest.fixture
 def officer(bo_app, make_staff):
     """A back-office user, signed in (password + TOTP) and re-authenticated."""
-    client = bo_app.test_client()
-    user = make_staff("backoffice", mfa=True)
-    login(client, user)
-    assert reauth(client, user).status_code == 303
-    return client, user
+    return reauthenticated_officer(bo_app, make_staff)
 
 
 def ask(client, public_id, **fields):

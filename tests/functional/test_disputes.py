@@ -14,6 +14,7 @@ from tests.support.backoffice_write import (
     ask_refund,
     paid_request,
     reauth,
+    reauthenticated_officer,
     refund_calls,
     refund_url,
 )
@@ -50,11 +51,7 @@ def agent(make_staff):
 
 @pytest.fixture
 def officer(bo_app, make_staff):
-    client = bo_app.test_client()
-    user = make_staff("backoffice", mfa=True)
-    login(client, user)
-    assert reauth(client, user).status_code == 303
-    return client, user
+    return reauthenticated_officer(bo_app, make_staff)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.backoffice_write import ask_refund, reauth
+from tests.support.backoffice_write import ask_refund, reauth, reauthenticated_officer
 from tests.support.payments import sandbox_settings
 from tests.support.refund_journeys import (
     PENDING_REFUND,
@@ -37,11 +37,7 @@ def agent(make_staff):
 @pytest.fixture
 def officer(bo_app, make_staff):
     """A back-office user, signed in (password + TOTP) and re-authenticated."""
-    client = bo_app.test_client()
-    user = make_staff("backoffice", mfa=True)
-    login(client, user)
-    assert reauth(client, user).status_code == 303
-    return client, user
+    return reauthenticated_officer(bo_app, make_staff)
 
 
 def detail(client, public_id: str) -> str:

@@ -38,6 +38,18 @@ def reauth(client, user, *, offset_steps: int = 1, password: str = DEFAULT_PASSW
     )
 
 
+def reauthenticated_officer(app, make_staff):
+    """(client, user): a new back-office user signed in with password and TOTP and just
+    re-authenticated, as a refund needs."""
+    from tests.support.web import login
+
+    client = app.test_client()
+    user = make_staff("backoffice", mfa=True)
+    login(client, user)
+    assert reauth(client, user).status_code == 303
+    return client, user
+
+
 _FORM_KEY = re.compile(r'name="form_key" type="hidden" value="([^"]+)"')
 
 
