@@ -1,4 +1,4 @@
-.PHONY: run test lint format bench prodlike mutation
+.PHONY: run test lint format bench prodlike mutation translations
 
 # Set up everything and start Postern on the embedded default (SQLite, Stripe sandbox, dev outbox).
 run:
@@ -32,3 +32,13 @@ prodlike:
 # per module; not part of `make test`. docs/mutation.md says what runs and what each survivor is.
 mutation:
 	scripts/mutation.sh
+
+# After changing words a customer reads: extract them, merge into the Welsh catalogue (translate
+# what is new or fuzzy in translations/cy/LC_MESSAGES/messages.po), then compile the .mo beside it.
+# Both are committed; tests/unit/test_translations.py fails if they lag. docs/languages.md.
+translations:
+	PYTHONPATH=. .venv/bin/pybabel extract -F babel.cfg -k N_ -k lazy_gettext --no-location \
+		--sort-output --project Postern -o translations/messages.pot .
+	.venv/bin/pybabel update -i translations/messages.pot -d translations -D messages \
+		--width 100 --ignore-obsolete --no-fuzzy-matching
+	.venv/bin/pybabel compile -d translations -D messages --statistics

@@ -81,6 +81,18 @@ def base_policy() -> dict[str, list[str]]:
     return {directive: list(sources) for directive, sources in BASE_POLICY.items()}
 
 
+def sign_in_page_policy(provider_urls) -> dict[str, list[str]]:
+    """The CSP of pages showing the single sign-on buttons: the base policy, except that
+    ``form-action`` (which browsers apply to the redirect a form's answer makes too) admits
+    each provider's origin, where the button's form is redirected."""
+    policy = base_policy()
+    for url in provider_urls:
+        origin = origin_of(url)
+        if origin and origin not in policy["form-action"]:
+            policy["form-action"].append(origin)
+    return policy
+
+
 #: What real Stripe.js needs beyond its own origin (Stripe's published CSP list): its
 #: sub-domain frames and scripts, and hooks.stripe.com for 3-D Secure challenges.
 REAL_STRIPE_EXTRA = {

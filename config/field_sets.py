@@ -108,10 +108,12 @@ FIELD_SETS: dict[str, dict] = {
             {
                 "name": "ni_number",
                 "label": "National Insurance number",
-                # GOV.UK's own example: the QQ prefix is never issued, so it is nobody's number.
+                # The same example as the error (portal.personal_data.validators
+                # NI_NUMBER_EXAMPLE): one the check accepts. GOV.UK's 'QQ 12 34 56 C' is refused
+                # by it (Q is never a first letter), so a hint built on it would mislead.
                 "hint": (
                     "It’s on your National Insurance card, benefit letter, payslip or P60. "
-                    "For example, ‘QQ 12 34 56 C’."
+                    "For example, ‘AB 12 34 56 C’."
                 ),
                 "kind": "ni_number",
                 "autocomplete": "off",

@@ -11,6 +11,13 @@ bind = os.environ.get("POSTERN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("POSTERN_WORKERS", max(2, multiprocessing.cpu_count())))
 worker_class = "gthread"
 threads = int(os.environ.get("POSTERN_THREADS", 4))
+# Connections one worker holds at once, busy or kept alive. gunicorn's default (1,000) lets the
+# worker that wakes first accept every connection a proxy or client opens, even with all its
+# threads busy, and a box then serves on one core (benoitc/gunicorn#2817). Capped, a full
+# worker stops accepting and the next connection goes to another worker; up to
+# worker_connections - threads of its connections are kept alive, beyond that one closes after
+# its answer (the proxy opens another). docs/scaling.md, "Spreading connections".
+worker_connections = int(os.environ.get("POSTERN_WORKER_CONNECTIONS", threads * 2))
 timeout = 30
 graceful_timeout = 20
 keepalive = 5

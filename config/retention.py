@@ -26,6 +26,11 @@ RETENTION: dict[str, timedelta] = {
     "csp_reports": timedelta(days=90),
     # Stripe webhook events received (ids and outcomes only); one still queued is never purged.
     "webhook_events": timedelta(days=90),
+    # The integration API's stored answers to Idempotency-Key retries (Stripe keeps them 24 h).
+    "api_idempotency": timedelta(hours=24),
+    # Staff sign-in sessions (device in words, address): the account page shows live ones only;
+    # sign-ins and sign-outs stay in the audit trail.
+    "staff_sessions": timedelta(days=90),
 }
 
 #: What each period counts from, in words a customer understands.
@@ -36,6 +41,8 @@ RETENTION_STARTS: dict[str, str] = {
     "audit_log": "after the event",
     "csp_reports": "after the report is received",
     "webhook_events": "after the event is handled",
+    "api_idempotency": "after the API request",
+    "staff_sessions": "after the session was last used",
 }
 
 

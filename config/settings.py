@@ -14,6 +14,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+from config import sso
 from config.keyring import Keyring, KeyringError, parse_keyring, weak_key_problems
 from config.privacy import DEV_PRIVACY_NOTICE_URL, PRIVACY_NOTICE_VERSION
 from config.production_rules import production_problems
@@ -49,6 +50,12 @@ SUPPORTED_PAYMENT_METHOD_TYPES = frozenset({"card"})
 
 def _env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def _names_a_port(entry: str) -> bool:
+    """True for ``host:port`` and ``[v6]:port``, which name one service, not a whole host."""
+    host, _, port = entry.strip().rpartition(":")
+    return bool(host) and port.isdigit() and (not host.startswith("[") or host.endswith("]"))
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -104,6 +111,9 @@ class BaseConfig:
     # Organisation shown to customers and staff.
     ORG_NAME = os.environ.get("POSTERN_ORG_NAME", "Postern Demo Ltd")
     PUBLIC_BASE_URL = os.environ.get("POSTERN_PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+    #: Where customers report an accessibility problem (an email address, or a phone number
+    #: with its hours), named on the accessibility statement; empty: "ask the agent".
+    ACCESSIBILITY_CONTACT = os.environ.get("POSTERN_ACCESSIBILITY_CONTACT", "")
 
     # Requests and hosts.
     MAX_CONTENT_LENGTH = 256 * 1024
@@ -113,7 +123,10 @@ class BaseConfig:
     PROXY_HOPS = _env_int("POSTERN_PROXY_HOPS", 0)
 
     # Database.
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_recycle": 1800}
+    # No pool_pre_ping: a connection is pinged only after sitting idle (portal.pool_health).
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_recycle": 1800}
+    #: A pooled connection idle longer than this is pinged before use (a restart takes longer).
+    DATABASE_PING_IDLE_SECONDS = 1.0
     #: Seconds to wait for a new PostgreSQL connection before failing (and answering 503).
     DATABASE_CONNECT_TIMEOUT_SECONDS = _env_int("POSTERN_DATABASE_CONNECT_TIMEOUT_SECONDS", 5)
     #: What stands between Postern and PostgreSQL (docs/scaling.md): empty for a direct
@@ -134,6 +147,21 @@ class BaseConfig:
     #: How long a password-verified login may wait for its second factor.
     MFA_PENDING_LIFETIME = timedelta(minutes=5)
 
+    # The agent panel pushed (portal/live_push, docs/scaling.md): Server-Sent Events fed by
+    # PostgreSQL LISTEN/NOTIFY, served by their own gunicorn (config/gunicorn-push.conf.py).
+    # Off, on SQLite, or with the push service down, the console polls (ETag + 304) instead.
+    LIVE_PUSH_ENABLED = _env_bool("POSTERN_LIVE_PUSH_ENABLED", True)
+    #: True only in the push service's processes (config/gunicorn-push.conf.py sets it): the
+    #: app's own workers refuse streams, which would hold their few threads for hours.
+    LIVE_PUSH_SERVICE = _env_bool("POSTERN_PUSH_SERVICE", False)
+    #: Where the push service LISTENs when DATABASE_URL goes through PgBouncer in transaction
+    #: mode (which cannot carry LISTEN): a direct or session-mode URL. Empty: DATABASE_URL.
+    LIVE_PUSH_LISTEN_URL = os.environ.get("POSTERN_LIVE_PUSH_LISTEN_URL", "")
+    #: Seconds between keep-alive comments on a quiet stream (proxies close silent ones).
+    LIVE_PUSH_HEARTBEAT_SECONDS = 15.0
+    #: Longest a stream goes without reading its session again (PCI DSS 8.2.8: at most 60).
+    LIVE_PUSH_RECHECK_SECONDS = 30.0
+
     # Login lockout (PCI DSS 8.3.4: at most 10 attempts, locked for at least 30 minutes).
     LOGIN_MAX_FAILURES = 10
     LOGIN_LOCKOUT = timedelta(minutes=30)
@@ -143,6 +171,9 @@ class BaseConfig:
     #: log or an export must, whatever this says). On in production: an agent's password
     #: alone opens the console that creates payment links.
     AGENT_MFA_REQUIRED = _env_bool("POSTERN_AGENT_MFA_REQUIRED", True)
+    #: Lets a discoverable passkey sign someone in without their password (user verification
+    #: required, so it counts as two factors). Off by default: an operator turns it on.
+    PASSKEY_SIGN_IN = _env_bool("POSTERN_PASSKEY_SIGN_IN", False)
 
     # Rate limits (Flask-Limiter). Memory by default; Redis in production. Each limit below can
     # be set from the environment as POSTERN_<NAME> (e.g. POSTERN_RATELIMIT_LOGIN_PER_IP="60
@@ -154,6 +185,10 @@ class BaseConfig:
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_LOGIN_PER_IP = _limit("RATELIMIT_LOGIN_PER_IP", "30 per minute")
     RATELIMIT_LOGIN_PER_ACCOUNT = _limit("RATELIMIT_LOGIN_PER_ACCOUNT", "10 per minute")
+    #: Calls per API key to /api/v1 (docs/api.md), counted in the same storage.
+    API_RATE_LIMIT = _limit("API_RATE_LIMIT", "300 per minute")
+    #: Refused API keys per client address, before it is refused outright (429).
+    API_AUTH_FAILURES_PER_IP = _limit("API_AUTH_FAILURES_PER_IP", "30 per minute")
 
     # CSRF: on everywhere, tests included.
     WTF_CSRF_ENABLED = True
@@ -189,6 +224,9 @@ class BaseConfig:
     APPLE_PAY_DOMAIN_ASSOCIATION_FILE = os.environ.get(
         "POSTERN_APPLE_PAY_DOMAIN_ASSOCIATION_FILE", ""
     )
+    #: Path of the icon served at /favicon.ico (browsers ask for it on every site); empty:
+    #: the small neutral icon shipped in static/favicon.ico. An .ico, .png or .svg file.
+    FAVICON_FILE = os.environ.get("POSTERN_FAVICON_FILE", "")
     #: Customer payment pages poll their status endpoint; one IP gets at most this many.
     RATELIMIT_PAYMENT_STATUS_PER_IP = _limit("RATELIMIT_PAYMENT_STATUS_PER_IP", "120 per minute")
 
@@ -206,6 +244,10 @@ class BaseConfig:
     AUDIT_MAINTENANCE_DATABASE_URL = _normalise_database_url(
         os.environ.get("POSTERN_AUDIT_MAINTENANCE_DATABASE_URL", "")
     )
+    #: Who links audit rows into the chain (docs/audit-trail.md): "worker", `flask audit seal`
+    #: (requests then take no chain lock), or "inline", the committing transaction itself.
+    AUDIT_SEAL = os.environ.get("POSTERN_AUDIT_SEAL", "worker")
+    AUDIT_SEAL_POLL_SECONDS = float(os.environ.get("POSTERN_AUDIT_SEAL_POLL_SECONDS", "0.2"))
 
     # Delivery of links by SMS and email (portal/delivery): messages wait in an outbox table
     # and `flask outbox work` sends them, so creating a request never waits on a provider.
@@ -232,6 +274,31 @@ class BaseConfig:
     WEBHOOK_MAX_ATTEMPTS = _env_int("POSTERN_WEBHOOK_MAX_ATTEMPTS", 10)
     WEBHOOK_RETRY_BASE_SECONDS = _env_int("POSTERN_WEBHOOK_RETRY_BASE_SECONDS", 5)
     WEBHOOK_RETRY_MAX_SECONDS = _env_int("POSTERN_WEBHOOK_RETRY_MAX_SECONDS", 900)
+    # Outbound webhooks to the buyer's systems (portal/hooks, docs/webhooks.md): events wait in
+    # hook_deliveries and `flask hooks work` sends them, signed (Standard Webhooks).
+    HOOKS_BATCH_SIZE = _env_int("POSTERN_HOOKS_BATCH_SIZE", 20)
+    HOOKS_POLL_SECONDS = float(os.environ.get("POSTERN_HOOKS_POLL_SECONDS", "1"))
+    HOOKS_LEASE_SECONDS = _env_int("POSTERN_HOOKS_LEASE_SECONDS", 60)
+    #: Retry n waits base * 2**(n-1) seconds (capped, + jitter), for up to the retry window;
+    #: then the delivery is abandoned.
+    HOOKS_RETRY_BASE_SECONDS = _env_int("POSTERN_HOOKS_RETRY_BASE_SECONDS", 10)
+    HOOKS_RETRY_MAX_SECONDS = _env_int("POSTERN_HOOKS_RETRY_MAX_SECONDS", 6 * 3600)
+    HOOKS_RETRY_WINDOW_SECONDS = _env_int("POSTERN_HOOKS_RETRY_WINDOW_SECONDS", 3 * 86400)
+    HOOKS_CONNECT_TIMEOUT_SECONDS = float(os.environ.get("POSTERN_HOOKS_CONNECT_TIMEOUT", "5"))
+    HOOKS_READ_TIMEOUT_SECONDS = float(os.environ.get("POSTERN_HOOKS_READ_TIMEOUT", "10"))
+    #: An endpoint is disabled after this many failed attempts in a row spanning at least
+    #: HOOKS_DISABLE_AFTER_HOURS, and its team's admins are told.
+    HOOKS_DISABLE_AFTER_FAILURES = _env_int("POSTERN_HOOKS_DISABLE_AFTER_FAILURES", 20)
+    HOOKS_DISABLE_AFTER_HOURS = _env_int("POSTERN_HOOKS_DISABLE_AFTER_HOURS", 24)
+    #: After a secret rotation the old secret keeps signing for this long.
+    HOOKS_ROTATION_OVERLAP_HOURS = _env_int("POSTERN_HOOKS_ROTATION_OVERLAP_HOURS", 24)
+    #: host[:port] entries exempt from the public-address rule: an integration gateway inside
+    #: the buyer's own network, the example receiver in development. Elsewhere they may also be
+    #: plain http; in production each must name its port and https is still required.
+    HOOKS_ALLOWED_HOSTS = _env_list("POSTERN_HOOKS_ALLOWED_HOSTS")
+    #: A CA bundle (PEM) trusted for endpoints' certificates instead of the public ones, for a
+    #: gateway with a certificate from the buyer's own CA. Empty: the public CAs.
+    HOOKS_CA_BUNDLE = os.environ.get("POSTERN_HOOKS_CA_BUNDLE", "")
     #: Expiry times in messages are given in this zone, followed by the label.
     DELIVERY_TIMEZONE = os.environ.get("POSTERN_DELIVERY_TIMEZONE", "Europe/London")
     DELIVERY_TIMEZONE_LABEL = os.environ.get("POSTERN_DELIVERY_TIMEZONE_LABEL", "UK time")
@@ -320,6 +387,14 @@ class BaseConfig:
     #: How often each worker loop runs the checks between batches (0: only `flask alerts check`).
     ALERTS_CHECK_SECONDS = _env_int("POSTERN_ALERTS_CHECK_SECONDS", 60)
 
+    # Single sign-on with OpenID Connect (config/sso.py, docs/single-sign-on.md).
+    #: A JSON list of providers; replaced by the parsed providers as the settings load.
+    SSO_PROVIDERS = os.environ.get("POSTERN_SSO_PROVIDERS", "")
+    #: On: password sign-in is refused to everyone but SSO_BREAK_GLASS_USERNAME.
+    SSO_ONLY = _env_bool("POSTERN_SSO_ONLY", False)
+    #: The one administrator who keeps password and second-factor sign-in in SSO-only mode.
+    SSO_BREAK_GLASS_USERNAME = os.environ.get("POSTERN_SSO_BREAK_GLASS_USERNAME", "")
+
     #: Settings that production refuses to start without (or with a throwaway value).
     REQUIRED_SECRETS: tuple[str, ...] = (
         "SECRET_KEY",
@@ -338,6 +413,7 @@ class BaseConfig:
     def validate(cls, settings: dict) -> None:
         """Raise ConfigError if the settings are unsafe for this environment."""
         problems = data_key_problems(settings) + payment_policy_problems(settings)
+        problems.extend(sso_problems(settings))
         if problems:
             raise ConfigError("refusing to start: " + "; ".join(problems))
 
@@ -376,6 +452,8 @@ class DevelopmentConfig(BaseConfig):
     LOG_JSON = _env_bool("POSTERN_LOG_JSON", False)
     #: Off so that `make run`'s demo agents sign in with a password alone; set it to try on.
     AGENT_MFA_REQUIRED = _env_bool("POSTERN_AGENT_MFA_REQUIRED", False)
+    #: One process on SQLite: the chain is complete at every commit, no sealer needed.
+    AUDIT_SEAL = os.environ.get("POSTERN_AUDIT_SEAL", "inline")
 
 
 class TestingConfig(DevelopmentConfig):
@@ -423,6 +501,8 @@ TESTING_DIFFERS_FROM_PRODUCTION: dict[str, str] = {
     "https:// origin and refuses to start without one",
     "RATELIMIT_STORAGE_URI": "one test process counts in memory (tests of Redis set it); "
     "production refuses anything but Redis, shared by every worker",
+    "AUDIT_SEAL": "audit rows are sealed into the chain as they commit, so tests read them at "
+    "once; the production-like stack runs the sealer worker (flask audit seal) as production does",
     "AGENT_MFA_REQUIRED": "most tests sign agents in with a password alone; tests of agent MFA "
     "turn it on, and the production-like stack runs with it on",
 }
@@ -465,9 +545,9 @@ def resolve_file_settings(settings: dict) -> None:
     load: the start-up check reads a relative path against the working directory, but Flask's
     ``send_file`` reads one against the application package, so unresolved the file found at
     start-up would not be the one served."""
-    association = settings.get("APPLE_PAY_DOMAIN_ASSOCIATION_FILE")
-    if association:
-        settings["APPLE_PAY_DOMAIN_ASSOCIATION_FILE"] = os.path.abspath(association)
+    for name in ("APPLE_PAY_DOMAIN_ASSOCIATION_FILE", "FAVICON_FILE"):
+        if settings.get(name):
+            settings[name] = os.path.abspath(settings[name])
 
 
 def payment_policy_problems(settings: dict) -> list[str]:
@@ -556,6 +636,18 @@ def database_binds(settings: dict) -> dict[str, dict]:
     return {**dict(settings.get("SQLALCHEMY_BINDS") or {}), "keys": options}
 
 
+def sso_problems(settings: dict, *, production: bool = False) -> list[str]:
+    """Parse the single sign-on providers in place (``config.sso.resolve_providers``) and say
+    what is wrong with them (empty list: nothing)."""
+    try:
+        sso.resolve_providers(settings)
+    except sso.SsoConfigError as problem:
+        return [str(problem)]
+    if production:
+        return sso.production_problems(settings)
+    return sso.sso_only_problems(settings)
+
+
 def _is_throwaway(value) -> bool:
     """A development-only value, or a list (such as key lists) holding one."""
     if isinstance(value, (list, tuple)):
@@ -588,10 +680,16 @@ class ProductionConfig(BaseConfig):
             problems.append("POSTERN_TRUSTED_HOSTS must list the host names Postern answers to")
         if not settings.get("SESSION_COOKIE_SECURE"):
             problems.append("session cookies must be Secure in production")
+        if any(not _names_a_port(entry) for entry in settings.get("HOOKS_ALLOWED_HOSTS") or ()):
+            problems.append(
+                "each POSTERN_HOOKS_ALLOWED_HOSTS entry must be host:port in production: it "
+                "lets webhooks reach that one private address"
+            )
         problems.extend(delivery_problems(settings))
         problems.extend(payment_policy_problems(settings))
         problems.extend(data_key_problems(settings, production=True))
         problems.extend(production_problems(settings, THROWAWAY_PREFIX))
+        problems.extend(sso_problems(settings, production=True))
         if problems:
             raise ConfigError("refusing to start: " + "; ".join(problems))
 

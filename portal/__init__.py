@@ -39,8 +39,11 @@ def create_app(env_name: str | None = None, overrides: dict[str, Any] | None = N
     init_security_headers(app)
     init_input_checks(app)
     init_extensions(app)
+    init_i18n(app)
     init_link_delivery(app)
+    init_outbound_webhooks(app)
     register_blueprints(app)
+    init_single_sign_on(app)
     init_csrf(app)
     init_staff_sessions(app)
     init_templates(app)
@@ -93,6 +96,7 @@ def init_extensions(app: Flask) -> None:
     from config.settings import database_binds
     from portal import models  # noqa: F401  (registers every table on the metadata)
     from portal.extensions import db, limiter, migrate
+    from portal.pool_health import install as install_pool_health
 
     # The key store (wrapped data keys) is a database of its own (personal-data-encryption.md).
     app.config["SQLALCHEMY_BINDS"] = database_binds(app.config)
@@ -101,6 +105,8 @@ def init_extensions(app: Flask) -> None:
         for engine in db.engines.values():
             if engine.dialect.name == "sqlite":
                 event.listen(engine, "savepoint", _begin_before_first_sqlite_savepoint)
+            else:
+                install_pool_health(engine, app.config["DATABASE_PING_IDLE_SECONDS"])
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     limiter.init_app(app)
 
@@ -117,6 +123,16 @@ def _begin_before_first_sqlite_savepoint(connection, name) -> None:
         driver_connection.execute("BEGIN")
 
 
+def init_i18n(app: Flask) -> None:
+    """English and Welsh (docs/languages.md): Babel in every template, and the customer's
+    language switch. The customer side picks the language; staff pages stay English."""
+    from portal.customer.language import init_customer_language, select_locale
+    from portal.i18n import init_i18n as _init
+
+    _init(app, select_locale)
+    init_customer_language(app)
+
+
 def init_link_delivery(app: Flask) -> None:
     """Links go out through the delivery outbox. Capture asks for it as its ``LinkCarrier``
     instead of importing it (delivery imports capture): see ``portal.capture.service``."""
@@ -126,8 +142,22 @@ def init_link_delivery(app: Flask) -> None:
     app.extensions[LINK_CARRIER] = outbox
 
 
+def init_outbound_webhooks(app: Flask) -> None:
+    """Every audited action about a capture request may become an outbound webhook event.
+    Audit tells its listeners instead of importing them (hooks imports audit)."""
+    from portal.audit.service import AUDIT_LISTENERS
+    from portal.hooks.events import record_from_audit
+
+    app.extensions.setdefault(AUDIT_LISTENERS, []).append(record_from_audit)
+
+
 def register_blueprints(app: Flask) -> None:
     from portal.agent.views import bp as agent_bp
+    from portal.auth import (  # noqa: F401  (add their pages to it)
+        passkey_views,
+        session_views,
+        sso_views,
+    )
     from portal.auth.views import bp as auth_bp
     from portal.backoffice.views import bp as backoffice_bp
     from portal.csp_reports.views import bp as csp_reports_bp
@@ -147,6 +177,12 @@ def register_blueprints(app: Flask) -> None:
     from portal.well_known import bp as well_known_bp
 
     app.register_blueprint(well_known_bp)  # /.well-known/ files (Apple Pay's domain check)
+    from portal.accessibility_statement import bp as accessibility_bp
+
+    app.register_blueprint(accessibility_bp)  # /accessibility: public, linked from every footer
+    from portal.api import register_api
+
+    register_api(app)  # /api/v1: API keys, not sessions; errors in its own JSON shape
     # Every answer there is JSON, errors included: the agent console's API, Stripe's webhooks.
     speaks_json(app, "/agent/api/", "/webhooks/")
     # The development outbox page: never in production (its settings check refuses it too).
@@ -175,9 +211,21 @@ def init_csrf(app: Flask) -> None:
     _init(app)
 
 
+def init_single_sign_on(app: Flask) -> None:
+    """The OpenID Connect providers (POSTERN_SSO_PROVIDERS), registered without fetching; the
+    sign-in page's buttons."""
+    from portal.sso.client import init_sso
+
+    init_sso(app)
+
+
 def init_staff_sessions(app: Flask) -> None:
     """Load the staff member behind the session cookie, once per request, for every blueprint."""
+    from portal.security.cookie_session import RememberingCookieSessionInterface
     from portal.security.sessions import CurrentStaff, load_session
+
+    # One per app: what it remembers was verified with this app's keys.
+    app.session_interface = RememberingCookieSessionInterface()
 
     @app.before_request
     def _load_staff() -> None:
@@ -189,8 +237,11 @@ def init_staff_sessions(app: Flask) -> None:
             "health.readyz",
             "metrics.metrics",
             "well_known.apple_pay_domain_association",  # fetched by Apple, never by staff
+            "well_known.favicon",  # fetched by every browser, before and after signing in
         ):
             return
+        if request.path.startswith("/api/v1/"):
+            return  # an API key authenticates there, never a staff cookie (portal.api.auth)
         loaded = load_session()
         g.staff_user, g.staff_session = loaded.user, loaded.row
         g.current_staff = CurrentStaff.of(loaded.user)  # what pages show; needs no database
@@ -217,9 +268,13 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def init_metrics(app: Flask) -> None:
-    """Last: GET /metrics (token-protected), and the request timer around everything else."""
+    """Last: GET /metrics (token-protected), and the request timer around everything else.
+    The event counters hear of audit rows as audit's listeners do (audit imports neither)."""
+    from portal.audit.service import AUDIT_LISTENERS
     from portal.observability.endpoint import init_metrics as _init
+    from portal.observability.metrics import note_audit_row
 
+    app.extensions.setdefault(AUDIT_LISTENERS, []).append(note_audit_row)
     _init(app)
 
 

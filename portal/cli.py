@@ -5,12 +5,12 @@ from __future__ import annotations
 import sys
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from portal import audit
-from portal.audit import anchors
+from portal.audit import anchors, pending, sealer
 from portal.audit.checkpoints import verify_audit_chain
 from portal.extensions import db
 from portal.models.audit import AuditEvent
@@ -159,6 +159,8 @@ def audit_verify():
     tail = anchors.check_tail()  # before the walk: a new anchor must never hide a truncation
     # From the retention checkpoint, if retention has deleted the oldest rows.
     result = verify_audit_chain()
+    # The rows not yet sealed: each by its HMAC, every lane without gaps.
+    waiting = pending.check(db.session())
     if not tail.ok:
         click.echo(tail.describe())
         if result.ok:
@@ -168,11 +170,38 @@ def audit_verify():
             )
     if not result.ok:
         click.echo(result.describe())
-    if not (tail.ok and result.ok):
+    if not waiting.ok:
+        click.echo(waiting.describe())
+    if not (tail.ok and result.ok and waiting.ok):
         click.echo("no new anchor written; tell your security lead (docs/audit-trail.md)")
         sys.exit(1)
     click.echo(result.describe())
+    if waiting.pending:
+        click.echo(waiting.describe())
     _echo_anchor(result.last_seq)
+
+
+@audit_cli.command("seal")
+@click.option("--once", is_flag=True, help="Seal everything pending now, then exit.")
+@click.option("--poll", "poll_seconds", type=float, default=None, help="Seconds between polls.")
+def audit_seal(once, poll_seconds):
+    """Link pending audit rows into the chain until stopped (SIGTERM or Ctrl-C): run it as its
+    own long-lived process beside the other workers (docs/audit-trail.md)."""
+    from portal.workers import describe, serve
+
+    if once:
+        sealed = refused = 0
+        while True:  # batch after batch, until one is not full (it has caught up)
+            counts = sealer.run_once()
+            sealed, refused = sealed + counts.claimed, max(refused, counts.refused)
+            if counts.claimed + counts.refused < sealer.BATCH_SIZE:
+                break
+        click.echo(describe(sealer.SealCounts(sealed, refused)))
+        return
+    poll = poll_seconds
+    if poll is None:
+        poll = current_app.config["AUDIT_SEAL_POLL_SECONDS"]
+    serve("audit sealer", sealer.run_once, poll, sealer.log)
 
 
 @audit_cli.command("anchor")
@@ -213,9 +242,11 @@ def _echo_anchor(verified_up_to: int | None) -> None:
 
 
 def register(app: Flask) -> None:
+    from portal.api_keys.cli import apikeys_cli
     from portal.delivery.cli import outbox_cli
     from portal.demo import demo_cli
     from portal.disputes.reconcile import repair_disputes
+    from portal.hooks.cli import hooks_cli
     from portal.operations.cli import ops_cli
     from portal.payment_page.cli import integrity_cli
     from portal.payments.cli import payments_cli
@@ -238,8 +269,10 @@ def register(app: Flask) -> None:
     app.cli.add_command(integrity_cli)
     app.cli.add_command(retention_cli)
     app.cli.add_command(alerts_cli)
+    app.cli.add_command(hooks_cli)
     # The worker loops (flask outbox work, flask webhooks work) run the security checks too.
     app.extensions[BETWEEN_BATCHES] = run_due_checks
     # flask payments reconcile repairs refunds and disputes too (installed: both build on it).
     app.extensions[RECONCILE_REPAIRS] = (repair_refunds, repair_disputes)
     app.cli.add_command(ops_cli)
+    app.cli.add_command(apikeys_cli)

@@ -1,7 +1,10 @@
 """``flask demo``: demo staff accounts for the embedded default, one per role.
 
 Passwords are generated at first seeding and kept in ``instance/demo-credentials.json``
-(mode 0600) so that re-running the demo prints the same logins. Refused in production.
+(mode 0600) so that re-running the demo prints the same logins. The file keeps each database's
+accounts apart (keyed by the database's address, without its password): seeding a second
+database adds its logins beside the first one's instead of overwriting them. Refused in
+production.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ DEMO_STAFF = [
     ("agent.ben", "Ben Agent", "agent", "South"),
     ("super.sam", "Sam Supervisor", "supervisor", "North"),
     ("office.olu", "Olu Back-Office", "backoffice", None),
+    # A second back-office person: a refund above the dual-control limit needs someone other
+    # than the one who asked for it to approve it.
+    ("office.pat", "Pat Back-Office", "backoffice", None),
     ("admin.ada", "Ada Admin", "admin", None),
     ("audit.ali", "Ali Auditor", "auditor", None),
 ]
@@ -73,17 +79,40 @@ def _passphrase() -> str:
     return "-".join(secrets.choice(words) for _ in range(4)) + str(secrets.randbelow(90) + 10)
 
 
+#: The file's top-level key holding one entry per database.
+DATABASES = "databases"
+
+
+def database_key() -> str:
+    """Which database the accounts live in: its address without the password (SQLite: the
+    absolute file path Flask-SQLAlchemy resolved)."""
+    return db.engine.url.render_as_string(hide_password=True)
+
+
+def _load_file() -> dict:
+    if not CREDENTIALS_FILE.exists():
+        return {DATABASES: {}}
+    content = json.loads(CREDENTIALS_FILE.read_text())
+    if DATABASES not in content:
+        # Written before the file was kept per database: one database's accounts, flat. They
+        # belong to the database seeded then, which is the one being seeded again (make run's).
+        return {DATABASES: {database_key(): content}}
+    return content
+
+
 def _load_credentials() -> dict:
-    if CREDENTIALS_FILE.exists():
-        return json.loads(CREDENTIALS_FILE.read_text())
-    return {}
+    """This database's demo accounts: ``{username: {"password", "role", "totp_secret"}}``."""
+    return dict(_load_file()[DATABASES].get(database_key(), {}))
 
 
 def _save_credentials(credentials: dict) -> None:
+    """Keep this database's accounts, leaving every other database's as they were."""
+    content = _load_file()
+    content[DATABASES][database_key()] = credentials
     INSTANCE_DIR.mkdir(exist_ok=True)
     fd = os.open(CREDENTIALS_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
-        json.dump(credentials, handle, indent=2)
+        json.dump(content, handle, indent=2)
 
 
 @demo_cli.command("seed")
@@ -123,7 +152,8 @@ def seed():
     db.session.commit()
     _save_credentials(credentials)
     click.echo(
-        "Demo staff accounts (passwords are random; kept in instance/demo-credentials.json):"
+        "Demo staff accounts (passwords are random; kept in instance/demo-credentials.json"
+        f" under {database_key()}):"
     )
     for username, _name, role, _team in DEMO_STAFF:
         entry = credentials.get(username, {})

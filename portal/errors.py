@@ -17,37 +17,48 @@ from markupsafe import escape
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 
+from portal.i18n import N_, gettext
+
 log = logging.getLogger("postern.errors")
 JSON = "application/json"
 
 MESSAGES = {
-    400: ("We could not read what was sent", "Please go back, reload the page and try again."),
-    401: ("Please sign in", "You need to sign in to see this page."),
+    400: (
+        N_("We could not read what was sent"),
+        N_("Please go back, reload the page and try again."),
+    ),
+    401: (N_("Please sign in"), N_("You need to sign in to see this page.")),
     403: (
-        "You do not have access to this page",
-        "If you need it for your work, ask an administrator.",
+        N_("You do not have access to this page"),
+        N_("If you need it for your work, ask an administrator."),
     ),
     404: (
-        "Page not found",
-        "If you typed the address, check it. Otherwise, go back and try again.",
+        N_("Page not found"),
+        N_("If you typed the address, check it. Otherwise, go back and try again."),
     ),
-    405: ("That action is not allowed here", "Please go back and try again."),
+    405: (N_("That action is not allowed here"), N_("Please go back and try again.")),
     # Without its own words a 410 would claim "Something went wrong on our side".
-    410: ("This is no longer available", "The page or link you used has ended or was withdrawn."),
-    413: ("That was too large", "The form or file you sent is larger than we accept."),
-    429: (
-        "Too many attempts",
-        "You have tried too many times. Wait a minute, then try again.",
+    410: (
+        N_("This is no longer available"),
+        N_("The page or link you used has ended or was withdrawn."),
     ),
-    500: ("Something went wrong on our side", "Nothing you did caused this. Please try again."),
+    413: (N_("That was too large"), N_("The form or file you sent is larger than we accept.")),
+    429: (
+        N_("Too many attempts"),
+        N_("You have tried too many times. Wait a minute, then try again."),
+    ),
+    500: (
+        N_("Something went wrong on our side"),
+        N_("Nothing you did caused this. Please try again."),
+    ),
     503: (
-        "The service is temporarily unavailable",
-        "We could not complete this just now. Nothing was lost; please try again in a minute.",
+        N_("The service is temporarily unavailable"),
+        N_("We could not complete this just now. Nothing was lost; please try again in a minute."),
     ),
 }
 CSRF_MESSAGE = (
-    "This form has expired",
-    "For your security, forms expire. Go back, reload the page, and send it again.",
+    N_("This form has expired"),
+    N_("For your security, forms expire. Go back, reload the page, and send it again."),
 )
 #: A Host header that POSTERN_TRUSTED_HOSTS does not list: a mistyped or forged address.
 UNTRUSTED_HOST_MESSAGE = (
@@ -62,12 +73,12 @@ UNTRUSTED_HOST_MESSAGE = (
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SENT_MESSAGES = {
     500: (
-        "Something went wrong on our side",
-        "Nothing you did caused this. Please wait a minute, then try again.",
+        N_("Something went wrong on our side"),
+        N_("Nothing you did caused this. Please wait a minute, then try again."),
     ),
     503: (
-        "The service is temporarily unavailable",
-        "We could not finish this just now. Please wait a minute, then try again.",
+        N_("The service is temporarily unavailable"),
+        N_("We could not finish this just now. Please wait a minute, then try again."),
     ),
 }
 UNCONFIRMED_TITLE = "We could not confirm that this finished"
@@ -104,6 +115,26 @@ PLAIN_PAGE = (
 JSON_AREAS = "postern_json_areas"
 
 
+#: Where areas with their own error body keep their renderer (prefix -> callable(status)).
+ERROR_RENDERERS = "postern_error_renderers"
+
+
+def renders_own_errors(app: Flask, url_prefix: str, renderer) -> None:
+    """Errors under ``url_prefix`` are answered by ``renderer(status, message=None) ->
+    Response`` (the integration API's one JSON error shape), whatever raised them."""
+    speaks_json(app, url_prefix)
+    renderers = app.extensions.get(ERROR_RENDERERS, {})
+    app.extensions[ERROR_RENDERERS] = {**renderers, url_prefix: renderer}
+
+
+def own_error_renderer():
+    """The renderer ``renders_own_errors`` gave the current path's part of the site, if any."""
+    for prefix, renderer in current_app.extensions.get(ERROR_RENDERERS, {}).items():
+        if request.path.startswith(prefix):
+            return renderer
+    return None
+
+
 def speaks_json(app: Flask, *url_prefixes: str) -> None:
     """Declare the parts of the site (by URL prefix) that answer in JSON whatever happens:
     errors, and "sign in again" for a session that ended, are JSON there too."""
@@ -138,8 +169,12 @@ def _plain_page(status: int, title: str, detail: str) -> Response:
 
 def render_error(status: int, title: str | None = None, detail: str | None = None):
     """Our page (or JSON, for API and webhook paths) for ``status``. Touches no database."""
+    own = own_error_renderer()
+    if own is not None:
+        return own(status)
     default_title, default_detail = _words(status)
-    title, detail = title or default_title, detail or default_detail
+    # Translated here, where the page's language is known (a customer's may be Welsh).
+    title, detail = gettext(title or default_title), gettext(detail or default_detail)
     if wants_json():
         return jsonify(error=status, message=title), status
     try:
@@ -157,6 +192,9 @@ def _untrusted_host():
     build a URL, so no template can draw (they build links to static files): JSON where the
     site speaks JSON, else the fixed page. Both need only the path and headers, never the Host."""
     title, detail = UNTRUSTED_HOST_MESSAGE
+    own = own_error_renderer()
+    if own is not None:
+        return own(400, title)
     if wants_json():
         return jsonify(error=400, message=title), 400
     return _plain_page(400, title, detail)
@@ -184,7 +222,10 @@ def init_error_handlers(app: Flask) -> None:
     def _http_error(error: HTTPException):
         if isinstance(error, SecurityError):
             return _untrusted_host()
-        return render_error(error.code or 500)
+        response = render_error(error.code or 500)
+        if own_error_renderer() is not None and error.code == 405:
+            response.headers["Allow"] = ", ".join(getattr(error, "valid_methods", None) or [])
+        return response
 
     @app.errorhandler(InternalServerError)
     @app.errorhandler(Exception)

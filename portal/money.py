@@ -13,6 +13,8 @@ import re
 from decimal import Decimal
 from enum import StrEnum
 
+from portal.i18n import N_
+
 #: Minor-unit exponents of the currencies an operator may enable, as Stripe's API counts
 #: amounts: ISO 4217's, except ISK. ISO gives the Icelandic krona no decimals, but Stripe still
 #: takes ISK amounts in hundredths for backwards compatibility, the hundredths always 00
@@ -150,7 +152,7 @@ def parse_amount(
     match = _AMOUNT.match(value)
     if not match:
         raise AmountError(
-            "Enter the amount in numbers only, like 125.50.", AmountProblem.NOT_A_NUMBER
+            N_("Enter the amount in numbers only, like 125.50."), AmountProblem.NOT_A_NUMBER
         )
     if len(match.group(1) or "") > places:
         message = (
@@ -161,7 +163,7 @@ def parse_amount(
         raise AmountError(message, AmountProblem.TOO_MANY_PLACES)
     minor = int(Decimal(value.replace(",", "")).scaleb(places))
     if minor == 0 and not allow_zero:
-        raise AmountError("Enter an amount greater than zero.", AmountProblem.NOT_POSITIVE)
+        raise AmountError(N_("Enter an amount greater than zero."), AmountProblem.NOT_POSITIVE)
     most = max_major * 10**places
     if minor > most:
         raise AmountError(

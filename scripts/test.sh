@@ -18,6 +18,7 @@ command -v envsubst >/dev/null || missing+=(gettext-base)
 command -v pg_dump >/dev/null || missing+=(postgresql-client)  # the PostgreSQL pass's dump scan
 command -v promtool >/dev/null || missing+=(prometheus)  # promtool tests the alert rules
 [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)  # the transaction-pooling test
+command -v npm >/dev/null || missing+=(nodejs npm)  # tests/oidc's OpenID Provider
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)  # private clusters: the key store, restarts
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
@@ -29,6 +30,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 2
   fi
 fi
+
+# The single sign-on tests' OpenID Provider (tests/oidc): panva's oidc-provider from npm, at
+# the versions its lock file pins, on the machine's Node.js (20 or later).
+command -v npm >/dev/null || { echo "The tests need Node.js 20+ and npm (tests/oidc)." >&2; exit 2; }
+npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
 
 echo "== ruff"
 .venv/bin/ruff check .
@@ -72,8 +78,12 @@ except Exception:
     sys.exit(1)
 PY
 then
+  # Browser tests against the development server ran in the SQLite pass, on the database that
+  # server is meant for; here they run against the production-like stack (marked prodlike),
+  # the deployed shape on PostgreSQL. Every other test runs on both databases.
   echo "== pytest on PostgreSQL ($pg_url)"
-  TEST_DATABASE_URL="$pg_url" .venv/bin/pytest -q -p no:cacheprovider "${workers[@]}" "$@"
+  TEST_DATABASE_URL="$pg_url" .venv/bin/pytest -q -p no:cacheprovider "${workers[@]}" \
+    -m "not browser or prodlike or postgres" "$@"
 elif [ "${CI:-}" = "true" ]; then
   echo "PostgreSQL at $pg_url is not reachable, and CI requires the PostgreSQL pass." >&2
   exit 1

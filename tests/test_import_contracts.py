@@ -55,6 +55,7 @@ BLUEPRINT_UNITS = frozenset(
         "portal.webhooks",
         "portal.devtools",
         "portal.csp_reports",
+        "portal.api",
     }
 )
 #: ... and the HTTP infrastructure around them. Every other unit of portal/ is domain code.

@@ -1,6 +1,6 @@
 -- One wrk script for every scenario; the bench sets it up through environment variables:
 --   BENCH_METHOD, BENCH_PATHS_FILE (one path per line, used round-robin) or BENCH_PATH,
---   BENCH_COOKIE, BENCH_HEADER ("Name: value"), BENCH_BODY (may hold {KEY}: a fresh random
+--   BENCH_COOKIE, BENCH_HEADER ("Name: value", several joined by "|"), BENCH_BODY (may hold {KEY}: a fresh random
 --   22-character key per request, e.g. the console form's create_key), BENCH_EXPECT (the
 --   status every answer must have, default 200: a redirect to the sign-in page is not a page),
 --   BENCH_ONCE (set: each thread takes its own share of the paths file and sends every path
@@ -39,8 +39,8 @@ function init(args)
   index = once and 0 or math.random(#paths)
   math.randomseed(os.time() + (id or 0) * 7919)
   wrk.headers["Cookie"] = os.getenv("BENCH_COOKIE")
-  local extra = os.getenv("BENCH_HEADER")
-  if extra then
+  -- BENCH_HEADER: one "Name: value", or several joined by "|".
+  for extra in (os.getenv("BENCH_HEADER") or ""):gmatch("[^|]+") do
     local name, value = extra:match("^([^:]+):%s*(.*)$")
     wrk.headers[name] = value
   end

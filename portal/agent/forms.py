@@ -14,6 +14,7 @@ from portal.capture import identity, kinds
 from portal.capture.service import RequestSpec
 from portal.charge_limits import check_card_amount
 from portal.delivery.destinations import normalise_destination
+from portal.i18n import ENGLISH, WELSH, gettext, lazy_gettext
 from portal.money import AmountError, parse_amount
 from portal.security.validators import NoCardNumbers
 
@@ -22,7 +23,8 @@ _TEXT = {"autocomplete": "off", "spellcheck": "false"}
 
 
 def _choices(labels: dict[str, str]) -> list[SelectChoice]:
-    return [SelectChoice(value, label) for value, label in labels.items()]
+    """One choice per entry of a word table (its words marked with ``N_`` where written)."""
+    return [SelectChoice(value, lazy_gettext(label)) for value, label in labels.items()]
 
 
 class DeliveryFields:
@@ -34,29 +36,32 @@ class DeliveryFields:
             self.destination.data = None
             return True
         if not (self.destination.data or "").strip():
-            words = "mobile number" if channel == kinds.SMS else "email address"
-            self.destination.errors.append(f"Enter the customer's {words}.")
+            self.destination.errors.append(
+                gettext("Enter the customer's mobile number.")
+                if channel == kinds.SMS
+                else gettext("Enter the customer's email address.")
+            )
             return False
         try:
             self.destination.data = normalise_destination(channel, self.destination.data)
         except ValueError as problem:
-            self.destination.errors.append(str(problem))
+            self.destination.errors.append(gettext(str(problem)))
             return False
         return True
 
 
 def _channel_field():
     return RadioField(
-        "Send the link by",
+        lazy_gettext("Send the link by"),
         choices=_choices(kinds.CHANNELS),
         default=kinds.SMS,
-        validators=[DataRequired("Choose how to send the link.")],
+        validators=[DataRequired(lazy_gettext("Choose how to send the link."))],
     )
 
 
 def _destination_field():
     return StringField(
-        "Customer's mobile number or email address",
+        lazy_gettext("Customer's mobile number or email address"),
         validators=[Optional(), Length(max=254), NoCardNumbers()],
         render_kw=_TEXT,
     )
@@ -64,47 +69,66 @@ def _destination_field():
 
 class CreateRequestForm(FlaskForm, DeliveryFields):
     kind = RadioField(
-        "What do you need from the customer?",
+        lazy_gettext("What do you need from the customer?"),
         choices=_choices(kinds.KINDS),
         default=kinds.PAYMENT,
-        validators=[DataRequired("Choose what the request is for.")],
+        validators=[DataRequired(lazy_gettext("Choose what the request is for."))],
     )
     amount = StringField(
-        "Amount",
+        lazy_gettext("Amount"),
         validators=[Optional(), Length(max=20), NoCardNumbers()],
         render_kw={"inputmode": "decimal", **_TEXT},
     )
-    currency = SelectField("Currency")
+    currency = SelectField(lazy_gettext("Currency"))
     purpose = StringField(
-        "What the payment is for (the customer sees this)",
+        lazy_gettext("What the payment is for"),
         validators=[Optional(), Length(max=140), NoCardNumbers()],
     )
     reference = StringField(
-        "Your reference (account or invoice number)",
-        validators=[DataRequired("Enter a reference."), Length(max=64), NoCardNumbers()],
+        lazy_gettext("Your reference"),
+        validators=[
+            DataRequired(lazy_gettext("Enter a reference.")),
+            Length(max=64),
+            NoCardNumbers(),
+        ],
         render_kw=_TEXT,
     )
     interaction_id = StringField(
-        "Call or interaction id (optional)",
+        lazy_gettext("Interaction id"),
         validators=[Optional(), Length(max=64), NoCardNumbers()],
         render_kw=_TEXT,
     )
     field_set = SelectField(
-        "Details to collect",
-        choices=[SelectChoice("", "Choose the details"), *_choices(kinds.FIELD_SETS)],
+        lazy_gettext("Details to collect"),
+        choices=[
+            SelectChoice("", lazy_gettext("Choose the details")),
+            *_choices(kinds.FIELD_SETS),
+        ],
         validators=[Optional()],
     )
     identity_item = SelectField(
-        "Identity check",
-        choices=[*_choices(identity.ITEMS), SelectChoice(NO_IDENTITY_CHECK, "No identity check")],
+        lazy_gettext("Identity check"),
+        choices=[
+            *_choices(identity.ITEMS),
+            SelectChoice(NO_IDENTITY_CHECK, lazy_gettext("No identity check")),
+        ],
         default=identity.POSTCODE,
     )
     identity_value = StringField(
-        "Expected answer, from the customer's record",
+        lazy_gettext("Expected answer"),
         validators=[Optional(), Length(max=80), NoCardNumbers()],
         render_kw=_TEXT,
     )
-    expiry_minutes = IntegerField("Link expires after (minutes)")
+    expiry_minutes = IntegerField(lazy_gettext("Link works for"))
+    #: The language of the customer's message and pages (they can still switch on any page).
+    language = SelectField(
+        lazy_gettext("Language"),
+        choices=[
+            SelectChoice(ENGLISH, lazy_gettext("English")),
+            SelectChoice(WELSH, lazy_gettext("Cymraeg (Welsh)")),
+        ],
+        default=ENGLISH,
+    )
     channel = _channel_field()
     destination = _destination_field()
     create_key = HiddenField(validators=[Regexp(r"^[A-Za-z0-9_-]{16,32}$")])
@@ -117,11 +141,14 @@ class CreateRequestForm(FlaskForm, DeliveryFields):
         if not self.currency.data:
             self.currency.data = currencies[0]
         self.expiry_minutes.validators = [
-            DataRequired("Enter how many minutes the link should work for."),
+            DataRequired(gettext("Enter how many minutes the link should work for.")),
             NumberRange(
                 1,
                 config["CAPTURE_MAX_EXPIRY_MINUTES"],
-                f"Choose between 1 and {config['CAPTURE_MAX_EXPIRY_MINUTES']} minutes.",
+                gettext(
+                    "Choose between 1 and %(most)s minutes.",
+                    most=config["CAPTURE_MAX_EXPIRY_MINUTES"],
+                ),
             ),
         ]
         if self.expiry_minutes.data is None and not self.expiry_minutes.raw_data:
@@ -137,14 +164,17 @@ class CreateRequestForm(FlaskForm, DeliveryFields):
         ok = super().validate(extra_validators)
         if self._key_missing:
             self.create_key.errors.append(
-                "This form was not sent from the console page: check the details and send it again."
+                gettext(
+                    "This form was not sent from the console page: check the details and send it "
+                    "again."
+                )
             )
             ok = False
         kind = self.kind.data
         if kind in kinds.PAYMENT_KINDS:
             ok = self._check_payment() and ok
         if kind in kinds.DATA_KINDS and not self.field_set.data:
-            self.field_set.errors.append("Choose the details to collect.")
+            self.field_set.errors.append(gettext("Choose the details to collect."))
             ok = False
         ok = self._check_identity() and ok
         return self.check_destination() and ok
@@ -152,12 +182,12 @@ class CreateRequestForm(FlaskForm, DeliveryFields):
     def _check_payment(self) -> bool:
         ok = True
         if not (self.purpose.data or "").strip() and not self.purpose.errors:
-            self.purpose.errors.append("Say what the payment is for.")
+            self.purpose.errors.append(gettext("Say what the payment is for."))
             ok = False
         if self.amount.errors:
             return False
         if not (self.amount.data or "").strip():
-            self.amount.errors.append("Enter the amount.")
+            self.amount.errors.append(gettext("Enter the amount."))
             return False
         try:
             amount_minor = parse_amount(
@@ -168,7 +198,7 @@ class CreateRequestForm(FlaskForm, DeliveryFields):
             # Refused here, in words the agent can read out, rather than at the payment page.
             self.amount_minor = check_card_amount(amount_minor, self.currency.data)
         except AmountError as problem:
-            self.amount.errors.append(str(problem))
+            self.amount.errors.append(gettext(str(problem)))
             return False
         return ok
 
@@ -180,8 +210,10 @@ class CreateRequestForm(FlaskForm, DeliveryFields):
             return False
         if not (self.identity_value.data or "").strip():
             self.identity_value.errors.append(
-                f"Enter the customer's {identity.ITEMS[item].lower()} from their record, "
-                "or choose no identity check."
+                gettext(
+                    "Enter the customer's %(item)s from their record, or choose no identity check.",
+                    item=gettext(identity.ITEMS[item]).lower(),
+                )
             )
             return False
         try:
@@ -209,6 +241,7 @@ class CreateRequestForm(FlaskForm, DeliveryFields):
             identity_item=item if checked else None,
             identity_value=self.identity_value.data if checked else None,
             create_key=self.create_key.data,
+            language=self.language.data,
         )
 
 
@@ -221,11 +254,13 @@ class ResendForm(FlaskForm, DeliveryFields):
         return self.check_destination() and ok
 
 
-EXTEND_CHOICES = [SelectChoice(str(n), f"{n} minutes") for n in (5, 10, 15, 30)]
+EXTEND_CHOICES = [
+    SelectChoice(str(n), lazy_gettext("%(count)s minutes", count=n)) for n in (5, 10, 15, 30)
+]
 
 
 class ExtendForm(FlaskForm):
-    minutes = SelectField("Add", choices=EXTEND_CHOICES, coerce=int, default=10)
+    minutes = SelectField(lazy_gettext("Add"), choices=EXTEND_CHOICES, coerce=int, default=10)
 
 
 class ActionForm(FlaskForm):

@@ -1,7 +1,8 @@
 """The audit trail: record what staff, customers and the system did, and prove it was not edited.
 
 ``actors`` names who acted (passed in by every caller, never looked up), ``service`` appends
-rows (``record``; ``record_for`` one capture request), ``chain`` hashes and verifies them,
+rows (``record``; ``record_for`` one capture request) to ``pending``, the ``sealer`` links them
+into the chain, ``trail`` reads sealed and pending rows together, ``chain`` hashes and verifies,
 ``chain_status`` says whether the chain verifies now (cheaply, for every back-office page),
 ``anchors`` records where the chain ended so that rows deleted from its end are noticed,
 ``checkpoints`` lets retention delete the oldest rows while the rest still verify, and
@@ -22,7 +23,7 @@ from portal.audit.actors import (
     ClientOrigin,
 )
 from portal.audit.chain import VerifyResult, verify_chain
-from portal.audit.service import record, record_for
+from portal.audit.service import record, record_for, reference
 
 __all__ = [
     "ANONYMOUS",
@@ -39,5 +40,6 @@ __all__ = [
     "VerifyResult",
     "record",
     "record_for",
+    "reference",
     "verify_chain",
 ]

@@ -28,6 +28,8 @@ class ClientOrigin:
 
 
 NO_ORIGIN = ClientOrigin()
+#: The ``role`` of an audit row written by an API key (``Actor.api_key``).
+API_KEY_ROLE = "api_key"
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,12 @@ class Actor:
         """The staff member ``user`` (a ``StaffUser``, or anything with its ``username``, ``id``
         and ``role``, such as the session's ``CurrentStaff`` copy), acting from ``origin``."""
         return cls(user.username, user.id, user.role, origin)
+
+    @classmethod
+    def api_key(cls, prefix: str, name: str, origin: ClientOrigin = NO_ORIGIN) -> Actor:
+        """An integration's API key (its displayable ``prefix`` and ``name``), calling from
+        ``origin``: ``api-key:pstn_live_ab12cd34 (CRM)``. No staff id: a key is not a person."""
+        return cls(f"api-key:{prefix} ({name})"[:120], None, API_KEY_ROLE, origin)
 
     def at(self, origin: ClientOrigin) -> Actor:
         """The same actor, acting from ``origin``."""

@@ -3,6 +3,11 @@
 Each row's hash is an HMAC-SHA256, keyed with ``AUDIT_CHAIN_KEY``, over the canonical JSON of its
 content and the previous row's hash. Keyed, so that someone with write access to the database
 but not to the application's secrets cannot forge a row and recompute the chain after it.
+
+A row that was pending first (``portal.audit.sealer``) also carries its lane and its number in
+the lane, hashed with the rest; rows from before the pending table have neither and hash as
+they always did. A pending row's own HMAC (``pending_hash``) covers the same content, its lane
+and number, and no link: it has none yet.
 """
 
 from __future__ import annotations
@@ -32,14 +37,38 @@ HASHED_FIELDS = (
 )
 
 
+#: What a pending row's HMAC covers: the content, and where it stands in its lane.
+PENDING_HASHED_FIELDS = (
+    *(field for field in HASHED_FIELDS if field not in ("seq", "prev_hash")),
+    "lane",
+    "lane_seq",
+)
+_LANE_FIELDS = ("lane", "lane_seq")
+
+
 def canonical_content(event: AuditEvent) -> bytes:
     content = {field: getattr(event, field) for field in HASHED_FIELDS}
+    if getattr(event, "lane", None) is not None:
+        content.update({field: getattr(event, field) for field in _LANE_FIELDS})
     content["occurred_at"] = event.occurred_at.isoformat(timespec="microseconds")
+    return _json(content)
+
+
+def _json(content: dict) -> bytes:
     return json.dumps(content, sort_keys=True, separators=(",", ":"), default=str).encode()
 
 
 def compute_hash(event: AuditEvent, key: bytes) -> str:
     return hmac.new(key, canonical_content(event), hashlib.sha256).hexdigest()
+
+
+def pending_hash(row, key: bytes) -> str:
+    """The HMAC of a pending row (``AuditPending``, or anything with its fields): its content,
+    lane and lane number. Marked "pending" so it can never pass for a chain row's hash."""
+    content = {field: getattr(row, field) for field in PENDING_HASHED_FIELDS}
+    content["occurred_at"] = row.occurred_at.isoformat(timespec="microseconds")
+    content["pending"] = True
+    return hmac.new(key, _json(content), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)

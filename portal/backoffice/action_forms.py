@@ -8,6 +8,7 @@ from wtforms import BooleanField, HiddenField, PasswordField, RadioField, Select
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, Regexp
 
+from portal.i18n import N_, lazy_gettext
 from portal.refunds.service import FORM_KEY_PATTERN, new_form_key
 from portal.refunds.wording import REASONS
 from portal.security.authz import Role
@@ -15,17 +16,20 @@ from portal.security.validators import NoCardNumbers
 from portal.staff_text import MAX_JUSTIFICATION_LENGTH
 
 _TEXT = {"autocomplete": "off", "spellcheck": "false"}
-FORM_KEY_MISSING = (
+FORM_KEY_MISSING = lazy_gettext(
     "This refund form arrived without its one-time key, so nothing was refunded. "
     "Check the details and press Refund again."
 )
-FORM_KEY_NOT_VALID = (
+FORM_KEY_NOT_VALID = lazy_gettext(
     "This refund form's one-time key is not valid, so nothing was refunded. "
     "Check the details and press Refund again."
 )
+REASON_RECORDED = lazy_gettext("Give a reason: it is recorded in the audit trail.")
 
 
-def _reason_field(label: str = "Reason", message: str = "Give a reason.") -> StringField:
+def _reason_field(
+    label: str = lazy_gettext("Reason"), message: str = lazy_gettext("Give a reason.")
+) -> StringField:
     """A justification for the audit trail: the form's half of ``checked_justification``."""
     return StringField(
         label,
@@ -40,15 +44,17 @@ class ActionForm(FlaskForm):
 
 class ReauthForm(FlaskForm):
     password = PasswordField(
-        "Password",
-        validators=[DataRequired("Enter your password."), Length(max=256)],
+        lazy_gettext("Password"),
+        validators=[DataRequired(lazy_gettext("Enter your password.")), Length(max=256)],
         render_kw={"autocomplete": "current-password"},
     )
     code = StringField(
-        "Code from your authenticator app",
+        lazy_gettext("Code from your authenticator app"),
         validators=[
-            DataRequired("Enter the 6-digit code."),
-            Regexp(r"^\s*\d{3}\s?\d{3}\s*$", message="Enter the 6 digits of the code."),
+            DataRequired(lazy_gettext("Enter the 6-digit code.")),
+            Regexp(
+                r"^\s*\d{3}\s?\d{3}\s*$", message=lazy_gettext("Enter the 6 digits of the code.")
+            ),
         ],
         render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", **_TEXT},
     )
@@ -56,26 +62,29 @@ class ReauthForm(FlaskForm):
 
 class RefundForm(FlaskForm):
     scope = RadioField(
-        "How much to refund",
+        lazy_gettext("How much to refund"),
         choices=[
-            SelectChoice("full", "Everything that is left"),
-            SelectChoice("partial", "Part of it"),
+            SelectChoice("full", lazy_gettext("Everything that is left")),
+            SelectChoice("partial", lazy_gettext("Part of it")),
         ],
         default="full",
-        validators=[DataRequired("Choose how much to refund.")],
+        validators=[DataRequired(lazy_gettext("Choose how much to refund."))],
     )
     amount = StringField(
-        "Amount to refund",
+        lazy_gettext("Amount to refund"),
         validators=[Optional(), Length(max=20), NoCardNumbers()],
         render_kw={"inputmode": "decimal", **_TEXT},
     )
     reason_code = SelectField(
-        "Reason",
-        choices=[SelectChoice("", "Choose a reason")]
-        + [SelectChoice(code, words) for code, (words, _) in REASONS.items()],
-        validators=[DataRequired("Choose a reason.")],
+        lazy_gettext("Reason"),
+        choices=[SelectChoice("", lazy_gettext("Choose a reason"))]
+        + [SelectChoice(code, lazy_gettext(words)) for code, (words, _) in REASONS.items()],
+        validators=[DataRequired(lazy_gettext("Choose a reason."))],
     )
-    note = _reason_field("Note for the audit trail", "Write a short note about this refund.")
+    note = _reason_field(
+        lazy_gettext("Note for the audit trail"),
+        lazy_gettext("Write a short note about this refund."),
+    )
     #: One-time key of this rendering of the form: sending it twice makes one refund.
     form_key = HiddenField(
         validators=[
@@ -95,7 +104,7 @@ class RefundForm(FlaskForm):
     def validate(self, extra_validators=None) -> bool:
         ok = super().validate(extra_validators)
         if self.form_key.errors:
-            self.key_problem = " ".join(self.form_key.errors)
+            self.key_problem = " ".join(str(error) for error in self.form_key.errors)
             self.form_key.errors = []
             # Nothing was refunded with the refused key, so the page shown again gets a fresh
             # one: pressing Refund on it then works, once.
@@ -104,87 +113,102 @@ class RefundForm(FlaskForm):
 
 
 class RejectForm(FlaskForm):
-    note = _reason_field("Why are you rejecting it?", "Say why you are rejecting it.")
+    note = _reason_field(
+        lazy_gettext("Why are you rejecting it?"), lazy_gettext("Say why you are rejecting it.")
+    )
 
 
 class RevealForm(FlaskForm):
-    field = SelectField("Field to reveal", validators=[DataRequired("Choose a field.")])
-    reason = _reason_field(
-        "Why do you need to see it?", "Give a reason: it is recorded in the audit trail."
+    field = SelectField(
+        lazy_gettext("Field to reveal"), validators=[DataRequired(lazy_gettext("Choose a field."))]
     )
+    reason = _reason_field(lazy_gettext("Why do you need to see it?"), REASON_RECORDED)
 
 
 class ExportForm(FlaskForm):
     reason = _reason_field(
-        "Reason (for example the data subject request reference)",
-        "Give a reason: it is recorded in the audit trail.",
+        lazy_gettext("Reason (for example the data subject request reference)"), REASON_RECORDED
     )
 
 
 class EraseForm(FlaskForm):
     reason = _reason_field(
-        "Reason (for example the erasure request reference)",
-        "Give a reason: it is recorded in the audit trail.",
+        lazy_gettext("Reason (for example the erasure request reference)"), REASON_RECORDED
     )
     confirm = BooleanField(
-        "I understand this cannot be undone",
-        validators=[DataRequired("Tick the box to confirm the erasure.")],
+        lazy_gettext("I understand this cannot be undone"),
+        validators=[DataRequired(lazy_gettext("Tick the box to confirm the erasure."))],
     )
+
+
+#: Each role as the staff forms name it (translated where shown).
+ROLE_NAMES = {
+    Role.AGENT: N_("Agent"),
+    Role.SUPERVISOR: N_("Supervisor"),
+    Role.BACKOFFICE: N_("Backoffice"),
+    Role.ADMIN: N_("Admin"),
+    Role.AUDITOR: N_("Auditor"),
+}
 
 
 def _role_choices() -> list[SelectChoice]:
-    return [SelectChoice(role.value, role.value.capitalize()) for role in Role]
+    return [SelectChoice(role.value, lazy_gettext(ROLE_NAMES[role])) for role in Role]
 
 
 class StaffCreateForm(FlaskForm):
     username = StringField(
-        "Username",
+        lazy_gettext("Username"),
         validators=[
-            DataRequired("Enter a username."),
+            DataRequired(lazy_gettext("Enter a username.")),
             Length(min=3, max=64),
-            Regexp(r"^[A-Za-z0-9._-]+$", message="Use letters, digits, dots, dashes only."),
+            Regexp(
+                r"^[A-Za-z0-9._-]+$",
+                message=lazy_gettext("Use letters, digits, dots, dashes only."),
+            ),
             NoCardNumbers(),
         ],
         render_kw={"autocapitalize": "none", **_TEXT},
     )
     display_name = StringField(
-        "Name shown to colleagues",
-        validators=[DataRequired("Enter a name."), Length(max=120), NoCardNumbers()],
+        lazy_gettext("Name shown to colleagues"),
+        validators=[DataRequired(lazy_gettext("Enter a name.")), Length(max=120), NoCardNumbers()],
         render_kw={"autocomplete": "off"},
     )
     email = StringField(
-        "Work email (optional)",
+        lazy_gettext("Work email (optional)"),
         validators=[
             Optional(),
             Length(max=254),
             NoCardNumbers(),
-            Email("Enter a valid email address."),
+            Email(lazy_gettext("Enter a valid email address.")),
         ],
         render_kw=_TEXT,
     )
-    role = SelectField("Role", choices=_role_choices(), validators=[DataRequired()])
+    role = SelectField(lazy_gettext("Role"), choices=_role_choices(), validators=[DataRequired()])
     team = StringField(
-        "Team (optional)", validators=[Optional(), Length(max=80), NoCardNumbers()], render_kw=_TEXT
+        lazy_gettext("Team (optional)"),
+        validators=[Optional(), Length(max=80), NoCardNumbers()],
+        render_kw=_TEXT,
     )
     password = PasswordField(
-        "Initial password",
-        validators=[DataRequired("Enter an initial password."), Length(max=256)],
+        lazy_gettext("Initial password"),
+        validators=[DataRequired(lazy_gettext("Enter an initial password.")), Length(max=256)],
         render_kw={"autocomplete": "new-password"},
     )
     confirm_password = PasswordField(
-        "Repeat the initial password",
+        lazy_gettext("Repeat the initial password"),
         validators=[
-            DataRequired("Repeat the password."),
-            EqualTo("password", message="The two passwords do not match."),
+            DataRequired(lazy_gettext("Repeat the password.")),
+            EqualTo("password", message=lazy_gettext("The two passwords do not match.")),
         ],
         render_kw={"autocomplete": "new-password"},
     )
 
 
 class StaffUpdateForm(FlaskForm):
-    role = SelectField("Role", choices=_role_choices(), validators=[DataRequired()])
+    role = SelectField(lazy_gettext("Role"), choices=_role_choices(), validators=[DataRequired()])
     team = StringField(
-        "Team (leave empty for none)",
+        lazy_gettext("Team (leave empty for none)"),
         validators=[Optional(), Length(max=80), NoCardNumbers()],
         render_kw=_TEXT,
     )
@@ -192,6 +216,8 @@ class StaffUpdateForm(FlaskForm):
 
 class StaffPasswordResetForm(FlaskForm):
     lost_authenticator = BooleanField(
-        "They have lost their authenticator app too (remove their two-step verification: they "
-        "set it up again when they sign in)"
+        lazy_gettext(
+            "They have lost their authenticator app too (remove their two-step verification: "
+            "they set it up again when they sign in)"
+        )
     )

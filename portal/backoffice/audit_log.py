@@ -13,7 +13,7 @@ from portal.backoffice.filter_forms import AuditSearchForm, ParsedSearch
 from portal.backoffice.views import bp
 from portal.reporting import audit_queries, keyset, queries
 from portal.reporting.audit_queries import AuditFilter
-from portal.reporting.timeline import action_words, detail_words
+from portal.reporting.timeline_words import action_words, detail_words
 from portal.security.authz import Permission
 from portal.security.guards import requires
 

@@ -10,12 +10,15 @@ import json
 from flask import Response, abort, flash, g, redirect, render_template, request, url_for
 from wtforms.fields.choices import SelectChoice
 
+from config.retention import describe_retention
+from portal.backoffice import kept_forms
 from portal.backoffice.action_forms import EraseForm, ExportForm, RevealForm
 from portal.backoffice.reauth import ask_for_reauth, needs_reauth, recently_reauthenticated
 from portal.backoffice.views import bp
 from portal.data_subject import export, service
 from portal.delivery.outbox import delivery_summary
 from portal.extensions import db
+from portal.i18n import gettext
 from portal.payments.service import payment_for
 from portal.personal_data import service as personal_data
 from portal.personal_data.common import DataCaptureError, field_set_for
@@ -44,7 +47,7 @@ def _sentence(text: str) -> str:
 
 
 def _reveal_form(capture_request, fields) -> RevealForm:
-    form = RevealForm()
+    form = kept_forms.restore(RevealForm) or RevealForm()
     form.field.choices = [SelectChoice(f.name, f.label) for f in fields if f.state == "received"]
     return form
 
@@ -59,7 +62,7 @@ def _render_data(capture_request, form, *, revealed=None, error=None, status=200
         can_reveal=has_permission(g.staff_user.role, Permission.DATA_REVEAL),
         reauthenticated=recently_reauthenticated(),
         revealed=revealed,
-        error=error,
+        error=gettext(error) if error else error,  # a service's message, marked where raised
     ), status
 
 
@@ -80,7 +83,7 @@ def reveal_value(public_id: str):
     if not form.validate_on_submit():
         return _render_data(capture_request, form, status=400)
     back = url_for("backoffice.captured_data", public_id=public_id)
-    stop = needs_reauth(back)
+    stop = needs_reauth(back, form)
     if stop is not None:
         return stop
     name = form.field.data
@@ -95,7 +98,7 @@ def reveal_value(public_id: str):
         db.session.commit()  # the audit row exists before the value leaves
     except personal_data.ReauthRequired:  # it lapsed between the check above and the service's
         db.session.rollback()
-        return ask_for_reauth(back)
+        return ask_for_reauth(back, form)
     except personal_data.ValueUnreadable as problem:
         db.session.commit()  # nothing was revealed, but the attempt stays on record
         return _render_data(capture_request, form, error=str(problem), status=409)
@@ -107,12 +110,25 @@ def reveal_value(public_id: str):
     return _render_data(capture_request, form, revealed={"label": label, "value": values[name]})
 
 
-@bp.get("/data-requests")
+@bp.route("/data-requests", methods=["GET", "POST"])
 @requires(Permission.DATA_SUBJECT_REQUESTS)
 def data_requests():
-    term = (request.args.get("q") or "").strip()[:64]
+    # The form posts, so an email address or phone number typed here never enters the URL
+    # (browser history, a proxy's log); ``?q=`` still works for a link to an id or reference.
+    term = (request.form.get("q") or "").strip()[:320]
+    if request.method == "GET":
+        term = (request.args.get("q") or "").strip()[:320]
+        if service.reads_as_contact(term):  # never searched from a URL: only by the form
+            term = ""
+    if not term:
+        return render_template("backoffice/data_request_find.html", term="", found=None)
+    found = service.search(term, signed_in_actor())
+    db.session.commit()  # the search's audit row
     return render_template(
-        "backoffice/data_request_find.html", term=term, results=service.search(term)
+        "backoffice/data_request_find.html",
+        term=term,
+        found=found,
+        contact_kept=describe_retention("link_and_delivery"),
     )
 
 
@@ -128,10 +144,10 @@ def _render_request(capture_request, export_form=None, erase_form=None, error=No
         fields=_fields(capture_request),
         deliveries=delivery_summary(capture_request.id),
         payment=payment_for(capture_request),
-        export_form=export_form or ExportForm(),
-        erase_form=erase_form or EraseForm(),
+        export_form=export_form or kept_forms.restore(ExportForm) or ExportForm(),
+        erase_form=erase_form or kept_forms.restore(EraseForm) or EraseForm(),
         reauthenticated=recently_reauthenticated(),
-        error=error,
+        error=gettext(error) if error else error,  # a service's message, marked where raised
     ), status
 
 
@@ -150,7 +166,7 @@ def data_export(public_id: str):
     if not form.validate_on_submit():
         return _render_request(capture_request, export_form=form, status=400)
     back = url_for("backoffice.data_request", public_id=public_id)
-    stop = needs_reauth(back)
+    stop = needs_reauth(back, form)
     if stop is not None:
         return stop
     try:
@@ -163,7 +179,7 @@ def data_export(public_id: str):
         db.session.commit()
     except personal_data.ReauthRequired:  # it lapsed between the check above and the service's
         db.session.rollback()
-        return ask_for_reauth(back)
+        return ask_for_reauth(back, form)
     except personal_data.ValueUnreadable as problem:
         db.session.commit()  # nothing is handed out, but the attempt stays on record
         return _render_request(capture_request, export_form=form, error=str(problem), status=409)
@@ -190,7 +206,7 @@ def data_erase(public_id: str):
     if not form.validate_on_submit():
         return _render_request(capture_request, erase_form=form, status=400)
     back = url_for("backoffice.data_request", public_id=public_id)
-    stop = needs_reauth(back)
+    stop = needs_reauth(back, form)
     if stop is not None:
         return stop
     try:
@@ -199,13 +215,21 @@ def data_erase(public_id: str):
     except DataCaptureError as problem:
         db.session.rollback()
         return _render_request(capture_request, erase_form=form, error=str(problem), status=409)
-    words = (
-        f"Erased: {report.values_deleted} value(s) deleted, "
-        f"{report.messages_cleared} message(s) emptied."
-    )
+    # Whole sentences, each translated on its own.
+    sentences = [
+        gettext(
+            "Erased: %(values)d value(s) deleted, %(messages)d message(s) emptied.",
+            values=report.values_deleted,
+            messages=report.messages_cleared,
+        )
+    ]
     if report.messages_still_sending:
-        words += " A message was still being sent: erase again in a minute to finish."
+        sentences.append(
+            gettext("A message was still being sent: erase again in a minute to finish.")
+        )
     if report.reference_kept:
-        words += " The reference is kept with the payment record, as accounting requires."
-    flash(words, "success")
+        sentences.append(
+            gettext("The reference is kept with the payment record, as accounting requires.")
+        )
+    flash(" ".join(sentences), "success")
     return redirect(back, code=303)

@@ -45,8 +45,9 @@ def export_transactions():
         },
     )
     query = queries.export_query(user, flt, now)
-    export_seq = started.seq
     db.session.commit()
+    # After the commit: its seq once sealed (at the commit itself when sealing inline).
+    export_seq = audit.reference(started)
 
     def generate() -> Iterator[str | bytes]:
         counter = [0]

@@ -26,25 +26,28 @@ from wtforms.validators import AnyOf, Length, Regexp, StopValidation, Validation
 from portal import money
 from portal.capture import kinds
 from portal.capture.states import Status
+from portal.i18n import gettext, lazy_gettext
 from portal.reporting.audit_queries import AuditFilter
 from portal.reporting.filters import TransactionFilter
 from portal.reporting.payment_columns import PAYMENT_FILTERS
 from portal.security.validators import NoCardNumbers, NoControlCharacters
 
-CARD_NUMBER_REFUSED = (
+CARD_NUMBER_REFUSED = lazy_gettext(
     "This looks like a card number. Card numbers are never stored or searched; "
     "search by the card's last 4 digits instead."
 )
-CONTROL_REFUSED = "use letters, digits, spaces and punctuation only."
+CONTROL_REFUSED = lazy_gettext("use letters, digits, spaces and punctuation only.")
 MAX_TEXT = 64
-DATE_REFUSED = "enter a real date, like 2026-03-31."
+DATE_REFUSED = lazy_gettext("enter a real date, like 2026-03-31.")
 #: Far beyond any real amount; keeps a typed bound inside a database integer.
 MAX_AMOUNT_MINOR = 10**15
 #: The filters' own words for an amount refused (``money.AmountError.problem``).
 AMOUNT_REFUSED = {
-    money.AmountProblem.NOT_A_NUMBER: "enter an amount in numbers only, like 125.50.",
-    money.AmountProblem.TOO_MANY_PLACES: "use at most {places} decimal places for {currency}.",
-    money.AmountProblem.TOO_LARGE: "that amount is too large.",
+    money.AmountProblem.NOT_A_NUMBER: lazy_gettext("enter an amount in numbers only, like 125.50."),
+    money.AmountProblem.TOO_MANY_PLACES: lazy_gettext(
+        "use at most {places} decimal places for {currency}."
+    ),
+    money.AmountProblem.TOO_LARGE: lazy_gettext("that amount is too large."),
 }
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$", re.ASCII)
 _UK_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$", re.ASCII)
@@ -124,7 +127,9 @@ def search_field(label: str, *checks: Callable) -> StringField:
     common = (
         NoCardNumbers(CARD_NUMBER_REFUSED),
         NoControlCharacters(CONTROL_REFUSED),
-        Length(max=MAX_TEXT, message=f"use at most {MAX_TEXT} characters."),
+        Length(
+            max=MAX_TEXT, message=lazy_gettext("use at most %(count)s characters.", count=MAX_TEXT)
+        ),
     )
     return StringField(
         label,
@@ -154,7 +159,9 @@ class SearchForm(Form):
         """Bounds typed and accepted on their own that together select nothing."""
         found = self.found
         if "date_from" in found and "date_to" in found and found["date_to"] < found["date_from"]:
-            self.date_to.errors.append(f"must be the same as or after {self.date_from.label.text}.")
+            self.date_to.errors.append(
+                gettext("must be the same as or after %(field)s.", field=self.date_from.label.text)
+            )
 
     def _outcome(self, search: SearchFilter) -> ParsedSearch[SearchFilter]:
         return ParsedSearch(
@@ -178,28 +185,34 @@ class FilterContext:
 
 class TransactionSearchForm(SearchForm):
     status = search_field(
-        "Status",
+        lazy_gettext("Status"),
         AnyOf(
             [s.value for s in Status] + list(PAYMENT_FILTERS),
             "choose one of the statuses in the list.",
         ),
         _kept,
     )
-    kind = search_field("Type", AnyOf(kinds.KINDS, "choose one of the types in the list."), _kept)
-    date_from = search_field("Created from", _read_date)
-    date_to = search_field("Created to", _read_date)
-    agent = search_field(
-        "Agent username",
-        Regexp(_USERNAME, message="enter a staff username (letters, digits, . _ @ + -)."),
+    kind = search_field(
+        lazy_gettext("Type"),
+        AnyOf(kinds.KINDS, lazy_gettext("choose one of the types in the list.")),
+        _kept,
     )
-    team = search_field("Team")
-    reference = search_field("Reference", _kept)
-    currency = search_field("Currency")
-    amount_min = search_field("Amount from")
-    amount_max = search_field("Amount to")
+    date_from = search_field(lazy_gettext("Created from"), _read_date)
+    date_to = search_field(lazy_gettext("Created to"), _read_date)
+    agent = search_field(
+        lazy_gettext("Agent username"),
+        Regexp(
+            _USERNAME, message=lazy_gettext("enter a staff username (letters, digits, . _ @ + -).")
+        ),
+    )
+    team = search_field(lazy_gettext("Team"))
+    reference = search_field(lazy_gettext("Reference"), _kept)
+    currency = search_field(lazy_gettext("Currency"))
+    amount_min = search_field(lazy_gettext("Amount from"))
+    amount_max = search_field(lazy_gettext("Amount to"))
     card_last4 = search_field(
-        "Card last 4 digits",
-        Regexp(_LAST4, message="enter exactly 4 digits, like 4242."),
+        lazy_gettext("Card last 4 digits"),
+        Regexp(_LAST4, message=lazy_gettext("enter exactly 4 digits, like 4242.")),
         _kept,
     )
 
@@ -211,18 +224,20 @@ class TransactionSearchForm(SearchForm):
         username = field.data.lower()
         agent_id = self.context.find_agent(username)
         if agent_id is None:
-            raise StopValidation(f"no staff member has the username {field.data}.")
+            raise StopValidation(
+                gettext("no staff member has the username %(username)s.", username=field.data)
+            )
         self.found.update(agent=username, agent_id=agent_id)
 
     def validate_team(self, field: StringField) -> None:
         text = field.data
         if not (text.isascii() and text.isdigit() and int(text) in self.context.teams):
-            raise StopValidation("choose one of the teams in the list.")
+            raise StopValidation(gettext("choose one of the teams in the list."))
         self.found["team_id"] = int(text)
 
     def validate_currency(self, field: StringField) -> None:
         if field.data.upper() not in self.context.currencies:
-            raise StopValidation("choose one of the currencies in the list.")
+            raise StopValidation(gettext("choose one of the currencies in the list."))
         self.found["currency"] = field.data.upper()
 
     def _amount_currency(self) -> str:
@@ -248,7 +263,7 @@ class TransactionSearchForm(SearchForm):
         super().check_ranges()
         low, high = self.found.get("amount_min"), self.found.get("amount_max")
         if low is not None and high is not None and high < low:
-            self.amount_max.errors.append("must be the same as or more than Amount from.")
+            self.amount_max.errors.append(gettext("must be the same as or more than Amount from."))
 
     def search(self) -> ParsedSearch[TransactionFilter]:
         """Validate every field; the filter holds what was accepted."""
@@ -258,28 +273,34 @@ class TransactionSearchForm(SearchForm):
 
 class AuditSearchForm(SearchForm):
     action = search_field(
-        "Action",
+        lazy_gettext("Action"),
         Regexp(
             _ACTION,
-            message="enter an action like payment.failed, or payment.* for all of them.",
+            message=lazy_gettext(
+                "enter an action like payment.failed, or payment.* for all of them."
+            ),
         ),
         _kept,
     )
     actor = search_field(
-        "Who",
+        lazy_gettext("Who"),
         Regexp(
             _USERNAME,
-            message="enter a staff username, or system, customer, cli or stripe-webhook.",
+            message=lazy_gettext(
+                "enter a staff username, or system, customer, cli or stripe-webhook."
+            ),
         ),
     )
     target_type = search_field(
-        "Target type",
-        Regexp(_TARGET_TYPE, message="enter a type like capture_request or staff_user."),
+        lazy_gettext("Target type"),
+        Regexp(
+            _TARGET_TYPE, message=lazy_gettext("enter a type like capture_request or staff_user.")
+        ),
         _kept,
     )
-    target_id = search_field("Target id", _kept)
-    date_from = search_field("From", _read_date)
-    date_to = search_field("To", _read_date)
+    target_id = search_field(lazy_gettext("Target id"), _kept)
+    date_from = search_field(lazy_gettext("From"), _read_date)
+    date_to = search_field(lazy_gettext("To"), _read_date)
 
     def __init__(
         self,

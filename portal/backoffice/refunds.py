@@ -7,12 +7,15 @@ from __future__ import annotations
 from flask import abort, flash, g, redirect, render_template, url_for
 from sqlalchemy import select
 
+from portal.backoffice import kept_forms
 from portal.backoffice.action_forms import ActionForm, RefundForm, RejectForm
 from portal.backoffice.display import operator_zone
 from portal.backoffice.reauth import ask_for_reauth, needs_reauth, recently_reauthenticated
 from portal.backoffice.views import bp
+from portal.capture import visibility
 from portal.disputes import wording as dispute_words
 from portal.extensions import db
+from portal.i18n import N_, gettext
 from portal.models.capture import CaptureRequest
 from portal.models.refund import Refund, RefundStatus
 from portal.money import AmountError, format_amount, parse_amount
@@ -41,9 +44,7 @@ def _refund_helpers() -> dict:
 
 
 def _request_or_404(public_id: str) -> CaptureRequest:
-    request = db.session.execute(
-        select(CaptureRequest).where(CaptureRequest.public_id == public_id)
-    ).scalar_one_or_none()
+    request = visibility.find_by_public_id(public_id)
     if request is None:
         abort(404)
     return request
@@ -74,7 +75,7 @@ def _amount_from(form: RefundForm, position: service.Position) -> int:
             )
         return position.remaining
     if not (form.amount.data or "").strip():
-        raise service.RefundError("Enter the amount to refund.")
+        raise service.RefundError(N_("Enter the amount to refund."))
     return parse_amount(form.amount.data, position.currency, max_major=_MAX_MAJOR)
 
 
@@ -88,7 +89,7 @@ def _render_new(request, payment, form, error=None, status=200):
         standing=refund_standing(payment) if payment else None,
         refunds=service.refunds_of(payment) if payment else [],
         form=form,
-        error=error,
+        error=gettext(error) if error else error,  # a service's message, marked where raised
         money=format_amount,
         limit=service.dual_control_limit(),
         reauthenticated=recently_reauthenticated(),
@@ -98,9 +99,12 @@ def _render_new(request, payment, form, error=None, status=200):
 
 def _tell(outcome: submission.SubmitOutcome) -> None:
     if outcome.ok:
-        flash(f"Refund sent to Stripe: {outcome.message}.", "success")
+        flash(
+            gettext("Refund sent to Stripe: %(status)s.", status=gettext(outcome.message)),
+            "success",
+        )
     else:
-        flash(outcome.message, "error")
+        flash(gettext(outcome.message), "error")
 
 
 @bp.route("/refunds/new/<public_id>", methods=["GET", "POST"])
@@ -108,15 +112,15 @@ def _tell(outcome: submission.SubmitOutcome) -> None:
 def refund_new(public_id: str):
     request = _request_or_404(public_id)
     payment = payment_for(request)
-    form = RefundForm()
+    form = kept_forms.restore(RefundForm) or RefundForm()
     if not form.validate_on_submit():
         refused = form.errors or form.key_problem
         return _render_new(request, payment, form, form.key_problem, 400 if refused else 200)
-    stop = needs_reauth(url_for("backoffice.refund_new", public_id=public_id))
+    stop = needs_reauth(url_for("backoffice.refund_new", public_id=public_id), form)
     if stop is not None:
         return stop
     if payment is None:
-        return _render_new(request, None, form, "This request has no card payment.", 409)
+        return _render_new(request, None, form, N_("This request has no card payment."), 409)
     try:
         amount = _amount_from(form, service.position(payment))
         refund = service.request_refund(
@@ -132,14 +136,17 @@ def refund_new(public_id: str):
     except service.AlreadyRequested as sent_twice:
         return _show_first_refund(sent_twice.refund)
     except service.ReauthRequired:  # it lapsed between the check above and the service's
-        return ask_for_reauth(url_for("backoffice.refund_new", public_id=public_id))
+        return ask_for_reauth(url_for("backoffice.refund_new", public_id=public_id), form)
     except (AmountError, service.RefundError) as problem:
         return _render_new(request, payment, form, str(problem), 409)
     if refund.status == RefundStatus.PENDING_APPROVAL:
         flash(
-            f"Refund of {format_amount(refund.amount_minor, refund.currency)} saved. It is "
-            f"above {format_amount(service.dual_control_limit(), refund.currency)}, so a second "
-            "person must approve it before it is sent.",
+            gettext(
+                "Refund of %(amount)s saved. It is above %(limit)s, so a second person must "
+                "approve it before it is sent.",
+                amount=format_amount(refund.amount_minor, refund.currency),
+                limit=format_amount(service.dual_control_limit(), refund.currency),
+            ),
             "info",
         )
     else:
@@ -153,9 +160,11 @@ def _show_first_refund(refund: Refund):
     The first submission is the one that hands it to Stripe (or the retry button, later)."""
     db.session.rollback()  # end the read; the refund is loaded afresh below
     flash(
-        "This refund was already requested: the form was sent twice, so no second refund was "
-        f"made. Below is the refund of {format_amount(refund.amount_minor, refund.currency)} that "
-        "the first one made.",
+        gettext(
+            "This refund was already requested: the form was sent twice, so no second refund "
+            "was made. Below is the refund of %(amount)s that the first one made.",
+            amount=format_amount(refund.amount_minor, refund.currency),
+        ),
         "info",
     )
     return redirect(url_for("backoffice.refund_detail", refund_id=refund.id), code=303)
@@ -230,9 +239,9 @@ def refund_approve(refund_id: int):
             origin=client_origin(),
         )
     except service.RefundError as problem:
-        flash(str(problem), "error")
+        flash(gettext(str(problem)), "error")
         return redirect(back, code=303)
-    flash("Refund approved.", "success")
+    flash(gettext("Refund approved."), "success")
     _tell(
         submission.submit(
             db.session.get(Refund, refund_id),
@@ -250,16 +259,16 @@ def refund_reject(refund_id: int):
     form = RejectForm()
     back = url_for("backoffice.refund_detail", refund_id=refund.id)
     if not form.validate_on_submit():
-        flash(" ".join(e for errors in form.errors.values() for e in errors), "error")
+        flash(" ".join(str(e) for errors in form.errors.values() for e in errors), "error")
         return redirect(back, code=303)
     try:
         service.reject(
             refund.id, approver=g.staff_user, note=form.note.data, origin=client_origin()
         )
     except service.RefundError as problem:
-        flash(str(problem), "error")
+        flash(gettext(str(problem)), "error")
         return redirect(back, code=303)
-    flash("Refund rejected. No money was sent back.", "success")
+    flash(gettext("Refund rejected. No money was sent back."), "success")
     return redirect(back, code=303)
 
 
@@ -273,7 +282,7 @@ def refund_retry(refund_id: int):
     try:
         _tell(submission.retry(refund, gateway=StripeGateway.for_app(), actor=signed_in_actor()))
     except service.WrongState as problem:
-        flash(str(problem), "error")
+        flash(gettext(str(problem)), "error")
     return redirect(back, code=303)
 
 
@@ -298,18 +307,21 @@ def refund_try_again(refund_id: int):
         )
     except service.AlreadyRequested as tried:
         db.session.rollback()
-        flash(str(tried), "info")
+        flash(gettext(str(tried)), "info")
         return redirect(url_for("backoffice.refund_detail", refund_id=tried.refund.id), code=303)
     except service.ReauthRequired:  # it lapsed between the check above and the service's
         return ask_for_reauth(back)
     except service.RefundError as problem:
-        flash(str(problem), "error")
+        flash(gettext(str(problem)), "error")
         return redirect(back, code=303)
     if again.status == RefundStatus.PENDING_APPROVAL:
         flash(
-            f"New refund of {format_amount(again.amount_minor, again.currency)} saved. It is "
-            f"above {format_amount(service.dual_control_limit(), again.currency)}, so a second "
-            "person must approve it before it is sent.",
+            gettext(
+                "New refund of %(amount)s saved. It is above %(limit)s, so a second person "
+                "must approve it before it is sent.",
+                amount=format_amount(again.amount_minor, again.currency),
+                limit=format_amount(service.dual_control_limit(), again.currency),
+            ),
             "info",
         )
     else:

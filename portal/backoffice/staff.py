@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import abort, flash, g, redirect, render_template, url_for
 from sqlalchemy import select
 
+from portal.backoffice import kept_forms
 from portal.backoffice.action_forms import (
     ActionForm,
     StaffCreateForm,
@@ -17,12 +18,14 @@ from portal.backoffice.action_forms import (
 from portal.backoffice.reauth import needs_reauth, recently_reauthenticated
 from portal.backoffice.views import bp
 from portal.extensions import db
+from portal.i18n import gettext, ngettext
 from portal.models.staff import StaffUser
+from portal.security import sessions
 from portal.security.actors import signed_in_actor
 from portal.security.authz import Permission, mfa_required
 from portal.security.guards import requires
 from portal.security.passwords import PasswordPolicyError
-from portal.staff import accounts
+from portal.staff import accounts, passkeys
 
 
 def _user_or_404(staff_id: int) -> StaffUser:
@@ -36,19 +39,21 @@ def _user_or_404(staff_id: int) -> StaffUser:
 @requires(Permission.STAFF_MANAGE)
 def staff_list():
     users = db.session.execute(select(StaffUser).order_by(StaffUser.username)).scalars()
-    return render_template("backoffice/staff_list.html", users=list(users))
+    return render_template(
+        "backoffice/staff_list.html", users=list(users), with_passkeys=passkeys.owners()
+    )
 
 
 @bp.route("/staff/new", methods=["GET", "POST"])
 @requires(Permission.STAFF_MANAGE)
 def staff_new():
-    form = StaffCreateForm()
+    form = kept_forms.restore(StaffCreateForm) or StaffCreateForm()
     if not form.validate_on_submit():
         status = 400 if form.errors else 200
         return render_template(
             "backoffice/staff_new.html", form=form, reauthenticated=recently_reauthenticated()
         ), status
-    stop = needs_reauth(url_for("backoffice.staff_new"))
+    stop = needs_reauth(url_for("backoffice.staff_new"), form)
     if stop is not None:
         return stop
     try:
@@ -68,15 +73,21 @@ def staff_new():
         return render_template(
             "backoffice/staff_new.html",
             form=form,
-            error=str(problem).capitalize(),
+            error=_as_sentence(gettext(str(problem))),
             reauthenticated=True,
         ), 400
-    note = (
-        " They must set up two-step verification at first sign-in."
-        if mfa_required(user.role)
-        else ""
-    )
-    flash(f"Account {user.username} created as {user.role}.{note}", "success")
+    if mfa_required(user.role):
+        message = gettext(
+            "Account %(username)s created as %(role)s. They must set up two-step verification "
+            "at first sign-in.",
+            username=user.username,
+            role=user.role,
+        )
+    else:
+        message = gettext(
+            "Account %(username)s created as %(role)s.", username=user.username, role=user.role
+        )
+    flash(message, "success")
     return redirect(url_for("backoffice.staff_detail", staff_id=user.id), code=303)
 
 
@@ -88,6 +99,8 @@ def staff_detail(staff_id: int):
     return render_template(
         "backoffice/staff_detail.html",
         user=user,
+        live_sessions=sessions.live_sessions(user.id),
+        passkey_count=len(passkeys.passkeys_of(user.id)),
         form=form,
         action_form=ActionForm(),
         reset_form=StaffPasswordResetForm(),
@@ -111,7 +124,7 @@ def _change(staff_id: int, change) -> object:
         db.session.commit()
     except ValueError as problem:
         db.session.rollback()
-        flash(str(problem), "error")
+        flash(gettext(str(problem)), "error")
         return redirect(back, code=303)
     flash(message, "success")
     return redirect(back, code=303)
@@ -124,14 +137,36 @@ def staff_update(staff_id: int):
 
     def change(user: StaffUser) -> str:
         if not form.validate():
-            raise ValueError(" ".join(e for errors in form.errors.values() for e in errors))
-        changed = []
+            raise ValueError(" ".join(str(e) for errors in form.errors.values() for e in errors))
+        ended = None
         if form.role.data != user.role:
             ended = accounts.set_role(user, form.role.data, actor=signed_in_actor())
-            changed.append(f"role is now {user.role} ({ended} session(s) ended)")
-        if accounts.set_team(user, form.team.data, actor=signed_in_actor()):
-            changed.append(f"team is now {user.team.name if user.team else 'none'}")
-        return f"{user.username}: " + ("; ".join(changed) if changed else "nothing changed")
+        team_changed = accounts.set_team(user, form.team.data, actor=signed_in_actor())
+        words = {
+            "username": user.username,
+            "role": user.role,
+            "team": user.team.name if user.team else gettext("none"),
+        }
+        # Whole sentences (the English session count keeps its "session(s)").
+        if ended is not None and team_changed:
+            return ngettext(
+                "%(username)s: role is now %(role)s (%(num)d session(s) ended); "
+                "team is now %(team)s",
+                "%(username)s: role is now %(role)s (%(num)d session(s) ended); "
+                "team is now %(team)s",
+                ended,
+                **words,
+            )
+        if ended is not None:
+            return ngettext(
+                "%(username)s: role is now %(role)s (%(num)d session(s) ended)",
+                "%(username)s: role is now %(role)s (%(num)d session(s) ended)",
+                ended,
+                **words,
+            )
+        if team_changed:
+            return gettext("%(username)s: team is now %(team)s", **words)
+        return gettext("%(username)s: nothing changed", username=user.username)
 
     return _change(staff_id, change)
 
@@ -141,7 +176,29 @@ def staff_update(staff_id: int):
 def staff_disable(staff_id: int):
     def change(user: StaffUser) -> str:
         ended = accounts.disable(user, actor=signed_in_actor())
-        return f"{user.username} is disabled; {ended} session(s) ended."
+        return ngettext(
+            "%(username)s is disabled; %(num)d session(s) ended.",
+            "%(username)s is disabled; %(num)d session(s) ended.",
+            ended,
+            username=user.username,
+        )
+
+    return _change(staff_id, change)
+
+
+@bp.post("/staff/<int:staff_id>/end-sessions")
+@requires(Permission.STAFF_MANAGE)
+def staff_end_sessions(staff_id: int):
+    """The lost-device action: sign the account out everywhere, at once."""
+
+    def change(user: StaffUser) -> str:
+        ended = accounts.end_sessions(user, actor=signed_in_actor())
+        return ngettext(
+            "%(username)s is signed out everywhere; %(num)d session(s) ended.",
+            "%(username)s is signed out everywhere; %(num)d session(s) ended.",
+            ended,
+            username=user.username,
+        )
 
     return _change(staff_id, change)
 
@@ -151,7 +208,7 @@ def staff_disable(staff_id: int):
 def staff_enable(staff_id: int):
     def change(user: StaffUser) -> str:
         accounts.enable(user, actor=signed_in_actor())
-        return f"{user.username} can sign in again."
+        return gettext("%(username)s can sign in again.", username=user.username)
 
     return _change(staff_id, change)
 
@@ -161,9 +218,13 @@ def staff_enable(staff_id: int):
 def staff_reset_mfa(staff_id: int):
     def change(user: StaffUser) -> str:
         ended = accounts.reset_mfa(user, actor=signed_in_actor())
-        return (
-            f"Two-step verification removed for {user.username}; {ended} session(s) ended. "
-            "They set it up again at their next sign-in."
+        return ngettext(
+            "Two-step verification removed for %(username)s; %(num)d session(s) ended. "
+            "They set it up again at their next sign-in.",
+            "Two-step verification removed for %(username)s; %(num)d session(s) ended. "
+            "They set it up again at their next sign-in.",
+            ended,
+            username=user.username,
         )
 
     return _change(staff_id, change)
@@ -189,7 +250,7 @@ def staff_reset_password(staff_id: int):
         db.session.commit()
     except ValueError as problem:
         db.session.rollback()
-        flash(str(problem), "error")
+        flash(gettext(str(problem)), "error")
         return redirect(back, code=303)
     return render_template(
         "backoffice/staff_password_reset.html",
@@ -197,3 +258,13 @@ def staff_reset_password(staff_id: int):
         reset=reset,
         enrols_again=reset.second_factor_reset and mfa_required(user.role),
     )
+
+
+def _as_sentence(message: str) -> str:
+    """``message`` with a capital first letter and a closing full stop. Not ``capitalize()``:
+    that lowers every other letter ("Choose another." became "choose another.")."""
+    message = message.strip()
+    if not message:
+        return message
+    message = message[0].upper() + message[1:]
+    return message if message.endswith((".", "!", "?")) else message + "."

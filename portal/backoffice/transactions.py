@@ -14,7 +14,7 @@ from sqlalchemy import select
 from portal.backoffice.display import init_display
 from portal.backoffice.filter_forms import FilterContext, ParsedSearch, TransactionSearchForm
 from portal.backoffice.views import bp
-from portal.capture import identity, kinds, links
+from portal.capture import identity, kinds
 from portal.capture.states import Status, effective_status
 from portal.extensions import db
 from portal.live_status import panel
@@ -23,23 +23,13 @@ from portal.models.captured_data import DataSubmission
 from portal.models.payment import Payment
 from portal.models.staff import Team
 from portal.money import format_amount, format_known_amount
-from portal.payments.standing import decline_words
+from portal.payments.staff_words import THREE_D_SECURE_WORDS, decline_words
 from portal.refunds import wording as refund_wording
 from portal.reporting import keyset, payment_columns, queries, timeline
 from portal.reporting.filters import TransactionFilter
 from portal.security.authz import Permission, has_permission
 
 init_display(bp)
-
-#: Stripe's 3-D Secure results (``three_d_secure.result``, or our "failed") in words.
-THREE_D_SECURE_WORDS = {
-    "authenticated": "Confirmed by the customer with their bank",
-    "attempt_acknowledged": "Bank did not ask for a check (attempt recorded)",
-    "exempted": "Bank exempted the payment from the check",
-    "not_supported": "Card does not support the check",
-    "processing_error": "The check could not be completed (bank error)",
-    "failed": "The customer did not pass their bank's check",
-}
 
 
 def filter_context() -> FilterContext:
@@ -119,8 +109,6 @@ def transactions_search():
 
 @bp.get("/transactions/<public_id>")
 def transaction_detail(public_id: str):
-    if not links.PUBLIC_ID_PATTERN.match(public_id):
-        abort(404)
     capture_request = queries.find_visible(g.staff_user, public_id)
     if capture_request is None:
         abort(404)

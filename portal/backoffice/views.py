@@ -13,7 +13,13 @@ gate_blueprint(bp, Permission.BACKOFFICE_VIEW)
 # The home page (``backoffice.home``) is the dashboard: portal/backoffice/dashboard.py.
 
 
-from portal.backoffice import data_requests, reauth, refunds, staff  # noqa: E402,F401  (registers routes)
+from portal.backoffice import data_requests, reauth, refunds, sso_reauth, staff  # noqa: E402,F401  (registers routes)
 
 # isort: split
 from portal.backoffice import audit_log, dashboard, exports, transactions  # noqa: E402,F401  (registers routes)
+
+# isort: split
+from portal.backoffice import webhooks  # noqa: E402,F401  (registers routes)
+
+# isort: split
+from portal.backoffice import api_keys  # noqa: E402,F401  (registers routes)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select, update
 
 from portal import audit
+from portal.audit.trail import trail
 from portal.capture.kinds import BOTH, DATA, DATA_KINDS
 from portal.capture.states import Status, transition
 from portal.extensions import db
@@ -109,6 +110,26 @@ def decline(request: CaptureRequest, notice_version: str, actor: audit.Actor) ->
         _move(request, Status.DECLINED, step="data", actor=actor)
         data_service.record_decline(request, notice_version, actor=actor)
     return StepState("declined")
+
+
+def mark_shown(request: CaptureRequest, actor: audit.Actor) -> bool:
+    """Audit, once per request, that the customer was shown the personal-data form: the moment
+    they reach a sensitive step (a contact-centre platform pauses call recording on it, through
+    the outbound webhooks). Joins the caller's transaction. Returns whether it was recorded now."""
+    rows = trail()  # a row from a moment ago may not be sealed yet
+    seen = db.session.execute(
+        select(rows.c.id)
+        .where(
+            rows.c.target_id == request.public_id,
+            rows.c.target_type == "capture_request",
+            rows.c.action == "data.step_shown",
+        )
+        .limit(1)
+    ).first()
+    if seen is not None:
+        return False
+    audit.record_for(request, "data.step_shown", actor, details={"field_set": request.field_set})
+    return True
 
 
 def _require_open(request: CaptureRequest) -> None:

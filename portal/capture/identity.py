@@ -20,16 +20,17 @@ from datetime import date
 
 from flask import current_app
 
+from portal.i18n import N_, gettext
 from portal.models.types import utcnow
 
 POSTCODE, DATE_OF_BIRTH, SURNAME = "postcode", "date_of_birth", "surname"
-#: Item type -> what the agent's form calls it.
-ITEMS = {POSTCODE: "Postcode", DATE_OF_BIRTH: "Date of birth", SURNAME: "Surname"}
-#: Item type -> (question, hint) the customer sees.
+#: Item type -> what the agent's form calls it (plain ``str``, translated where shown).
+ITEMS = {POSTCODE: N_("Postcode"), DATE_OF_BIRTH: N_("Date of birth"), SURNAME: N_("Surname")}
+#: Item type -> (question, hint) the customer sees, translated where shown (``gettext``).
 QUESTIONS = {
-    POSTCODE: ("What is the postcode of your address?", "For example, SW1A 1AA."),
-    DATE_OF_BIRTH: ("What is your date of birth?", "For example, 31/03/1980."),
-    SURNAME: ("What is your surname (family name)?", "As we have it on your account."),
+    POSTCODE: (N_("What is the postcode of your address?"), N_("For example, SW1A 1AA.")),
+    DATE_OF_BIRTH: (N_("What is your date of birth?"), N_("For example, 31/03/1980.")),
+    SURNAME: (N_("What is your surname (family name)?"), N_("As we have it on your account.")),
 }
 
 _POSTCODE = re.compile(r"^[A-Z0-9]{2,10}$")
@@ -45,13 +46,16 @@ READBACK_DIGITS = "2345679"
 
 
 class IdentityFormatError(ValueError):
-    """The value is not in a form we can compare; the message says how to write it."""
+    """The value is not in a form we can compare; the message says how to write it, in the
+    language of the page in flight (the customer's, or English for staff and the API)."""
 
 
 def normalise_postcode(text: str) -> str:
     value = re.sub(r"\s+", "", text).upper()
     if not _POSTCODE.match(value):
-        raise IdentityFormatError("Enter a postcode using letters and numbers, like SW1A 1AA.")
+        raise IdentityFormatError(
+            gettext("Enter a postcode using letters and numbers, like SW1A 1AA.")
+        )
     return value
 
 
@@ -64,13 +68,15 @@ def normalise_date_of_birth(text: str) -> str:
     elif match := _DAY_FIRST.match(value):
         day, month, year = (int(part) for part in match.groups())
     else:
-        raise IdentityFormatError("Enter the date as day/month/year, like 31/03/1980.")
+        raise IdentityFormatError(gettext("Enter the date as day/month/year, like 31/03/1980."))
     try:
         parsed = date(year, month, day)
     except ValueError:
-        raise IdentityFormatError("That date does not exist. Check the day and month.") from None
+        raise IdentityFormatError(
+            gettext("That date does not exist. Check the day and month.")
+        ) from None
     if not date(1900, 1, 1) <= parsed <= utcnow().date():
-        raise IdentityFormatError("Enter a date of birth between 1900 and today.")
+        raise IdentityFormatError(gettext("Enter a date of birth between 1900 and today."))
     return parsed.isoformat()
 
 
@@ -79,7 +85,7 @@ def normalise_surname(text: str) -> str:
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     value = _SURNAME_NOISE.sub("", stripped.casefold())
     if not value or len(value) > 80 or not any(ch.isalpha() for ch in value):
-        raise IdentityFormatError("Enter a surname using letters.")
+        raise IdentityFormatError(gettext("Enter a surname using letters."))
     return value
 
 

@@ -7,21 +7,28 @@ validation, retention) is declared in ``config/field_sets.py`` and used by the d
 from __future__ import annotations
 
 from config.field_sets import FIELD_SETS as DECLARED_FIELD_SETS
+from portal.i18n import N_
 
+# The words below are plain ``str`` (they also reach the API and exports), marked with ``N_``
+# and translated where a staff page shows them (the agent's form: ``lazy_gettext``).
 PAYMENT, DATA, BOTH = "payment", "data", "both"
-KINDS = {PAYMENT: "Payment", DATA: "Personal details", BOTH: "Payment and personal details"}
+KINDS = {
+    PAYMENT: N_("Payment"),
+    DATA: N_("Personal details"),
+    BOTH: N_("Payment and personal details"),
+}
 PAYMENT_KINDS = frozenset({PAYMENT, BOTH})
 DATA_KINDS = frozenset({DATA, BOTH})
 
 #: What the agent's form calls each field set; the sets themselves are declared, with what
 #: they collect, in ``config/field_sets.py``.
 _AGENT_LABELS = {
-    "address": "Postal address",
-    "date_of_birth": "Date of birth",
-    "bank_details_dd": "Bank details for Direct Debit",
-    "iban": "IBAN (international bank account)",
-    "ni_number": "National Insurance number",
-    "contact": "Contact details",
+    "address": N_("Postal address"),
+    "date_of_birth": N_("Date of birth"),
+    "bank_details_dd": N_("Bank details for Direct Debit"),
+    "iban": N_("IBAN (international bank account)"),
+    "ni_number": N_("National Insurance number"),
+    "contact": N_("Contact details"),
 }
 #: Field-set name -> label, for every declared set.
 FIELD_SETS = {
@@ -31,4 +38,8 @@ FIELD_SETS = {
 
 SMS, EMAIL, COPY_LINK = "sms", "email", "copy"
 #: Channel -> what the agent's form calls it.
-CHANNELS = {SMS: "Text message (SMS)", EMAIL: "Email", COPY_LINK: "Copy link / QR code"}
+CHANNELS = {
+    SMS: N_("Text message (SMS)"),
+    EMAIL: N_("Email"),
+    COPY_LINK: N_("Copy link / QR code"),
+}

@@ -1,9 +1,17 @@
 """One-time link tokens: what goes into ``/c/<token>`` and how it is read back.
 
 A token is an itsdangerous ``URLSafeTimedSerializer`` token, salted for this one purpose,
-carrying only ``[public_id, nonce]``: 10 random URL-safe characters (60 bits) and 16 random
-bytes (128 bits). ``max_age`` is always passed (the policy's longest expiry), so even a token
-whose request row vanished stops verifying on its own.
+carrying only the request's public id (``portal.capture.public_ids``: 45 random bits, or 60 for
+ids issued before) and a random nonce that names this issue of the link. ``max_age`` is always
+passed (the policy's longest expiry), so even a token whose request row vanished stops
+verifying on its own.
+
+Compact, so the whole link fits in one text message: the payload is ``<public id>.<nonce>`` in
+plain ASCII (``CompactClaim``), not JSON, and the nonce is 9 random bytes (72 bits). The nonce
+only has to tell one issue of a request's link from another and be unguessable should a signing
+key ever leak; the HMAC signature is what stops forgery. A token is 67 characters (66 for an
+old-shape public id). Tokens issued before carry ``[public_id, nonce]`` as JSON with a 16-byte
+nonce; they are read by the same serializer and keep working until they expire.
 
 Key rotation: ``LINK_SIGNING_KEYS`` lists keys newest first; the newest signs, all verify.
 A valid signature only says "we issued this": status, expiry, revocation and the nonce on the
@@ -13,6 +21,7 @@ server decide whether the link may be used (``portal.capture.customer``).
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -20,12 +29,14 @@ from dataclasses import dataclass
 from flask import current_app
 from itsdangerous import BadData, BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from portal.capture import public_ids
+
 SALT = "postern.capture-link"
-PUBLIC_ID_LENGTH = 10
-NONCE_BYTES = 16
-_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-PUBLIC_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{%d}$" % PUBLIC_ID_LENGTH)  # noqa: UP031
-_NONCE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{22}$")
+NONCE_BYTES = 9  # 72 bits, 12 characters
+#: A stored public id, new or old shape: what a token may claim and a route may carry.
+PUBLIC_ID_PATTERN = public_ids.STORED_PATTERN
+#: A nonce as issued now (12 characters) or before (16 bytes, 22 characters).
+_NONCE_PATTERN = re.compile(r"^(?:[A-Za-z0-9_-]{12}|[A-Za-z0-9_-]{22})$")
 #: Far longer than any token we issue; anything longer is refused before any work is done.
 MAX_TOKEN_LENGTH = 200
 
@@ -52,8 +63,8 @@ class LinkProblem(Exception):
         self.kind, self.claim = kind, claim
 
 
-def new_public_id() -> str:
-    return "".join(secrets.choice(_ALPHABET) for _ in range(PUBLIC_ID_LENGTH))
+#: A new request's public id: its format has one home, ``portal.capture.public_ids``.
+new_public_id = public_ids.new_public_id
 
 
 def new_nonce() -> str:
@@ -77,11 +88,32 @@ def max_age_seconds() -> int:
     return int(current_app.config["CAPTURE_MAX_EXPIRY_MINUTES"]) * 60
 
 
+class CompactClaim:
+    """The payload's text form for itsdangerous: ``[public_id, nonce]`` written as
+    ``public_id.nonce`` (neither part can hold a "."), read back from that or, for tokens
+    issued before, from JSON. Anything else raises, which itsdangerous reports as BadPayload."""
+
+    @staticmethod
+    def dumps(claim) -> str:
+        # itsdangerous also calls dumps({}) once, to learn that this writes text: "" then.
+        return ".".join(claim)
+
+    @staticmethod
+    def loads(text: str) -> list:
+        if text.startswith("["):
+            return json.loads(text)
+        parts = text.split(".")
+        if len(parts) != 2:
+            raise ValueError  # not a claim; itsdangerous reports it as BadPayload
+        return parts
+
+
 def serializer(keys_newest_first: list[str] | None = None, **kwargs) -> URLSafeTimedSerializer:
     """The serializer for link tokens; itsdangerous signs with the *last* key of its list."""
     keys = keys_newest_first or current_app.config["LINK_SIGNING_KEYS"]
     if not keys:
         raise RuntimeError("LINK_SIGNING_KEYS is empty: no key to sign links with")
+    kwargs.setdefault("serializer", CompactClaim)
     return URLSafeTimedSerializer(list(reversed(keys)), salt=SALT, **kwargs)
 
 

@@ -17,12 +17,16 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from flask import current_app
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import inspect, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import make_transient_to_detached
 
 from portal import audit
 from portal.capture import identity, links, states
+from portal.capture.errors import CaptureError
 from portal.capture.kinds import COPY_LINK, DATA_KINDS, PAYMENT_KINDS
+from portal.capture.request_rules import check_new_request, max_expiry_minutes
 from portal.capture.states import (
     EXPIRABLE,
     NOT_YET_VERIFIED,
@@ -31,15 +35,15 @@ from portal.capture.states import (
     effective_status,
     transition,
 )
-from portal.charge_limits import check_card_amount
 from portal.extensions import db
+from portal.i18n import N_
 from portal.models.capture import CaptureRequest
 from portal.models.staff import StaffUser
 from portal.models.types import utcnow
-from portal.money import AmountError
 
 #: ``app.extensions`` key of the app's ``LinkCarrier`` (``portal.init_link_delivery``).
 LINK_CARRIER = "postern.link_carrier"
+_MAPPER = inspect(CaptureRequest)
 
 
 class LinkCarrier(Protocol):
@@ -70,10 +74,6 @@ def _carrier() -> LinkCarrier:
     return current_app.extensions[LINK_CARRIER]
 
 
-class CaptureError(ValueError):
-    """The agent asked for something the policy or the request's state does not allow."""
-
-
 @dataclass(frozen=True)
 class RequestSpec:
     """A new request, already parsed and validated by the form (amounts in minor units)."""
@@ -91,6 +91,8 @@ class RequestSpec:
     identity_item: str | None = None
     identity_value: str | None = None
     create_key: str | None = None
+    #: The customer's language (``portal.i18n.LANGUAGES``): their message and their pages.
+    language: str = "en"
 
 
 @dataclass(frozen=True)
@@ -102,14 +104,6 @@ class IssuedLink:
     url: str
 
 
-def _config(name: str):
-    return current_app.config[name]
-
-
-def max_expiry_minutes() -> int:
-    return int(_config("CAPTURE_MAX_EXPIRY_MINUTES"))
-
-
 def create_request(agent: StaffUser, spec: RequestSpec, *, actor: audit.Actor) -> IssuedLink:
     """Create a request for ``agent`` (its owner), issue its link and send it on
     ``spec.channel``, audited as ``actor``: the agent at the console, or the command that
@@ -118,19 +112,9 @@ def create_request(agent: StaffUser, spec: RequestSpec, *, actor: audit.Actor) -
     Raises CaptureError for a policy breach, ``DuplicateSubmission`` when the same form was
     already submitted (a double click), ValueError from the outbox for a bad destination.
     """
-    if not 1 <= spec.expiry_minutes <= max_expiry_minutes():
-        raise CaptureError(f"Choose an expiry between 1 and {max_expiry_minutes()} minutes.")
-    if spec.kind in PAYMENT_KINDS and (not spec.amount_minor or not spec.currency):
-        raise CaptureError("A payment request needs an amount and a currency.")
-    if spec.kind in PAYMENT_KINDS:
-        # Every way of creating a request passes here (console, commands, scripts): an amount
-        # Stripe would refuse is refused now, to the agent, never at the customer's payment.
-        try:
-            check_card_amount(spec.amount_minor or 0, spec.currency or "")
-        except AmountError as problem:
-            raise CaptureError(str(problem)) from None
-    if spec.kind in DATA_KINDS and not spec.field_set:
-        raise CaptureError("A data request needs the set of details to collect.")
+    # Every way of creating a request passes here (console, API, commands): the one set of
+    # rules (portal.capture.request_rules), whatever the caller checked before.
+    check_new_request(spec)
     identity_hash = None
     if spec.identity_item:
         try:
@@ -139,37 +123,42 @@ def create_request(agent: StaffUser, spec: RequestSpec, *, actor: audit.Actor) -
             raise CaptureError(f"Identity check: {problem}") from None
     now = utcnow()
     nonce = links.new_nonce()
-    request = CaptureRequest(
-        public_id=links.new_public_id(),
-        kind=spec.kind,
-        status=Status.CREATED.value,
-        created_by_id=agent.id,
-        team_id=agent.team_id,
-        create_key=spec.create_key,
-        amount_minor=spec.amount_minor if spec.kind in PAYMENT_KINDS else None,
-        currency=spec.currency if spec.kind in PAYMENT_KINDS else None,
-        purpose=spec.purpose or None,
-        reference=spec.reference,
-        interaction_id=spec.interaction_id or None,
-        field_set=spec.field_set if spec.kind in DATA_KINDS else None,
-        identity_item=spec.identity_item or None,
-        identity_hash=identity_hash,
-        readback_code=identity.new_readback_code(),
-        link_nonce_hash=links.hash_secret(nonce),
-        link_issued_at=now,
-        link_channel=spec.channel,
-        expires_at=now + timedelta(minutes=spec.expiry_minutes),
-        created_at=now,
-        updated_at=now,
-    )
-    try:
-        with db.session.begin_nested():
-            db.session.add(request)
-    except IntegrityError:
+    values = {
+        "public_id": links.new_public_id(),
+        "kind": spec.kind,
+        "status": Status.CREATED.value,
+        "created_by_id": agent.id,
+        "team_id": agent.team_id,
+        "create_key": spec.create_key,
+        "amount_minor": spec.amount_minor if spec.kind in PAYMENT_KINDS else None,
+        "currency": spec.currency if spec.kind in PAYMENT_KINDS else None,
+        "purpose": spec.purpose or None,
+        "reference": spec.reference,
+        "interaction_id": spec.interaction_id or None,
+        "field_set": spec.field_set if spec.kind in DATA_KINDS else None,
+        "language": spec.language,
+        "identity_item": spec.identity_item or None,
+        "identity_hash": identity_hash,
+        "readback_code": identity.new_readback_code(),
+        "link_nonce_hash": links.hash_secret(nonce),
+        "link_issued_at": now,
+        "link_channel": spec.channel,
+        "expires_at": now + timedelta(minutes=spec.expiry_minutes),
+        "created_at": now,
+        "updated_at": now,
+    }
+    for draw in range(3):
+        request = _insert_request(values)
+        if request is not None:
+            break
         existing = _by_create_key(agent.id, spec.create_key)
-        if existing is None:  # a public-id collision (2**-60): let the caller see the error
-            raise
-        raise DuplicateSubmission(existing) from None
+        if existing is not None:
+            raise DuplicateSubmission(existing)
+        if draw == 2:  # three public-id collisions in a row (45 bits each): not chance
+            raise RuntimeError("three new public ids in a row were already taken")
+        # A public id already taken (public_ids: 45 bits, short enough to read out): draw
+        # another rather than fail the agent's request.
+        values["public_id"] = links.new_public_id()
     audit.record_for(
         request,
         "capture.created",
@@ -182,6 +171,7 @@ def create_request(agent: StaffUser, spec: RequestSpec, *, actor: audit.Actor) -
             "identity_item": request.identity_item,
             "expiry_minutes": spec.expiry_minutes,
             "channel": spec.channel,
+            "language": spec.language,
         },
     )
     url = _send(request, nonce, spec.channel, spec.destination, resend=False, actor=actor)
@@ -194,6 +184,29 @@ class DuplicateSubmission(CaptureError):
     def __init__(self, request: CaptureRequest):
         super().__init__("This request was already created.")
         self.request = request
+
+
+def _insert_request(values: dict) -> CaptureRequest | None:
+    """Insert a request, or nothing if its public id or create key is taken: one
+    ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` instead of an ORM flush in a savepoint
+    (three round trips, and the ORM's unit of work, on the path every create takes). Returns
+    the new row as a persistent ORM object, built from what the INSERT returned (no reload),
+    or None on a conflict."""
+    table = CaptureRequest.__table__
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    row = db.session.execute(
+        insert(table).values(**values).on_conflict_do_nothing().returning(*table.c)
+    ).first()
+    if row is None:
+        return None
+    columns = row._mapping
+    request = CaptureRequest(
+        **{attr.key: columns[attr.columns[0]] for attr in _MAPPER.column_attrs}
+    )
+    make_transient_to_detached(request)  # as if loaded: no INSERT, changes become UPDATEs
+    db.session.add(request)
+    return request
 
 
 def _by_create_key(agent_id: int, create_key: str | None) -> CaptureRequest | None:
@@ -242,7 +255,7 @@ def extend(
     expire_if_due(request, origin=actor.origin)
     now = now or utcnow()
     if minutes < 1:
-        raise CaptureError("Choose how many minutes to add.")
+        raise CaptureError(N_("Choose how many minutes to add."))
     old_expiry = request.expires_at
     limit = request.link_issued_at + timedelta(minutes=max_expiry_minutes())
     new_expiry = min(old_expiry + timedelta(minutes=minutes), limit)
@@ -271,7 +284,7 @@ def extend(
     ).rowcount
     db.session.expire(request)
     if moved != 1:
-        raise CaptureError("The request changed while you were extending it. Check its status.")
+        raise CaptureError(N_("The request changed while you were extending it. Check its status."))
     added = int((new_expiry - old_expiry).total_seconds() // 60)
     audit.record_for(request, "capture.extended", actor, details={"minutes_added": added})
     return new_expiry
@@ -290,8 +303,10 @@ def resend(
     now = utcnow()
     if request.bound_secret_hash is not None and request.status in NOT_YET_VERIFIED:
         raise CaptureError(
-            "The customer has already started on their device, so a new link cannot be sent. "
-            "If it is the wrong person, revoke this request and create a new one."
+            N_(
+                "The customer has already started on their device, so a new link cannot be sent. "
+                "If it is the wrong person, revoke this request and create a new one."
+            )
         )
     nonce = links.new_nonce()
     moved = db.session.execute(

@@ -6,9 +6,9 @@ Used as WHERE clauses, so a request someone may not see is simply not found (the
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, func, or_, select
 
-from portal.capture import links
+from portal.capture import public_ids
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
 from portal.models.staff import StaffUser
@@ -24,20 +24,34 @@ def visible_to(user: StaffUser):
     return own
 
 
-def find_visible(user: StaffUser, public_id: str, *options) -> CaptureRequest | None:
-    """The request ``public_id`` if ``user`` may see it, else None (the caller answers 404,
-    so nobody learns whether someone else's request exists). ``options``: loader options."""
-    if not links.PUBLIC_ID_PATTERN.match(public_id or ""):
-        return None
+def by_public_id(typed: str | None) -> Select:
+    """A SELECT of the one request a person means by ``typed``, read the forgiving way
+    (``public_ids.candidates``: any case, look-alikes, spaces; old ids exactly). Should an old
+    id and a new one both match, the exact old id (10 characters, shorter) wins. Matches
+    nothing when ``typed`` cannot be an id, so rubbish never reaches an index scan."""
+    wanted = public_ids.candidates(typed)
     return (
-        db.session.execute(
-            select(CaptureRequest)
-            .where(CaptureRequest.public_id == public_id, visible_to(user))
-            .options(*options)
-        )
+        select(CaptureRequest)
+        .where(CaptureRequest.public_id.in_(wanted) if wanted else CaptureRequest.id.is_(None))
+        .order_by(func.length(CaptureRequest.public_id))
+        .limit(1)
+    )
+
+
+def find_by_public_id(typed: str | None, *options) -> CaptureRequest | None:
+    """The request a person means by ``typed`` (``by_public_id``), whoever may see it."""
+    return db.session.execute(by_public_id(typed).options(*options)).scalars().first()
+
+
+def find_visible(user: StaffUser, public_id: str, *options) -> CaptureRequest | None:
+    """The request ``public_id`` (as typed or pasted: ``by_public_id``) if ``user`` may see
+    it, else None (the caller answers 404, so nobody learns whether someone else's request
+    exists). ``options``: loader options."""
+    return (
+        db.session.execute(by_public_id(public_id).where(visible_to(user)).options(*options))
         .scalars()
         .unique()
-        .one_or_none()
+        .first()
     )
 
 

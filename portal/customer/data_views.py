@@ -2,10 +2,14 @@
 
 - ``GET /c/<token>/details``: who is asking, why, how long it is kept and the privacy notice
   (``personal_data.service.notice_for``), then the form for the request's field set.
-- ``POST /c/<token>/details``: a plain form POST (CSRF on, no JavaScript needed). Either the
-  details (validated, encrypted, stored with the notice version the page showed) or the
-  separate "I do not want to give these details" form (``wants_to_decline``).
-- ``GET /c/<token>/details/done``: the confirmation (a reference to quote) or the decline.
+- ``POST /c/<token>/details``: a plain form POST (CSRF on, no JavaScript needed): the details
+  (validated, encrypted, stored with the notice version the page showed). A decline posted
+  here (``wants_to_decline``, an older page) only leads to the question below.
+- ``GET /c/<token>/details/decline``: "Are you sure?" on a page of its own, so one stray tap
+  on "I do not want to give these details" never ends the request; ``POST`` there (CSRF on)
+  records the decline.
+- ``GET /c/<token>/details/done``: the confirmation (a reference to quote, and for a request
+  that also takes a payment, the way on to it as step 2 of 2) or the decline.
 
 Every route authorises itself like the other customer pages (token + binding cookie, after
 the identity check). What a decision does to the request is ``portal.capture.data_step``'s
@@ -23,6 +27,7 @@ from portal.capture import data_step, identity
 from portal.capture.kinds import BOTH, DATA_KINDS
 from portal.capture.states import NOT_YET_VERIFIED
 from portal.card_numbers import contains_pan
+from portal.customer.forms import DeclineForm
 from portal.customer.views import (
     PAYMENT_ENDPOINT,
     bound_access,
@@ -60,11 +65,11 @@ def _data_access(token: str):
 
 def _after_decision(token: str, step: data_step.StepState):
     """Where a customer goes for the data step's ``step``: the form while it is open, the
-    payment while one is still to come, else the confirmation (or the summary)."""
+    payment while the bank checks one, else the confirmation (which leads on to a payment
+    still to come: the customer is told their details arrived before being asked to pay)."""
     if step.state == "open":
         return redirect(url_for("customer.details", token=token), code=303)
-    wants_payment = step.state == "pay_first" or (step.state == "sent" and step.then == "payment")
-    pay_url = _pay_url(token) if wants_payment else None
+    pay_url = _pay_url(token) if step.state == "pay_first" else None
     if pay_url:
         return redirect(pay_url, code=303)
     if step.state in ("sent", "declined"):
@@ -84,13 +89,12 @@ def details(token: str):
         return _after_decision(token, step)
     notice = data_service.notice_for(capture)
     if request.method == "POST" and data_service.wants_to_decline(request.form):
-        return _decide(
-            token,
-            capture,
-            lambda: data_step.decline(capture, notice.notice_version, customer_actor()),
-        )
+        # Never in one tap: ask first (an older copy of the page may still post it here).
+        return redirect(url_for("customer.details_decline", token=token), code=303)
     form = data_service.build_form(notice.field_set.name)
     status = 200
+    if request.method == "GET" and data_step.mark_shown(capture, customer_actor()):
+        db.session.commit()
     if form.validate_on_submit():
         cleaned, shown = form.cleaned(), form.notice_version.data
         try:
@@ -112,8 +116,38 @@ def details(token: str):
         token=token,
         form=form,
         notice=notice,
+        steps=capture.kind == BOTH,
         readback=identity.display_readback(capture.readback_code),
     ), status
+
+
+@bp.route("/<token>/details/decline", methods=["GET", "POST"])
+@limiter.limit(ip_rate, key_func=get_remote_address, methods=["GET"])
+@limiter.limit(start_rate, key_func=get_remote_address, methods=["POST"])
+def details_decline(token: str):
+    """ "Are you sure?": the decline is recorded only when the customer confirms it here."""
+    capture, stop = _data_access(token)
+    if stop is not None:
+        return stop
+    step = data_step.state_of(capture)
+    if step.state != "open":
+        return _after_decision(token, step)
+    form = DeclineForm()
+    if form.validate_on_submit():
+        notice_version = data_service.notice_for(capture).notice_version
+        return _decide(
+            token,
+            capture,
+            lambda: data_step.decline(capture, notice_version, customer_actor()),
+        )
+    return render_template(
+        "customer/details_decline.html",
+        token=token,
+        form=form,
+        asked_for_payment=capture.kind == BOTH,
+        paid=capture.kind == BOTH and data_step.payment_succeeded(capture),
+        readback=identity.display_readback(capture.readback_code),
+    ), 400 if form.is_submitted() else 200
 
 
 def _show_refusal(form, problem: Exception) -> None:
@@ -176,8 +210,10 @@ def details_done(token: str):
     if stop is not None:
         return stop
     step = data_step.state_of(capture)
-    if step.state not in ("sent", "declined") or step.then == "payment" and _pay_url(token):
+    if step.state not in ("sent", "declined"):
         return _after_decision(token, step)
+    # Details received and a payment still to come: say so, then lead on to step 2 of 2.
+    pay_url = _pay_url(token) if step.state == "sent" and step.then == "payment" else None
     paid = capture.kind == BOTH and data_step.payment_succeeded(capture)
     amount = None
     if capture.kind == BOTH:
@@ -189,5 +225,6 @@ def details_done(token: str):
         asked_for_payment=capture.kind == BOTH,
         paid=paid,
         amount=amount,
+        pay_url=pay_url,
         readback=identity.display_readback(capture.readback_code),
     )

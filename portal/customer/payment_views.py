@@ -24,6 +24,7 @@ from portal.capture.kinds import PAYMENT_KINDS
 from portal.capture.states import NOT_YET_VERIFIED, Status
 from portal.customer.views import bp, ip_rate, problem_page, resolve_link
 from portal.extensions import db, limiter
+from portal.i18n import gettext
 from portal.models.payment import PaymentStatus
 from portal.money import format_amount
 from portal.payments import messages, service
@@ -64,13 +65,18 @@ def _payment_access(token: str):
     return capture, None
 
 
+def _translated(message: str | None) -> str | None:
+    """A customer's message from ``portal.payments.messages`` in the page's language."""
+    return gettext(message) if message else message
+
+
 def _unavailable():
     db.session.rollback()
     return render_template(
         "errors/error.html",
         status=503,
-        title="Card payments are not available right now",
-        detail=messages.PROVIDER_UNAVAILABLE,
+        title=gettext("Card payments are not available right now"),
+        detail=gettext(messages.PROVIDER_UNAVAILABLE),
     ), 503
 
 
@@ -80,8 +86,8 @@ def _amount_not_accepted():
     db.session.rollback()
     return render_template(
         "customer/problem.html",
-        title="This payment cannot be taken by card",
-        text=messages.AMOUNT_NOT_ACCEPTED,
+        title=gettext("This payment cannot be taken by card"),
+        text=gettext(messages.AMOUNT_NOT_ACCEPTED),
         problem="payment_amount",
     ), 422
 
@@ -89,8 +95,8 @@ def _amount_not_accepted():
 def _stopped_page(view: service.PaymentView):
     return render_template(
         "customer/problem.html",
-        title="This payment has been stopped",
-        text=view.message,
+        title=gettext("This payment has been stopped"),
+        text=_translated(view.message),
         problem="payment_" + view.state,
     ), 410
 
@@ -152,10 +158,12 @@ def pay_status(token: str):
         )
     except (ProviderUnavailable, ProviderRejected):
         db.session.rollback()
-        return jsonify(state="unavailable", message=messages.PROVIDER_UNAVAILABLE), 503
+        return jsonify(state="unavailable", message=gettext(messages.PROVIDER_UNAVAILABLE)), 503
     except service.NotPayable:
         return jsonify(state="closed", message=None), 410
-    return jsonify(state=view.state, message=view.message, attempts_left=view.attempts_left)
+    return jsonify(
+        state=view.state, message=_translated(view.message), attempts_left=view.attempts_left
+    )
 
 
 @bp.get("/<token>/pay/return")

@@ -23,9 +23,11 @@ from portal.capture import customer, data_step, identity, kinds, links
 from portal.capture.customer import LinkAccess
 from portal.capture.states import NOT_YET_VERIFIED, TERMINAL
 from portal.customer.forms import IdentityForm, StartForm
+from portal.customer.language import remember_request_language
 from portal.delivery.receipts import receipt_emailed
 from portal.disputes.queries import latest_disputes
 from portal.extensions import db, limiter
+from portal.i18n import N_, gettext, ngettext
 from portal.models.dispute import DisputeStatus
 from portal.models.payment import Payment
 from portal.money import format_known_amount
@@ -38,56 +40,68 @@ bp = Blueprint("customer", __name__)
 COOKIE_PREFIX = "postern_link_"
 PAYMENT_ENDPOINT = "customer.pay"
 DATA_ENDPOINT = "customer.details"
-#: problem -> (title, explanation). ``{org}`` is the organisation's name.
+#: problem -> (title, explanation), translated when shown. ``{org}`` is the organisation's name.
 PROBLEM_PAGES = {
     "tampered": (
-        "This link is not complete",
-        "The link may have been cut short or changed when it was copied. Open it straight "
-        "from the message we sent you. If it still does not work, ask the person you are "
-        "speaking to for a new link.",
+        N_("This link is not complete"),
+        N_(
+            "The link may have been cut short or changed when it was copied. Open it straight "
+            "from the message we sent you. If it still does not work, ask the person you are "
+            "speaking to for a new link."
+        ),
     ),
     "foreign": (
-        "We cannot accept this link",
-        "This link is no longer recognised; it may be an old one. Ask the person you are "
-        "speaking to for a new link. If you were not expecting a link from {org}, do not "
-        "enter any details.",
+        N_("We cannot accept this link"),
+        N_(
+            "This link is no longer recognised; it may be an old one. Ask the person you are "
+            "speaking to for a new link. If you were not expecting a link from {org}, do not "
+            "enter any details."
+        ),
     ),
     "unknown": (
-        "We cannot find this request",
-        "Ask the person you are speaking to for a new link.",
+        N_("We cannot find this request"),
+        N_("Ask the person you are speaking to for a new link."),
     ),
     "other_device": (
-        "This link has already been used on another device",
-        "For your security, each link works on one device only. Ask the person you are "
-        "speaking to for a new link.",
+        N_("This link has already been used on another device"),
+        N_(
+            "For your security, each link works on one device only. Ask the person you are "
+            "speaking to for a new link."
+        ),
     ),
     "link_expired": (
-        "This link has expired",
-        "Links only work for a short time. Ask the person you are speaking to for a new link.",
+        N_("This link has expired"),
+        N_("Links only work for a short time. Ask the person you are speaking to for a new link."),
     ),
     "expired": (
-        "This link has expired",
-        "Links only work for a short time. Ask the person you are speaking to for a new link.",
+        N_("This link has expired"),
+        N_("Links only work for a short time. Ask the person you are speaking to for a new link."),
     ),
     "replaced": (
-        "A newer link has been sent",
-        "This link was replaced by a newer one. Use the most recent message from {org}, or ask "
-        "the person you are speaking to for a new link.",
+        N_("A newer link has been sent"),
+        N_(
+            "This link was replaced by a newer one. Use the most recent message from {org}, or ask "
+            "the person you are speaking to for a new link."
+        ),
     ),
     "revoked": (
-        "This link has been cancelled",
-        "{org} cancelled this request, so the link no longer works. If you still need to go "
-        "ahead, ask the person you are speaking to for a new link.",
+        N_("This link has been cancelled"),
+        N_(
+            "{org} cancelled this request, so the link no longer works. If you still need to go "
+            "ahead, ask the person you are speaking to for a new link."
+        ),
     ),
     "finished": (
-        "This request is already complete",
-        "There is nothing more to do with this link.",
+        N_("This request is already complete"),
+        N_("There is nothing more to do with this link."),
     ),
     "locked": (
-        "This link is locked",
-        "The answer to the security question did not match our records too many times, so we "
-        "locked the link to protect you. Please tell the person you are speaking to; they can "
-        "help.",
+        N_("This link is locked"),
+        N_(
+            "The answer to the security question did not match our records too many times, so we "
+            "locked the link to protect you. Please tell the person you are speaking to; they can "
+            "help."
+        ),
     ),
 }
 
@@ -130,12 +144,16 @@ def _cookie_name(public_id: str) -> str:
 
 
 def resolve_link(token: str) -> LinkAccess:
-    """What ``token`` and this browser's binding cookie give access to (never raises)."""
-    return customer.resolve(
+    """What ``token`` and this browser's binding cookie give access to (never raises). Its
+    pages are in the request's language unless the customer switched (``language``)."""
+    access = customer.resolve(
         token,
         lambda public_id: request.cookies.get(_cookie_name(public_id)),
         origin=client_origin(),
     )
+    if access.request is not None:
+        remember_request_language(access.request.language)
+    return access
 
 
 def problem_page(access: LinkAccess):
@@ -151,7 +169,10 @@ def problem_page(access: LinkAccess):
     status = customer.PROBLEM_STATUS[access.problem]
     org = current_app.config["ORG_NAME"]
     return render_template(
-        "customer/problem.html", title=title, text=text.format(org=org), problem=access.problem
+        "customer/problem.html",
+        title=gettext(title),
+        text=gettext(text).format(org=org),
+        problem=access.problem,
     ), status
 
 
@@ -245,13 +266,15 @@ def landing(token: str):
     # followed from another site) the page is the same; pressing Start tells the two apart.
     customer.mark_opened(access.request, customer_actor())
     db.session.commit()
-    return render_template("customer/landing.html", token=token, form=StartForm())
+    return render_template("customer/landing.html", token=token, form=StartForm(token))
 
 
 @bp.post("/<token>/start")
 @limiter.limit(start_rate, key_func=get_remote_address)
 def start(token: str):
-    form = StartForm()
+    """Bind the link to this browser. Its CSRF token is the link's own (``StartForm``), checked
+    here rather than by ``CSRFProtect`` (portal/security/csrf.py)."""
+    form = StartForm(token)
     if not form.validate_on_submit():
         return render_template("customer/landing.html", token=token, form=form), 400
     access = resolve_link(token)
@@ -316,7 +339,7 @@ def identity_check(token: str):
         status = 400
     elif form.is_submitted():
         status = 400
-    question, hint = identity.QUESTIONS[capture.identity_item]
+    question, hint = (gettext(words) for words in identity.QUESTIONS[capture.identity_item])
     return render_template(
         "customer/identity.html",
         token=token,
@@ -329,10 +352,12 @@ def identity_check(token: str):
 
 
 def _wrong_answer_message(remaining: int) -> str:
-    tries = "1 more try" if remaining == 1 else f"{remaining} more tries"
-    return (
-        f"That does not match our records. Check it and try again: you have {tries} before "
-        "this link is locked."
+    return ngettext(
+        "That does not match our records. Check it and try again: you have %(num)d more try "
+        "before this link is locked.",
+        "That does not match our records. Check it and try again: you have %(num)d more tries "
+        "before this link is locked.",
+        remaining,
     )
 
 
@@ -365,6 +390,8 @@ def summary(token: str):
         and data_step.state_of(capture).state == "open"
         else None
     )
+    if details_url and pay_url and data_step.payment_succeeded(capture):
+        pay_url = None  # paid already (a bank's check finished first): only the details remain
     return render_template(
         "customer/summary.html",
         capture=capture,

@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import select
 
 from portal import audit
+from portal.audit.trail import in_order, trail
 from portal.extensions import db
-from portal.models.audit import AuditEvent
 from portal.models.capture import CaptureRequest
 from portal.models.delivery import DeliveryMessage
 from portal.models.payment import Payment, PaymentAttempt
@@ -146,13 +146,14 @@ def _payment(request: CaptureRequest) -> dict | None:
 
 
 def _timeline(request: CaptureRequest) -> list[dict]:
+    trail_rows = trail()  # sealed and pending rows alike
     rows = db.session.execute(
-        select(AuditEvent.occurred_at, AuditEvent.action, AuditEvent.actor_role)
+        select(trail_rows.c.occurred_at, trail_rows.c.action, trail_rows.c.actor_role)
         .where(
-            AuditEvent.target_type == "capture_request",
-            AuditEvent.target_id == request.public_id,
+            trail_rows.c.target_type == "capture_request",
+            trail_rows.c.target_id == request.public_id,
         )
-        .order_by(AuditEvent.seq)
+        .order_by(*in_order(trail_rows))
     ).all()
     # Who on the staff did what is not the customer's data: roles only, never staff names.
     return [{"at": _iso(r.occurred_at), "event": r.action, "by": r.actor_role} for r in rows]

@@ -26,12 +26,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 
 from portal import audit
+from portal.capture import public_ids, visibility
 from portal.capture import service as capture_service
 from portal.capture.states import is_terminal
 from portal.delivery import outbox
+from portal.delivery.destinations import EMAIL, SMS, normalise_destination
 from portal.extensions import db
 from portal.models.capture import CaptureRequest
 from portal.models.delivery import FINAL_STATUSES, DeliveryMessage
@@ -53,24 +55,74 @@ class RequestStillOpen(DataCaptureError):
 
 
 def find_request(public_id: str) -> CaptureRequest | None:
-    return db.session.execute(
-        select(CaptureRequest).where(CaptureRequest.public_id == public_id.strip())
-    ).scalar_one_or_none()
+    """The request meant by ``public_id`` as typed or pasted (``visibility.by_public_id``)."""
+    return visibility.find_by_public_id(public_id)
 
 
-def search(term: str, limit: int = 50) -> list[CaptureRequest]:
-    """Requests whose public id or reference is exactly ``term``, newest first."""
+@dataclass(frozen=True)
+class SearchResult:
+    """What a data-subject search found, and what the term was read as (never the term)."""
+
+    requests: list[CaptureRequest]
+    #: "contact" (an email address or mobile number), or "id or reference".
+    read_as: str
+
+
+def _as_contact(text: str) -> str | None:
+    """``text`` as the outbox stores a destination (``destinations``), or None if it is
+    neither an email address nor a mobile number."""
+    channel = EMAIL if "@" in text else SMS
+    try:
+        return normalise_destination(channel, text)
+    except ValueError:
+        return None
+
+
+def reads_as_contact(term: str) -> bool:
+    """True if a search for ``term`` would look for an email address or mobile number."""
+    return _as_contact((term or "").strip()) is not None
+
+
+def search(term: str, actor: audit.Actor, limit: int = 50) -> SearchResult:
+    """Every request of one person, newest first: those sent to the email address or mobile
+    number ``term`` (compared as the outbox stores them, the address case-insensitively), or
+    whose public id (read the forgiving way: ``public_ids``) or reference is ``term``, case
+    ignored. Audited (how the term was read and how many were found, never the term).
+
+    A destination is kept only until the retention purge empties it (the "link_and_delivery"
+    period of ``config.retention``); a request older than that is found by reference or id.
+    """
     text = (term or "").strip()
     if not text:
-        return []
-    return list(
+        return SearchResult([], "id or reference")
+    matches = [
+        CaptureRequest.public_id.in_(public_ids.candidates(text)),
+        func.lower(CaptureRequest.reference) == text.lower(),
+    ]
+    contact = _as_contact(text)
+    if contact:
+        matches.append(
+            CaptureRequest.id.in_(
+                select(DeliveryMessage.capture_request_id).where(
+                    func.lower(DeliveryMessage.destination) == contact.lower()
+                )
+            )
+        )
+    found = list(
         db.session.execute(
             select(CaptureRequest)
-            .where((CaptureRequest.public_id == text) | (CaptureRequest.reference == text))
+            .where(or_(*matches))
             .order_by(CaptureRequest.id.desc())
             .limit(limit)
         ).scalars()
     )
+    read_as = "contact" if contact else "id or reference"
+    audit.record(
+        "data_subject.searched",
+        actor=actor,
+        details={"read_as": read_as, "found": len(found)},
+    )
+    return SearchResult(found, read_as)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,10 @@
 Forms call ``normalise_phone`` / ``normalise_email`` on what an agent typed; the outbox stores
 only the normalised value, and every screen shows it through ``mask_destination``.
 
+``normalise_destination`` returns a ``Normalised`` value: a plain string that also carries its
+channel and its masked form, so the outbox, given it, neither parses the number again nor to mask
+it (parsing a phone number costs about 0.2 ms, and creating a request used to do it three times).
+
 Mobile numbers only. A UK landline "receives" a text through a text-to-speech service that
 reads it aloud, which would speak the one-time link over a line others may hear; premium,
 freephone, personal (070) and VoIP numbers are refused for the same reason: no reliable SMS.
@@ -20,14 +24,15 @@ from email_validator import EmailNotValidError, validate_email
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
 from portal.card_numbers import contains_pan
+from portal.i18n import N_
 
 SMS, EMAIL = "sms", "email"
 CHANNELS = (SMS, EMAIL)
 
-PHONE_HELP = (
+PHONE_HELP = N_(
     "Enter a UK mobile number, like 07700 900123, or an international number starting with +"
 )
-CARD_NUMBER_REFUSED = (
+CARD_NUMBER_REFUSED = N_(
     "That looks like a card number. Never type card numbers here: enter the customer's "
     "mobile number or email address."
 )
@@ -43,6 +48,23 @@ def _is_written_internationally(text: str) -> bool:
     return text.startswith(("+", "00"))
 
 
+class Normalised(str):
+    """A destination as ``normalise_destination`` returned it, for ``channel``, with its
+    ``masked`` form (``mask_destination``). Compares, stores and prints as the plain string;
+    copied or pickled, it is the plain string."""
+
+    channel: str
+    masked: str
+
+    def __new__(cls, value: str, channel: str, masked: str) -> Normalised:
+        made = super().__new__(cls, value)
+        made.channel, made.masked = channel, masked
+        return made
+
+    def __reduce__(self):
+        return (str, (str(self),))
+
+
 def normalise_phone(text: str, default_region: str = "GB") -> str:
     """Return ``text`` as an E.164 mobile number, e.g. ``+447911123456``.
 
@@ -50,6 +72,11 @@ def normalise_phone(text: str, default_region: str = "GB") -> str:
     Raises ValueError with a message fit to show the agent when the text is not a valid
     mobile number, carries an extension, or looks like a card number.
     """
+    return phonenumbers.format_number(_mobile_number(text, default_region), PhoneNumberFormat.E164)
+
+
+def _mobile_number(text: str, default_region: str = "GB") -> phonenumbers.PhoneNumber:
+    """``text`` parsed as a mobile number (``normalise_phone`` says what is refused)."""
     cleaned = (text or "").strip()
     if not cleaned or len(cleaned) > _MAX_INPUT:
         raise ValueError(PHONE_HELP)
@@ -62,10 +89,10 @@ def normalise_phone(text: str, default_region: str = "GB") -> str:
     except phonenumbers.NumberParseException:
         raise ValueError(PHONE_HELP) from None
     if number.extension:
-        raise ValueError("Enter a mobile number without an extension.")
+        raise ValueError(N_("Enter a mobile number without an extension."))
     e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
     if _OFCOM_DRAMA_MOBILE.match(e164):
-        return e164
+        return number
     if not phonenumbers.is_valid_number(number):
         if contains_pan(cleaned):
             raise ValueError(CARD_NUMBER_REFUSED)
@@ -74,7 +101,7 @@ def normalise_phone(text: str, default_region: str = "GB") -> str:
         raise ValueError(
             "That is not a mobile number, so it cannot receive a text. " + PHONE_HELP + "."
         )
-    return e164
+    return number
 
 
 def normalise_email(text: str) -> str:
@@ -86,7 +113,7 @@ def normalise_email(text: str) -> str:
     """
     cleaned = (text or "").strip()
     if not cleaned:
-        raise ValueError("Enter an email address, like name@example.com")
+        raise ValueError(N_("Enter an email address, like name@example.com"))
     if contains_pan(cleaned):
         raise ValueError(CARD_NUMBER_REFUSED)
     try:
@@ -96,12 +123,18 @@ def normalise_email(text: str) -> str:
     return result.normalized
 
 
-def normalise_destination(channel: str, text: str) -> str:
-    """Normalise ``text`` for ``channel`` ("sms" or "email"). Raises ValueError."""
+def normalise_destination(channel: str, text: str) -> Normalised:
+    """Normalise ``text`` for ``channel`` ("sms" or "email"). Raises ValueError. ``text``
+    already normalised for ``channel`` (a ``Normalised``) is returned as it is, unparsed."""
+    if isinstance(text, Normalised) and text.channel == channel:
+        return text
     if channel == SMS:
-        return normalise_phone(text)
+        number = _mobile_number(text)
+        e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+        return Normalised(e164, SMS, _masked_number(number))
     if channel == EMAIL:
-        return normalise_email(text)
+        address = normalise_email(text)
+        return Normalised(address, EMAIL, _mask_email(address))
     raise ValueError(f"Unknown delivery channel {channel!r}")
 
 
@@ -110,6 +143,10 @@ def _mask_phone(value: str) -> str:
         number = phonenumbers.parse(value, None)
     except phonenumbers.NumberParseException:
         return MASK * 3
+    return _masked_number(number)
+
+
+def _masked_number(number: phonenumbers.PhoneNumber) -> str:
     national = phonenumbers.national_significant_number(number)
     if len(national) < 5:
         return f"+{number.country_code} " + MASK * 3
@@ -136,6 +173,8 @@ def mask_destination(channel: str, value: str) -> str:
     Enough for an agent to confirm with the customer where the link went, not enough to
     reveal the number or address to someone looking over a shoulder.
     """
+    if isinstance(value, Normalised) and value.channel == channel:
+        return value.masked
     if channel == SMS:
         return _mask_phone(value)
     if channel == EMAIL:

@@ -45,7 +45,7 @@ def queued_message_values(channel: str, backend: str, destination: str, **owner)
         **owner,
         "channel": channel,
         "backend": backend,
-        "destination": destination,
+        "destination": str(destination),  # a plain string, not a Normalised one
         "destination_masked": mask_destination(channel, destination),
         "status": MessageStatus.QUEUED,
         "attempts": 0,
@@ -87,7 +87,8 @@ def queue_link_message(
     """Add a message carrying ``link_url`` for ``capture_request`` to the current transaction,
     audited as ``actor`` (who asked for the link to be sent).
 
-    ``destination`` is normalised again here (so already-normalised values are fine).
+    ``destination`` is normalised here unless it already is: the ``Normalised`` value the
+    form's or the API's check returned passes through unparsed (a phone number is parsed once).
     The message keeps the link's token sealed (``portal.delivery.sealed_link``), never the
     link or a body carrying it: the worker renders the message only to send it.
     Returns the new, flushed message; the caller commits. Never contacts a provider.

@@ -32,6 +32,7 @@ from portal.delivery.gateways import DISABLED, configured_backend
 from portal.delivery.outbox import queued_message_values
 from portal.delivery.wording import RenderedMessage
 from portal.extensions import db
+from portal.i18n import gettext, in_language
 from portal.models.capture import CaptureRequest
 from portal.models.delivery import DeliveryMessage, MessageStatus
 from portal.models.payment import Payment, PaymentStatus
@@ -177,21 +178,32 @@ def _insert_once(dialect: str) -> Insert:
 
 def render_notice(message: DeliveryMessage) -> RenderedMessage:
     """The email of a receipt or refund notice message, rendered now from its payment or refund
-    row. Needs an application context (configuration, templates)."""
+    row, in the request's language. Needs an application context (configuration, templates)."""
     if message.customer_notice == REFUND_NOTICE:
-        notice = refund_notice_of(db.session.get(Refund, message.refund_id))
-        subject = f"{notice.org_name}: your refund of {notice.amount}"
-        template, context = "refund_notice", {"notice": notice}
+        refund = db.session.get(Refund, message.refund_id)
+        language = refund.payment.capture_request.language
     else:
-        receipt = receipt_of(db.session.get(Payment, message.payment_id))
-        subject = f"{receipt.org_name}: your receipt for {receipt.amount}"
-        template, context = "receipt", {"receipt": receipt}
-    return RenderedMessage(
-        subject=subject,
-        text_body=_tidy(render_template(f"messages/{template}_email.txt", **context)),
-        html_body=render_template(f"messages/{template}_email.html", **context),
-        link_url="",
-    )
+        payment = db.session.get(Payment, message.payment_id)
+        language = payment.capture_request.language
+    with in_language(language):
+        if message.customer_notice == REFUND_NOTICE:
+            notice = refund_notice_of(refund)
+            subject = gettext(
+                "%(org)s: your refund of %(amount)s", org=notice.org_name, amount=notice.amount
+            )
+            template, context = "refund_notice", {"notice": notice}
+        else:
+            receipt = receipt_of(payment)
+            subject = gettext(
+                "%(org)s: your receipt for %(amount)s", org=receipt.org_name, amount=receipt.amount
+            )
+            template, context = "receipt", {"receipt": receipt}
+        return RenderedMessage(
+            subject=subject,
+            text_body=_tidy(render_template(f"messages/{template}_email.txt", **context)),
+            html_body=render_template(f"messages/{template}_email.html", **context),
+            link_url="",
+        )
 
 
 def _tidy(text: str) -> str:

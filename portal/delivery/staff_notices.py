@@ -30,6 +30,7 @@ SUBJECTS = {
     "payment_page_csp": "CSP violations on the payment page",
     "audit_chain_broken": "the audit trail does not verify",
     "worker_silent": "a background worker has gone silent",
+    "webhook_endpoint_disabled": "a webhook endpoint was disabled after failing",
 }
 
 
@@ -94,6 +95,10 @@ TO_DO = {
         "Check that the named worker's service is running (flask outbox work, flask webhooks "
         "work) and read its log; restart it if it is stuck."
     ),
+    "webhook_endpoint_disabled": (
+        "Open the endpoint's delivery log in the back office, ask its owner to fix their "
+        "receiver, then enable it again: what was waiting for it is sent then (docs/webhooks.md)."
+    ),
 }
 
 
@@ -148,6 +153,12 @@ def facts_of(notification: SecurityNotification, throttle_minutes: int) -> list[
                 f"{describe_expiry(datetime.fromisoformat(worker['last_beat_at']))} "
                 f"(it promised to every {worker['interval_seconds']:g} seconds)."
             )
+    elif kind == "webhook_endpoint_disabled":
+        facts.append(
+            f"The webhook endpoint at {details.get('host')} failed "
+            f"{_plural(count, 'delivery attempt')} in a row {between}, so Postern stopped "
+            "sending to it."
+        )
     if details.get("threshold"):
         facts.append(
             f"A notice is sent at {details['threshold']} or more within "

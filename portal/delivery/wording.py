@@ -14,20 +14,23 @@ from datetime import datetime
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
 from flask import current_app, render_template
 
+from portal.i18n import current_language, gettext, in_language, lazy_gettext
 from portal.models.types import utcnow
 from portal.money import format_known_amount
 
+#: Lazy: each is translated when a message is rendered, in the request's language.
 PURPOSES = {
-    "payment": "make your payment",
-    "data": "give us the details we asked for",
-    "both": "pay and give us the details we asked for",
+    "payment": lazy_gettext("make your payment"),
+    "data": lazy_gettext("give us the details we asked for"),
+    "both": lazy_gettext("pay and give us the details we asked for"),
 }
 #: The same, naming the amount (emails only: texts stay short).
 PURPOSES_WITH_AMOUNT = {
-    "payment": "make your payment of {amount}",
-    "both": "pay {amount} and give us the details we asked for",
+    "payment": lazy_gettext("make your payment of %(amount)s"),
+    "both": lazy_gettext("pay %(amount)s and give us the details we asked for"),
 }
 
 
@@ -49,45 +52,105 @@ def describe_expiry(expires_at: datetime, now: datetime | None = None) -> str:
     zone = ZoneInfo(current_app.config.get("DELIVERY_TIMEZONE", "Europe/London"))
     local = expires_at.astimezone(zone)
     today = (now or utcnow()).astimezone(zone).date()
-    label = current_app.config.get("DELIVERY_TIMEZONE_LABEL", "UK time")
-    words = f"{local:%H:%M} {label}"
-    if local.date() != today:
-        words += f" on {local.day} {local:%B}"
-    return words
+    label = gettext(current_app.config.get("DELIVERY_TIMEZONE_LABEL", "UK time"))
+    if local.date() == today:
+        return gettext("%(time)s %(zone)s", time=f"{local:%H:%M}", zone=label)
+    return gettext(
+        "%(time)s %(zone)s on %(date)s",
+        time=f"{local:%H:%M}",
+        zone=label,
+        date=format_date(local, "d MMMM", locale=current_language()),
+    )
 
 
 def render_link_message(capture_request, link_url: str, channel: str) -> RenderedMessage:
-    """Render the SMS or email (subject, text, HTML) that carries ``link_url``.
+    """Render the SMS or email (subject, text, HTML) that carries ``link_url``, in the
+    request's language (``CaptureRequest.language``), whatever the page asking speaks.
 
     Needs an application context (configuration, templates).
     """
+    with in_language(capture_request.language):
+        return _render_link_message(capture_request, link_url, channel)
+
+
+def _render_link_message(capture_request, link_url: str, channel: str) -> RenderedMessage:
     config = current_app.config
     context = {
         "org_name": config["ORG_NAME"],
         "link_url": link_url,
         "link_host": urlsplit(link_url).hostname or "",
-        "purpose": PURPOSES.get(capture_request.kind, PURPOSES["data"]),
+        "purpose": str(PURPOSES.get(capture_request.kind, PURPOSES["data"])),
         "is_payment": capture_request.kind in ("payment", "both"),
         "expires": describe_expiry(capture_request.expires_at),
     }
     amount = format_known_amount(capture_request.amount_minor, capture_request.currency)
     if amount and capture_request.kind in PURPOSES_WITH_AMOUNT:
-        context["purpose_with_amount"] = PURPOSES_WITH_AMOUNT[capture_request.kind].format(
-            amount=amount
-        )
+        context["purpose_with_amount"] = str(PURPOSES_WITH_AMOUNT[capture_request.kind]) % {
+            "amount": amount
+        }
     else:
         context["purpose_with_amount"] = context["purpose"]
     if channel == "sms":
-        text = render_template("messages/link_sms.txt", **context)
         return RenderedMessage(
-            subject=None, text_body=_tidy(text), html_body=None, link_url=link_url
+            subject=None, text_body=_link_sms(context), html_body=None, link_url=link_url
         )
     return RenderedMessage(
-        subject=f"{config['ORG_NAME']}: your secure link from our call",
+        subject=gettext("%(org)s: your secure link from our call", org=config["ORG_NAME"]),
         text_body=_tidy(render_template("messages/link_email.txt", **context)),
         html_body=render_template("messages/link_email.html", **context),
         link_url=link_url,
     )
+
+
+def _link_sms(context: dict) -> str:
+    """The text message: one segment (160 GSM-7 characters) when the short wording and the full
+    link fit, which they do while ORG_NAME (as cut by ``sms_org_name``) and PUBLIC_BASE_URL
+    together hold at most 57 characters (the link is PUBLIC_BASE_URL + 70, ``portal.capture
+    .links``). Otherwise the message takes two segments, so it carries the full wording: when
+    the link expires, and that we never ask for card details by text. The landing page says
+    both in any case."""
+    sms_context = {**context, "org_name": sms_org_name(current_app.config["ORG_NAME"])}
+    short = _tidy(render_template("messages/link_sms.txt", variant="short", **sms_context))
+    if sms_length(short).segments == 1:
+        return short
+    return _tidy(render_template("messages/link_sms.txt", variant="full", **sms_context))
+
+
+#: The organisation's name in a text message is cut to this many characters: with the full link
+#: (``portal.capture.links``: 110 characters on a 40-character PUBLIC_BASE_URL) the message
+#: then stays within two GSM-7 segments whatever ORG_NAME says, and within one on a short
+#: address (``_link_sms``).
+SMS_ORG_NAME_MAX = 24
+#: Look-alikes outside GSM-7 that would turn the whole message into UCS-2 (70 characters a
+#: segment instead of 160), replaced by their plain forms.
+_GSM_LOOK_ALIKES = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u00a0": " ",
+        "\u2026": "...",
+    }
+)
+
+
+def gsm_safe(text: str) -> str:
+    """``text`` in GSM-7 only: look-alikes made plain, anything else outside it left out."""
+    plain = text.translate(_GSM_LOOK_ALIKES)
+    return "".join(char for char in plain if char in _GSM_BASIC or char in _GSM_EXTENDED)
+
+
+def sms_org_name(name: str) -> str:
+    """The organisation's name as a text message gives it: GSM-7, at most
+    ``SMS_ORG_NAME_MAX`` characters (cut deliberately rather than let the message grow)."""
+    name = " ".join(gsm_safe(name).split())
+    if len(name) > SMS_ORG_NAME_MAX:  # at a word's end where there is one
+        cut = name[: SMS_ORG_NAME_MAX + 1]
+        name = cut.rsplit(" ", 1)[0] if " " in cut else cut[:SMS_ORG_NAME_MAX]
+    return name.rstrip(" ,.-&")
 
 
 def _tidy(text: str) -> str:

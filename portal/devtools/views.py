@@ -26,6 +26,9 @@ PAGE_SIZE = 50
 #: For a message's HTML body: nothing may load or run; links may be followed.
 HTML_BODY_POLICY = {
     "default-src": "'none'",
+    # The email's own styles, inline as email programs need them (messages/_email_layout.html);
+    # nothing else loads or runs: no script, image or font source, and the page is sandboxed.
+    "style-src": "'unsafe-inline'",
     "base-uri": "'none'",
     "form-action": "'none'",
     "frame-ancestors": "'none'",

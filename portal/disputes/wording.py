@@ -8,43 +8,46 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 
+from portal.i18n import N_
 from portal.models.dispute import DisputeStatus
 from portal.money import format_known_amount
 
 #: Stripe's dispute reasons (``dispute.reason``) in words; anything new reads as its code.
 REASON_WORDS = {
-    "bank_cannot_process": "The cardholder's bank could not process the payment",
-    "check_returned": "The cheque was returned",
-    "credit_not_processed": "The cardholder says a promised refund never arrived",
-    "customer_initiated": "The cardholder asked their bank to reverse the payment",
-    "debit_not_authorized": "The cardholder says they did not authorise the debit",
-    "duplicate": "The cardholder says they were charged twice",
-    "fraudulent": "The cardholder says they did not make this payment",
-    "general": "The cardholder's bank gave no specific reason",
-    "incorrect_account_details": "The account details were wrong",
-    "insufficient_funds": "There was not enough money in the account",
-    "noncompliant": "The bank says the payment broke the card scheme's rules",
-    "product_not_received": "The cardholder says they did not receive what they paid for",
-    "product_unacceptable": "The cardholder says what they received was faulty or not as described",
-    "subscription_canceled": "The cardholder says they had cancelled",
-    "unrecognized": "The cardholder does not recognise the payment",
+    "bank_cannot_process": N_("The cardholder's bank could not process the payment"),
+    "check_returned": N_("The cheque was returned"),
+    "credit_not_processed": N_("The cardholder says a promised refund never arrived"),
+    "customer_initiated": N_("The cardholder asked their bank to reverse the payment"),
+    "debit_not_authorized": N_("The cardholder says they did not authorise the debit"),
+    "duplicate": N_("The cardholder says they were charged twice"),
+    "fraudulent": N_("The cardholder says they did not make this payment"),
+    "general": N_("The cardholder's bank gave no specific reason"),
+    "incorrect_account_details": N_("The account details were wrong"),
+    "insufficient_funds": N_("There was not enough money in the account"),
+    "noncompliant": N_("The bank says the payment broke the card scheme's rules"),
+    "product_not_received": N_("The cardholder says they did not receive what they paid for"),
+    "product_unacceptable": N_(
+        "The cardholder says what they received was faulty or not as described"
+    ),
+    "subscription_canceled": N_("The cardholder says they had cancelled"),
+    "unrecognized": N_("The cardholder does not recognise the payment"),
 }
 
 STATUS_WORDS = {
-    DisputeStatus.WARNING_NEEDS_RESPONSE: "Inquiry from the bank: a response is needed",
-    DisputeStatus.WARNING_UNDER_REVIEW: "Inquiry from the bank: under review",
-    DisputeStatus.WARNING_CLOSED: "Inquiry closed",
-    DisputeStatus.NEEDS_RESPONSE: "Disputed: evidence is needed",
-    DisputeStatus.UNDER_REVIEW: "Disputed: the bank is reviewing the evidence",
-    DisputeStatus.WON: "Dispute won: the money stays with us",
-    DisputeStatus.LOST: "Dispute lost: the money went back to the cardholder",
+    DisputeStatus.WARNING_NEEDS_RESPONSE: N_("Inquiry from the bank: a response is needed"),
+    DisputeStatus.WARNING_UNDER_REVIEW: N_("Inquiry from the bank: under review"),
+    DisputeStatus.WARNING_CLOSED: N_("Inquiry closed"),
+    DisputeStatus.NEEDS_RESPONSE: N_("Disputed: evidence is needed"),
+    DisputeStatus.UNDER_REVIEW: N_("Disputed: the bank is reviewing the evidence"),
+    DisputeStatus.WON: N_("Dispute won: the money stays with us"),
+    DisputeStatus.LOST: N_("Dispute lost: the money went back to the cardholder"),
 }
 
 #: Said when a refund is asked for after a chargeback (by us, or by Stripe with
 #: ``charge_disputed``), open or decided: while it is open Stripe has taken the disputed amount
 #: for the bank, so a refund as well would pay the cardholder twice, and once decided Stripe
 #: refuses a refund of the payment all the same. Never said for an inquiry (``INQUIRY``).
-REFUND_REFUSED = (
+REFUND_REFUSED = N_(
     "This payment is disputed by the cardholder's bank, so it cannot be refunded here. "
     "Stripe does not refund a payment once its bank has raised a chargeback, while the "
     "dispute is open or after it is decided: answer an open dispute in Stripe; once it is "
@@ -53,7 +56,7 @@ REFUND_REFUSED = (
 
 #: Said beside a payment whose bank has only asked about it (Stripe's ``warning_*``): no
 #: money has moved, and a refund is allowed (Stripe's ``is_charge_refundable``).
-INQUIRY = (
+INQUIRY = N_(
     "The cardholder's bank has asked about this payment (an inquiry, not yet a dispute). "
     "You can still refund it; doing so usually closes the inquiry."
 )
@@ -61,7 +64,7 @@ INQUIRY = (
 
 def reason_words(reason: str | None) -> str:
     if not reason:
-        return "No reason given"
+        return N_("No reason given")
     return REASON_WORDS.get(reason, reason.replace("_", " ").capitalize())
 
 
@@ -87,9 +90,9 @@ def due_words(due_by: datetime | None, zone: ZoneInfo) -> str:
 
 #: How a closed dispute ended (``dispute.closed``'s ``outcome``), in words.
 ENDING_WORDS = {
-    DisputeStatus.WON: "won (the money stays with us)",
-    DisputeStatus.LOST: "lost (the money went back to the cardholder)",
-    DisputeStatus.WARNING_CLOSED: "the bank's inquiry was closed",
+    DisputeStatus.WON: N_("won (the money stays with us)"),
+    DisputeStatus.LOST: N_("lost (the money went back to the cardholder)"),
+    DisputeStatus.WARNING_CLOSED: N_("the bank's inquiry was closed"),
 }
 
 

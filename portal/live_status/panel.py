@@ -24,7 +24,9 @@ from portal.capture import identity, kinds, states
 from portal.capture.states import NOT_YET_VERIFIED, TRANSITIONS, Status
 from portal.delivery import outbox
 from portal.disputes import wording as dispute_wording
+from portal.live_status import wording
 from portal.live_status.standings import standings_for
+from portal.live_status.wording import STARTED_LABEL
 from portal.models.capture import CaptureRequest
 from portal.models.delivery import DeliveryMessage
 from portal.models.types import utcnow
@@ -41,6 +43,7 @@ def with_deliveries(strategy=selectinload):
     which a panel never shows."""
     return strategy(CaptureRequest.delivery_messages).load_only(
         DeliveryMessage.channel,
+        DeliveryMessage.customer_notice,
         DeliveryMessage.backend,
         DeliveryMessage.destination_masked,
         DeliveryMessage.status,
@@ -53,80 +56,9 @@ def with_deliveries(strategy=selectinload):
 
 
 S = Status
-LABELS = {
-    S.CREATED: "Created",
-    S.SENT: "Link sent",
-    S.OPENED: "Link opened",
-    S.VERIFIED: "Identity confirmed",
-    S.IN_PROGRESS: "In progress",
-    S.SUCCEEDED: "Completed",
-    S.FAILED: "Failed",
-    S.EXPIRED: "Expired",
-    S.REVOKED: "Revoked",
-    S.LOCKED: "Locked",
-    S.DECLINED: "Declined",
-}
-STARTED_LABEL = "Started on the customer's device"
-DETAILS = {
-    S.CREATED: "The link has not been sent yet.",
-    S.SENT: "Waiting for the customer to open the link.",
-    S.OPENED: (
-        "The link has been opened (a messaging app may also preview it). "
-        "Waiting for the customer to press Start."
-    ),
-    S.VERIFIED: (
-        "The customer confirmed who they are and can see the summary of the request. "
-        "Ask them to read you the code on their screen."
-    ),
-    S.IN_PROGRESS: "The customer is entering their details.",
-    S.SUCCEEDED: "Finished successfully.",
-    S.FAILED: "This did not complete.",
-    S.EXPIRED: "The link's time ran out before the customer finished. Create a new request.",
-    S.REVOKED: "This request was revoked; its link no longer works.",
-    S.LOCKED: (
-        "Locked after too many wrong answers to the identity question. Check the customer's "
-        "record; if you are sure it is them, create a new request."
-    ),
-    S.DECLINED: "The customer chose not to give these details.",
-}
-#: status_reason codes -> plain words (for failed, revoked, locked, expired).
-REASONS = {
-    "identity_failed": "Too many wrong answers to the identity question.",
-    "revoked_by_agent": "Revoked from the agent console.",
-    "time_limit": "The time limit passed.",
-    "payment_canceled": "The payment was cancelled.",
-    "abandoned": "The customer left the payment unfinished.",
-    "requested_by_customer": "The customer cancelled the payment.",
-    "fraudulent": "The payment provider stopped the payment as likely fraud.",
-    "duplicate": "The payment was cancelled as a duplicate.",
-    "automatic": "The payment provider cancelled the payment.",
-}
-
-
-def reason_words(code: str | None) -> str | None:
-    """Plain words for a status_reason code; an unknown code is still shown, in words."""
-    if not code:
-        return None
-    return REASONS.get(code) or f"Reason: {code.replace('_', ' ')}."
-
-
-TONES = {
-    S.VERIFIED: "good",
-    S.SUCCEEDED: "good",
-    S.FAILED: "bad",
-    S.LOCKED: "bad",
-    S.EXPIRED: "muted",
-    S.REVOKED: "muted",
-    S.DECLINED: "muted",
-}
-_STEPS = (
-    ("sent", "Link sent", "sent_at"),
-    ("opened", "Opened", "opened_at"),
-    ("started", "Started", "bound_at"),
-    ("verified", "Identity confirmed", "verified_at"),
-    ("in_progress", "In progress", "started_at"),
-    ("finished", "Finished", "finished_at"),
-)
+#: Re-exported: the back office and reporting read the status vocabulary from here.
+LABELS, REASONS, TONES = wording.LABELS, wording.REASONS, wording.TONES
+reason_words = wording.reason_words
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -138,18 +70,16 @@ def local_time(value: datetime) -> str:
     return f"{value.astimezone(zone):%H:%M}"
 
 
-def _label_and_detail(request: CaptureRequest, status: Status) -> tuple[str, str]:
+def _label_and_detail(request: CaptureRequest, status: Status) -> wording.Words:
     if status in NOT_YET_VERIFIED and request.bound_at is not None:
         detail = "The customer pressed Start and is answering the identity question."
+        if not request.identity_item:
+            detail = "The customer pressed Start."
         if request.identity_failures:
             wrong = request.identity_failures
             detail += f" {wrong} wrong answer{'s' if wrong != 1 else ''} so far."
-        return STARTED_LABEL, detail
-    detail = DETAILS[status]
-    reason = reason_words(request.status_reason)
-    if status in (S.FAILED, S.REVOKED, S.LOCKED) and reason:
-        detail = f"{reason} {detail}"
-    return LABELS[status], detail
+        return wording.Words(STARTED_LABEL, detail, "active", "started")
+    return wording.status_words(request, status)
 
 
 def _can_extend(request: CaptureRequest, status: Status) -> bool:
@@ -157,11 +87,6 @@ def _can_extend(request: CaptureRequest, status: Status) -> bool:
         minutes=int(current_app.config["CAPTURE_MAX_EXPIRY_MINUTES"])
     )
     return status in states.EXPIRABLE and request.expires_at < limit
-
-
-def _step(request: CaptureRequest, key: str, words: str, column: str) -> dict:
-    at = getattr(request, column)
-    return {"key": key, "label": words, "done": at is not None, "at": at and local_time(at)}
 
 
 def data_fields(request: CaptureRequest) -> list[dict]:
@@ -271,12 +196,12 @@ def panel_data(
     status = states.effective_status(request, now)
     if not standing_known and request.kind in kinds.PAYMENT_KINDS:
         standing = standings_for([request]).get(request.id)
-    label, detail = _label_and_detail(request, status)
-    tone = TONES.get(status, "active")
+    words = _label_and_detail(request, status)
+    label, detail, tone = words.label, words.detail, words.tone
     headline = _payment_headline(request, status, standing)
     # What the label's colour follows: the request's status, or the payment's state once the
     # payment is the headline (so a declined card is never painted as "verified" green).
-    label_status = status.value
+    label_status = words.status
     if headline is not None:
         label, detail, tone = headline
         label_status = f"payment_{standing.state.value}"
@@ -293,12 +218,13 @@ def panel_data(
         "reference": request.reference,
         "field_set": kinds.FIELD_SETS.get(request.field_set or ""),
         "readback_code": identity.display_readback(request.readback_code),
-        "identity_item": identity.ITEMS.get(request.identity_item or "", "None"),
+        "identity_item": identity.ITEMS.get(request.identity_item or "", "none"),
         "identity_failures": request.identity_failures,
         "created_at": _iso(request.created_at),
         "expires_at": _iso(request.expires_at),
         "expires_label": local_time(request.expires_at),
-        "steps": [_step(request, key, words, column) for key, words, column in _STEPS],
+        "link_lifetime": wording.link_lifetime(request, status, local_time),
+        "steps": wording.steps(request, status, local_time),
         "delivery": outbox.summarise_messages(request.delivery_messages),
         "data": data_fields(request),
         "payment": payment_json(standing),

@@ -48,6 +48,9 @@ class CaptureRequest(db.Model):
     interaction_id: Mapped[str | None] = mapped_column(String(64))
     #: Name of the personal-data field set ("address", "iban", ...) for data requests.
     field_set: Mapped[str | None] = mapped_column(String(32))
+    #: The customer's language ("en" or "cy", ``portal.i18n.LANGUAGES``): their message and, until
+    #: they switch, their pages. Chosen by the agent (or the API caller) at creation.
+    language: Mapped[str] = mapped_column(String(5), default="en", server_default="en")
 
     # Identity check: the item type and an HMAC of the normalised expected answer.
     identity_item: Mapped[str | None] = mapped_column(String(16))

@@ -107,6 +107,9 @@ class Refund(db.Model):
     requested_by_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"), index=True)
     #: The one-time key of the refund form that asked for it (None for older refunds).
     form_key: Mapped[str | None] = mapped_column(String(32))
+    #: The API key that asked for it through the API (None: a person asked in the back office).
+    #: ``requested_by_id`` is then the administrator accountable for the key.
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
     #: Who approved or rejected it (dual control); never the requester.
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

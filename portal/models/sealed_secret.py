@@ -46,31 +46,38 @@ def app_keyring() -> Keyring:
     return parse_keyring(current_app.config.get("DATA_ENCRYPTION_KEYS"))
 
 
-def associated_data(user_id: int, key_id: str) -> bytes:
-    return f"{AAD_VERSION}:{int(user_id)}:{key_id}".encode()
+def associated_data(user_id: int, key_id: str, purpose: str = AAD_VERSION) -> bytes:
+    return f"{purpose}:{int(user_id)}:{key_id}".encode()
 
 
-def seal_seed(keyring: Keyring, user_id: int, seed: str) -> SealedSeed:
-    """Encrypt ``seed`` for account ``user_id`` under the newest key."""
+def seal_seed(keyring: Keyring, user_id: int, seed: str, purpose: str = AAD_VERSION) -> SealedSeed:
+    """Encrypt ``seed`` for account ``user_id`` under the newest key. ``purpose`` tags other
+    secrets sealed the same way (a webhook endpoint's signing secret, ``portal.hooks``; an API
+    answer kept for replay, ``portal.api.idempotency``), so a ciphertext of one kind never
+    opens as another; ``user_id`` is then that owner's id. Text is UTF-8 (a seed is ASCII)."""
     key_id = keyring.newest_id
     nonce = os.urandom(NONCE_BYTES)
     ciphertext = AESGCM(keyring.newest_key).encrypt(
-        nonce, seed.encode("ascii"), associated_data(user_id, key_id)
+        nonce, seed.encode("utf-8"), associated_data(user_id, key_id, purpose)
     )
     return SealedSeed(key_id, nonce, ciphertext)
 
 
-def unseal_seed(keyring: Keyring, user_id: int, sealed: SealedSeed) -> str:
+def unseal_seed(
+    keyring: Keyring, user_id: int, sealed: SealedSeed, purpose: str = AAD_VERSION
+) -> str:
     """Decrypt account ``user_id``'s seed. Raises UnknownKeyError (its key is no longer
     configured) or SealedSecretError (altered, or sealed for another account or key id)."""
     key = keyring.key(sealed.key_id)
     try:
         seed = AESGCM(key).decrypt(
-            bytes(sealed.nonce), bytes(sealed.ciphertext), associated_data(user_id, sealed.key_id)
+            bytes(sealed.nonce),
+            bytes(sealed.ciphertext),
+            associated_data(user_id, sealed.key_id, purpose),
         )
     except (InvalidTag, ValueError):
         raise SealedSecretError(
             f"the TOTP seed of staff account {user_id} failed authentication under key "
             f"{sealed.key_id!r}: it was altered, or it belongs to another account"
         ) from None
-    return seed.decode("ascii")
+    return seed.decode("utf-8")

@@ -14,6 +14,7 @@ from sqlalchemy import Index, func
 
 from portal.models.audit import AuditEvent
 from portal.models.capture import CaptureRequest
+from portal.models.delivery import DeliveryMessage
 from portal.models.payment import Payment
 
 CR = CaptureRequest.__table__
@@ -33,6 +34,12 @@ BACKOFFICE_INDEXES = (
     Index("ix_capture_requests_team_id_created_at_id", CR.c.team_id, CR.c.created_at, CR.c.id),
     # Reference search is exact but case-insensitive ("acc-1001" finds "ACC-1001").
     Index("ix_capture_requests_lower_reference", func.lower(CR.c.reference)),
+    # A data-subject search by email address or mobile number (portal.data_subject.service),
+    # the address compared case-insensitively; migration 0027.
+    Index(
+        "ix_delivery_messages_lower_destination",
+        func.lower(DeliveryMessage.__table__.c.destination),
+    ),
     # "Find the £123.45 payment": amount ranges are usually narrow.
     Index("ix_capture_requests_amount_minor", CR.c.amount_minor),
     # "Find the payment made with the card ending 4242".

@@ -27,6 +27,8 @@ class NotificationKind(StrEnum):
     PAYMENT_PAGE_CSP = "payment_page_csp"
     AUDIT_CHAIN_BROKEN = "audit_chain_broken"
     WORKER_SILENT = "worker_silent"
+    #: An outbound webhook endpoint kept failing and was disabled (``portal.hooks.failing``).
+    WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint_disabled"
 
 
 class SecurityNotification(db.Model):

@@ -55,6 +55,16 @@ class StaffUser(db.Model):
     team: Mapped[Team | None] = relationship(back_populates="members")
 
     @property
+    def has_second_factor(self) -> bool:
+        """True if a second factor is enrolled: a confirmed TOTP app or at least one passkey
+        (``portal.models.passkey``). Asks the database only when TOTP is off."""
+        if self.mfa_enabled:
+            return True
+        from portal.models.passkey import Passkey  # models of one package, loaded together
+
+        return db.session.query(Passkey.id).filter_by(user_id=self.id).first() is not None
+
+    @property
     def totp_secret(self) -> str | None:
         """The TOTP seed in clear, decrypted on each read (only to check a code or draw the
         enrolment QR); None before enrolment starts. Raises UnknownKeyError or
@@ -104,11 +114,19 @@ class StaffSession(db.Model):
     #: When the password and (if required) the second factor were last proven.
     authenticated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     mfa_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The single sign-on provider proved a second factor for this session (its ``amr`` or
+    #: ``acr``): it stands in for a locally enrolled one (``portal.sso.signin``).
+    mfa_by_provider: Mapped[bool] = mapped_column(Boolean, default=False)
     #: When password AND second factor were last proven again for a sensitive action (refunds,
     #: erasure, staff changes: ``portal.staff.reauth``); None until the first time.
     reauthenticated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     end_reason: Mapped[str | None] = mapped_column(String(40))
+    #: The device it signed in from, in words ("Chrome on Windows"), parsed from the user agent
+    #: at sign-in (``portal.security.devices``); the raw header is not kept.
+    device: Mapped[str | None] = mapped_column(String(80))
+    #: The client's address at sign-in; pages show it masked (``devices.approximate_address``).
+    ip_address: Mapped[str | None] = mapped_column(String(45))
 
     user: Mapped[StaffUser] = relationship()
 

@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from portal.audit import anchors
 from portal.audit.chain_status import current_status
 from portal.extensions import db
+from portal.models.audit import AuditPending
 from portal.models.delivery import DeliveryMessage
 from portal.models.payment import ProcessedWebhookEvent
 from portal.models.types import utcnow
@@ -33,7 +34,8 @@ from portal.observability.heartbeats import newest_beats
 
 log = logging.getLogger("postern.observability.metrics")
 
-QUEUES = ("outbox", "webhook_inbox")
+#: "audit_pending": audit rows committed and not yet sealed into the chain (portal.audit.sealer).
+QUEUES = ("outbox", "webhook_inbox", "audit_pending")
 #: The kinds of worker that beat (``portal.workers.HEARTBEAT_NAMES``).
 WORKERS = ("outbox", "webhooks")
 _OUTBOX_WAITING = ("queued", "sending")
@@ -110,9 +112,14 @@ def _queue_families(now: datetime):
     inbox_failed = db.session.scalar(
         select(func.count()).select_from(event).where(event.outcome == "failed")
     )
+    audit_waiting = db.session.execute(
+        select(func.count(), func.min(AuditPending.occurred_at))
+    ).one()
     for queue, (count, first), failures in (
         ("outbox", outbox_waiting, outbox_failed),
         ("webhook_inbox", inbox_waiting, inbox_failed),
+        # A row the sealer refused (forged or edited) stays; verify names it.
+        ("audit_pending", audit_waiting, 0),
     ):
         depth.add_metric([queue], count)
         oldest.add_metric([queue], _age(now, first))

@@ -240,6 +240,15 @@ def count_audit_action(action: str, details: dict[str, Any] | None) -> None:
         REFUNDS.labels(status=REFUND_ACTIONS[action]).inc()
 
 
+def note_audit_row(row: AuditEvent) -> None:
+    """The audit listener (``portal.audit.service.AUDIT_LISTENERS``): count ``row`` when the
+    transaction that recorded it commits. Audit rows reach the database by Core statements at
+    the commit, so the flush hook below never sees them."""
+    session = _current_session()
+    action, details = row.action, row.details
+    _pending_in(session).append((_innermost(session), lambda: count_audit_action(action, details)))
+
+
 def count_csp_report(effective_directive: str | None) -> None:
     CSP_REPORTS.labels(directive=allowed(effective_directive, CSP_DIRECTIVES)).inc()
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from portal.i18n import N_
 from portal.models.dispute import (
     DisputeStatus,
     is_inquiry_status,
@@ -27,7 +28,11 @@ from portal.models.dispute import (
 )
 from portal.models.payment import PaymentStatus
 from portal.money import format_amount
-from portal.payments.facts import AUTHENTICATION_FAILURE
+from portal.payments.staff_words import (  # noqa: F401  (re-exported: standing's vocabulary)
+    DECLINE_WORDS,
+    GENERIC_DECLINE_WORDS,
+    decline_words,
+)
 
 
 class PaymentState(StrEnum):
@@ -49,20 +54,20 @@ class PaymentState(StrEnum):
 
 P = PaymentState
 LABELS: dict[PaymentState, str] = {
-    P.NOT_STARTED: "Not started",
-    P.ON_PAYMENT_PAGE: "On the payment page",
-    P.CONFIRMING: "Confirming with their bank",
-    P.DECLINED: "Declined",
-    P.PROCESSING: "Processing",
-    P.PAID: "Paid",
-    P.PARTIALLY_REFUNDED: "Partially refunded",
-    P.REFUNDED: "Refunded",
-    P.REFUND_PENDING: "Refund pending",
-    P.DISPUTED: "Disputed",
-    P.DISPUTE_WON: "Dispute won",
-    P.DISPUTE_LOST: "Dispute lost",
-    P.CANCELLED: "Cancelled",
-    P.FAILED: "Failed",
+    P.NOT_STARTED: N_("Not started"),
+    P.ON_PAYMENT_PAGE: N_("On the payment page"),
+    P.CONFIRMING: N_("Confirming with their bank"),
+    P.DECLINED: N_("Declined"),
+    P.PROCESSING: N_("Processing"),
+    P.PAID: N_("Paid"),
+    P.PARTIALLY_REFUNDED: N_("Partially refunded"),
+    P.REFUNDED: N_("Refunded"),
+    P.REFUND_PENDING: N_("Refund pending"),
+    P.DISPUTED: N_("Disputed"),
+    P.DISPUTE_WON: N_("Dispute won"),
+    P.DISPUTE_LOST: N_("Dispute lost"),
+    P.CANCELLED: N_("Cancelled"),
+    P.FAILED: N_("Failed"),
 }
 #: How a panel colours the state: good news, bad news, waiting, or over and done with.
 TONES: dict[PaymentState, str] = {
@@ -91,38 +96,8 @@ MONEY_TAKEN = frozenset(
 
 D = DisputeStatus
 # What each dispute status means (open, an inquiry, money taken back; an unknown status) is
-# ``portal.models.dispute``'s to say, here and in ``standing_sql`` alike.
-#: Why a card attempt failed, in words an agent can say aloud on the call. Declines that hint
-#: at fraud (lost, stolen, pickup, fraudulent) get the plain "the bank did not say why", as the
-#: customer's page gives them its generic words: nobody on the line learns more than the
-#: card's owner should.
-DECLINE_WORDS: dict[str, str] = {
-    "insufficient_funds": "there is not enough money available on the card",
-    "card_velocity_exceeded": "the card has reached its spending limit",
-    "expired_card": "the card has expired",
-    "incorrect_cvc": "the security code was not right",
-    "invalid_cvc": "the security code was not right",
-    "incorrect_number": "the card number was not right",
-    "invalid_number": "the card number was not right",
-    "invalid_expiry_month": "the expiry date was not right",
-    "invalid_expiry_year": "the expiry date was not right",
-    "processing_error": "something went wrong while the card was checked; they can try again",
-    "try_again_later": "something went wrong while the card was checked; they can try again",
-    "authentication_required": "their bank's security check (3-D Secure) was not completed",
-    AUTHENTICATION_FAILURE: "their bank's security check (3-D Secure) was not completed",
-    "card_not_supported": "this card cannot be used for this payment",
-    "currency_not_supported": "this card cannot be used for this payment",
-}
-GENERIC_DECLINE_WORDS = "the bank did not say why"
-
-
-def decline_words(failure_code: str | None, decline_code: str | None) -> str:
-    """Why the last attempt failed, for the agent to read aloud (the generic words for any
-    code not listed, fraud hints included)."""
-    for code in (decline_code, failure_code):
-        if code and code in DECLINE_WORDS:
-            return DECLINE_WORDS[code]
-    return GENERIC_DECLINE_WORDS
+# ``portal.models.dispute``'s to say, here and in ``standing_sql`` alike. Why a card attempt
+# failed, in words (``DECLINE_WORDS``, ``decline_words``), is ``portal.payments.staff_words``'s.
 
 
 def card_label(brand: str | None, last4: str | None) -> str | None:

@@ -14,6 +14,7 @@ from datetime import date
 from config.field_sets import FIELD_SETS
 from config.retention import RETENTION
 from portal.card_numbers import contains_pan
+from portal.i18n import gettext
 from portal.personal_data.validators import KINDS, FieldValueError, Kind, plain_label
 
 
@@ -40,7 +41,10 @@ class FieldSpec:
 
     @property
     def message_if_empty(self) -> str:
-        return self.required_message or f"Enter {plain_label(self.label).lower()}"
+        """In the language of the page in flight."""
+        if self.required_message:
+            return gettext(self.required_message)
+        return gettext("Enter %(name)s", name=plain_label(self.label).lower())
 
 
 @dataclass(frozen=True)
@@ -135,7 +139,9 @@ def validate_value(spec: FieldSpec, raw: str | None, today: date) -> str:
         return ""
     name = plain_label(spec.label)
     rules = spec.kind_rules
-    card_message = f"{name} looks like it contains a card number. Never type card details here."
+    card_message = gettext(
+        "%(name)s looks like it contains a card number. Never type card details here.", name=name
+    )
     # The card-number detector reads through every spelling (odd spaces, dots, dashes,
     # zero-width characters, full-width digits: ``portal.card_numbers``), so what is typed is
     # checked as typed, and the normalised value is checked again below: a value that passes
@@ -146,7 +152,11 @@ def validate_value(spec: FieldSpec, raw: str | None, today: date) -> str:
     if looks_like_card and (rules.free_text or len(value) > spec.max_length):
         raise FieldValueError(card_message)
     if len(value) > spec.max_length:
-        raise FieldValueError(f"{name} must be {spec.max_length} characters or fewer")
+        raise FieldValueError(
+            gettext(
+                "%(name)s must be %(most)d characters or fewer", name=name, most=spec.max_length
+            )
+        )
     try:
         if rules.needs_today:
             normalised = rules.normalise(value, spec.label, today)

@@ -18,6 +18,7 @@ from wtforms.utils import unset_value
 from wtforms.validators import StopValidation, ValidationError
 
 from portal.card_numbers import contains_pan
+from portal.i18n import lazy_gettext
 from portal.models.types import utcnow
 from portal.personal_data.fields import (
     FieldSet,
@@ -123,12 +124,15 @@ def _render_kw(spec: FieldSpec) -> dict[str, str]:
 
 
 def _field(spec: FieldSpec) -> Field:
+    # Lazy: the class is built once, each page shows the words in its own language.
+    label = lazy_gettext(spec.label)
+    hint = lazy_gettext(spec.hint) if spec.hint else ""
     if spec.kind == "date_of_birth":
-        return DatePartsField(spec.label, validators=[_checker(spec)], description=spec.hint or "")
+        return DatePartsField(label, validators=[_checker(spec)], description=hint)
     return StringField(
-        spec.label,
+        label,
         validators=[_checker(spec)],
-        description=spec.hint or "",
+        description=hint,
         render_kw=_render_kw(spec),
     )
 

@@ -24,6 +24,7 @@ from werkzeug.datastructures import MultiDict
 from config.retention import describe_retention
 from portal import audit
 from portal.extensions import db
+from portal.i18n import gettext
 from portal.models.capture import CaptureRequest
 from portal.models.captured_data import FORMAT_ENVELOPE, CapturedValue, DataSubmission
 from portal.models.types import utcnow
@@ -92,7 +93,8 @@ def notice_for(capture_request: CaptureRequest) -> DataNotice:
         org_name=config["ORG_NAME"],
         field_set=field_set,
         purpose=capture_request.purpose or "",
-        retention_text=describe_retention(field_set.retention_class),
+        # Configured words, translated here (portal.customer.configured_words lists them).
+        retention_text=gettext(describe_retention(field_set.retention_class)),
         notice_url=config["PRIVACY_NOTICE_URL"],
         notice_version=config["PRIVACY_NOTICE_VERSION"],
     )

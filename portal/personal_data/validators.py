@@ -1,8 +1,9 @@
-"""Checking and normalising each kind of personal-data field. Pure functions: no Flask, no I/O.
+"""Checking and normalising each kind of personal-data field. Pure functions: no I/O.
 
 Every normaliser takes the customer's input (already stripped, never empty) and the field's
 label, and returns the value to store in one canonical form, or raises ``FieldValueError``
-with a plain-English message that names the field and says what to fix.
+with a plain message that names the field and says what to fix, in the language of the page in
+flight (``portal.i18n``: English outside a request).
 """
 
 from __future__ import annotations
@@ -18,9 +19,15 @@ from email_validator import EmailNotValidError, validate_email
 from schwifty import IBAN
 from schwifty import exceptions as iban_errors
 
+from portal.i18n import N_, gettext
+
 #: Youngest and oldest plausible customer, in whole years, for a date of birth.
 MIN_AGE_YEARS = 16
 MAX_AGE_YEARS = 120
+
+
+#: The boxes of a date, as a message names the ones left empty.
+DATE_PARTS = {"day": N_("day"), "month": N_("month"), "year": N_("year")}
 
 
 class FieldValueError(ValueError):
@@ -28,8 +35,9 @@ class FieldValueError(ValueError):
 
 
 def plain_label(label: str) -> str:
-    """``"County (optional)"`` -> ``"County"``: how a field is named inside a message."""
-    return re.sub(r"\s*\(optional\)$", "", label)
+    """``"County (optional)"`` -> ``"County"``: how a field is named inside a message, in the
+    language of the page in flight (``"Sir (dewisol)"`` -> ``"Sir"``)."""
+    return re.sub(r"\s*\((optional|dewisol)\)$", "", gettext(label))
 
 
 # --- Free text --------------------------------------------------------------------------------
@@ -39,7 +47,9 @@ def normalise_text(value: str, label: str) -> str:
     """Collapse runs of spaces; refuse control characters (line breaks, tabs, NULs)."""
     if any(unicodedata.category(ch) == "Cc" for ch in value):
         raise FieldValueError(
-            f"{plain_label(label)} must be on one line, without special characters"
+            gettext(
+                "%(name)s must be on one line, without special characters", name=plain_label(label)
+            )
         )
     return " ".join(value.split())
 
@@ -64,7 +74,9 @@ def normalise_postcode(value: str, label: str) -> str:
     """``"sw1a1aa"`` -> ``"SW1A 1AA"`` (outward code, one space, inward code)."""
     compact = re.sub(r"\s+", "", value).upper()
     if not _POSTCODE.fullmatch(compact):
-        raise FieldValueError(f"Enter a real {plain_label(label).lower()}, like SW1A 1AA")
+        raise FieldValueError(
+            gettext("Enter a real %(name)s, like SW1A 1AA", name=plain_label(label).lower())
+        )
     return f"{compact[:-3]} {compact[-3:]}"
 
 
@@ -79,15 +91,23 @@ def check_date_of_birth(born: date, label: str, today: date) -> str:
     """Refuse dates in the future or outside ages 16 to 120; return the ISO date."""
     name = plain_label(label)
     if born >= today:
-        raise FieldValueError(f"{name} must be in the past")
+        raise FieldValueError(gettext("%(name)s must be in the past", name=name))
     age = _age_on(today, born)
     if age < MIN_AGE_YEARS:
         raise FieldValueError(
-            f"{name} must show you are {MIN_AGE_YEARS} or older. Check the year you entered"
+            gettext(
+                "%(name)s must show you are %(age)d or older. Check the year you entered",
+                name=name,
+                age=MIN_AGE_YEARS,
+            )
         )
     if age > MAX_AGE_YEARS:
         raise FieldValueError(
-            f"{name} must be within the last {MAX_AGE_YEARS} years. Check the year you entered"
+            gettext(
+                "%(name)s must be within the last %(years)d years. Check the year you entered",
+                name=name,
+                years=MAX_AGE_YEARS,
+            )
         )
     return born.isoformat()
 
@@ -98,15 +118,22 @@ def date_from_parts(day: str, month: str, year: str, label: str, today: date) ->
     parts = {"day": day.strip(), "month": month.strip(), "year": year.strip()}
     missing = [part for part, text in parts.items() if not text]
     if missing:
-        raise FieldValueError(f"{name} must include a {' and '.join(missing)}")
+        words = [gettext(DATE_PARTS[part]) for part in missing]
+        raise FieldValueError(
+            gettext(
+                "%(name)s must include a %(parts)s", name=name, parts=gettext(" and ").join(words)
+            )
+        )
     if not all(text.isascii() and text.isdigit() and len(text) <= 4 for text in parts.values()):
-        raise FieldValueError(f"{name} must be a real date, written in numbers, like 27 3 1985")
+        raise FieldValueError(
+            gettext("%(name)s must be a real date, written in numbers, like 27 3 1985", name=name)
+        )
     if len(parts["year"]) != 4:
-        raise FieldValueError(f"Year in {name.lower()} must include 4 numbers")
+        raise FieldValueError(gettext("Year in %(name)s must include 4 numbers", name=name.lower()))
     try:
         born = date(int(parts["year"]), int(parts["month"]), int(parts["day"]))
     except ValueError:
-        raise FieldValueError(f"{name} must be a real date") from None
+        raise FieldValueError(gettext("%(name)s must be a real date", name=name)) from None
     return check_date_of_birth(born, label, today)
 
 
@@ -116,7 +143,7 @@ def normalise_date_of_birth(value: str, label: str, today: date) -> str:
         born = date.fromisoformat(value)
     except ValueError:
         raise FieldValueError(
-            f"{plain_label(label)} must be a real date, like 1985-03-27"
+            gettext("%(name)s must be a real date, like 1985-03-27", name=plain_label(label))
         ) from None
     return check_date_of_birth(born, label, today)
 
@@ -129,6 +156,10 @@ def normalise_date_of_birth(value: str, label: str, today: date) -> str:
 # never D, F, I, O, Q, U or V; BG, GB, KN, NK, NT, TN and ZZ never issued), six digits and a
 # suffix letter A to D. A NINO has no check digit, so a well-formed number may still be wrong.
 _NINO = re.compile(r"(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z][0-9]{6}[A-D]")
+#: The example the error gives (and the field's hint in config/field_sets.py). It must pass the
+#: check above: GOV.UK's "QQ 12 34 56 C" does not (Q is never a first letter), and a customer
+#: who copies the example's shape should not be refused for it.
+NI_NUMBER_EXAMPLE = "AB 12 34 56 C"
 
 
 def normalise_ni_number(value: str, label: str) -> str:
@@ -136,7 +167,11 @@ def normalise_ni_number(value: str, label: str) -> str:
     compact = re.sub(r"[\s-]+", "", value).upper()
     if not _NINO.fullmatch(compact):
         raise FieldValueError(
-            f"Enter a {plain_label(label)} in the correct format, like QQ 12 34 56 C"
+            gettext(
+                "Enter a %(name)s in the correct format, like %(example)s",
+                name=plain_label(label),
+                example=NI_NUMBER_EXAMPLE,
+            )
         )
     return compact
 
@@ -155,8 +190,12 @@ def normalise_sort_code(value: str, label: str) -> str:
     if match is None:
         digits = re.sub(r"[\s-]", "", value)
         if digits.isascii() and digits.isdigit():
-            raise FieldValueError(f"{plain_label(label)} must be 6 digits long, like 30-94-57")
-        raise FieldValueError(f"Enter a {plain_label(label).lower()} like 30-94-57")
+            raise FieldValueError(
+                gettext("%(name)s must be 6 digits long, like 30-94-57", name=plain_label(label))
+            )
+        raise FieldValueError(
+            gettext("Enter a %(name)s like 30-94-57", name=plain_label(label).lower())
+        )
     return "-".join(match.groups())
 
 
@@ -165,9 +204,11 @@ def normalise_account_number(value: str, label: str) -> str:
     digits = re.sub(r"[\s-]", "", value)
     name = plain_label(label)
     if not (digits.isascii() and digits.isdigit()):
-        raise FieldValueError(f"{name} must only include numbers, like 00733445")
+        raise FieldValueError(
+            gettext("%(name)s must only include numbers, like 00733445", name=name)
+        )
     if len(digits) != 8:
-        raise FieldValueError(f"{name} must be 8 digits long, like 00733445")
+        raise FieldValueError(gettext("%(name)s must be 8 digits long, like 00733445", name=name))
     return digits
 
 
@@ -181,21 +222,23 @@ def normalise_iban(value: str, label: str) -> str:
         return IBAN(value, validate_bban=True).compact
     except iban_errors.InvalidChecksumDigits:
         raise FieldValueError(
-            "The IBAN’s check digits do not match. Check you copied it correctly"
+            gettext("The IBAN’s check digits do not match. Check you copied it correctly")
         ) from None
     except iban_errors.InvalidCountryCode:
-        raise FieldValueError("IBAN must start with a country code, like DE or FR") from None
+        raise FieldValueError(
+            gettext("IBAN must start with a country code, like DE or FR")
+        ) from None
     except iban_errors.InvalidLength:
         raise FieldValueError(
-            "IBAN is the wrong length for its country. Check you copied all of it"
+            gettext("IBAN is the wrong length for its country. Check you copied all of it")
         ) from None
     except iban_errors.InvalidStructure:
         raise FieldValueError(
-            "IBAN must only include letters and numbers, like DE89 3704 0044 0532 0130 00"
+            gettext("IBAN must only include letters and numbers, like DE89 3704 0044 0532 0130 00")
         ) from None
     except iban_errors.SchwiftyException:
         raise FieldValueError(
-            "IBAN is not a real account number. Check you copied it correctly"
+            gettext("IBAN is not a real account number. Check you copied it correctly")
         ) from None
 
 
@@ -208,15 +251,18 @@ def normalise_email(value: str, label: str) -> str:
         return validate_email(value, check_deliverability=False).normalized
     except EmailNotValidError:
         raise FieldValueError(
-            f"Enter an {plain_label(label).lower()} in the correct format, like name@example.com"
+            gettext(
+                "Enter an %(name)s in the correct format, like name@example.com",
+                name=plain_label(label).lower(),
+            )
         ) from None
 
 
 def normalise_phone(value: str, label: str) -> str:
     """UK numbers as dialled at home, or any number with its country code -> E.164."""
-    message = (
-        f"Enter a {plain_label(label).lower()}, like 01632 960 001, 07700 900 982 "
-        "or +44 808 157 0192"
+    message = gettext(
+        "Enter a %(name)s, like 01632 960 001, 07700 900 982 or +44 808 157 0192",
+        name=plain_label(label).lower(),
     )
     try:
         number = phonenumbers.parse(value, "GB")

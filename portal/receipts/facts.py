@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
 from flask import current_app
 from sqlalchemy import select
 
 from portal.extensions import db
+from portal.i18n import current_language, gettext, lazy_gettext
 from portal.models.capture import CaptureRequest
 from portal.models.payment import Payment, PaymentStatus
 from portal.models.refund import Refund
@@ -40,23 +42,30 @@ BRANDS = {
     "visa": "Visa",
 }
 #: When refunded money usually reaches a card (what Stripe tells merchants to tell customers).
-REFUND_ARRIVAL = "usually within 5 to 10 working days"
+#: Lazy: translated when shown, into the page's or the message's language.
+REFUND_ARRIVAL = lazy_gettext("usually within 5 to 10 working days")
 
 
 def card_words(brand: str | None, last4: str | None) -> str | None:
     """``"Visa ending 4242"``; None when the last four digits are not known."""
     if not last4:
         return None
-    name = BRANDS.get((brand or "").lower()) or (brand or "card").replace("_", " ").title()
-    return f"{name} ending {last4}"
+    name = BRANDS.get((brand or "").lower()) or (brand or gettext("card")).replace("_", " ").title()
+    return gettext("%(brand)s ending %(last4)s", brand=name, last4=last4)
 
 
 def local_date(value: datetime) -> str:
-    """``"7 December 2026 at 14:35 UK time"``: a receipt's date, in the configured zone."""
+    """``"7 December 2026 at 14:35 UK time"``: a receipt's date, in the configured zone and the
+    language being rendered (``"7 Rhagfyr 2026 am 14:35 amser y DU"``)."""
     config = current_app.config
     local = value.astimezone(ZoneInfo(config.get("DELIVERY_TIMEZONE", "Europe/London")))
     label = config.get("DELIVERY_TIMEZONE_LABEL", "UK time")
-    return f"{local.day} {local:%B %Y} at {local:%H:%M} {label}"
+    return gettext(
+        "%(date)s at %(time)s %(zone)s",
+        date=format_date(local, "d MMMM y", locale=current_language()),
+        time=f"{local:%H:%M}",
+        zone=gettext(label),
+    )
 
 
 @dataclass(frozen=True)

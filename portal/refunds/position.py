@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from portal.disputes import wording as dispute_words
 from portal.disputes.queries import charged_back_minor, refund_blocking_dispute_for
 from portal.extensions import db
+from portal.i18n import N_
 from portal.models.payment import Payment, PaymentStatus
 from portal.models.refund import COMMITTED_STATUSES, Refund, RefundStatus
 from portal.money import format_amount
@@ -62,7 +63,7 @@ def refuse_if_not_refundable(payment: Payment) -> None:
     """Raise NotRefundable unless the payment went through, or Disputed while the cardholder's
     bank has a chargeback open on it (an inquiry alone does not stop a refund)."""
     if payment.status != PaymentStatus.SUCCEEDED or not payment.stripe_payment_intent_id:
-        raise NotRefundable("Only a payment that went through can be refunded.")
+        raise NotRefundable(N_("Only a payment that went through can be refunded."))
     if refund_blocking_dispute_for(payment.id) is not None:
         raise Disputed(dispute_words.REFUND_REFUSED)
 

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal import audit
 from portal.extensions import db
+from portal.i18n import N_
 from portal.models.refund import Refund, RefundStatus
 from portal.models.staff import StaffUser
 from portal.refunds import wording
@@ -72,7 +73,7 @@ def try_again(
     require_reauth(reauthenticated_at)
     failed = db.session.get(Refund, refund_id)
     if failed is None or failed.status not in RETRIABLE:
-        raise WrongState("Only a refund that failed can be tried again.")
+        raise WrongState(N_("Only a refund that failed can be tried again."))
     earlier = retry_of(refund_id)
     if earlier is not None:
         raise _tried_already(earlier)

@@ -38,6 +38,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal import audit
 from portal.extensions import db
+from portal.i18n import N_
 from portal.models.payment import Payment
 from portal.models.refund import Refund, RefundStatus
 from portal.models.staff import StaffUser
@@ -81,12 +82,12 @@ def refunds_of(payment: Payment) -> list[Refund]:
 
 def require_permission(user: StaffUser, permission: Permission) -> None:
     if not has_permission(user.role, permission):
-        raise NotAllowed("You do not have permission to do this.")
+        raise NotAllowed(N_("You do not have permission to do this."))
 
 
 def require_reauth(reauthenticated_at: datetime | None) -> None:
     if not is_recent(reauthenticated_at):
-        raise ReauthRequired("Confirm it is you (password and code) before doing this.")
+        raise ReauthRequired(N_("Confirm it is you (password and code) before doing this."))
 
 
 def lock_payment(payment_id: int) -> Payment:
@@ -136,10 +137,10 @@ def request_refund(
     # left, a form would otherwise be told "nothing is left" instead of seeing its refund.
     _refuse_if_form_used(payment_id, requester, form_key)
     if reason_code not in wording.REASONS:
-        raise RefundError("Choose a reason from the list.")
+        raise RefundError(N_("Choose a reason from the list."))
     note = checked_justification(note, error=RefundError)
     if amount_minor <= 0:
-        raise RefundError("Enter an amount greater than zero.")
+        raise RefundError(N_("Enter an amount greater than zero."))
     try:
         payment = lock_payment(payment_id)
         # Again under the lock: a double click's second request waited here for the first.
@@ -176,14 +177,18 @@ def add_refund(
     origin: audit.ClientOrigin,
     form_key: str | None = None,
     retry_of: Refund | None = None,
+    api_key_id: int | None = None,
+    actor: audit.Actor | None = None,
 ) -> Refund:
     """Add a refund of ``amount_minor`` to ``payment`` (locked by the caller with
     ``lock_payment``), once it is refundable and the amount is within what remains; audits
-    refund.requested. "pending_approval" above the dual-control limit, else "requested".
-    Raises NotRefundable or OverRefund (nothing added). Joins the caller's transaction."""
+    refund.requested (as ``actor``, by default the requester). "pending_approval" above the
+    dual-control limit, and always when an API key (``api_key_id``) asks: a person approves
+    every refund a machine asks for. Else "requested". Raises NotRefundable or OverRefund
+    (nothing added). Joins the caller's transaction."""
     refuse_if_not_refundable(payment)
     refuse_over_refund(position(payment), amount_minor)
-    needs_approval = amount_minor > dual_control_limit()
+    needs_approval = amount_minor > dual_control_limit() or api_key_id is not None
     now = utcnow()
     refund = Refund(
         payment_id=payment.id,
@@ -195,6 +200,7 @@ def add_refund(
         requires_approval=needs_approval,
         requested_by_id=requester.id,
         form_key=form_key,
+        api_key_id=api_key_id,
         retry_of_id=retry_of.id if retry_of is not None else None,
         created_at=now,
         updated_at=now,
@@ -214,9 +220,47 @@ def add_refund(
     audit.record_for(
         sync.request_of(refund),
         "refund.requested",
-        audit.Actor.staff(requester, origin),
+        actor or audit.Actor.staff(requester, origin),
         details=details,
     )
+    return refund
+
+
+def request_refund_by_api_key(
+    payment_id: int,
+    *,
+    amount_minor: int,
+    reason_code: str,
+    note: str,
+    api_key_id: int,
+    accountable: StaffUser,
+    actor: audit.Actor,
+) -> Refund:
+    """An integration's API key asks for a refund (the API checked its refunds:write scope):
+    the same money rules as the back office's form, and it always waits in the approval queue
+    for a person with REFUND_APPROVE (never ``accountable``, the administrator the key was made
+    by, who stands as its requester). Audited as ``actor``. Raises RefundError (reason, note),
+    NotRefundable, OverRefund; nothing is written then. COMMITS."""
+    if reason_code not in wording.REASONS:
+        raise RefundError(N_("Choose a reason from the list."))
+    note = checked_justification(note, error=RefundError)
+    if amount_minor <= 0:
+        raise RefundError(N_("Enter an amount greater than zero."))
+    try:
+        refund = add_refund(
+            lock_payment(payment_id),
+            amount_minor=amount_minor,
+            reason_code=reason_code,
+            note=note,
+            requester=accountable,
+            origin=actor.origin,
+            api_key_id=api_key_id,
+            actor=actor,
+        )
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
     return refund
 
 
@@ -227,7 +271,7 @@ def new_form_key() -> str:
 
 def _check_form_key(form_key: str | None) -> None:
     if form_key is not None and not re.fullmatch(FORM_KEY_PATTERN, form_key):
-        raise RefundError("The refund form is not valid: open the refund page again.")
+        raise RefundError(N_("The refund form is not valid: open the refund page again."))
 
 
 def _refuse_if_form_used(payment_id: int, requester: StaffUser, form_key: str | None) -> None:
@@ -243,8 +287,10 @@ def _refuse_if_form_used(payment_id: int, requester: StaffUser, form_key: str | 
         return
     if earlier.payment_id != payment_id:
         raise RefundError(
-            "This refund form was already used for another payment, so nothing was refunded. "
-            "Open the refund page again."
+            N_(
+                "This refund form was already used for another payment, so nothing was refunded. "
+                "Open the refund page again."
+            )
         )
     log.info(
         "refund form sent again; answered with the refund it made",
@@ -257,11 +303,11 @@ def _refund_for_decision(refund_id: int, decider: StaffUser) -> Refund:
     require_permission(decider, Permission.REFUND_APPROVE)
     refund = db.session.get(Refund, refund_id)
     if refund is None:
-        raise WrongState("There is no such refund.")
+        raise WrongState(N_("There is no such refund."))
     if refund.requested_by_id == decider.id:
-        raise NotAllowed("A refund must be approved or rejected by someone other than you.")
+        raise NotAllowed(N_("A refund must be approved or rejected by someone other than you."))
     if refund.status != RefundStatus.PENDING_APPROVAL:
-        raise WrongState("This refund is no longer waiting for approval.")
+        raise WrongState(N_("This refund is no longer waiting for approval."))
     return refund
 
 
@@ -328,7 +374,7 @@ def _record_decision(
     refund = _refund_for_decision(refund_id, decider)
     if not _decide(refund, decider, status, note):
         db.session.rollback()
-        raise WrongState("This refund is no longer waiting for approval.")
+        raise WrongState(N_("This refund is no longer waiting for approval."))
     audit.record_for(
         sync.request_of(refund),
         action,

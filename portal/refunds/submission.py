@@ -22,6 +22,7 @@ from portal import audit
 from portal.audit import Actor
 from portal.disputes.queries import refund_blocking_dispute_for
 from portal.extensions import db
+from portal.i18n import N_
 from portal.models.refund import Refund, RefundStatus
 from portal.models.types import utcnow
 from portal.payments.facts import METADATA_REFUND, METADATA_REQUEST
@@ -156,4 +157,4 @@ def retry(refund: Refund, *, gateway: StripeGateway, actor: Actor) -> SubmitOutc
         sync.apply_facts(refund, facts, actor=actor)
         db.session.commit()
         return SubmitOutcome(True, wording.status_words(refund.status))
-    raise WrongState("There is nothing to retry for this refund.")
+    raise WrongState(N_("There is nothing to retry for this refund."))

@@ -7,57 +7,62 @@ to the nearest reason Stripe knows, so Stripe's dashboard and ours tell the same
 from __future__ import annotations
 
 from portal.disputes import wording as dispute_words
+from portal.i18n import N_
 from portal.models.refund import RefundStatus
 
 #: code -> (words shown to staff, the reason sent to Stripe or None).
 REASONS: dict[str, tuple[str, str | None]] = {
-    "requested_by_customer": ("The customer asked for a refund", "requested_by_customer"),
-    "duplicate": ("The customer paid twice", "duplicate"),
-    "wrong_amount": ("The wrong amount was taken", "requested_by_customer"),
-    "service_not_provided": ("The goods or service were not provided", "requested_by_customer"),
-    "paid_after_close": ("The payment arrived after the request was closed", "duplicate"),
-    "goodwill": ("A goodwill gesture", "requested_by_customer"),
-    "fraudulent": ("The payment looks fraudulent", "fraudulent"),
+    "requested_by_customer": (N_("The customer asked for a refund"), "requested_by_customer"),
+    "duplicate": (N_("The customer paid twice"), "duplicate"),
+    "wrong_amount": (N_("The wrong amount was taken"), "requested_by_customer"),
+    "service_not_provided": (N_("The goods or service were not provided"), "requested_by_customer"),
+    "paid_after_close": (N_("The payment arrived after the request was closed"), "duplicate"),
+    "goodwill": (N_("A goodwill gesture"), "requested_by_customer"),
+    "fraudulent": (N_("The payment looks fraudulent"), "fraudulent"),
 }
 
 STATUS_WORDS = {
-    RefundStatus.PENDING_APPROVAL: "Waiting for a second person to approve",
-    RefundStatus.REQUESTED: "Not yet confirmed by Stripe",
-    RefundStatus.PENDING: "Sent to Stripe, waiting for the bank",
-    RefundStatus.REQUIRES_ACTION: "Stripe needs more information",
-    RefundStatus.SUCCEEDED: "Refunded",
-    RefundStatus.FAILED: "Failed: no money went back",
-    RefundStatus.CANCELLED: "Cancelled",
-    RefundStatus.REJECTED: "Rejected by the approver",
+    RefundStatus.PENDING_APPROVAL: N_("Waiting for a second person to approve"),
+    RefundStatus.REQUESTED: N_("Not yet confirmed by Stripe"),
+    RefundStatus.PENDING: N_("Sent to Stripe, waiting for the bank"),
+    RefundStatus.REQUIRES_ACTION: N_("Stripe needs more information"),
+    RefundStatus.SUCCEEDED: N_("Refunded"),
+    RefundStatus.FAILED: N_("Failed: no money went back"),
+    RefundStatus.CANCELLED: N_("Cancelled"),
+    RefundStatus.REJECTED: N_("Rejected by the approver"),
 }
 
-PROVIDER_UNAVAILABLE = (
+PROVIDER_UNAVAILABLE = N_(
     "Stripe could not be reached, so the refund has NOT been confirmed. It is saved: press "
     "\u201cTry again\u201d in a minute. Trying again never refunds twice."
 )
-ALREADY_REFUNDED = "Stripe says this payment has already been refunded in full."
-MORE_THAN_LEFT = "Stripe refused: the amount is more than what is left to refund on this payment."
+ALREADY_REFUNDED = N_("Stripe says this payment has already been refunded in full.")
+MORE_THAN_LEFT = N_(
+    "Stripe refused: the amount is more than what is left to refund on this payment."
+)
 
 
 #: Why Stripe says a refund failed (``refund.failure_reason``), or why it refused one (its error
 #: code), in words a clerk can read aloud. Anything else reads as the general sentence.
 FAILURE_WORDS = {
-    "expired_or_canceled_card": (
+    "expired_or_canceled_card": N_(
         "The customer's card has expired or been cancelled, so their bank sent the money back "
         "to us."
     ),
-    "lost_or_stolen_card": (
+    "lost_or_stolen_card": N_(
         "The customer's card was reported lost or stolen, so their bank sent the money back to us."
     ),
-    "declined": "The customer's bank declined the refund.",
-    "insufficient_funds": "Stripe could not take the refund from our balance (not enough money).",
-    "merchant_request": "The refund was cancelled at our request.",
-    "charge_for_pending_refund_disputed": (
+    "declined": N_("The customer's bank declined the refund."),
+    "insufficient_funds": N_(
+        "Stripe could not take the refund from our balance (not enough money)."
+    ),
+    "merchant_request": N_("The refund was cancelled at our request."),
+    "charge_for_pending_refund_disputed": N_(
         "The cardholder's bank opened a dispute on this payment, so the refund was stopped."
     ),
     "charge_disputed": dispute_words.REFUND_REFUSED,
-    "canceled": "The refund was cancelled before it reached the customer.",
-    "unknown": "Stripe did not say why the refund failed.",
+    "canceled": N_("The refund was cancelled before it reached the customer."),
+    "unknown": N_("Stripe did not say why the refund failed."),
 }
 FAILURE_GENERAL = "Stripe did not say why the refund failed."
 

@@ -40,7 +40,7 @@ def csv_chunks(query: Select, now: datetime, counter: list[int]) -> Iterator[str
         yield from export_format.csv_chunks(queries.stream(query), counter, now)
 
 
-def record_finish(action_outcome: str, rows: int, export_seq: int, actor: audit.Actor) -> None:
+def record_finish(action_outcome: str, rows: int, export_seq: str, actor: audit.Actor) -> None:
     """Record how the download ended, in a transaction of its own."""
     try:
         db.session.rollback()  # end the streaming read (and its server-side cursor)

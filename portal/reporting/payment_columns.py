@@ -15,6 +15,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, Select, and_, func, select
 from sqlalchemy.orm import aliased
 
+from portal.i18n import N_
 from portal.models.dispute import Dispute
 from portal.models.payment import Payment, PaymentStatus
 from portal.models.refund import Refund, RefundStatus
@@ -63,11 +64,11 @@ COLUMNS = (
 
 #: Status filter values that are about the payment rather than the request, with their words.
 PAYMENT_FILTERS: dict[str, str] = {
-    P.PAID.value: "Paid",
-    P.REFUND_PENDING.value: "Refund pending",
-    P.PARTIALLY_REFUNDED.value: "Partially refunded",
-    P.REFUNDED.value: "Refunded",
-    "disputed": "Disputed (open or closed)",
+    P.PAID.value: N_("Paid"),
+    P.REFUND_PENDING.value: N_("Refund pending"),
+    P.PARTIALLY_REFUNDED.value: N_("Partially refunded"),
+    P.REFUNDED.value: N_("Refunded"),
+    "disputed": N_("Disputed (open or closed)"),
 }
 
 

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Row, Select, func, select
+from sqlalchemy import ColumnElement, Row, Select, func, or_, select
 
-from portal.capture import kinds, states, visibility
+from portal.capture import kinds, public_ids, states, visibility
 from portal.disputes.wording import display_zone, due_words, reason_words
 from portal.extensions import db
 from portal.live_status import panel
@@ -80,7 +80,10 @@ def filter_clauses(flt: TransactionFilter, now: datetime) -> list[ColumnElement[
     if flt.team_id is not None:
         clauses.append(CaptureRequest.team_id == flt.team_id)
     if flt.reference:
-        clauses.append(func.lower(CaptureRequest.reference) == flt.reference.lower())
+        clause = func.lower(CaptureRequest.reference) == flt.reference.lower()
+        # A request id read out over the phone finds its request too (``public_ids``).
+        ids = public_ids.candidates(flt.reference)
+        clauses.append(or_(clause, CaptureRequest.public_id.in_(ids)) if ids else clause)
     if flt.currency and (flt.amount_min is not None or flt.amount_max is not None):
         clauses.append(CaptureRequest.currency == flt.currency)
     if flt.amount_min is not None:
@@ -244,9 +247,7 @@ def _dispute_note(row: Row) -> str | None:
 def find_visible(user: StaffUser, public_id: str) -> CaptureRequest | None:
     """The request if ``user`` may see it in the back office, else None (answer 404)."""
     if sees_everything(user):
-        return db.session.execute(
-            select(CaptureRequest).where(CaptureRequest.public_id == public_id)
-        ).scalar_one_or_none()
+        return visibility.find_by_public_id(public_id)
     return visibility.find_visible(user, public_id)
 
 

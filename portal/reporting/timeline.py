@@ -19,83 +19,36 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from portal.audit.trail import in_order, trail
 from portal.disputes import wording as dispute_words
 from portal.extensions import db
-from portal.models.audit import AuditEvent
 from portal.models.capture import CaptureRequest
 from portal.models.delivery import DeliveryAttempt, DeliveryMessage
 from portal.models.payment import Payment, PaymentAttempt, ProcessedWebhookEvent
 from portal.models.refund import Refund, RefundStatus
-from portal.money import format_amount, format_known_amount
+from portal.money import format_amount
+from portal.payments.staff_words import (
+    THREE_D_SECURE_WORDS,
+    attempt_outcome_words,
+    decline_words,
+)
 from portal.refunds import wording as refund_words
 from portal.reporting.queries import card_label
+from portal.reporting.timeline_words import (
+    WEBHOOK_OUTCOME_WORDS,
+    action_words,
+    detail_words,
+    webhook_event_words,
+)
 
 AUDIT, DELIVERY, CARD, REFUND = "Audit trail", "Delivery attempt", "Card attempt", "Refund"
 WEBHOOK = "Stripe event"
-#: What the webhook worker made of an event, in words.
-WEBHOOK_OUTCOME_WORDS = {
-    "queued": "waiting to be handled",
-    "applied": "handled",
-    "ignored": "not acted on (a kind Postern ignores)",
-    "not_ours": "not about this payment",
-    "failed": "could not be handled (Stripe unreachable); reconcile repairs it",
-}
-
-ACTION_WORDS = {
-    "capture.created": "Request created",
-    "capture.sent": "Link sent",
-    "capture.opened": "Link opened",
-    "capture.bound": "Customer pressed Start",
-    "capture.bind_refused": "Start refused: link already used on another device",
-    "capture.identity_attempt": "Wrong answer to the identity question",
-    "capture.verified": "Identity confirmed",
-    "capture.locked": "Locked after too many wrong answers",
-    "capture.in_progress": "Customer started entering details",
-    "capture.succeeded": "Request completed",
-    "capture.failed": "Request failed",
-    "capture.revoked": "Request revoked",
-    "capture.extended": "Link time extended",
-    "capture.link_replaced": "Link replaced (sent again)",
-    "capture.expired": "Link expired",
-    "delivery.queued": "Message queued",
-    "delivery.sent": "Message sent",
-    "delivery.failed": "Message could not be sent",
-    "delivery.cancelled": "Message cancelled",
-    "payment.intent_created": "Payment opened with Stripe",
-    "payment.failed": "Card payment attempt failed",
-    "payment.succeeded": "Payment succeeded",
-    "payment.canceled": "Payment cancelled",
-    "payment.reconciled": "Payment reconciled with Stripe",
-    "payment.succeeded_after_close": "Paid after the request closed: refund needed",
-    "payment.succeeded_over_limit": "Paid after the failed-attempt limit was reached: needs review",
-    "refund.requested": "Refund requested",
-    "refund.approved": "Refund approved",
-    "refund.rejected": "Refund rejected",
-    "refund.submit_deferred": "Refund waiting to reach Stripe",
-    "refund.submitted": "Refund handed to Stripe",
-    "refund.pending": "Refund waiting for the customer's bank",
-    "refund.requires_action": "Refund needs action in Stripe",
-    "refund.failed": "Refund failed",
-    "refund.succeeded": "Refund succeeded",
-    "dispute.opened": "Dispute opened by the cardholder's bank",
-    "dispute.updated": "Dispute updated",
-    "dispute.closed": "Dispute closed",
-    "dispute.funds_withdrawn": "Disputed amount taken from our Stripe balance",
-    "dispute.funds_reinstated": "Disputed amount given back to our Stripe balance",
-    "data.submitted": "Customer submitted personal details",
-    "data.declined": "Customer declined to give personal details",
-    "data.revealed": "Personal details revealed to staff",
-    "data.reveal_failed": "Personal details could not be read: nothing revealed",
-    "data.erased": "Personal details erased",
-}
 #: How a refund ended, as the timeline says it.
 _ENDED = {
     RefundStatus.SUCCEEDED: ": refunded",
     RefundStatus.FAILED: " failed: no money went back",
     RefundStatus.CANCELLED: " cancelled: no money went back",
 }
-#: Audit detail keys not worth a reader's time (internal ids repeated elsewhere on the page).
-_QUIET_KEYS = frozenset({"refund_id"})
 
 
 @dataclass(frozen=True)
@@ -108,52 +61,19 @@ class Entry:
     details: list[str] = field(default_factory=list)
 
 
-def action_words(action: str) -> str:
-    return ACTION_WORDS.get(action) or action.replace("_", " ").replace(".", ": ", 1).capitalize()
-
-
-def _value_words(value) -> str:
-    if isinstance(value, list):
-        return ", ".join(str(item) for item in value) or "none"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
-
-
-def detail_words(details: dict | None) -> list[str]:
-    """Audit details as short "name: value" lines; an amount is shown in its currency."""
-    details = dict(details or {})
-    lines = []
-    currency = details.pop("currency", None)
-    amount = details.pop("amount_minor", None)
-    if amount is not None:
-        currency = (currency or "").upper()
-        shown = format_known_amount(amount, currency) or amount
-        lines.append(f"amount: {shown}")
-    elif currency:
-        lines.append(f"currency: {currency}")
-    for key in sorted(details):
-        value = details[key]
-        if value is None or value == "" or key in _QUIET_KEYS:
-            continue
-        lines.append(f"{key.replace('_', ' ')}: {_value_words(value)}")
-    return lines
-
-
-def _actor(event: AuditEvent) -> str:
+def _actor(event) -> str:
     if event.actor_label == "stripe-webhook":
         return "Stripe (webhook)"
     return f"{event.actor_label} ({event.actor_role})" if event.actor_role else event.actor_label
 
 
 def _audit_entries(request: CaptureRequest) -> list[Entry]:
+    rows = trail()  # sealed and pending rows: what happened a moment ago shows at once
     events = db.session.execute(
-        select(AuditEvent)
-        .where(
-            AuditEvent.target_type == "capture_request", AuditEvent.target_id == request.public_id
-        )
-        .order_by(AuditEvent.seq)
-    ).scalars()
+        select(rows)
+        .where(rows.c.target_type == "capture_request", rows.c.target_id == request.public_id)
+        .order_by(*in_order(rows))
+    )
     entries = []
     for event in events:
         if event.action.startswith("dispute."):
@@ -164,7 +84,8 @@ def _audit_entries(request: CaptureRequest) -> list[Entry]:
                 dispute_words.display_zone(),
             )
         else:
-            what, lines = action_words(event.action), detail_words(event.details)
+            what = action_words(event.action, event.outcome, event.details)
+            lines = detail_words(event.details)
         entries.append(Entry(event.occurred_at, AUDIT, _actor(event), what, event.outcome, lines))
     return entries
 
@@ -208,21 +129,18 @@ def _card_entries(payment: Payment | None) -> list[Entry]:
     entries = []
     for attempt in attempts:
         card = card_label(attempt.card_brand, attempt.card_last4) or "card"
-        details = [
-            f"{label}: {value}"
-            for label, value in (
-                ("failure code", attempt.failure_code),
-                ("decline code", attempt.decline_code),
-                ("3-D Secure", attempt.three_d_secure),
-            )
-            if value
-        ]
+        details = []
+        if attempt.failure_code or attempt.decline_code:
+            details.append(f"why: {decline_words(attempt.failure_code, attempt.decline_code)}")
+        if attempt.three_d_secure:
+            secure = THREE_D_SECURE_WORDS.get(attempt.three_d_secure, attempt.three_d_secure)
+            details.append(f"3-D Secure: {secure}")
         entries.append(
             Entry(
                 attempt.created_at,
                 CARD,
                 "customer",
-                f"{card}: {attempt.outcome}",
+                f"{card}: {attempt_outcome_words(attempt.outcome)}",
                 "success" if attempt.outcome == "succeeded" else "failure",
                 details,
             )
@@ -243,8 +161,9 @@ def _webhook_entries(payment: Payment | None) -> list[Entry]:
             event.received_at,
             WEBHOOK,
             "Stripe (webhook)",
-            f"{event.event_type} received: "
-            + WEBHOOK_OUTCOME_WORDS.get(event.outcome, event.outcome),
+            f"{webhook_event_words(event.event_type)} ("
+            + WEBHOOK_OUTCOME_WORDS.get(event.outcome, event.outcome)
+            + ")",
             "failure" if event.outcome == "failed" else "success",
             [f"attempts: {event.attempts}"] if event.attempts > 1 else [],
         )

@@ -15,6 +15,10 @@ One purger per data class of ``config.retention.RETENTION``:
   are deleted.
 - webhook_events: Stripe webhook events handled longer ago than their period are deleted
   (never one still queued for the webhook worker).
+- api_idempotency: the integration API's stored answers to Idempotency-Key retries, a day on.
+- staff_sessions: staff sign-in sessions (device, address) last used longer ago than their
+  period are deleted, with their link to an identity provider's session; every one of them
+  ended long before (idle timeout), and the audit trail keeps the sign-ins.
 
 Every purger works in batches by ascending id (keyset pagination), each batch its own short
 transaction, so live traffic keeps being served and an interrupted run simply continues next
@@ -53,12 +57,16 @@ from config.retention import RETENTION, retention_period
 from portal import audit
 from portal.audit import Actor, checkpoints
 from portal.extensions import db
+from portal.models.api_key import IdempotentRequest
 from portal.models.capture import CaptureRequest
 from portal.models.captured_data import CapturedValue, DataSubmission
 from portal.models.csp_report import CspReport
 from portal.models.delivery import FINAL_STATUSES, DeliveryAttempt, DeliveryMessage
+from portal.models.hooks import HookAttempt, HookDelivery, HookEvent
 from portal.models.payment import Payment, PaymentAttempt, ProcessedWebhookEvent
 from portal.models.refund import Refund
+from portal.models.single_sign_on import SsoSession
+from portal.models.staff import StaffSession
 from portal.models.types import utcnow
 from portal.personal_data.shredding import journal_erasure
 
@@ -223,7 +231,13 @@ def _delete_requests(batch: list[int]) -> None:
         DataSubmission.erased_at.is_(None),
     )
     journal_erasure(db.session.execute(with_values).scalars(), "retention")
+    events = select(HookEvent.id).where(_among(HookEvent.capture_request_id, batch))
+    hook_deliveries = select(HookDelivery.id).where(HookDelivery.event_id.in_(events))
     for statement in (
+        # Outbound webhooks' record of the requests (portal.hooks): attempts, deliveries, events.
+        delete(HookAttempt).where(HookAttempt.delivery_id.in_(hook_deliveries)),
+        delete(HookDelivery).where(HookDelivery.event_id.in_(events)),
+        delete(HookEvent).where(_among(HookEvent.capture_request_id, batch)),
         delete(Refund).where(Refund.payment_id.in_(payments)),
         delete(PaymentAttempt).where(PaymentAttempt.payment_id.in_(payments)),
         delete(Payment).where(_among(Payment.capture_request_id, batch)),
@@ -280,6 +294,30 @@ def purge_webhook_events(now: datetime, batch_size: int, dry_run: bool) -> dict[
     return {"events": found}
 
 
+def purge_api_idempotency(now: datetime, batch_size: int, dry_run: bool) -> dict[str, int]:
+    """The API's stored answers to Idempotency-Key retries, a day after their request."""
+    cutoff = now - retention_period("api_idempotency")
+    ids = select(IdempotentRequest.id).where(IdempotentRequest.created_at < cutoff)
+
+    def remove(batch: list[int]) -> None:
+        _bulk(delete(IdempotentRequest).where(_among(IdempotentRequest.id, batch)))
+
+    found, _ = _batches(ids, IdempotentRequest.id, batch_size, dry_run, remove)
+    return {"idempotency_keys": found}
+
+
+def purge_staff_sessions(now: datetime, batch_size: int, dry_run: bool) -> dict[str, int]:
+    cutoff = now - retention_period("staff_sessions")
+    ids = select(StaffSession.id).where(StaffSession.last_seen_at < cutoff)
+
+    def remove(batch: list[int]) -> None:
+        _bulk(delete(SsoSession).where(_among(SsoSession.staff_session_id, batch)))
+        _bulk(delete(StaffSession).where(_among(StaffSession.id, batch)))
+
+    found, _ = _batches(ids, StaffSession.id, batch_size, dry_run, remove)
+    return {"sessions": found}
+
+
 #: Whole records past their period go first, so the later classes do not anonymise rows that
 #: are about to be deleted anyway.
 PURGERS: dict[str, Callable[[datetime, int, bool], dict[str, int]]] = {
@@ -289,6 +327,8 @@ PURGERS: dict[str, Callable[[datetime, int, bool], dict[str, int]]] = {
     "audit_log": purge_audit_log,
     "csp_reports": purge_csp_reports,
     "webhook_events": purge_webhook_events,
+    "api_idempotency": purge_api_idempotency,
+    "staff_sessions": purge_staff_sessions,
 }
 
 

@@ -50,10 +50,15 @@ def check_staff(permission: Permission | None = None, *, allow_partial: bool = F
     if user is None or row is None:
         return _not_logged_in()
     if not row.mfa_verified and not allow_partial:
-        if user.mfa_enabled:
+        if user.has_second_factor:  # an authenticator app or a passkey
             return redirect(url_for("auth.mfa_verify"))
         return redirect(url_for("auth.mfa_setup"))
-    if not allow_partial and not user.mfa_enabled and mfa_required(user.role):
+    if (
+        not allow_partial
+        and mfa_required(user.role)  # first: has_second_factor may ask the database (passkeys)
+        and not user.has_second_factor
+        and not row.mfa_by_provider  # the single sign-on provider proved one (portal.sso)
+    ):
         # A session signed in with a password alone while the role did not need a second
         # factor (before an upgrade made it required, or AGENT_MFA_REQUIRED was turned on)
         # reaches nothing until one is enrolled.

@@ -16,9 +16,11 @@ from config import csp
 
 #: The Reporting API's endpoint for the CSP's ``report-to`` group.
 REPORTING_ENDPOINTS = f'{csp.REPORT_GROUP}="{csp.REPORT_PATH}"'
-#: Endpoints whose responses may be cached: our own static files, and Apple Pay's public
-#: domain-association file (``portal.well_known``).
-CACHEABLE_ENDPOINTS = frozenset({"static", "well_known.apple_pay_domain_association"})
+#: Endpoints whose responses may be cached: our own static files, Apple Pay's public
+#: domain-association file and the favicon (``portal.well_known``).
+CACHEABLE_ENDPOINTS = frozenset(
+    {"static", "well_known.apple_pay_domain_association", "well_known.favicon"}
+)
 #: Where ``init_security_headers`` keeps the app's own Talisman, in ``app.extensions``.
 EXTENSION = "talisman"
 
@@ -27,7 +29,7 @@ def init_security_headers(app: Flask) -> None:
     # One Talisman per app: Talisman keeps its settings on itself, so the shared instance would
     # carry the last app built (HTTPS redirect, HSTS) into every other app in the process. The
     # shared ``portal.extensions.talisman`` stays, for its per-view decorator.
-    app.extensions[EXTENSION] = Talisman(
+    app.extensions[EXTENSION] = _Talisman(
         app,
         force_https=app.config["FORCE_HTTPS"],
         force_https_permanent=True,
@@ -58,6 +60,45 @@ def init_security_headers(app: Flask) -> None:
         return response
 
 
+class _Talisman(Talisman):
+    """Talisman with the options of a view that sets none of its own, and the text of the base
+    CSP, worked out once per endpoint instead of four times a request (the headers are the
+    same: tests/security/test_headers.py). A view with options of its own (``payment_page``,
+    ``sign_in_page``) is worked out afresh each time, as before: its options follow the app."""
+
+    def __init__(self, *args, **kwargs):
+        self._endpoint_options: dict[str | None, dict] = {}
+        self._policy_parts: dict[tuple, list[tuple[str, bool]]] = {}
+        super().__init__(*args, **kwargs)
+
+    def _get_local_options(self):
+        endpoint = request.endpoint
+        if hasattr(current_app.view_functions.get(endpoint), "talisman_view_options"):
+            return super()._get_local_options()
+        options = self._endpoint_options.get(endpoint)
+        if options is None:
+            options = self._endpoint_options[endpoint] = super()._get_local_options()
+        return options
+
+    def _parse_policy(self, policy):
+        if policy is not self.content_security_policy or isinstance(policy, str):
+            return super()._parse_policy(policy)
+        nonce_in = tuple(self._get_local_options()["content_security_policy_nonce_in"])
+        parts = self._policy_parts.get(nonce_in)
+        if parts is None:
+            parts = self._policy_parts[nonce_in] = [
+                (
+                    f"{section} {content if isinstance(content, str) else ' '.join(content)}",
+                    section in nonce_in,
+                )
+                for section, content in policy.items()
+            ]
+        if not hasattr(request, "csp_nonce"):
+            return "; ".join(part for part, _ in parts)
+        nonce = f" 'nonce-{request.csp_nonce}'"
+        return "; ".join(part + nonce if wants else part for part, wants in parts)
+
+
 def payment_page_csp(app: Flask) -> dict[str, list[str]]:
     """The CSP for a page that loads Stripe.js, from this app's Stripe settings."""
     return csp.payment_page_policy(app.config["STRIPE_JS_URL"], app.config["STRIPE_API_BASE"])
@@ -67,6 +108,12 @@ def payment_page_permissions(app: Flask) -> dict[str, str]:
     """The Permissions-Policy for the payment page: ``payment`` for Stripe.js's origin (Apple
     Pay and Google Pay in the Payment Element), from this app's Stripe settings."""
     return csp.payment_page_permissions_policy(app.config["STRIPE_JS_URL"])
+
+
+def sign_in_page_csp(app: Flask) -> dict[str, list[str]]:
+    """The CSP for a page with single sign-on buttons, from this app's providers."""
+    providers = app.config.get("SSO_PROVIDERS") or ()
+    return csp.sign_in_page_policy(provider.issuer for provider in providers)
 
 
 class _OptionsOfTheServingApp(dict):
@@ -104,6 +151,19 @@ def payment_page(view: Callable) -> Callable:
             "content_security_policy": payment_page_csp,
             "content_security_policy_nonce_in": lambda _app: csp.NONCE_DIRECTIVES,
             "permissions_policy": payment_page_permissions,
+        }
+    )
+    return view
+
+
+def sign_in_page(view: Callable) -> Callable:
+    """Decorator: ``view`` shows the single sign-on buttons, whose forms lead on to the
+    providers; its CSP's ``form-action`` admits their origins (``sign_in_page_csp``), worked
+    out for the serving app on each request. Every other header is the app's usual one."""
+    view.talisman_view_options = _OptionsOfTheServingApp(
+        {
+            "content_security_policy": sign_in_page_csp,
+            "content_security_policy_nonce_in": lambda _app: csp.NONCE_DIRECTIVES,
         }
     )
     return view

@@ -20,7 +20,7 @@ import unicodedata
 from flask import Flask, jsonify, render_template, request
 from werkzeug.datastructures import ImmutableMultiDict
 
-from portal.errors import wants_json
+from portal.errors import own_error_renderer, wants_json
 
 #: Bidirectional formatting characters: embeddings and overrides (U+202A-202E), isolates
 #: (U+2066-2069), and the implicit marks (LRM, RLM, ALM).
@@ -79,6 +79,9 @@ def init_input_checks(app: Flask) -> None:
         )
         if field is None:
             return None
+        own = own_error_renderer()
+        if own is not None:  # the integration API: its one error shape
+            return own(400, f"{field}: contains a NUL character. Remove it and send again.")
         if wants_json():
             return jsonify(
                 error="bad_characters", field=field, message=f"{field}: contains a NUL character"

@@ -53,7 +53,10 @@ SENSITIVE_KEYS = frozenset(
 _TEXT_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # Stripe keys and secrets: sk_/rk_ keys, webhook secrets, PaymentIntent client secrets.
     (re.compile(r"\b(?:sk|rk)_(?:test|live)_[A-Za-z0-9_]+"), REDACTED),
-    (re.compile(r"\bwhsec_[A-Za-z0-9_\-]+"), REDACTED),
+    # Webhook signing secrets (Stripe's, and ours: standard base64, so + / = too).
+    (re.compile(r"\bwhsec_[A-Za-z0-9_+/=\-]+"), REDACTED),
+    # Postern's own API keys (portal/api_keys/secret.py), wherever one is pasted.
+    (re.compile(r"\bpstn_(?:live|test)_[A-Za-z0-9_\-]+"), REDACTED),
     (re.compile(r"\b(?:pi|seti)_[A-Za-z0-9]+_secret_[A-Za-z0-9]+"), REDACTED),
     (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=\-]+"), "Bearer " + REDACTED),
     # Stripe-Signature header values (t=...,v1=...).

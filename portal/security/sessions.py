@@ -20,12 +20,19 @@ from sqlalchemy.orm import contains_eager
 from portal.extensions import db
 from portal.models.staff import StaffSession, StaffUser
 from portal.models.types import utcnow
+from portal.security.actors import client_origin
+from portal.security.devices import describe_device
 
 _COOKIE_KEY = "sid"
 #: Header the console's scripts send on automatic polls (see static/js/agent/console.js).
 BACKGROUND_HEADER = "X-Postern-Background"
 #: Why this browser's last session ended, kept until the sign-in page has said so.
 _ENDED_KEY = "ended"
+#: ``app.extensions`` key of the callables told ``(old_row, new_row)`` when a session is
+#: replaced by its fully authenticated successor, so that what other packages keep about a
+#: session (single sign-on's link to the provider's session) follows it. Listeners do not
+#: commit.
+SESSION_REPLACED_LISTENERS = "postern.session_replaced_listeners"
 
 
 def _hash_token(token: str) -> str:
@@ -49,6 +56,9 @@ def start_session(user: StaffUser, *, mfa_verified: bool) -> StaffSession:
         last_seen_at=now,
         authenticated_at=now,
         mfa_verified=mfa_verified,
+        # What the person sees on their account page to recognise (and end) this session.
+        device=describe_device(request.user_agent.string),
+        ip_address=client_origin().ip,
     )
     db.session.add(row)
     db.session.flush()
@@ -86,9 +96,29 @@ class LoadedSession:
 
 
 def _end(row: StaffSession, reason: str, now: datetime) -> None:
+    end_session(row.id, reason, now)
+
+
+def end_reason(row: StaffSession, user: StaffUser, now: datetime, config) -> str | None:
+    """Why the live session ``row`` of ``user`` must end now ("idle_timeout", ...), or None.
+    The one statement of the rules: every request applies them, and so does an open live
+    panel stream (``portal.live_push``), which sends no requests of its own."""
+    if not user.is_active:
+        return "account_disabled"
+    if now - row.last_seen_at > config["SESSION_IDLE_TIMEOUT"]:
+        return "idle_timeout"
+    if now - row.created_at > config["SESSION_ABSOLUTE_LIFETIME"]:
+        return "absolute_timeout"
+    if not row.mfa_verified and now - row.created_at > config["MFA_PENDING_LIFETIME"]:
+        return "mfa_timeout"
+    return None
+
+
+def end_session(row_id: int, reason: str, now: datetime) -> None:
+    """Mark the session ``row_id`` ended for ``reason`` unless it already is. Caller commits."""
     db.session.execute(
         update(StaffSession)
-        .where(StaffSession.id == row.id, StaffSession.ended_at.is_(None))
+        .where(StaffSession.id == row_id, StaffSession.ended_at.is_(None))
         .values(ended_at=now, end_reason=reason)
     )
 
@@ -114,16 +144,8 @@ def load_session() -> LoadedSession:
         _forget_token(reason)
         return LoadedSession(None, None, reason)
     config, now = current_app.config, utcnow()
-    reason = None
     user = row.user
-    if not user.is_active:
-        reason = "account_disabled"
-    elif now - row.last_seen_at > config["SESSION_IDLE_TIMEOUT"]:
-        reason = "idle_timeout"
-    elif now - row.created_at > config["SESSION_ABSOLUTE_LIFETIME"]:
-        reason = "absolute_timeout"
-    elif not row.mfa_verified and now - row.created_at > config["MFA_PENDING_LIFETIME"]:
-        reason = "mfa_timeout"
+    reason = end_reason(row, user, now, config)
     if reason:
         _end(row, reason, now)
         db.session.commit()
@@ -137,13 +159,31 @@ def load_session() -> LoadedSession:
     return LoadedSession(row, user)
 
 
+def cookie_token_hash() -> str | None:
+    """The stored form of the session token this request's cookie holds, or None. For the
+    status poll's fast path (``portal.agent.fast_status``), which finds the session in the
+    same statement as the panel's version."""
+    token = session.get(_COOKIE_KEY)
+    return _hash_token(token) if isinstance(token, str) else None
+
+
+def is_background_request() -> bool:
+    """Whether this request is one a page made by itself (``_is_background_poll``)."""
+    return _is_background_poll()
+
+
 def _is_background_poll() -> bool:
     """True for requests a page makes by itself (the console's status polling).
 
     They must not count as activity: an unattended console would otherwise never reach the
     15-minute idle timeout (PCI DSS 8.2.8).
     """
-    return request.headers.get(BACKGROUND_HEADER) == "poll"
+    # The live panel's stream (EventSource) can send no header of its own, but always asks
+    # for text/event-stream: it is no more the agent's activity than a poll is.
+    return (
+        request.headers.get(BACKGROUND_HEADER) == "poll"
+        or request.headers.get("Accept") == "text/event-stream"
+    )
 
 
 def _forget_token(reason: str | None) -> None:
@@ -181,7 +221,28 @@ def end_user_sessions(user_id: int, reason: str, *, keep: StaffSession | None = 
     return result.rowcount or 0
 
 
+def live_sessions(user_id: int) -> list[StaffSession]:
+    """``user_id``'s sessions that would still let a request in (not ended, not past the idle or
+    absolute timeout), newest sign-in first."""
+    config, now = current_app.config, utcnow()
+    return list(
+        db.session.execute(
+            select(StaffSession)
+            .where(
+                StaffSession.user_id == user_id,
+                StaffSession.ended_at.is_(None),
+                StaffSession.last_seen_at > now - config["SESSION_IDLE_TIMEOUT"],
+                StaffSession.created_at > now - config["SESSION_ABSOLUTE_LIFETIME"],
+            )
+            .order_by(StaffSession.created_at.desc(), StaffSession.id.desc())
+        ).scalars()
+    )
+
+
 def mark_mfa_verified(row: StaffSession) -> StaffSession:
     """Replace a password-only session by a fully authenticated one (a new id again)."""
     user = row.user
-    return start_session(user, mfa_verified=True)
+    new_row = start_session(user, mfa_verified=True)
+    for listener in current_app.extensions.get(SESSION_REPLACED_LISTENERS, ()):
+        listener(row, new_row)
+    return new_row

@@ -8,8 +8,11 @@ from collections.abc import Callable
 from wtforms.validators import ValidationError
 
 from portal.card_numbers import contains_pan
+from portal.i18n import N_, lazy_gettext
 
-CARD_NUMBER_MESSAGE = (
+#: Plain ``str``: the API and the capture rules send it as it is (JSON); a form shows it
+#: translated (``NoCardNumbers``).
+CARD_NUMBER_MESSAGE = N_(
     "This looks like a card number. Card details must never be typed into Postern \u2014 the "
     "customer enters them on their own phone."
 )
@@ -44,8 +47,10 @@ class NoCardNumbers(RefuseAndForget):
     spelling ``portal.card_numbers`` reads (odd spaces, dots, dashes, zero-width characters,
     full-width digits...), so a PAN never lands in a reference, a note, a log or the database."""
 
-    def __init__(self, message: str = CARD_NUMBER_MESSAGE):
-        super().__init__(contains_pan, message)
+    def __init__(self, message: str | None = None):
+        super().__init__(
+            contains_pan, lazy_gettext(CARD_NUMBER_MESSAGE) if message is None else message
+        )
 
 
 class NoControlCharacters(RefuseAndForget):

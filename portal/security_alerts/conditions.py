@@ -17,8 +17,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from portal.audit import chain_status
+from portal.audit.trail import trail
 from portal.extensions import db
-from portal.models.audit import AuditEvent
 from portal.models.csp_report import CspReport
 from portal.models.security_notification import NotificationKind
 from portal.observability.heartbeats import silent_workers
@@ -44,9 +44,10 @@ class Burst:
 
     def details(self, after: datetime, until: datetime) -> dict:
         if self.kind == NotificationKind.STAFF_LOCKOUTS:
+            rows = trail()
             accounts = db.session.execute(
-                select(func.count(func.distinct(AuditEvent.target_id))).where(
-                    *_audit_where("auth.account_locked", after, until)
+                select(func.count(func.distinct(rows.c.target_id))).where(
+                    *_audit_where(rows, "auth.account_locked", after, until)
                 )
             ).scalar_one()
             return {"accounts": accounts}
@@ -59,18 +60,21 @@ class Burst:
         return {}
 
     def _events(self, after: datetime, until: datetime):
+        # Sealed and pending rows: a row of the window not sealed yet when it is counted would
+        # otherwise never be counted (the next window starts after it).
+        rows = trail()
         if self.kind == NotificationKind.STAFF_LOCKOUTS:
-            return select(AuditEvent.id).where(*_audit_where("auth.account_locked", after, until))
+            return select(rows.c.id).where(*_audit_where(rows, "auth.account_locked", after, until))
         if self.kind == NotificationKind.IDENTITY_LOCKS:
-            return select(AuditEvent.id).where(*_audit_where("capture.locked", after, until))
+            return select(rows.c.id).where(*_audit_where(rows, "capture.locked", after, until))
         return select(CspReport.id).where(*_csp_where(after, until))
 
 
-def _audit_where(action: str, after: datetime, until: datetime) -> tuple:
+def _audit_where(rows, action: str, after: datetime, until: datetime) -> tuple:
     return (
-        AuditEvent.action == action,
-        AuditEvent.occurred_at > after,
-        AuditEvent.occurred_at <= until,
+        rows.c.action == action,
+        rows.c.occurred_at > after,
+        rows.c.occurred_at <= until,
     )
 
 

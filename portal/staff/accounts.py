@@ -24,7 +24,7 @@ from portal.extensions import db
 from portal.models.staff import StaffUser, Team
 from portal.security import passwords, sessions
 from portal.security.authz import Role
-from portal.staff import login, mfa
+from portal.staff import login, mfa, passkeys
 
 MAX_TEAM_NAME = 80
 
@@ -76,7 +76,7 @@ def create_staff(
     """Create a staff account, enforcing the password policy. Raises ValueError (taken
     username, unknown role, bad team name) or PasswordPolicyError. Caller commits."""
     if login.username_taken(username):
-        raise ValueError(f"the username {username!r} is taken")
+        raise ValueError(f"The username {username!r} is taken. Choose another.")
     team_row = get_or_create_team(team)
     user = StaffUser(
         username=login.normalise_username(username),
@@ -106,6 +106,22 @@ def disable(user: StaffUser, *, actor: Actor) -> int:
     ended = sessions.end_user_sessions(user.id, "account_disabled")
     audit.record(
         "staff.disabled",
+        target_type="staff_user",
+        target_id=user.id,
+        details={"sessions_ended": ended},
+        actor=actor,
+    )
+    return ended
+
+
+def end_sessions(user: StaffUser, *, actor: Actor) -> int:
+    """End every session of the account (the lost-device action: a laptop or phone left
+    somewhere loses its access on its next request, on every app process); returns how many
+    ended. The account stays usable: its owner signs in again."""
+    _refuse_self(user, actor, "end all the sessions of")
+    ended = sessions.end_user_sessions(user.id, "ended_by_admin")
+    audit.record(
+        "staff.sessions_ended",
         target_type="staff_user",
         target_id=user.id,
         details={"sessions_ended": ended},
@@ -162,12 +178,13 @@ def reset_mfa(user: StaffUser, *, actor: Actor) -> int:
     one) and end its sessions; returns how many ended."""
     _refuse_self(user, actor, "reset the second factor of")
     mfa.reset(user)
+    removed = passkeys.remove_all(user.id)  # passkeys are second factors too
     ended = sessions.end_user_sessions(user.id, "mfa_reset")
     audit.record(
         "staff.mfa_reset",
         target_type="staff_user",
         target_id=user.id,
-        details={"sessions_ended": ended},
+        details={"sessions_ended": ended, "passkeys_removed": removed},
         actor=actor,
     )
     return ended

@@ -4,11 +4,12 @@ The ``portal`` fixture is parametrized:
 
 - ``dev``: the testing app served by werkzeug in a thread (as ``live_server``), talking to the
   session's Stripe sandbox (its webhooks signed back to the portal), emailing through a real
-  SMTP server (aiosmtpd) with ``DELIVERY_EMAIL_BACKEND=smtp``, the outbox and webhook workers
-  running in threads;
+  SMTP server (aiosmtpd) with ``DELIVERY_EMAIL_BACKEND=smtp``, the outbox, webhook and
+  outbound-webhook workers running in threads;
 - ``prodlike``: the production-like stack (tests/prodlike/stack.py): nginx over TLS, gunicorn
   with ``POSTERN_ENV=production``, PostgreSQL, Redis rate limits, ``flask outbox work`` and
-  ``flask webhooks work`` as processes, the sandbox on its own HTTPS origin, its Mailbox.
+  ``flask webhooks work`` and ``flask hooks work`` as processes, the sandbox on its own HTTPS
+  origin, its Mailbox.
 
 Either way a journey sees one small interface, :class:`Portal`: ``url``, ``make_staff``, the
 emails sent, the sandbox, an app for direct database reads, and a check of the audit chain.
@@ -133,6 +134,17 @@ def outbox_worker(app, poll_seconds: float = 0.05):
 
 
 @contextmanager
+def hooks_worker(app, poll_seconds: float = 0.05):
+    """``flask hooks work``'s loop in a thread: outbound webhooks to the buyer's endpoints."""
+    from portal.hooks.worker import run_once
+
+    stop = threading.Event()
+    batch = lambda: run_once(worker_id="test-hooks-thread")  # noqa: E731
+    with worker_in_thread(app, "hooks worker", batch, poll_seconds, stop):
+        yield
+
+
+@contextmanager
 def development_portal(app_factory, sandbox, make_staff) -> Iterator[Portal]:
     from tests.support.delivery import smtp_config, smtp_server
     from tests.support.loopback import free_port
@@ -148,7 +160,12 @@ def development_portal(app_factory, sandbox, make_staff) -> Iterator[Portal]:
         return make_staff(role, username=username, mfa=mfa).totp_secret
 
     try:
-        with live_portal(app) as url, webhook_worker(app), outbox_worker(app):
+        with (
+            live_portal(app) as url,
+            webhook_worker(app),
+            outbox_worker(app),
+            hooks_worker(app),
+        ):
             # Links in messages name the address browsers reach the server on.
             app.config["PUBLIC_BASE_URL"] = url
             sandbox.set_webhook(f"{url}/webhooks/stripe", WEBHOOK_SECRET)
@@ -269,13 +286,18 @@ def start_and_confirm(
 
 
 def give_address(page: Page) -> None:
-    """From the summary of a payment-and-details request: the address step, sent."""
+    """From the summary of a payment-and-details request: the address step (step 1 of 2),
+    sent, its confirmation read, and on to the payment (step 2 of 2)."""
     page.get_by_role("link", name="Continue").click()
     expect(page.get_by_role("heading", name="Your postal address")).to_be_visible()
+    expect(page.get_by_text("Step 1 of 2: your details")).to_be_visible()
     expect(page.get_by_role("heading", name="Before you start")).to_be_visible()
     for selector, value in ADDRESS.items():
         page.locator(selector).fill(value)
     page.get_by_role("button", name="Send my details").click()
+    expect(page.get_by_role("heading", name="Details received")).to_be_visible()
+    page.get_by_role("link", name="Continue to payment").click()
+    expect(page.get_by_text("Step 2 of 2: payment")).to_be_visible()
 
 
 def pay_button(page: Page, amount: str):

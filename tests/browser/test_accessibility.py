@@ -86,13 +86,23 @@ def test_landing_and_every_link_problem(page, second_page, portal, audit):
     page.goto(link)
     audit.check(page, "landing")
 
-    # Start from a form that lost its token: "This form has expired" (the CSRF error page).
+    # Start from a page that lost its token: the landing page again (Start's token is the
+    # link's), saying so, with a fresh token under the Start button.
     page.locator('input[name="csrf_token"]').evaluate("input => input.remove()")
     page.get_by_role("button", name="Start").click()
+    expect(page.get_by_role("alert")).to_contain_text("This form has expired")
+    expect(page.get_by_role("button", name="Start")).to_be_visible()
+    audit.check(page, "landing, form expired (400)")
+
+    start(page, link)
+    # Any later form that lost its token: "This form has expired" (the CSRF error page).
+    expect(page.get_by_role("heading", name="Confirm who you are")).to_be_visible()
+    page.locator('input[name="csrf_token"]').evaluate("input => input.remove()")
+    page.get_by_label("What is the postcode of your address?").fill("SW1A 1AA")
+    page.get_by_role("button", name="Continue").click()
     expect(page.get_by_role("heading", name="This form has expired")).to_be_visible()
     audit.check(page, "form expired (400)")
 
-    start(page, link)
     second_page.goto(link)
     second_page.get_by_role("button", name="Start").click()
     problem(second_page, "other_device")
@@ -203,7 +213,12 @@ def test_summary_and_personal_data_step(page, portal, audit):
     page.get_by_role("button", name="Send my details").click()
     expect(page.locator(".error-summary")).to_be_visible()
     audit.check(page, "date of birth with errors")
-    page.get_by_role("button", name="I do not want to give these details").click()
+    page.get_by_role("link", name="I do not want to give these details").click()
+    expect(
+        page.get_by_role("heading", name="Are you sure you do not want to give these details?")
+    ).to_be_visible()
+    audit.check(page, "are you sure you do not want to give them")
+    page.get_by_role("button", name="Yes, I do not want to give them").click()
     expect(page.get_by_role("heading", name="You chose not to give these details")).to_be_visible()
     audit.check(page, "details declined")
     page.goto(link + "/summary")

@@ -68,7 +68,7 @@ def test_agent_watches_the_customer_step_by_step(
     link = base + urlsplit(link).path  # the live server's own address
     panel = agent_page.locator("[data-request]").first
     status = panel.locator(".js-label")
-    expect(status).to_have_text("Link sent")
+    expect(status).to_have_text("Link ready to give")
     agent_code = panel.locator(".readback-code").inner_text()
 
     customer_page = browser_problems.watch(contexts().new_page())

@@ -100,7 +100,7 @@ def start(world, contexts, browser_problems, make_staff):
     public_id, url = create_direct(app, agent.id)
     console = agent_console(contexts, browser_problems, base, agent.username)
     panel = console.locator(f'[data-request="{public_id}"]')
-    expect(panel.locator(".js-label")).to_have_text("Link sent")
+    expect(panel.locator(".js-label")).to_have_text("Link ready to give")
     customer = browser_problems.watch(contexts().new_page())
     reach_payment_page(customer, base + path_of(url))
     expect(panel.locator(".js-label")).to_have_text("On the payment page", timeout=LIVE_MS)

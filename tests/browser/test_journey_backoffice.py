@@ -153,7 +153,7 @@ def test_refund_with_dual_control_reveal_and_both_exports(portal, actor):
 
     # The data subject's access export.
     officer.get_by_role("link", name="Data-subject requests").click()
-    officer.get_by_label("Request id or customer reference").fill(reference)
+    officer.get_by_label("Find a person's requests").fill(reference)
     officer.get_by_role("button", name="Find").click()
     officer.get_by_role("link", name=public_id).click()
     expect(

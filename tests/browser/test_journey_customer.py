@@ -94,7 +94,7 @@ def test_a_copy_link_reaches_the_customer_who_confirms_who_they_are(portal, acto
     link = agent.locator("#issued-link-url").input_value()
     assert link.startswith(portal.url + "/c/"), "the link names the address customers reach"
     panel = panel_of(agent, reference)
-    expect(panel.locator(".js-label")).to_have_text("Link sent")
+    expect(panel.locator(".js-label")).to_have_text("Link ready to give")
     agent_code = panel.locator(".readback-code").inner_text()
 
     customer = actor()

@@ -1,11 +1,13 @@
 """A back-office refund in Chromium: the refund is refused until the officer confirms it is
-them (password and a fresh code), then goes to the Stripe sandbox once, with our key."""
+them (password and a fresh code), comes back filled in as it was sent, then goes to the Stripe
+sandbox once, with our key."""
 
 from __future__ import annotations
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.support.artifacts import ARTIFACTS
 from tests.support.backoffice_write import paid_request, refund_calls, refunds_in_db
 from tests.support.payments import sandbox_settings
 from tests.support.staff import DEFAULT_PASSWORD
@@ -18,6 +20,12 @@ pytestmark = pytest.mark.browser
 def app(app_factory, stripe_sandbox):
     """The live server's app, talking to the session's Stripe sandbox."""
     return app_factory(**sandbox_settings(stripe_sandbox))
+
+
+def save_screenshot(page, name: str) -> None:
+    folder = ARTIFACTS / "backoffice"
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
 
 
 def fill_refund(page) -> None:
@@ -59,8 +67,17 @@ def test_a_refund_asks_for_reauthentication_then_goes_through(
     )
     page.get_by_role("button", name="Confirm").click()
 
+    # Back on the form, filled in as it was sent: check it and press Refund once more.
     expect(page).to_have_url(f"{base}/backoffice/refunds/new/{public_id}")
-    fill_refund(page)
+    expect(page.get_by_role("status")).to_contain_text("What you entered is filled in again")
+    expect(page.get_by_label("Part of it")).to_be_checked()
+    expect(page.get_by_label("Amount to refund")).to_have_value("5.00")
+    expect(page.get_by_label("Reason")).to_have_value("wrong_amount")
+    expect(page.get_by_label("Note for the audit trail")).to_have_value(
+        "Customer was charged for two months"
+    )
+    save_screenshot(page, "refund-form-after-reauthentication")
+    page.get_by_role("button", name="Refund").click()
 
     expect(page.get_by_role("heading", name="Refund #")).to_be_visible()
     expect(page.get_by_test_id("refund-status")).to_have_text("Refunded")

@@ -30,7 +30,7 @@ def test_progress_is_reported_step_by_step(app, logged_in):
     final = _status(client, public_id)
     seen.append(final["label"])
     assert seen == [
-        "Link sent",
+        "Link ready to give",
         "Link opened",
         "Started on the customer's device",
         "Identity confirmed",

@@ -263,7 +263,8 @@ def test_reset_mfa_removes_the_second_factor_and_forces_a_new_enrolment(app, cli
     assert _recovery_count(app, user.id) == 0
     assert client.get("/backoffice/").status_code == 302  # its session ended
     (audited,) = audit_rows(app, "staff.mfa_reset")
-    assert audited.details == {"sessions_ended": 1} and audited.actor_label == "cli"
+    assert audited.details == {"sessions_ended": 1, "passkeys_removed": 0}
+    assert audited.actor_label == "cli"
 
     response = post_form(
         client, "/login", {"username": user.username, "password": DEFAULT_PASSWORD}

@@ -268,5 +268,5 @@ def test_readback_and_status_in_recent_requests(app, logged_in):
     [row] = _requests(app)
     page = client.get("/agent/").get_data(as_text=True)
     assert f'data-request="{row.public_id}"' in page
-    assert "Link sent" in page
+    assert "Link ready to give" in page, "a copy link is never said to be sent"
     assert load(app, row.public_id).status == "sent"

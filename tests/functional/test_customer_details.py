@@ -224,7 +224,7 @@ def test_a_revoked_request_is_closed_between_page_and_post(app, agent, client):
     )
     assert customer.row().status == "revoked"
     response = customer.client.post(
-        customer.details, data={"decision": "decline", "csrf_token": csrf_from(page)}
+        customer.details + "/decline", data={"csrf_token": csrf_from(page)}
     )
     assert response.status_code == 410
     assert submission_of(app, customer.public_id) is None
@@ -244,11 +244,16 @@ def test_both_goes_from_details_to_payment_and_completes_when_paid(pay_app, agen
     assert f'href="{customer.details}"' in summary  # the details come first
 
     response = customer.send(ADDRESS)
-    assert response.status_code == 303 and response.headers["Location"].endswith("/pay")
+    # Told the details arrived first (step 1 of 2), then on to the payment (step 2 of 2).
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/details/done")
+    received = customer.get("/details/done").get_data(as_text=True)
+    assert "Details received" in received and "Step 2 of 2: payment" in received
+    assert f'href="{customer.base}/pay"' in received
     assert customer.row().status == "verified"  # still open: the payment completes it
     summary = customer.get("/summary").get_data(as_text=True)
     assert f'href="{customer.base}/pay"' in summary
-    assert customer.get("/details").headers["Location"].endswith("/pay")
+    assert customer.get("/details").headers["Location"].endswith("/details/done")
 
     assert customer.get("/pay").status_code == 200
     _, payment = load_payment(pay_app, customer.public_id)

@@ -118,7 +118,7 @@ def test_agent_sees_the_lock(app, agent):
         answer_identity(customer, url, "AB1 2CD")
     status = agent_client.get(f"/agent/api/requests/{public_id}/status").get_json()
     assert status["status"] == "locked" and status["label"] == "Locked"
-    assert "Too many wrong answers" in status["detail"]
+    assert "Locked after too many wrong answers" in status["detail"]
     assert status["tone"] == "bad"
 
 
@@ -149,7 +149,8 @@ def test_answers_only_from_the_bound_browser(app, agent):
     public_id, url = create_direct(app, agent.id)
     owner, other = app.test_client(), app.test_client()
     press_start(owner, url)
-    token = csrf_from(other.get(path_of(url)).get_data(as_text=True))
+    # A valid session token (the landing page's Start token is the link's, not the session's).
+    token = csrf_from(other.get("/login").get_data(as_text=True))
     response = other.post(path_of(url) + "/check", data={"answer": "SW1A 1AA", "csrf_token": token})
     assert response.status_code == 303 and response.headers["Location"].endswith(path_of(url))
     assert load(app, public_id).status == "opened"

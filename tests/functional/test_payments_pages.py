@@ -206,7 +206,7 @@ def test_an_agent_revoking_mid_payment_cancels_the_intent_at_once(
 def test_the_page_words_cover_cards_and_wallets(pay_app, customer):
     html = customer.client.get(customer.pay_path).get_data(as_text=True)
     assert "Type your card details below." not in html
-    assert "type your card details, or use Apple Pay or Google Pay" in html
+    assert "Type your card details below, or use Apple Pay or Google Pay." in html
 
 
 def _lower_amount(app, public_id: str, amount_minor: int) -> None:

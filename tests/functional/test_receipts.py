@@ -404,8 +404,10 @@ def test_a_reopened_paid_link_shows_the_receipt_only_on_its_own_device(
     pay_app, stripe_sandbox, agent, officer
 ):
     customer = emailed_customer(pay_app, agent.id)
-    pay(pay_app, stripe_sandbox, customer)
     link = path_of(customer.url)
+    stale = pay_app.test_client()  # a landing page loaded before the payment, pressed after
+    stale_token = csrf_from(stale.get(link).get_data(as_text=True))
+    pay(pay_app, stripe_sandbox, customer)
 
     # The device the link is bound to: the full receipt.
     landing = customer.client.get(link)
@@ -433,9 +435,7 @@ def test_a_reopened_paid_link_shows_the_receipt_only_on_its_own_device(
     assert "We sent a receipt by email." in text
 
     # Start pressed on a landing page loaded before the payment: still no details.
-    stale = pay_app.test_client()
-    token = csrf_from(stale.get("/login").get_data(as_text=True))  # any form's token will do
-    pressed = stale.post(link + "/start", data={"csrf_token": token})
+    pressed = stale.post(link + "/start", data={"csrf_token": stale_token})
     assert pressed.status_code == 303 and pressed.headers["Location"].endswith("/receipt")
     assert_paid_without_details(
         stale.get(link + "/receipt").get_data(as_text=True), customer.public_id

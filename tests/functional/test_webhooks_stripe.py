@@ -546,8 +546,8 @@ def test_the_back_office_timeline_shows_each_event_received_and_what_came_of_it(
         entries = [entry for entry in timeline(request, payment, []) if entry.source == WEBHOOK]
 
     assert [entry.what for entry in entries] == [
-        "payment_intent.succeeded received: handled",
-        "charge.succeeded received: waiting to be handled",
+        "Stripe: the payment succeeded (handled)",
+        "Stripe: the card was charged (waiting to be handled)",
     ]
     assert {entry.actor for entry in entries} == {"Stripe (webhook)"}
 
@@ -594,6 +594,6 @@ def test_refund_and_dispute_events_appear_on_the_payments_timeline(
 
     page = client.get(f"/backoffice/transactions/{public_id}").get_data(as_text=True)
 
-    assert "charge.dispute.created received: handled" in page
-    assert "charge.dispute.funds_withdrawn received: handled" in page
+    assert "Stripe: the cardholder&#39;s bank opened a dispute (handled)" in page
+    assert "Stripe: the disputed amount was taken from our Stripe balance (handled)" in page
     assert "Disputed amount taken from our Stripe balance" in page

@@ -54,6 +54,7 @@ def production_environment(
     smtp_port: int,
     rate_limit_prefix: str,
     stripe_keys: StripeKeys,
+    hooks_receiver: str,
 ) -> Environment:
     """Everything the README's production section asks for, with secrets made for the run."""
     env = Environment()
@@ -88,6 +89,11 @@ def production_environment(
     env.put("SMTP_STARTTLS", "SMTP_STARTTLS", False, "false")
     env.put("SMTP_FROM", "SMTP_FROM", "Postern <no-reply@postern.test>")
     env.put("POSTERN_LOG_LEVEL", "LOG_LEVEL", "INFO")
+    # Outbound webhooks: the one receiver the run has, on loopback, stands where a buyer's
+    # integration gateway inside their network would (docs/webhooks.md, "The allow-list"):
+    # https with a certificate from the run's CA, reached through the allow-list.
+    env.put("POSTERN_HOOKS_ALLOWED_HOSTS", "HOOKS_ALLOWED_HOSTS", [hooks_receiver], hooks_receiver)
+    env.put("POSTERN_HOOKS_CA_BUNDLE", "HOOKS_CA_BUNDLE", str(certificates.ca_file))
     return env
 
 

@@ -13,7 +13,8 @@ Every part is the real one, configured as the README's production section tells 
   the key store (wrapped data keys) on a private PostgreSQL server of its own, as production
   requires;
 - Redis rate limits (``redis://127.0.0.1:6379/0``, a key prefix of the run's own);
-- the outbox and webhook workers (``flask outbox work``, ``flask webhooks work``);
+- the outbox and webhook workers (``flask outbox work``, ``flask webhooks work``) and the audit
+  sealer (``flask audit seal``: production seals audit rows in a worker, not at each commit);
 - the Stripe sandbox on an HTTPS origin of its own, signing webhooks to the proxy;
 - a real SMTP server (aiosmtpd) that keeps what it is sent;
 - a certificate authority made for the run (trustme): Python clients trust it by file, Chromium
@@ -66,7 +67,14 @@ LOG_ROOT = ARTIFACTS / "prodlike"
 #: (tests/prodlike/test_readme_production.py holds the README to them).
 MIGRATE = ("flask", "db", "upgrade")
 GUNICORN = ("gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app")
-WORKERS = {"outbox": ("flask", "outbox", "work"), "webhooks": ("flask", "webhooks", "work")}
+#: The push service (the agent console's live stream), beside the app's gunicorn.
+PUSH = ("gunicorn", "-c", "config/gunicorn-push.conf.py", "wsgi:app")
+WORKERS = {
+    "outbox": ("flask", "outbox", "work"),
+    "webhooks": ("flask", "webhooks", "work"),
+    "hooks": ("flask", "hooks", "work"),
+    "audit": ("flask", "audit", "seal"),
+}
 #: App instances a stack runs unless its caller asks otherwise: two, so that every journey on
 #: the stack proves that nothing needs a sticky session.
 INSTANCES = 2
@@ -82,6 +90,8 @@ DIFFERS_FROM_DEPLOYED: dict[str, str] = {
     "same host only)",
     "SMS": "switched off ('disabled', which production accepts): no Twilio account here",
     "POSTERN_WORKERS": "2 gunicorn workers of 4 threads per instance on a 2-core machine",
+    "POSTERN_PUSH_THREADS": "one push-service worker of 64 threads (streams) on a 2-core "
+    "machine, instead of two of 1000",
     "instances": "the app instances run on one host, each on its own loopback port (a "
     "deployment puts them on separate hosts)",
     "X-Upstream": "the test rendering of the proxy adds a response header naming the instance "
@@ -178,6 +188,11 @@ class Stack:
     direct_url: str | None = None
     #: The app instances behind nginx: service name -> its ``host:port``, first one first.
     instances: dict[str, str] = field(default_factory=dict)
+    #: The push service's ``host:port`` (``start_push``).
+    push_address: str = ""
+    #: The loopback port the outbound webhooks' allow-list names: a test's HTTPS receiver
+    #: listens there with ``certificates.server_context()`` (the stack's CA is trusted).
+    hooks_receiver_port: int = 0
     _admin_url: str | None = None
     _smtp: Controller | None = None
     _key_server: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
@@ -315,8 +330,20 @@ class Stack:
             **env,
         )
 
+    def start_push(self, bind: str) -> Service:
+        """The push service (``config/gunicorn-push.conf.py``), which nginx sends the agent
+        console's stream to."""
+        return self.spawn(
+            "gunicorn-push",
+            [str(BIN / PUSH[0]), *PUSH[1:]],
+            POSTERN_PUSH_BIND=bind,
+            POSTERN_PUSH_WORKERS="1",
+            POSTERN_PUSH_THREADS="64",
+        )
+
     def start_worker(self, kind: str) -> Service:
-        """``flask outbox work`` or ``flask webhooks work`` as a service beside gunicorn."""
+        """``flask outbox work``, ``flask webhooks work``, ``flask hooks work`` or ``flask audit
+        seal``: a service beside gunicorn."""
         command = WORKERS[kind]
         return self.spawn(f"{kind}-worker", [str(BIN / command[0]), *command[1:]])
 
@@ -420,7 +447,9 @@ def start_stack(
     shutil.rmtree(log_dir, ignore_errors=True)
     log_dir.mkdir(parents=True)
     certificates = certificates or Certificates.create(directory)
-    https_port, http_port, direct_port, smtp_port = (free_port() for _ in range(4))
+    https_port, http_port, direct_port, smtp_port, hooks_port, push_port = (
+        free_port() for _ in range(6)
+    )
     app_ports = [free_port() for _ in range(instances)]
     public_url = f"https://{HOST}:{https_port}"
     admin_url = None
@@ -458,6 +487,7 @@ def start_stack(
             smtp_port=smtp_port,
             rate_limit_prefix=f"postern-prodlike-{run}",
             stripe_keys=stripe_keys,
+            hooks_receiver=f"127.0.0.1:{hooks_port}",
         )
         for variable, value in (extra_env or {}).items():
             environment.put(variable, None, value)
@@ -478,6 +508,7 @@ def start_stack(
             _key_server=key_server,
         )
         stack._direct_port = direct_port
+        stack.hooks_receiver_port = hooks_port
         migrated = stack.flask(*MIGRATE[1:])
         if migrated.returncode != 0:
             raise AssertionError(f"flask db upgrade failed:\n{migrated.stdout}{migrated.stderr}")
@@ -485,6 +516,8 @@ def start_stack(
             name = "gunicorn" if number == 1 else f"gunicorn-{number}"
             stack.instances[name] = f"127.0.0.1:{port}"
             stack.start_gunicorn(name, stack.instances[name])
+        stack.push_address = f"127.0.0.1:{push_port}"
+        stack.start_push(stack.push_address)
         first, *more = stack.instances.values()
         proxy_config = render_proxy_config(
             directory,
@@ -493,6 +526,7 @@ def start_stack(
                 "POSTERN_HTTPS_LISTEN": f"127.0.0.1:{https_port}",
                 "POSTERN_HTTP_LISTEN": f"127.0.0.1:{http_port}",
                 "POSTERN_UPSTREAM": first,
+                "POSTERN_PUSH_UPSTREAM": stack.push_address,
                 "POSTERN_TLS_CERT": str(certificates.cert_file),
                 "POSTERN_TLS_KEY": str(certificates.key_file),
                 "POSTERN_ACCESS_LOG": str(log_dir / "nginx-access.log"),
@@ -514,9 +548,13 @@ def start_stack(
         )
         stack.start_worker("outbox")
         stack.start_worker("webhooks")
+        stack.start_worker("hooks")
+        stack.start_worker("audit")
         timeout = float(os.environ.get("PRODLIKE_START_TIMEOUT", 60))
         for name, address in stack.instances.items():
             _wait_ready(_loopback(), f"http://{address}", stack.services[name], timeout)
+        push = stack.services["gunicorn-push"]
+        _wait_ready(_loopback(), f"http://{stack.push_address}", push, timeout)
         _wait_ready(stack.https(), public_url, stack.services["nginx"], timeout)
         return stack
     except BaseException:

@@ -23,6 +23,7 @@ def _effective_configuration(tmp_path: Path, more: tuple[str, ...]) -> str:
             "POSTERN_HTTPS_LISTEN": "127.0.0.1:8443",
             "POSTERN_HTTP_LISTEN": "127.0.0.1:8080",
             "POSTERN_UPSTREAM": "127.0.0.1:8000",
+            "POSTERN_PUSH_UPSTREAM": "127.0.0.1:9000",
             "POSTERN_TLS_CERT": str(certificates.cert_file),
             "POSTERN_TLS_KEY": str(certificates.key_file),
             "POSTERN_ACCESS_LOG": str(tmp_path / "access.log"),
@@ -39,8 +40,15 @@ def _effective_configuration(tmp_path: Path, more: tuple[str, ...]) -> str:
     return checked.stdout
 
 
-def _upstream_servers(configuration: str) -> list[str]:
-    return re.findall(r"^\s*server (127\.0\.0\.1:\d+);", configuration, re.M)
+def _upstream_servers(configuration: str, upstream: str = "postern_app") -> list[str]:
+    """The app's servers (those in its block and in the files it includes, which ``nginx -T``
+    prints after it), or the push service's (``upstream="postern_push"``)."""
+    servers = r"^\s*server (127\.0\.0\.1:\d+);"
+    push_block = re.search(r"upstream postern_push \{(.*?)\}", configuration, re.S)[1]
+    push = re.findall(servers, push_block, re.M)
+    if upstream == "postern_push":
+        return push
+    return [server for server in re.findall(servers, configuration, re.M) if server not in push]
 
 
 def test_the_readme_rendering_serves_one_instance(tmp_path):
@@ -63,3 +71,14 @@ def test_the_template_adds_no_header_and_never_repeats_a_post():
     lines = [line.strip() for line in template.splitlines() if not line.lstrip().startswith("#")]
     assert not [line for line in lines if line.startswith("add_header")]
     assert "proxy_next_upstream error timeout;" in lines  # never non_idempotent
+
+
+def test_the_live_stream_goes_to_the_push_service_unbuffered(tmp_path):
+    """The agent console's stream (docs/scaling.md): its own upstream, each event passed on as
+    it is written, and a read timeout longer than the push service's keep-alive comments."""
+    configuration = _effective_configuration(tmp_path, ())
+    assert _upstream_servers(configuration, "postern_push") == ["127.0.0.1:9000"]
+    location = re.search(r"location = /agent/api/stream \{(.*?)\}", configuration, re.S)[1]
+    assert "proxy_pass http://postern_push;" in location
+    assert "proxy_buffering off;" in location
+    assert int(re.search(r"proxy_read_timeout (\d+)s;", location)[1]) > 15

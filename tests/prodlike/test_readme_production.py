@@ -48,6 +48,7 @@ def test_every_variable_the_stack_sets_is_documented(tmp_path):
         smtp_port=25,
         rate_limit_prefix="postern",
         stripe_keys=StripeKeys(),
+        hooks_receiver="127.0.0.1:8443",
     )
     readme = README.read_text()
     undocumented = [name for name in environment.variables if f"`{name}" not in readme]

@@ -60,19 +60,20 @@ class Refunds:
         return refunds_in_db(self.stack.app(), self.public_id)
 
     def audit(self) -> list[tuple]:
-        """(action, actor id, outcome, details) of the payment's refund.* rows, in order."""
+        """(action, actor id, outcome, details) of the payment's refund.* rows, in order: sealed
+        into the chain or still pending (the stack's sealer links them within about a second)."""
+        from portal.audit.trail import in_order, trail
         from portal.extensions import db
-        from portal.models.audit import AuditEvent
 
         with self.stack.app().app_context():
+            audited = trail()
             rows = db.session.execute(
-                select(
-                    AuditEvent.action, AuditEvent.actor_id, AuditEvent.outcome, AuditEvent.details
-                )
+                select(audited.c.action, audited.c.actor_id, audited.c.outcome, audited.c.details)
                 .where(
-                    AuditEvent.target_id == self.public_id, AuditEvent.action.startswith("refund.")
+                    audited.c.target_id == self.public_id,
+                    audited.c.action.startswith("refund."),
                 )
-                .order_by(AuditEvent.seq)
+                .order_by(*in_order(audited))
             ).all()
             db.session.remove()
         return [tuple(row) for row in rows]

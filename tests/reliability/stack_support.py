@@ -220,11 +220,13 @@ def links_of_messages(stack: Stack, reference_prefix: str) -> dict[str, str]:
 
 
 def audit_counts(stack: Stack, public_ids: set[str]) -> Counter:
-    """How many audit rows each (request, action) has, for ``public_ids``."""
+    """How many audit rows each (request, action) has, for ``public_ids``: sealed into the
+    chain or still pending (the stack's sealer links them within about a second)."""
     with database(stack) as connection:
         rows = connection.execute(
-            "SELECT target_id, action, count(*) FROM audit_events WHERE target_id = ANY(%s) "
-            "GROUP BY target_id, action",
+            "SELECT target_id, action, count(*) FROM (SELECT target_id, action FROM audit_events"
+            " UNION ALL SELECT target_id, action FROM audit_pending) AS audited"
+            " WHERE target_id = ANY(%s) GROUP BY target_id, action",
             (list(public_ids),),
         ).fetchall()
     return Counter({(target, action): count for target, action, count in rows})

@@ -183,8 +183,16 @@ _CREATE_KEY = re.compile(r'name="create_key" type="hidden" value="([^"]+)"')
 
 
 def staff_login(base: str, username: str, password: str) -> requests.Session:
-    """A browser-like session signed in through the real login form (no MFA roles only)."""
+    """A browser-like session signed in through the real login form (no MFA roles only).
+
+    Each request asks for its own connection (``Connection: close``). With hundreds of client
+    threads in one process, a thread can stall longer than gunicorn's keep-alive (5 s) between
+    two requests, and its next request then races the server closing the idle connection: the
+    request is lost with no response ("Remote end closed connection"). A browser retries such
+    a request on a new connection; a fresh connection per request removes the race instead, so
+    a connection closed without a response here is always the server's fault."""
     browser = requests.Session()
+    browser.headers["Connection"] = "close"
     page = browser.get(base + "/login", timeout=30)
     answer = browser.post(
         base + "/login",
@@ -353,8 +361,8 @@ def assert_requests_whole(app, reference_prefix: str | None = None) -> int:
     Returns how many requests were checked."""
     from sqlalchemy import func, select
 
+    from portal.audit.trail import trail
     from portal.extensions import db
-    from portal.models.audit import AuditEvent
     from portal.models.capture import CaptureRequest
     from portal.models.delivery import DeliveryMessage
 
@@ -365,9 +373,10 @@ def assert_requests_whole(app, reference_prefix: str | None = None) -> int:
             for row in every
             if reference_prefix is None or (row.reference or "").startswith(reference_prefix)
         }
+        audited = trail()  # sealed or still pending (a production-like stack seals in a worker)
         created = set(
             db.session.execute(
-                select(AuditEvent.target_id).where(AuditEvent.action == "capture.created")
+                select(audited.c.target_id).where(audited.c.action == "capture.created")
             ).scalars()
         )
         assert created <= {row.public_id for row in every}, "an audit row for no request"

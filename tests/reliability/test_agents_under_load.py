@@ -45,10 +45,12 @@ def _agent_session(base: str, username: str, index: int, barrier, outcome: dict)
         outcome["statuses"].append(answer.status_code)
         assert answer.status_code == 302, (answer.status_code, answer.text[:300])
         created.append(reference)
-    listing = browser.get(base + "/agent/api/requests", timeout=60)
-    outcome["statuses"].append(listing.status_code)
-    mine = {panel["reference"]: panel["id"] for panel in listing.json()["mine"]}
     for reference in created:
+        # The console's search, as the agent would find it: their list pages at ten, and
+        # ten clients share each account here.
+        listing = browser.get(base + "/agent/api/requests", params={"q": reference}, timeout=60)
+        outcome["statuses"].append(listing.status_code)
+        mine = {panel["reference"]: panel["id"] for panel in listing.json()["mine"]}
         public_id = mine[reference]  # a KeyError here is a request the agent cannot see
         etag = None
         for _ in range(POLLS_PER_REQUEST):

@@ -22,7 +22,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from portal.audit.service import AUDIT_LOCK_KEY
+from portal.audit.pending import HOLD_EVERY_LANE
 from tests.reliability.stack_payments import (
     charges_for,
     customer_at_payment,
@@ -193,14 +193,17 @@ def _run_outage(stack, cluster) -> Outage:
         wait_until(lambda: 302 in traffic.statuses(), 30, "requests before the outage")
         stack.mailbox.before_reply = busy_mail_server
         wait_until(mid_send.is_set, 30, "the outbox worker sending a link")
-        # Hold the audit chain's lock so creates are caught mid-transaction (their request
-        # row inserted, not committed) at the moment PostgreSQL stops.
+        # Hold every audit lane so creates are caught mid-transaction (their request row
+        # inserted, not committed) at the moment PostgreSQL stops. ``blocker`` watches from
+        # outside the holding transaction (a transaction sees one snapshot of pg_stat_activity).
+        holder = psycopg.connect(plain_url(cluster.url))
+        holder.execute(HOLD_EVERY_LANE)
         blocker = psycopg.connect(plain_url(cluster.url), autocommit=True)
-        blocker.execute("SELECT pg_advisory_lock(%s)", (AUDIT_LOCK_KEY,))
         wait_until(lambda: _waiting_on_locks(blocker) >= 2, 20, "creates mid-transaction")
         cluster.stop()
         stopped_at = time.monotonic()
         blocker.close()
+        holder.close()
         release.set()
 
         probes.append(requests.get(stack.http_url + "/readyz", timeout=10))

@@ -28,7 +28,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from portal.audit.service import AUDIT_LOCK_KEY
+from portal.audit.pending import HOLD_EVERY_LANE
 from tests.reliability.stack_payments import (
     events_about,
     inbox_rows,
@@ -84,7 +84,7 @@ def _post_create(stack, cookies: dict, csrf: str, reference: str) -> int | str:
 
 def test_sigkill_of_a_gunicorn_worker_mid_create_leaves_nothing_half_written(stack):
     """Proves: when a gunicorn worker dies mid-transaction (its creates' request rows inserted,
-    their audit rows waiting on the audit chain's lock), PostgreSQL rolls its work back whole:
+    their audit rows waiting for an audit lane), PostgreSQL rolls its work back whole:
     its browsers get nginx's 502 (never a false "created"), the other worker's creates all
     complete, every request that exists has its audit row and its outbox message, gunicorn
     replaces the worker so service goes on, and ``flask audit verify`` passes."""
@@ -102,8 +102,13 @@ def test_sigkill_of_a_gunicorn_worker_mid_create_leaves_nothing_half_written(sta
     def create(reference: str) -> None:
         answers[reference] = _post_create(stack, cookies, csrf, reference)
 
-    with psycopg.connect(plain_url(stack.database_url), autocommit=True) as blocker:
-        blocker.execute("SELECT pg_advisory_lock(%s)", (AUDIT_LOCK_KEY,))
+    with (
+        psycopg.connect(plain_url(stack.database_url), autocommit=True) as blocker,
+        psycopg.connect(plain_url(stack.database_url)) as holder,
+    ):
+        # Every audit lane held (one transaction; ``blocker`` watches from outside it, since a
+        # transaction sees one snapshot of pg_stat_activity): creates wait at their commit.
+        holder.execute(HOLD_EVERY_LANE)
         threads = [
             threading.Thread(target=create, args=(f"{prefix}{n:02d}",), daemon=True)
             for n in range(IN_FLIGHT)
@@ -125,7 +130,7 @@ def test_sigkill_of_a_gunicorn_worker_mid_create_leaves_nothing_half_written(sta
         caught = waits[victim]
         send_signal(victim, signal.SIGKILL)
         wait_until(lambda: victim not in gunicorn.children(), 10, "the worker to die")
-        blocker.execute("SELECT pg_advisory_unlock(%s)", (AUDIT_LOCK_KEY,))
+        holder.commit()
     for thread in threads:
         thread.join(timeout=60)
     assert not any(thread.is_alive() for thread in threads)

@@ -5,15 +5,20 @@ from __future__ import annotations
 import pytest
 from werkzeug.routing import Rule
 
-from portal.security.csrf import CSRF_EXEMPT_BLUEPRINTS
+from portal.security.csrf import CSRF_EXEMPT_BLUEPRINTS, CSRF_EXEMPT_VIEWS
 from tests.security.access_rules import ROUTE_ACCESS
 from tests.support.web import csrf_from, login, post_form
 
 EXPIRED = "This form has expired"
+#: Exempt from CSRFProtect because they check a token of their own, refused the same way.
+OWN_TOKEN_VIEWS = {"customer.start"}
 
 
 def _exempt(rule: Rule) -> bool:
-    return rule.endpoint.split(".", 1)[0] in CSRF_EXEMPT_BLUEPRINTS
+    return (
+        rule.endpoint.split(".", 1)[0] in CSRF_EXEMPT_BLUEPRINTS
+        or rule.endpoint in CSRF_EXEMPT_VIEWS
+    ) and rule.endpoint not in OWN_TOKEN_VIEWS
 
 
 def post_rules(app) -> list[Rule]:
@@ -53,12 +58,18 @@ def test_only_signed_requests_are_exempt_and_each_exemption_says_why():
     sink, each with its reason written down."""
     assert set(CSRF_EXEMPT_BLUEPRINTS) <= {"webhooks", "api", "csp_reports"}
     assert all(len(reason) > 20 for reason in CSRF_EXEMPT_BLUEPRINTS.values())
+    # The exempt views: single sign-on's back-channel logout, authorised by the provider's
+    # signed logout token (tests/functional/test_single_sign_on.py), and the customer's Start,
+    # whose token is bound to the link (tests/functional/test_customer_start_csrf.py).
+    assert set(CSRF_EXEMPT_VIEWS) <= {"auth.sso_backchannel_logout"} | OWN_TOKEN_VIEWS
+    assert all(len(reason) > 20 for reason in CSRF_EXEMPT_VIEWS.values())
 
 
 @pytest.mark.parametrize("signed_in", [False, True])
 def test_every_post_route_refuses_a_missing_or_wrong_token(app, make_staff, signed_in):
-    """Proves: every POST route outside the exemptions refuses a request without a token or with a
-    forged one, signed in or not, with the friendly expired-form page."""
+    """Proves: every POST route outside the exemptions (Start, which checks its own token,
+    included) refuses a request without a token or with a forged one, signed in or not, with
+    the friendly expired-form page."""
     client = app.test_client()
     if signed_in:
         login(client, make_staff("supervisor"))

@@ -49,7 +49,7 @@ ALLOWED = {
     "status@postern_disputes_total": m.DISPUTE_STATUSES | {m.OTHER},
     "directive": m.CSP_DIRECTIVES | {m.OTHER},
     "method": m.HTTP_METHODS | {m.OTHER},
-    "queue": {"outbox", "webhook_inbox"},
+    "queue": {"outbox", "webhook_inbox", "audit_pending"},
     "worker": {"outbox", "webhooks"},
 }
 

@@ -6,29 +6,14 @@ each process would count alone and an attacker could multiply the limit by the p
 
 from __future__ import annotations
 
-import os
 import secrets
 
-import pytest
 import redis
 
+from tests.support.redis_storage import REDIS_URL, needs_redis
 from tests.support.web import post_form
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
-
-def _redis_available() -> bool:
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except redis.RedisError:
-        return False
-    return True
-
-
-pytestmark = pytest.mark.skipif(
-    not _redis_available() and os.environ.get("CI") != "true",
-    reason=f"no Redis at {REDIS_URL} (CI always runs this test)",
-)
+pytestmark = needs_redis
 
 
 def test_two_app_instances_share_the_per_account_login_limit(app_factory, make_staff):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import html
 import re
-import secrets
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -55,8 +54,8 @@ def capture_request_row(
     now = now or utcnow()
     takes_payment, asks_for_data = kind != "data", kind != "payment"
     columns = {
-        # Ten characters like a real id, but hex: never one a CSV export would escape.
-        "public_id": secrets.token_hex(5).upper(),
+        # A real id's shape (K7F-3QX-2M9): never one a CSV export would escape.
+        "public_id": links.new_public_id(),
         "kind": kind,
         "status": "created",
         "created_by_id": created_by_id,
@@ -165,8 +164,11 @@ def public_id_of(url: str) -> str:
     messages by it)."""
     from itsdangerous import URLSafeSerializer
 
+    from portal.capture.links import CompactClaim
+
     payload = token_of(url).rsplit(".", 2)[0]  # a compressed payload starts with "."
-    return URLSafeSerializer("unused").load_payload(payload.encode())[0]
+    reader = URLSafeSerializer("unused", serializer=CompactClaim)
+    return reader.load_payload(payload.encode())[0]
 
 
 def press_start(client, url: str):
@@ -195,23 +197,27 @@ def load(app, public_id: str):
 
 
 def audit_actions(app, public_id: str | None = None) -> list[str]:
+    """The audit trail's actions in order, sealed or still pending (``portal.audit.trail``:
+    where a sealer worker links rows, the newest may not be in the chain yet)."""
+    from portal.audit.trail import in_order, trail
     from portal.extensions import db
-    from portal.models.audit import AuditEvent
 
     with app.app_context():
-        query = select(AuditEvent.action).order_by(AuditEvent.seq)
+        audited = trail()
+        query = select(audited.c.action).order_by(*in_order(audited))
         if public_id is not None:
-            query = query.where(AuditEvent.target_id == public_id)
+            query = query.where(audited.c.target_id == public_id)
         return list(db.session.execute(query).scalars())
 
 
 def count_audit(app, action: str, public_id: str) -> int:
+    from portal.audit.trail import trail
     from portal.extensions import db
-    from portal.models.audit import AuditEvent
 
     with app.app_context():
+        audited = trail()
         return db.session.execute(
             select(func.count())
-            .select_from(AuditEvent)
-            .where(AuditEvent.action == action, AuditEvent.target_id == public_id)
+            .select_from(audited)
+            .where(audited.c.action == action, audited.c.target_id == public_id)
         ).scalar_one()

@@ -51,10 +51,9 @@ class Customer:
         )
 
     def decline(self):
-        page = self.get().get_data(as_text=True)
-        return self.client.post(
-            self.details, data={"decision": "decline", "csrf_token": csrf_from(page)}
-        )
+        """ "I do not want to give these details", then "Yes" on the page that asks."""
+        page = self.get("/details/decline").get_data(as_text=True)
+        return self.client.post(self.details + "/decline", data={"csrf_token": csrf_from(page)})
 
     def row(self):
         return load(self.app, self.public_id)

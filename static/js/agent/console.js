@@ -1,18 +1,31 @@
 // Agent console: keeps every request panel's status live without a reload, and copies links.
 //
-// Polls the JSON list endpoint every 1.5 s (so a payment moment reaches the agent within 2 s)
-// with If-None-Match, so an unchanged list costs a 304 and no body. All state lives on the server (any app process answers); this script only
-// writes text into elements the server rendered, never HTML.
+// Pushed where the server offers a stream (data-stream-url: Server-Sent Events fed by
+// PostgreSQL LISTEN/NOTIFY, docs/scaling.md): each changed panel arrives as it changes. The
+// stream is only an accelerator: whenever it is missing, fails or asks to resync, the script
+// polls the JSON list endpoint every 1.5 s (so a payment moment reaches the agent within 2 s)
+// with If-None-Match, so an unchanged list costs a 304 and no body, and tries the stream again
+// later. All state lives on the server (any app process answers); this script only writes
+// text into elements the server rendered, never HTML.
 (function () {
   "use strict";
 
   var POLL_MS = 1500;
   var MAX_BACKOFF_MS = 15000;
+  var STREAM_RETRY_MS = 10000;
+  var MAX_STREAM_RETRY_MS = 300000;
+  var SESSION_ENDED = "Your session has ended, so this page has stopped updating. " +
+    "Sign in again to see the latest status.";
   var root = document.querySelector("[data-poll-url]");
   var problem = document.getElementById("live-status-problem");
   var etag = null;
   var failures = 0;
   var stopped = false;
+  var pollTimer = null;
+  var streamUrl = root ? root.getAttribute("data-stream-url") : null;
+  var source = null;
+  var streaming = false;
+  var streamFailures = 0;
 
   function showProblem(text) {
     if (!problem) return;
@@ -54,9 +67,12 @@
     steps.forEach(function (step) {
       var li = panel.querySelector('[data-step="' + step.key + '"]');
       if (!li) return;
-      li.classList.toggle("step-done", step.done);
+      ["done", "stopped", "skipped"].forEach(function (state) {
+        li.classList.toggle("step-" + state, step.state === state);
+      });
+      setText(li, ".step-label", step.label);
       setText(li, ".step-at", step.at || "");
-      setText(li, ".step-state", step.done ? "done" : "not yet");
+      setText(li, ".step-state", step.state_words);
     });
   }
 
@@ -92,7 +108,7 @@
     }
     setText(panel, ".js-detail", data.detail);
     updatePayment(panel, data.payment);
-    setText(panel, ".js-expires", data.expires_label);
+    setText(panel, ".js-link-lifetime", data.link_lifetime);
     updateSteps(panel, data.steps);
     updateDelivery(panel, data.delivery);
     updateDataFields(panel, data.data);
@@ -101,8 +117,21 @@
     });
   }
 
+  // The page's own filter (?state=&q=&page=), plus the panels it shows: one that stops
+  // matching the filter (just paid, under "Waiting") must still be brought up to date.
+  function pollUrl() {
+    var url = root.getAttribute("data-poll-url");
+    var ids = Array.prototype.map.call(document.querySelectorAll("[data-request]"), function (panel) {
+      return panel.getAttribute("data-request");
+    });
+    if (!ids.length) return url;
+    return url + (url.indexOf("?") === -1 ? "?" : "&") + "shown=" + encodeURIComponent(ids.join(","));
+  }
+
+  // One poll timer at most; none while the stream is live (it brings every change).
   function schedule(delay) {
-    if (!stopped) window.setTimeout(poll, delay);
+    window.clearTimeout(pollTimer);
+    if (!stopped && !streaming) pollTimer = window.setTimeout(poll, delay);
   }
 
   function poll() {
@@ -111,16 +140,14 @@
     // 15-minute idle timeout must still end an unattended session).
     var headers = { "Accept": "application/json", "X-Postern-Background": "poll" };
     if (etag) headers["If-None-Match"] = etag;
-    fetch(root.getAttribute("data-poll-url"), {
+    fetch(pollUrl(), {
       headers: headers,
       credentials: "same-origin",
       cache: "no-store",
       redirect: "error"
     }).then(function (response) {
       if (response.status === 401) {
-        stopped = true;
-        showProblem("Your session has ended, so this page has stopped updating. " +
-          "Sign in again to see the latest status.");
+        stopEverything();
         return null;
       }
       if (response.status === 304) return null;
@@ -130,14 +157,62 @@
     }).then(function (body) {
       failures = 0;
       if (!stopped) hideProblem();
-      if (body) body.mine.concat(body.team).forEach(updatePanel);
+      if (body) body.mine.concat(body.team, body.shown || []).forEach(updatePanel);
       // A steady rhythm: the time the request took counts towards the next wait.
       schedule(Math.max(250, POLL_MS - (Date.now() - began)));
     }).catch(function () {
       failures += 1;
-      showProblem("Live updates are paused: Postern cannot be reached. Retrying…");
+      if (!streaming) showProblem("Live updates are paused: Postern cannot be reached. Retrying…");
       schedule(Math.min(POLL_MS * Math.pow(2, failures), MAX_BACKOFF_MS));
     });
+  }
+
+  function stopEverything() {
+    stopped = true;
+    closeStream();
+    window.clearTimeout(pollTimer);
+    showProblem(SESSION_ENDED);
+  }
+
+  function closeStream() {
+    if (source) source.close();
+    source = null;
+    streaming = false;
+    if (root) root.setAttribute("data-live", "poll");
+  }
+
+  // The stream failed or asked to resync: poll now (nothing is missed), try it again later.
+  function dropStream(retryMs) {
+    closeStream();
+    if (stopped) return;
+    schedule(0);
+    streamFailures += 1;
+    var wait = retryMs || Math.min(STREAM_RETRY_MS * Math.pow(2, streamFailures - 1),
+      MAX_STREAM_RETRY_MS);
+    window.setTimeout(startStream, wait);
+  }
+
+  function startStream() {
+    if (stopped || !streamUrl || !window.EventSource || source) return false;
+    source = new window.EventSource(streamUrl);
+    source.addEventListener("ready", function () {
+      streaming = true;
+      streamFailures = 0;
+      root.setAttribute("data-live", "push");
+      window.clearTimeout(pollTimer);
+      poll();  // once: whatever changed before the stream was listening
+    });
+    source.addEventListener("panel", function (event) {
+      updatePanel(JSON.parse(event.data));
+    });
+    source.addEventListener("ended", stopEverything);
+    source.addEventListener("resync", function () { dropStream(1000); });
+    // This server pushes nothing (push off, or no push service): poll, as before.
+    source.addEventListener("unavailable", closeStream);
+    // A refused stream (503: not offered here; 401: signed out) or a broken connection: the
+    // browser would retry on its own, but polling is the safe place to wait in.
+    source.onerror = function () { dropStream(null); };
+    return true;
   }
 
   function initCopyButtons() {
@@ -160,6 +235,46 @@
     });
   }
 
+  // The create form shows only what the chosen kind (and channel) needs. Hidden groups are
+  // also disabled, so a value typed before the kind changed is not sent. Without this script
+  // every field shows and the server still checks only what the kind needs.
+  function initCreateForm() {
+    var form = document.querySelector(".create-form");
+    if (!form) return;
+
+    function checked(name) {
+      var input = form.querySelector('input[name="' + name + '"]:checked');
+      return input ? input.value : "";
+    }
+
+    function showFor(selector, attribute, value) {
+      Array.prototype.forEach.call(form.querySelectorAll(selector), function (group) {
+        var wanted = (group.getAttribute(attribute) || "").split(" ").indexOf(value) !== -1;
+        group.hidden = !wanted;
+        Array.prototype.forEach.call(group.querySelectorAll("input, select"), function (control) {
+          control.disabled = !wanted;
+        });
+      });
+    }
+
+    function update() {
+      showFor(".js-for-kind", "data-kinds", checked("kind"));
+      showFor(".js-for-channel", "data-channels", checked("channel"));
+    }
+
+    form.addEventListener("change", function (event) {
+      var name = event.target.getAttribute("name");
+      if (name === "kind" || name === "channel") update();
+    });
+    update();
+  }
+
+  initCreateForm();
   initCopyButtons();
-  if (root) schedule(POLL_MS);
+  if (root) {
+    root.setAttribute("data-live", "poll");
+    // Polling carries on until the stream says it is listening.
+    schedule(POLL_MS);
+    startStream();
+  }
 })();

@@ -20,13 +20,11 @@
   var data = form.dataset;
   var POLL_MS = 1000;
   var POLL_TRIES = 30;
-  var COULD_NOT_CHECK = 'We could not check your payment just now. If you do not see a ' +
-    'confirmation, no money has been taken. Please wait a moment, then reload this page.';
-  var DID_NOT_GO_THROUGH = 'The payment did not go through. No money has been taken. ' +
-    'Please check your details and try again.';
-  var NO_CONNECTION = 'We could not reach our card payment service, and it has no record ' +
-    'of this try, so no money has been taken. Please check your connection and try again.';
-  var WAITING = 'Your bank is still checking this payment. Please wait; this page will update.';
+  // The page's words, in its language, from the form's data-word-* attributes (pay.html).
+  var COULD_NOT_CHECK = data.wordCouldNotCheck;
+  var DID_NOT_GO_THROUGH = data.wordDidNotGoThrough;
+  var NO_CONNECTION = data.wordNoConnection;
+  var WAITING = data.wordWaiting;
 
   function say(text, isError) {
     message.textContent = text || '';
@@ -65,7 +63,7 @@
   function follow(status, fallback) {
     switch (status.state) {
       case 'succeeded':
-        say('Payment received. Taking you to your confirmation…');
+        say(data.wordReceived);
         window.location.assign(data.paidUrl);
         return true;
       case 'failed':
@@ -86,8 +84,7 @@
   }
 
   if (typeof window.Stripe !== 'function') {
-    say('The secure card form could not be loaded. Please check your connection, then ' +
-      'reload this page.', true);
+    say(data.wordNotLoaded, true);
     return;
   }
 
@@ -114,7 +111,7 @@
   }
 
   function confirm() {
-    say('Checking your payment…');
+    say(data.wordChecking);
     return fetchStatus().then(function (before) {
       if (before.state !== 'ready') { return follow(before); }
       return stripe.confirmPayment({
@@ -123,7 +120,9 @@
         redirect: 'if_required'
       }).then(function (result) {
         if (result.error && result.error.type === 'validation_error') {
-          say(result.error.message, true);
+          // The Payment Element already shows what is wrong beside the field itself; saying
+          // it again here showed the customer the same words twice.
+          say('');
           return false;
         }
         var lostConnection = Boolean(result.error && result.error.type === 'api_connection_error');
@@ -147,7 +146,7 @@
   // Reloaded while the bank was checking (3-D Secure): pick the check up again.
   if (data.state === 'processing') {
     run(function () {
-      say('Your bank needs you to confirm this payment.');
+      say(data.wordConfirm);
       return stripe.handleNextAction({ clientSecret: data.clientSecret }).then(function () {
         return settle(POLL_TRIES).then(function (status) { return follow(status); });
       });

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import event, select
 
 from portal import audit
-from portal.audit import Actor, ClientOrigin
+from portal.audit import Actor, ClientOrigin, sealer
 from portal.audit.service import chain_key
 from portal.extensions import db
 from portal.models.audit import GENESIS_HASH, AuditEvent
@@ -136,27 +136,28 @@ def _starting_with(statements: list[str], prefix: str) -> list[str]:
     return [s for s in statements if s.lstrip().lower().startswith(prefix.lower())]
 
 
-def test_a_transaction_reads_the_chain_tail_once_however_many_rows_it_appends(app):
-    """Proves: appending three rows in one transaction reads the tail (and, on PostgreSQL,
-    takes the chain's lock) once, not once per row, and the chain still links and verifies.
-    Every audited action in every process waits on that lock, so its hold time matters."""
+def test_recording_takes_no_lock_and_a_commit_writes_its_rows_in_two_statements(app):
+    """Proves: recording rows sends nothing to the database (they are held until the commit);
+    the commit writes a transaction's three rows with one statement taking a lane and one
+    insert into the pending table, takes no lock shared by every writer when sealing is left
+    to the worker, and the sealed chain links and verifies."""
+    app.config["AUDIT_SEAL"] = "worker"
     with app.app_context():
         audit.record("test.before", actor=audit.SYSTEM)
         db.session.commit()
-
-        def three_rows() -> None:
-            for n in range(3):
-                audit.record("test.batch", target_id=n, actor=audit.SYSTEM)
-
-        statements = _statements_during(three_rows)
-        db.session.commit()
-        tail_reads = _starting_with(statements, "SELECT audit_events.seq")
-        locks = [s for s in statements if "pg_advisory_xact_lock" in s]
-        inserts = _starting_with(statements, "INSERT INTO audit_events")
-        assert len(tail_reads) == 1 and len(inserts) == 3
-        assert len(locks) == (1 if db.engine.dialect.name == "postgresql" else 0)
+        recorded = _statements_during(
+            lambda: [audit.record("test.batch", target_id=n, actor=audit.SYSTEM) for n in range(3)]
+        )
+        committed = _statements_during(db.session.commit)
+        assert recorded == []
+        lane = [s for s in committed if "audit_lanes" in s]
+        inserts = _starting_with(committed, "INSERT INTO audit_pending")
+        assert len(lane) == 1 and len(inserts) == 1
+        assert not [s for s in committed if "advisory" in s or "audit_events" in s]
+        assert sealer.run_once().claimed == 4
         rows = _rows()
         assert [row.seq for row in rows] == [1, 2, 3, 4]
+        assert [row.lane_seq for row in rows] == [1, 2, 3, 4]
         assert audit.verify_chain(rows, chain_key()).ok
 
 

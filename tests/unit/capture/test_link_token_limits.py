@@ -30,7 +30,9 @@ def test_the_salt_is_the_link_purpose(ctx):
     token = links.make_token(*CLAIM)
     assert (
         URLSafeTimedSerializer(
-            list(reversed(ctx.config["LINK_SIGNING_KEYS"])), salt="postern.capture-link"
+            list(reversed(ctx.config["LINK_SIGNING_KEYS"])),
+            salt="postern.capture-link",
+            serializer=links.CompactClaim,
         ).loads(token)
         == CLAIM
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
@@ -32,20 +31,56 @@ def test_round_trip_carries_only_public_id_and_nonce(ctx):
     token = links.make_token(public_id, nonce)
     assert links.read_token(token) == links.LinkClaim(public_id, nonce)
     payload = token.split(".")[0]
-    decoded = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    assert decoded == [public_id, nonce]
+    decoded = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode("ascii")
+    assert decoded == f"{public_id}.{nonce}"
 
 
 def test_randomness_and_length(ctx):
     public_id, nonce = links.new_public_id(), links.new_nonce()
-    # 10 chars of a 64-letter alphabet (60 bits) + 16 random bytes (128 bits).
-    assert len(public_id) == 10 and links.PUBLIC_ID_PATTERN.match(public_id)
-    assert len(base64.urlsafe_b64decode(nonce + "==")) == 16
+    # 9 Crockford base32 characters in groups of three (45 bits) + 9 random bytes (72 bits).
+    assert len(public_id) == 11 and links.PUBLIC_ID_PATTERN.match(public_id)
+    assert len(base64.urlsafe_b64decode(nonce)) == 9 and len(nonce) == 12
     token = links.make_token(public_id, nonce)
-    assert len(token) <= 90, len(token)
+    assert len(token) == 67, token  # the link must fit one text message with its words
     url = links.link_url(token)
     assert url == f"http://127.0.0.1:5000/c/{token}"
     assert len({links.new_public_id() for _ in range(200)}) == 200
+    assert len({links.new_nonce() for _ in range(200)}) == 200
+
+
+def test_a_token_issued_before_the_compact_form_still_verifies(ctx):
+    """Links already in customers' messages keep working: JSON payload, 16-byte nonce."""
+    old_id, old_nonce = "3l_lzxTZBH", "q0b1mqHn0WWZfPpl7yG8lQ"
+    keys = list(reversed(ctx.config["LINK_SIGNING_KEYS"]))
+    before = URLSafeTimedSerializer(keys, salt=links.SALT).dumps([old_id, old_nonce])
+    assert len(before) == 87
+    assert links.read_token(before) == links.LinkClaim(old_id, old_nonce)
+    # ...and a new-shape id in the old form too.
+    public_id = links.new_public_id()
+    before = URLSafeTimedSerializer(keys, salt=links.SALT).dumps([public_id, old_nonce])
+    assert links.read_token(before) == links.LinkClaim(public_id, old_nonce)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    ["no-separator", "ABC-DEF-GHJ.short", "ABC-DEF-GHJ.nonce.extra12345", '["only-one"]', "[1, 2]"],
+)
+def test_a_signed_payload_of_the_wrong_shape_is_malformed(ctx, payload):
+    """Even signed by our key, a payload that is not a claim is refused as malformed."""
+    token = links.serializer(serializer=_Raw).dumps(payload)
+    with pytest.raises(links.LinkProblem) as problem:
+        links.read_token(token)
+    assert problem.value.kind == "malformed"
+
+
+class _Raw:
+    @staticmethod
+    def dumps(value):
+        return value if isinstance(value, str) else ""
+
+    @staticmethod
+    def loads(text):
+        return text
 
 
 def test_token_older_than_max_age_is_expired(ctx):

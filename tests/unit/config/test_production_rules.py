@@ -303,6 +303,7 @@ def test_every_refusal_is_listed_at_once():
 #: Settings whose names sound secret but hold no secret, and the secrets checked elsewhere.
 NOT_SECRETS = {"DATA_KEY_ROTATION_BATCH", "PASSWORD_MIN_LENGTH", "RATELIMIT_KEY_PREFIX"}
 NOT_SECRETS |= {"REQUIRED_SECRETS"}  # the list of names itself
+NOT_SECRETS |= {"PASSKEY_SIGN_IN"}  # a switch (passwordless sign-in with a passkey)
 CHECKED_ELSEWHERE = {
     "DATA_ENCRYPTION_KEYS": "config/keyring.py weak_key_problems",
     "STRIPE_SECRET_KEY": "stripe_problems, after its prefix",

@@ -149,3 +149,41 @@ def test_masking_never_returns_the_value():
         assert "911123" not in masked and "ab@" not in masked
     assert mask_destination("sms", "garbage") == "•••"
     assert mask_destination("email", "no-at") == "•••"
+
+
+@pytest.mark.parametrize(
+    ("channel", "typed"),
+    [
+        ("sms", "07911 123456"),
+        ("sms", "07700 900123"),  # Ofcom's drama range
+        ("sms", "+33 6 12 34 56 78"),
+        ("email", "John.Smith@Example.com"),
+    ],
+)
+def test_a_normalised_destination_carries_its_mask_and_is_not_parsed_again(
+    channel, typed, monkeypatch
+):
+    """Proves: what normalise_destination returns equals the plain normalised string, masks as
+    mask_destination masks that string, and given back (as the outbox is, after the form) is
+    returned as it is without parsing the number again; copied it is a plain str."""
+    import copy
+
+    import phonenumbers
+
+    normalised = normalise_destination(channel, typed)
+    plain = str(normalised)
+    assert normalised == plain and type(plain) is str
+    assert mask_destination(channel, normalised) == mask_destination(channel, plain)
+    parses = []
+    real_parse = phonenumbers.parse
+    monkeypatch.setattr(
+        phonenumbers, "parse", lambda *a, **k: parses.append(a) or real_parse(*a, **k)
+    )
+    assert normalise_destination(channel, normalised) is normalised
+    assert mask_destination(channel, normalised) == normalised.masked
+    assert parses == []
+    assert type(copy.deepcopy(normalised)) is str
+    other = "email" if channel == "sms" else "sms"
+    if other == "sms":  # the wrong channel's value is parsed as that channel's, and refused
+        with pytest.raises(ValueError):
+            normalise_destination(other, normalised)

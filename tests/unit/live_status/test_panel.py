@@ -33,7 +33,7 @@ def capture(app, make_staff):
 def test_a_fresh_request(capture):
     row, _set = capture
     data = panel.panel_data(row)
-    assert data["label"] == "Link sent" and data["tone"] == "active"
+    assert data["label"] == "Link ready to give" and data["tone"] == "active"
     assert data["amount"] == "£12.50" and data["kind"] == "Payment"
     assert data["identity_item"] == "Postcode"
     assert data["actions"] == {"revoke": True, "extend": True, "resend": True}
@@ -52,7 +52,12 @@ def test_nothing_secret_is_in_the_panel(capture):
     [
         ({"status": "failed", "status_reason": "abandoned"}, "Failed", "left the payment", "bad"),
         ({"status": "failed", "status_reason": "card_velocity"}, "Failed", "card velocity", "bad"),
-        ({"status": "locked", "status_reason": "identity_failed"}, "Locked", "Too many", "bad"),
+        (
+            {"status": "locked", "status_reason": "identity_failed"},
+            "Locked",
+            "too many wrong",
+            "bad",
+        ),
         ({"status": "revoked", "status_reason": "revoked_by_agent"}, "Revoked", "console", "muted"),
         ({"status": "succeeded"}, "Completed", "Finished", "good"),
         ({"status": "in_progress"}, "In progress", "entering", "active"),

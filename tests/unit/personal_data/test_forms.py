@@ -85,7 +85,7 @@ def test_hints_are_announced_with_the_input(app):
     ok, form, html = _posted(app, "ni_number", {"ni_number": "QQ 12 34 56 C"})
     assert not ok
     assert form.errors["ni_number"] == [
-        "Enter a National Insurance number in the correct format, like QQ 12 34 56 C"
+        "Enter a National Insurance number in the correct format, like AB 12 34 56 C"
     ]
     nino = re.search(r"<input[^>]*id=\"ni_number\"[^>]*>", html).group()
     assert 'aria-describedby="ni_number-hint ni_number-error"' in nino

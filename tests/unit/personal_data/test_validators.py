@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
@@ -101,8 +102,29 @@ def test_national_insurance_numbers_in_hmrc_format_are_accepted(typed, stored):
     ],
 )
 def test_malformed_national_insurance_numbers_are_refused(typed):
-    with pytest.raises(FieldValueError, match="like QQ 12 34 56 C"):
+    with pytest.raises(FieldValueError, match="like AB 12 34 56 C"):
         v.normalise_ni_number(typed, "National Insurance number")
+
+
+def test_the_national_insurance_example_we_give_is_one_we_accept():
+    """The error's example, and the field's hint, must pass the check they explain."""
+    from config.field_sets import FIELD_SETS
+
+    assert v.normalise_ni_number(v.NI_NUMBER_EXAMPLE, "National Insurance number") == "AB123456C"
+    with pytest.raises(FieldValueError) as refused:
+        v.normalise_ni_number("nonsense", "National Insurance number")
+    example = re.search(r"like (.+)$", str(refused.value)).group(1)
+    assert v.normalise_ni_number(example, "National Insurance number")
+    hints = [
+        field["hint"]
+        for field_set in FIELD_SETS.values()
+        for field in field_set.get("fields", [])
+        if field.get("kind") == "ni_number"
+    ]
+    assert hints
+    for hint in hints:
+        hinted = re.search(r"For example, ‘([^’]+)’", hint).group(1)
+        assert v.normalise_ni_number(hinted, "National Insurance number")
 
 
 @pytest.mark.parametrize("typed", ["309457", "30 94 57", "30-94-57"])

@@ -17,6 +17,7 @@ from portal.models.capture import CaptureRequest
 from portal.models.captured_data import CapturedValue, DataSubmission
 from portal.models.csp_report import CspReport
 from portal.models.delivery import DeliveryAttempt, DeliveryMessage
+from portal.models.hooks import HookAttempt, HookDelivery, HookEndpoint, HookEvent
 from portal.models.payment import Payment, PaymentAttempt
 from portal.models.refund import Refund
 from portal.models.staff import StaffUser
@@ -160,6 +161,36 @@ def _family(staff: StaffUser, finished) -> int:
             ),
         ]
     )
+    # What outbound webhooks recorded about it: an event, its delivery and one attempt.
+    endpoint = HookEndpoint(url="https://crm.example/hooks", event_types=["request.created"])
+    event = HookEvent(
+        public_id="evt_" + secrets.token_hex(12),
+        type="request.created",
+        capture_request_id=request.id,
+        capture_request_public_id=request.public_id,
+        occurred_at=finished,
+        data={"request": {"id": request.public_id}},
+    )
+    db.session.add_all([endpoint, event])
+    db.session.flush()
+    delivery = HookDelivery(
+        event_id=event.id,
+        endpoint_id=endpoint.id,
+        capture_request_id=request.id,
+        give_up_at=finished,
+        status="succeeded",
+    )
+    db.session.add(delivery)
+    db.session.flush()
+    db.session.add(
+        HookAttempt(
+            delivery_id=delivery.id,
+            endpoint_id=endpoint.id,
+            started_at=finished,
+            duration_ms=12,
+            succeeded=True,
+        )
+    )
     return request.id
 
 
@@ -173,6 +204,9 @@ FAMILY = (
     (CapturedValue, CapturedValue.capture_request_id),
     (DeliveryMessage, DeliveryMessage.capture_request_id),
     (DeliveryAttempt, DeliveryMessage.capture_request_id),
+    (HookEvent, HookEvent.capture_request_id),
+    (HookDelivery, HookDelivery.capture_request_id),
+    (HookAttempt, HookDelivery.capture_request_id),
 )
 
 
@@ -184,6 +218,8 @@ def _rows_of(request_id: int) -> dict[str, int]:
             query = query.join(Payment, Payment.id == model.payment_id)
         elif model is DeliveryAttempt:
             query = query.join(DeliveryMessage, DeliveryMessage.id == model.message_id)
+        elif model is HookAttempt:
+            query = query.join(HookDelivery, HookDelivery.id == model.delivery_id)
         counts[model.__tablename__] = db.session.scalar(query.where(request_column == request_id))
     return counts
 
@@ -191,7 +227,8 @@ def _rows_of(request_id: int) -> dict[str, int]:
 def test_an_expired_request_goes_with_every_row_that_hangs_off_it(app):
     """Proves: a request past the payment-records period is deleted together with its payment,
     payment attempts, refunds, submission record, encrypted values, delivery messages and
-    their attempts, batch after batch; a recent request keeps every one of its rows."""
+    their attempts, and the outbound webhooks' events, deliveries and attempts, batch after
+    batch; a recent request keeps every one of its rows."""
     now = utcnow()
     with app.app_context():
         staff = _staff()
@@ -265,3 +302,48 @@ def test_webhook_events_go_once_handled_and_past_their_period_never_while_queued
 
     assert report.counts["webhook_events"] == {"events": 2}
     assert kept == ["evt_retention_2", "evt_retention_3"]
+
+
+def test_staff_sessions_go_once_unused_for_their_period(app):
+    """Proves: sessions last used longer ago than the period are deleted (with an identity
+    provider's link to them); a recent one stays, ended or not."""
+    from portal.models.single_sign_on import SsoIdentity, SsoSession
+    from portal.models.staff import StaffSession
+
+    now = utcnow()
+    with app.app_context():
+        staff = _staff()
+        ages = {"old-ended": 91, "old-idle": 200, "recent-ended": 89, "live": 0}
+        rows = {}
+        for name, days in ages.items():
+            rows[name] = StaffSession(
+                token_hash=secrets.token_hex(32),
+                user_id=staff.id,
+                created_at=now - timedelta(days=days, hours=1),
+                last_seen_at=now - timedelta(days=days),
+                authenticated_at=now - timedelta(days=days, hours=1),
+                ended_at=None if name in ("old-idle", "live") else now - timedelta(days=days),
+                device="Chrome on Windows",
+                ip_address="203.0.113.9",
+            )
+            db.session.add(rows[name])
+        db.session.flush()
+        identity = SsoIdentity(
+            user_id=staff.id, provider="entra", issuer="https://login.example", subject="sub-1"
+        )
+        db.session.add(identity)
+        db.session.flush()
+        db.session.add(
+            SsoSession(
+                staff_session_id=rows["old-ended"].id, identity_id=identity.id, provider_sid="s1"
+            )
+        )
+        db.session.commit()
+        kept_ids = {rows["recent-ended"].id, rows["live"].id}
+
+        report = purge.run(dry_run=False, batch_size=10, actor=Actor("test"))
+
+        left_ids = set(db.session.execute(select(StaffSession.id)).scalars())
+        links = db.session.scalar(select(func.count()).select_from(SsoSession))
+    assert report.counts["staff_sessions"] == {"sessions": 2}
+    assert left_ids == kept_ids and links == 0

@@ -128,6 +128,8 @@ def test_ordinary_numbers_and_ids_are_kept(emit, text):
         ("sk_live_51Habc", None),
         ("rk_live_restricted123", None),
         ("whsec_abc-DEF_123", None),
+        ("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2La+/xQ", None),  # standard base64: ours
+        ("pstn_live_ab12cd34_Qx7-kP0_zZ9aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", None),
         ("pi_3Nabc123_secret_XYZ789", None),
         ("seti_1Abc_secret_Def", None),
         ("Bearer eyJhbGciOi.payload.sig", "Bearer"),

@@ -174,7 +174,7 @@ def test_a_case_sensitive_pattern_stays_case_sensitive_in_the_quick_check():
     assert not stripe_key.pattern.startswith("(?i)")
     assert re.compile(_scoped(stripe_key)).search("SK_LIVE_abcdef") is None
     assert _scoped(stripe_key) == f"(?:{stripe_key.pattern})"
-    bearer = _TEXT_PATTERNS[3][0]
+    bearer = next(pattern for pattern, _ in _TEXT_PATTERNS if "bearer" in pattern.pattern)
     assert _scoped(bearer) == f"(?i:{bearer.pattern[4:]})"
 
 
