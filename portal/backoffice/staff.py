@@ -147,20 +147,20 @@ def staff_update(staff_id: int):
             "role": user.role,
             "team": user.team.name if user.team else gettext("none"),
         }
-        # Whole sentences (the English session count keeps its "session(s)").
+        # Whole sentences, singular and plural.
         if ended is not None and team_changed:
             return ngettext(
-                "%(username)s: role is now %(role)s (%(num)d session(s) ended); "
+                "%(username)s: role is now %(role)s (%(num)d session ended); "
                 "team is now %(team)s",
-                "%(username)s: role is now %(role)s (%(num)d session(s) ended); "
+                "%(username)s: role is now %(role)s (%(num)d sessions ended); "
                 "team is now %(team)s",
                 ended,
                 **words,
             )
         if ended is not None:
             return ngettext(
-                "%(username)s: role is now %(role)s (%(num)d session(s) ended)",
-                "%(username)s: role is now %(role)s (%(num)d session(s) ended)",
+                "%(username)s: role is now %(role)s (%(num)d session ended)",
+                "%(username)s: role is now %(role)s (%(num)d sessions ended)",
                 ended,
                 **words,
             )
@@ -177,8 +177,8 @@ def staff_disable(staff_id: int):
     def change(user: StaffUser) -> str:
         ended = accounts.disable(user, actor=signed_in_actor())
         return ngettext(
-            "%(username)s is disabled; %(num)d session(s) ended.",
-            "%(username)s is disabled; %(num)d session(s) ended.",
+            "%(username)s is disabled; %(num)d session ended.",
+            "%(username)s is disabled; %(num)d sessions ended.",
             ended,
             username=user.username,
         )
@@ -194,8 +194,8 @@ def staff_end_sessions(staff_id: int):
     def change(user: StaffUser) -> str:
         ended = accounts.end_sessions(user, actor=signed_in_actor())
         return ngettext(
-            "%(username)s is signed out everywhere; %(num)d session(s) ended.",
-            "%(username)s is signed out everywhere; %(num)d session(s) ended.",
+            "%(username)s is signed out everywhere; %(num)d session ended.",
+            "%(username)s is signed out everywhere; %(num)d sessions ended.",
             ended,
             username=user.username,
         )
@@ -219,9 +219,9 @@ def staff_reset_mfa(staff_id: int):
     def change(user: StaffUser) -> str:
         ended = accounts.reset_mfa(user, actor=signed_in_actor())
         return ngettext(
-            "Two-step verification removed for %(username)s; %(num)d session(s) ended. "
+            "Two-step verification removed for %(username)s; %(num)d session ended. "
             "They set it up again at their next sign-in.",
-            "Two-step verification removed for %(username)s; %(num)d session(s) ended. "
+            "Two-step verification removed for %(username)s; %(num)d sessions ended. "
             "They set it up again at their next sign-in.",
             ended,
             username=user.username,

@@ -116,7 +116,7 @@ def test_an_admin_ends_all_sessions_of_a_lost_device_after_reauthenticating(app,
     done = post_form(client, f"{page}/end-sessions", {}, page=page)
 
     assert done.status_code == 303
-    assert "signed out everywhere; 2 session(s) ended." in text_of(client.get(page))
+    assert "signed out everywhere; 2 sessions ended." in text_of(client.get(page))
     assert {r.end_reason for r in session_rows(app, target.id)} == {"ended_by_admin"}
     assert laptop.get("/agent/api/requests", headers=POLL).status_code == 401
     login(laptop, target)  # the account itself still works
@@ -127,6 +127,9 @@ def test_an_admin_ends_all_sessions_of_a_lost_device_after_reauthenticating(app,
         admin.id,
         {"sessions_ended": 2},
     )
+    # The laptop signed in again: one session, said in the singular.
+    post_form(client, f"{page}/end-sessions", {}, page=page)
+    assert "signed out everywhere; 1 session ended." in text_of(client.get(page))
 
 
 def test_the_ended_session_is_told_an_administrator_signed_it_out(app, make_staff):

@@ -8,7 +8,8 @@ from itsdangerous import TimestampSigner
 from tests.support.capture import count_audit, create_direct, load, path_of, press_start
 from tests.support.web import csrf_from
 
-EXPIRED = "This form has expired"
+EXPIRED = "This form has expired"  # the error page of every other form
+START_AGAIN = "This page has expired. Please press Start again."  # the landing page
 HTTPS = "https://localhost"
 
 
@@ -29,7 +30,7 @@ def _start_token(client, url: str, **kwargs) -> str:
 
 def _assert_refused_and_unbound(app, response, public_id: str) -> None:
     assert response.status_code == 400
-    assert EXPIRED in response.get_data(as_text=True)
+    assert START_AGAIN in response.get_data(as_text=True)
     assert not any("postern_link_" in c for c in response.headers.getlist("Set-Cookie"))
     assert load(app, public_id).bound_secret_hash is None
     assert count_audit(app, "capture.bound", public_id) == 0
