@@ -150,10 +150,8 @@ def staff_update(staff_id: int):
         # Whole sentences, singular and plural.
         if ended is not None and team_changed:
             return ngettext(
-                "%(username)s: role is now %(role)s (%(num)d session ended); "
-                "team is now %(team)s",
-                "%(username)s: role is now %(role)s (%(num)d sessions ended); "
-                "team is now %(team)s",
+                "%(username)s: role is now %(role)s (%(num)d session ended); team is now %(team)s",
+                "%(username)s: role is now %(role)s (%(num)d sessions ended); team is now %(team)s",
                 ended,
                 **words,
             )

@@ -18,6 +18,9 @@ from flask import (
     url_for,
 )
 from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from portal.capture import customer, data_step, identity, kinds, links
 from portal.capture.customer import LinkAccess
@@ -26,8 +29,10 @@ from portal.customer.forms import IdentityForm, StartForm
 from portal.customer.language import remember_request_language
 from portal.delivery.receipts import receipt_emailed
 from portal.disputes.queries import latest_disputes
+from portal.errors import CSRF_MESSAGE, render_error
 from portal.extensions import db, limiter
 from portal.i18n import N_, gettext, ngettext
+from portal.models.capture import CaptureRequest
 from portal.models.dispute import DisputeStatus
 from portal.models.payment import Payment
 from portal.money import format_known_amount
@@ -137,6 +142,40 @@ def _request_and_ip_key() -> str:
 def _not_for_search_engines(response):
     response.headers["X-Robots-Tag"] = "noindex, nofollow"
     return response
+
+
+@bp.errorhandler(CSRFError)
+def _form_expired(_error):
+    """A customer's form refused for its token (the identity answer, personal details, the
+    payment page's forms): the app's page, in the language of the request the link names."""
+    _remember_language_of_link_in_path()
+    return render_error(400, *CSRF_MESSAGE)
+
+
+@bp.errorhandler(429)
+def _too_many(_error):
+    """Too many attempts (the identity check's limit): the app's page, in the request's
+    language, as above."""
+    _remember_language_of_link_in_path()
+    return render_error(429)
+
+
+def _remember_language_of_link_in_path() -> None:
+    """For a page drawn before its view ran: the language of the request this path's link
+    names, if the link is genuine. Anything amiss (no token, a forged one, the database away)
+    leaves English: an error page must still be drawn."""
+    try:
+        claim = links.read_token((request.view_args or {}).get("token") or "")
+    except links.LinkProblem:
+        return
+    try:
+        language = db.session.execute(
+            select(CaptureRequest.language).where(CaptureRequest.public_id == claim.public_id)
+        ).scalar()
+    except SQLAlchemyError:
+        db.session.rollback()
+        return
+    remember_request_language(language)
 
 
 def _cookie_name(public_id: str) -> str:
@@ -275,9 +314,9 @@ def start(token: str):
     """Bind the link to this browser. Its CSRF token is the link's own (``StartForm``), checked
     here rather than by ``CSRFProtect`` (portal/security/csrf.py)."""
     form = StartForm(token)
+    access = resolve_link(token)  # first, so that even a refusal is in the request's language
     if not form.validate_on_submit():
         return render_template("customer/landing.html", token=token, form=form), 400
-    access = resolve_link(token)
     if closed_payment(access) is not None:  # paid meanwhile, or Start on a stale page
         return _to_receipt(token)
     if access.problem not in (None, "other_device"):

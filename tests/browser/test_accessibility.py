@@ -90,7 +90,9 @@ def test_landing_and_every_link_problem(page, second_page, portal, audit):
     # link's), saying so, with a fresh token under the Start button.
     page.locator('input[name="csrf_token"]').evaluate("input => input.remove()")
     page.get_by_role("button", name="Start").click()
-    expect(page.get_by_role("alert")).to_contain_text("This page has expired. Please press Start again.")
+    expect(page.get_by_role("alert")).to_contain_text(
+        "This page has expired. Please press Start again."
+    )
     expect(page.get_by_role("button", name="Start")).to_be_visible()
     audit.check(page, "landing, form expired (400)")
 

@@ -81,6 +81,18 @@ def test_a_missing_or_garbled_token_is_refused(app, client, link, data):
     _assert_refused_and_unbound(app, response, public_id)
 
 
+def test_a_welsh_customer_is_refused_in_welsh(app, client, agent):
+    """Proves: the refusal is in the request's language (the link is resolved before the
+    token is checked), with the Welsh words for "press Start again"."""
+    public_id, url = create_direct(app, agent.id, language="cy")
+    response = client.post(path_of(url) + "/start", data={"csrf_token": "garbled"})
+    assert response.status_code == 400
+    text = response.get_data(as_text=True)
+    assert "Mae'r dudalen hon wedi dod i ben. Pwyswch Dechrau eto." in text
+    assert START_AGAIN not in text
+    assert load(app, public_id).bound_secret_hash is None
+
+
 def test_a_session_token_of_another_form_is_refused(app, client, link):
     """Proves: a valid session token (any other form's) is not a Start token."""
     public_id, url = link

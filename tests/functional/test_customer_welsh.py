@@ -106,6 +106,38 @@ def test_errors_on_customer_pages_follow_the_customer_language(app, client):
     assert "Nid yw&#39;r ddolen hon yn gyflawn" in page or "Ni allwn" in page
 
 
+def test_a_refused_form_on_a_welsh_request_is_refused_in_welsh(app, client, agent):
+    """Proves: a form refused before its view runs (its CSRF token missing) is answered in the
+    language of the request the link names, not in English."""
+    _public_id, url = create_direct(app, agent.id, language="cy")
+    press_start(client, url)
+    refused = client.post(path_of(url) + "/check", data={"answer": "SW1A 1AA"})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 400
+    assert _html_lang(page) == "cy" and "Mae&#39;r ffurflen hon wedi dod i ben" in page
+    assert "This form has expired" not in page
+
+
+def test_too_many_answers_on_a_welsh_request_are_refused_in_welsh(app_factory, make_staff):
+    app = app_factory(
+        RATELIMIT_IDENTITY_PER_REQUEST_IP="2 per minute", CAPTURE_IDENTITY_MAX_FAILURES=50
+    )
+    _public_id, url = create_direct(app, make_staff("agent").id, language="cy")
+    client = app.test_client()
+    press_start(client, url)
+    answers = [answer_identity(client, url, "AB1 2CD") for _ in range(3)]
+    assert [answer.status_code for answer in answers] == [400, 400, 429]
+    page = answers[-1].get_data(as_text=True)
+    assert _html_lang(page) == "cy" and "Gormod o gynigion" in page
+
+
+def test_a_refused_form_with_a_forged_link_is_refused_in_english(app, client):
+    """Proves: a token no key of ours signed names no request, so no language: English."""
+    refused = client.post("/c/not-a-real-token/check", data={"answer": "SW1A 1AA"})
+    assert refused.status_code == 400
+    assert "This form has expired" in refused.get_data(as_text=True)
+
+
 def test_the_agent_chooses_welsh_on_the_console_and_the_text_goes_out_in_welsh(
     app, client, logged_in
 ):

@@ -10,8 +10,9 @@ from tests.security.access_rules import ROUTE_ACCESS
 from tests.support.web import csrf_from, login, post_form
 
 EXPIRED = "This form has expired"
-#: Exempt from CSRFProtect because they check a token of their own, refused the same way.
-OWN_TOKEN_VIEWS = {"customer.start"}
+#: Exempt from CSRFProtect because they check a token of their own, refused the same way
+#: (a 400 saying the page or form expired), in their own words.
+OWN_TOKEN_VIEWS = {"customer.start": "This page has expired. Please press Start again."}
 
 
 def _exempt(rule: Rule) -> bool:
@@ -34,12 +35,12 @@ def url_for_rule(app, rule: Rule) -> str:
     return app.url_map.bind("localhost").build(rule.endpoint, values, method="POST")
 
 
-def assert_refused_as_expired(response, where: str) -> None:
+def assert_refused_as_expired(response, where: str, words: str = EXPIRED) -> None:
     assert response.status_code == 400, f"{where}: {response.status_code}"
     if response.is_json:
-        assert response.get_json()["message"] == EXPIRED, where
+        assert response.get_json()["message"] == words, where
     else:
-        assert EXPIRED in response.get_data(as_text=True), where
+        assert words in response.get_data(as_text=True), where
 
 
 def test_there_are_post_routes_to_check(app):
@@ -61,7 +62,7 @@ def test_only_signed_requests_are_exempt_and_each_exemption_says_why():
     # The exempt views: single sign-on's back-channel logout, authorised by the provider's
     # signed logout token (tests/functional/test_single_sign_on.py), and the customer's Start,
     # whose token is bound to the link (tests/functional/test_customer_start_csrf.py).
-    assert set(CSRF_EXEMPT_VIEWS) <= {"auth.sso_backchannel_logout"} | OWN_TOKEN_VIEWS
+    assert set(CSRF_EXEMPT_VIEWS) <= {"auth.sso_backchannel_logout", *OWN_TOKEN_VIEWS}
     assert all(len(reason) > 20 for reason in CSRF_EXEMPT_VIEWS.values())
 
 
@@ -79,14 +80,17 @@ def test_every_post_route_refuses_a_missing_or_wrong_token(app, make_staff, sign
             continue
         url = url_for_rule(app, rule)
         where = f"POST {url} ({rule.endpoint})"
-        assert_refused_as_expired(client.post(url, data={}), where + " without a token")
+        words = OWN_TOKEN_VIEWS.get(rule.endpoint, EXPIRED)
+        assert_refused_as_expired(client.post(url, data={}), where + " without a token", words)
         wrong = real_token[:-4] + ("AAAA" if not real_token.endswith("AAAA") else "BBBB")
-        assert_refused_as_expired(client.post(url, data={"csrf_token": wrong}), where)
+        assert_refused_as_expired(client.post(url, data={"csrf_token": wrong}), where, words)
         assert_refused_as_expired(
-            client.post(url, data={}, headers={"X-CSRFToken": "not-a-token"}), where
+            client.post(url, data={}, headers={"X-CSRFToken": "not-a-token"}), where, words
         )
         assert_refused_as_expired(
-            client.post(url, json={"csrf_token": real_token}), where + " (token in JSON body)"
+            client.post(url, json={"csrf_token": real_token}),
+            where + " (token in JSON body)",
+            words,
         )
     # The session survived all that: nothing was changed by a refused request.
     if signed_in:
