@@ -29,7 +29,7 @@ from portal.customer.forms import IdentityForm, StartForm
 from portal.customer.language import remember_request_language
 from portal.delivery.receipts import receipt_emailed
 from portal.disputes.queries import latest_disputes
-from portal.errors import CSRF_MESSAGE, render_error
+from portal.errors import CSRF_MESSAGE, render_error, wants_json
 from portal.extensions import db, limiter
 from portal.i18n import N_, gettext, ngettext
 from portal.models.capture import CaptureRequest
@@ -152,28 +152,36 @@ def _form_expired(_error):
     return render_error(400, *CSRF_MESSAGE)
 
 
+@bp.errorhandler(413)
 @bp.errorhandler(429)
-def _too_many(_error):
-    """Too many attempts (the identity check's limit): the app's page, in the request's
-    language, as above."""
+def _refused_before_the_view(error):
+    """Too large a form, or too many attempts (the identity check's limit, Start's): the app's
+    page, in the request's language, as above."""
     _remember_language_of_link_in_path()
-    return render_error(429)
+    return render_error(error.code)
 
 
 def _remember_language_of_link_in_path() -> None:
-    """For a page drawn before its view ran: the language of the request this path's link
-    names, if the link is genuine. Anything amiss (no token, a forged one, the database away)
-    leaves English: an error page must still be drawn."""
+    """For a page drawn before (or instead of) its view: the language of the request this
+    path's link names. ``resolve_link`` answers the same question for the views, with all the
+    link's checks; this is its light cousin for refusals: one indexed read, only for a link one
+    of our keys signed (an expired one too: its claim is ours), and none for JSON, which has no
+    language. Anything amiss (no token, a forged one, the database away) leaves English: the
+    refusal must still be drawn. (``portal.errors`` never reads the database; the session is
+    left to teardown, as there.)"""
+    if wants_json():
+        return
     try:
         claim = links.read_token((request.view_args or {}).get("token") or "")
-    except links.LinkProblem:
+    except links.LinkProblem as problem:
+        claim = problem.claim if problem.kind == "expired" else None
+    if claim is None:
         return
     try:
         language = db.session.execute(
             select(CaptureRequest.language).where(CaptureRequest.public_id == claim.public_id)
         ).scalar()
     except SQLAlchemyError:
-        db.session.rollback()
         return
     remember_request_language(language)
 
@@ -314,9 +322,12 @@ def start(token: str):
     """Bind the link to this browser. Its CSRF token is the link's own (``StartForm``), checked
     here rather than by ``CSRFProtect`` (portal/security/csrf.py)."""
     form = StartForm(token)
-    access = resolve_link(token)  # first, so that even a refusal is in the request's language
     if not form.validate_on_submit():
+        # Refused before anything is resolved (nothing expired, audited or written), in the
+        # request's language.
+        _remember_language_of_link_in_path()
         return render_template("customer/landing.html", token=token, form=form), 400
+    access = resolve_link(token)
     if closed_payment(access) is not None:  # paid meanwhile, or Start on a stale page
         return _to_receipt(token)
     if access.problem not in (None, "other_device"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from itsdangerous import TimestampSigner
 
-from tests.support.capture import count_audit, create_direct, load, path_of, press_start
+from tests.support.capture import count_audit, create_direct, expire, load, path_of, press_start
 from tests.support.web import csrf_from
 
 EXPIRED = "This form has expired"  # the error page of every other form
@@ -93,6 +93,20 @@ def test_a_welsh_customer_is_refused_in_welsh(app, client, agent):
     assert load(app, public_id).bound_secret_hash is None
 
 
+def test_a_refused_start_resolves_nothing(app, client, agent):
+    """Proves: a refused Start changes nothing, not even what resolving its link would (an
+    overdue request is marked expired and audited when its link is resolved), yet is still
+    answered in the request's language."""
+    public_id, url = create_direct(app, agent.id, language="cy")
+    status = load(app, public_id).status
+    expire(app, public_id)
+    response = client.post(path_of(url) + "/start", data={"csrf_token": "garbled"})
+    assert response.status_code == 400
+    assert "Pwyswch Dechrau eto" in response.get_data(as_text=True)
+    assert load(app, public_id).status == status
+    assert count_audit(app, "capture.expired", public_id) == 0
+
+
 def test_a_session_token_of_another_form_is_refused(app, client, link):
     """Proves: a valid session token (any other form's) is not a Start token."""
     public_id, url = link
@@ -103,7 +117,7 @@ def test_a_session_token_of_another_form_is_refused(app, client, link):
 
 def test_an_expired_token_is_refused_and_a_fresh_one_offered(app, client, link):
     """Proves: a Start token older than WTF_CSRF_TIME_LIMIT is refused with the landing page
-    (400, "This form has expired"), whose fresh token then works."""
+    (400, "This page has expired. Please press Start again."), whose fresh token then works."""
     public_id, url = link
     limit = app.config["WTF_CSRF_TIME_LIMIT"]
 

@@ -131,11 +131,30 @@ def test_too_many_answers_on_a_welsh_request_are_refused_in_welsh(app_factory, m
     assert _html_lang(page) == "cy" and "Gormod o gynigion" in page
 
 
-def test_a_refused_form_with_a_forged_link_is_refused_in_english(app, client):
-    """Proves: a token no key of ours signed names no request, so no language: English."""
-    refused = client.post("/c/not-a-real-token/check", data={"answer": "SW1A 1AA"})
-    assert refused.status_code == 400
-    assert "This form has expired" in refused.get_data(as_text=True)
+def test_a_refused_form_with_a_forged_link_is_refused_in_english(app, client, agent):
+    """Proves: a token no key of ours signed names no request, so no language, even when it
+    claims a Welsh request's public id in the right shape: English."""
+    from itsdangerous import URLSafeTimedSerializer
+
+    from portal.capture.links import SALT, CompactClaim
+
+    public_id, _url = create_direct(app, agent.id, language="cy")
+    forger = URLSafeTimedSerializer("not one of our keys", salt=SALT, serializer=CompactClaim)
+    forged = forger.dumps([public_id, "A" * 12])
+    for path in (f"/c/{forged}/check", "/c/not-a-real-token/check"):
+        refused = client.post(path, data={"answer": "SW1A 1AA"})
+        assert refused.status_code == 400
+        page = refused.get_data(as_text=True)
+        assert _html_lang(page) == "en-GB" and "This form has expired" in page
+
+
+def test_a_form_too_large_on_a_welsh_request_is_refused_in_welsh(app, client, agent):
+    _public_id, url = create_direct(app, agent.id, language="cy")
+    press_start(client, url)
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    refused = client.post(path_of(url) + "/check", data={"answer": "x" * (limit + 1)})
+    assert refused.status_code == 413
+    assert _html_lang(refused.get_data(as_text=True)) == "cy"
 
 
 def test_the_agent_chooses_welsh_on_the_console_and_the_text_goes_out_in_welsh(

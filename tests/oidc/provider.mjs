@@ -9,7 +9,8 @@
 //   users.json    {"<username>": {"sub", "password", "email", "name", "groups": [], "amr": [],
 //                                  "acr", "auth_age"}}
 //   clients.json  [{client_id, client_secret, redirect_uris, backchannel_logout_uri, ...}]
-// Nothing here is for production: the keys are made at start-up and forgotten at exit.
+// Nothing here is for production: the signing key is the starting test's, the cookie keys are
+// made at start-up, and all are forgotten at exit.
 
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -104,7 +105,8 @@ if (!process.env.OIDC_SIGNING_JWK) {
   console.error('OIDC_SIGNING_JWK must hold the private RSA JWK to sign with');
   process.exit(2);
 }
-const signingKey = { ...JSON.parse(process.env.OIDC_SIGNING_JWK), kid: 'test-key-1', use: 'sig', alg: 'RS256' };
+const givenKey = JSON.parse(process.env.OIDC_SIGNING_JWK);
+const signingKey = { ...givenKey, kid: givenKey.kid ?? 'test-key-1', use: 'sig', alg: 'RS256' };
 
 const page = (title, body) => `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>${title}</title>

@@ -182,7 +182,8 @@ def running_provider(state_dir: Path, **env: str) -> Iterator[OpenIdProvider]:
     ``OIDC_TLS_KEY`` for HTTPS, ``NODE_EXTRA_CA_CERTS`` to trust the portal's CA,
     ``OIDC_SIGNING_JWK`` for a key the test knows; otherwise one is made for this start)."""
     ensure_installed()
-    env.setdefault("OIDC_SIGNING_JWK", signing_jwk())
+    if "OIDC_SIGNING_JWK" not in env:
+        env["OIDC_SIGNING_JWK"] = signing_jwk()
     state_dir.mkdir(parents=True, exist_ok=True)
     _write_json(state_dir / "users.json", {})
     _write_json(state_dir / "clients.json", [])
