@@ -34,8 +34,10 @@ from tests.reliability.stack_payments import (
     stripe_api,
 )
 from tests.reliability.stack_support import (
+    AUDITED,
     add_agent,
     audit_verify,
+    database,
 )
 from tests.reliability.support import record_fault, run_clients
 from tests.support.loopback import wait_until
@@ -139,7 +141,6 @@ def _state(stack, pairs: list[tuple[str, str]]) -> dict:
     """The end state of one set of payments, keyed by story number, without the ids that
     differ between sets."""
     from portal.extensions import db
-    from portal.models.audit import AuditEvent
     from portal.models.capture import CaptureRequest
     from portal.models.payment import Payment, PaymentAttempt, ProcessedWebhookEvent
 
@@ -185,15 +186,16 @@ def _state(stack, pairs: list[tuple[str, str]]) -> dict:
                 ).where(ProcessedWebhookEvent.payment_intent_id.in_(by_intent))
             ).all()
         )
+        db.session.remove()
+    with database(stack) as connection:
         audited = Counter(
             (number_of[target], action, actor)
-            for target, action, actor in db.session.execute(
-                select(AuditEvent.target_id, AuditEvent.action, AuditEvent.actor_label).where(
-                    AuditEvent.target_id.in_(number_of)
-                )
-            ).all()
+            for target, action, actor in connection.execute(
+                f"SELECT target_id, action, actor_label FROM {AUDITED}"  # noqa: S608 - fixed
+                " WHERE target_id = ANY(%s)",
+                (list(number_of),),
+            ).fetchall()
         )
-        db.session.remove()
     return {"payments": payments, "attempts": attempts, "processed": processed, "audit": audited}
 
 

@@ -36,6 +36,7 @@ from tests.reliability.stack_payments import (
     stripe_api,
 )
 from tests.reliability.stack_support import (
+    AUDITED,
     add_agent,
     audit_counts,
     audit_verify,
@@ -390,7 +391,7 @@ def test_sigkill_of_the_outbox_worker_as_a_message_is_accepted_delivers_every_li
         sent_rows = Counter(
             message_id
             for (message_id,) in connection.execute(
-                "SELECT details->>'message_id' FROM audit_events WHERE action = 'delivery.sent' "
+                f"SELECT details->>'message_id' FROM {AUDITED} WHERE action = 'delivery.sent' "  # noqa: S608
                 "AND target_id IN (SELECT public_id FROM capture_requests WHERE reference LIKE %s)",
                 (prefix + "%",),
             ).fetchall()
