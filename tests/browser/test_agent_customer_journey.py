@@ -2,7 +2,7 @@
 
 The agent creates a request (copy link), the customer opens the link in a second browser
 context, presses Start and answers the identity question; after each step the agent's panel
-shows it within 2 seconds without a reload (console.js polling). Neither browser may report
+shows it within 2.5 seconds without a reload (console.js polling). Neither browser may report
 a CSP violation or a JavaScript error.
 
 Fixtures from tests/browser/conftest.py: ``live_server`` (the portal served on loopback, with
@@ -21,7 +21,9 @@ from tests.support.staff import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.browser
 
-LIVE_MS = 2000  # the agent must see each step within 2 seconds
+#: The polled panel's promise (docs/scaling.md, "The fallback"): a customer's step is on the
+#: agent's screen within 2.5 s, one poll interval (1.5 s) and the poll's own round trip.
+LIVE_MS = 2500
 
 
 @pytest.fixture

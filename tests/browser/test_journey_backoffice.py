@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy import func, select
 
 from tests.browser.journey_support import (
     ADDRESS,
@@ -35,6 +36,7 @@ from tests.browser.journey_support import (
 from tests.browser.stripe_card import CARD, enter_card
 from tests.support.backoffice_write import refunds_in_db
 from tests.support.capture import create_direct
+from tests.support.loopback import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -200,6 +202,21 @@ def test_the_auditor_signs_in_and_sees_the_audit_trail_verify(portal, actor):
     expect(auditor.locator(".chain-banner")).to_contain_text(
         re.compile(r"The audit trail verifies( up to checkpoint \d+ at [^.]+)?\.")
     )
+    # The log lists the chain's rows. On the deployed stack the sealer (AUDIT_SEAL=worker)
+    # links a sign-in's row within about a second; the search waits for it, as a clerk would
+    # search again.
+    wait_until(lambda: sealed_rows_of(portal, username), OUTCOME_MS / 1000, "sign-in sealed")
     auditor.get_by_label("Who").fill(username)
     auditor.get_by_role("button", name="Search").click()
     expect(auditor.locator("table.audit-log tbody")).to_contain_text("auth.login")
+
+
+def sealed_rows_of(portal: Portal, username: str) -> int:
+    """How many of ``username``'s audit rows are sealed into the chain (what the log lists)."""
+    from portal.extensions import db
+    from portal.models.audit import AuditEvent
+
+    with portal.app.app_context():
+        return db.session.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.actor_label == username)
+        )
