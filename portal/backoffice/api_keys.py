@@ -7,7 +7,7 @@ and revoking need a recent re-authentication.
 
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, render_template, url_for
+from flask import abort, g, render_template, url_for
 
 # The blueprint first: importing this module alone must load views.py (which imports the
 # re-authentication pages) before reauth.py asks views.py for the blueprint.
@@ -21,6 +21,7 @@ from portal.api_keys import service
 from portal.api_keys.scopes import SCOPES
 from portal.backoffice.action_forms import ActionForm
 from portal.backoffice.api_key_forms import ApiKeyForm
+from portal.backoffice.changes import make_change
 from portal.backoffice.reauth import needs_reauth, recently_reauthenticated
 from portal.extensions import db
 from portal.i18n import gettext
@@ -86,17 +87,9 @@ def api_key_revoke(key_id: int):
     key = db.session.get(ApiKey, key_id)
     if key is None:
         abort(404)
-    if not ActionForm().validate_on_submit():
-        abort(400)
-    stop = needs_reauth(url_for("backoffice.api_keys"))
-    if stop is not None:
-        return stop
-    try:
+
+    def revoke() -> str:  # a refusal is an ApiKeyError, a ValueError
         service.revoke(key, revoked_by=g.staff_user, actor=signed_in_actor())
-    except service.ApiKeyError as problem:
-        db.session.rollback()
-        flash(gettext(str(problem)), "error")
-        return redirect(url_for("backoffice.api_keys"), code=303)
-    db.session.commit()
-    flash(gettext("API key %(prefix)s revoked: it no longer works.", prefix=key.prefix), "success")
-    return redirect(url_for("backoffice.api_keys"), code=303)
+        return gettext("API key %(prefix)s revoked: it no longer works.", prefix=key.prefix)
+
+    return make_change(url_for("backoffice.api_keys"), revoke)

@@ -15,6 +15,7 @@ from portal.backoffice.action_forms import (
     StaffPasswordResetForm,
     StaffUpdateForm,
 )
+from portal.backoffice.changes import make_change
 from portal.backoffice.reauth import needs_reauth, recently_reauthenticated
 from portal.backoffice.views import bp
 from portal.extensions import db
@@ -110,24 +111,10 @@ def staff_detail(staff_id: int):
 
 
 def _change(staff_id: int, change) -> object:
-    """Run ``change(user)`` for a staff POST: CSRF, re-authentication, the service's rules,
-    commit, and back to the account's page."""
+    """Run ``change(user)`` for a staff POST (``make_change``: CSRF, re-authentication, the
+    service's rules, commit) and go back to the account's page."""
     user = _user_or_404(staff_id)
-    back = url_for("backoffice.staff_detail", staff_id=user.id)
-    if not ActionForm().validate_on_submit():
-        abort(400)
-    stop = needs_reauth(back)
-    if stop is not None:
-        return stop
-    try:
-        message = change(user)
-        db.session.commit()
-    except ValueError as problem:
-        db.session.rollback()
-        flash(gettext(str(problem)), "error")
-        return redirect(back, code=303)
-    flash(message, "success")
-    return redirect(back, code=303)
+    return make_change(url_for("backoffice.staff_detail", staff_id=user.id), lambda: change(user))
 
 
 @bp.post("/staff/<int:staff_id>/update")

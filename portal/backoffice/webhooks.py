@@ -9,11 +9,12 @@ session cookie), so both need a recent re-authentication.
 
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, render_template, url_for
+from flask import abort, g, render_template, url_for
 from sqlalchemy import select
 
 from portal.backoffice import kept_forms
 from portal.backoffice.action_forms import ActionForm
+from portal.backoffice.changes import make_change
 from portal.backoffice.reauth import needs_reauth, recently_reauthenticated
 from portal.backoffice.views import bp
 from portal.backoffice.webhook_forms import EndpointForm, EventTypesForm
@@ -119,23 +120,11 @@ def webhook_detail(endpoint_id: int):
 
 
 def _change(endpoint_id: int, change, *, reauth: bool = False):
-    """Run ``change(endpoint)`` for a webhooks POST: CSRF, re-authentication if asked, the
-    service's rules, commit, and back to the endpoint's page with what happened."""
+    """Run ``change(endpoint)`` for a webhooks POST (``make_change``: CSRF, re-authentication
+    if asked, the service's rules, commit) and go back to the endpoint's page."""
     endpoint = _endpoint_or_404(endpoint_id)
     back = url_for("backoffice.webhook_detail", endpoint_id=endpoint.id)
-    if not ActionForm().validate_on_submit():
-        abort(400)
-    if reauth and (stop := needs_reauth(back)) is not None:
-        return stop
-    try:
-        message = change(endpoint)
-        db.session.commit()
-    except ValueError as problem:
-        db.session.rollback()
-        flash(gettext(str(problem)), "error")
-        return redirect(back, code=303)
-    flash(message, "success")
-    return redirect(back, code=303)
+    return make_change(back, lambda: change(endpoint), reauth=reauth)
 
 
 @bp.post("/webhooks/<int:endpoint_id>/events")
