@@ -39,6 +39,7 @@ from portal.money import format_known_amount
 from portal.receipts.facts import paid_payment_of, receipt_of
 from portal.refunds.queries import refund_totals
 from portal.security.actors import client_origin, customer_actor
+from portal.security.input import BadCharacters, bad_characters_refusal
 
 bp = Blueprint("customer", __name__)
 
@@ -159,6 +160,14 @@ def _refused_before_the_view(error):
     page, in the request's language, as above."""
     _remember_language_of_link_in_path()
     return render_error(error.code)
+
+
+@bp.errorhandler(BadCharacters)
+def _hidden_character(error: BadCharacters):
+    """A hidden (NUL) character pasted into a box: the app's page, in the request's language,
+    as above; it names no box, as the field's name in the form is not what the customer read."""
+    _remember_language_of_link_in_path()
+    return bad_characters_refusal(error, name_the_box=False)
 
 
 def _remember_language_of_link_in_path() -> None:
@@ -350,6 +359,14 @@ def start(token: str):
             path="/c/",
         )
     return response
+
+
+@bp.get("/<token>/start")
+@limiter.limit(ip_rate, key_func=get_remote_address)
+def start_opened_as_a_page(token: str):
+    """Start's address opened as a page (a refused Start's page reloaded elsewhere, or its
+    address copied): the landing page, whose Start button is the way on. Reads nothing."""
+    return redirect(url_for("customer.landing", token=token), code=303)
 
 
 def bound_access(token: str):

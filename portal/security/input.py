@@ -19,6 +19,7 @@ import unicodedata
 
 from flask import Flask, jsonify, render_template, request
 from werkzeug.datastructures import ImmutableMultiDict
+from werkzeug.exceptions import BadRequest
 
 from portal.errors import own_error_renderer, wants_json
 
@@ -70,23 +71,40 @@ def _field_with_nul(values) -> str | None:
     return None
 
 
+class BadCharacters(BadRequest):
+    """A NUL character in ``field``: raised before any view, so that a blueprint may answer it
+    its own way (the customer's pages do, in the language of the link's request)."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__()
+        self.field = field
+
+
+def bad_characters_refusal(error: BadCharacters, *, name_the_box: bool = True):
+    """The 400 naming the field: the integration API's error shape, JSON for a script, else
+    the page (in the language chosen for this request). ``name_the_box=False`` for a page
+    whose readers never see field names (the customer's): the page then names none."""
+    own = own_error_renderer()
+    if own is not None:  # the integration API: its one error shape
+        return own(400, f"{error.field}: contains a NUL character. Remove it and send again.")
+    if wants_json():
+        message = f"{error.field}: contains a NUL character"
+        return jsonify(error="bad_characters", field=error.field, message=message), 400
+    field = error.field if name_the_box else None
+    return render_template("errors/bad_characters.html", field=field), 400
+
+
 def init_input_checks(app: Flask) -> None:
+    app.register_error_handler(BadCharacters, bad_characters_refusal)
+
     @app.before_request
     def _refuse_nul_characters():
         form_post = request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data")
         field = _field_with_nul(request.args) or (
             _field_with_nul(request.form) if form_post else None
         )
-        if field is None:
-            return None
-        own = own_error_renderer()
-        if own is not None:  # the integration API: its one error shape
-            return own(400, f"{field}: contains a NUL character. Remove it and send again.")
-        if wants_json():
-            return jsonify(
-                error="bad_characters", field=field, message=f"{field}: contains a NUL character"
-            ), 400
-        return render_template("errors/bad_characters.html", field=field), 400
+        if field is not None:
+            raise BadCharacters(field)
 
     @app.before_request
     def _tidy_staff_text():

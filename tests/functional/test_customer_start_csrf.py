@@ -107,6 +107,19 @@ def test_a_refused_start_resolves_nothing(app, client, agent):
     assert count_audit(app, "capture.expired", public_id) == 0
 
 
+def test_starts_address_opened_as_a_page_leads_to_the_landing_page(app, client, link):
+    """Proves: Start's address opened with GET (a refused Start's page reloaded elsewhere, or
+    its address copied) goes to the landing page and its Start button, binding nothing, rather
+    than to an error page."""
+    public_id, url = link
+    response = client.get(path_of(url) + "/start")
+    assert response.status_code == 303 and response.headers["Location"] == path_of(url)
+    assert response.headers.getlist("Set-Cookie") == []
+    assert load(app, public_id).bound_secret_hash is None
+    landing = client.get(response.headers["Location"])
+    assert landing.status_code == 200 and ">Start<" in landing.get_data(as_text=True)
+
+
 def test_a_session_token_of_another_form_is_refused(app, client, link):
     """Proves: a valid session token (any other form's) is not a Start token."""
     public_id, url = link

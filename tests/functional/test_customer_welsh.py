@@ -157,6 +157,20 @@ def test_a_form_too_large_on_a_welsh_request_is_refused_in_welsh(app, client, ag
     assert _html_lang(refused.get_data(as_text=True)) == "cy"
 
 
+def test_a_hidden_character_on_a_welsh_request_is_refused_in_welsh(app, client, agent):
+    """Proves: a NUL pasted into the identity answer (refused before any view) is answered in
+    the request's language, without the form's name for the box (not what the customer read);
+    the answer is not counted."""
+    public_id, url = create_direct(app, agent.id, language="cy")
+    press_start(client, url)
+    refused = answer_identity(client, url, "SW1A\x001AA")
+    assert refused.status_code == 400
+    page = refused.get_data(as_text=True)
+    assert _html_lang(page) == "cy" and "Roedd nod cudd yn un o'r blychau" in page
+    assert "answer" not in page.split("<main", 1)[1]
+    assert load(app, public_id).identity_failures == 0
+
+
 def test_the_agent_chooses_welsh_on_the_console_and_the_text_goes_out_in_welsh(
     app, client, logged_in
 ):

@@ -91,6 +91,7 @@ ROUTE_ACCESS: dict[str, tuple[object, dict[str, str]]] = {
     "agent.api_stream": (AGENT_CONSOLE, {}),
     "customer.landing": (PUBLIC, {"token": "not-a-real-token"}),
     "customer.start": (PUBLIC, {"token": "not-a-real-token"}),
+    "customer.start_opened_as_a_page": (PUBLIC, {"token": "not-a-real-token"}),
     "customer.identity_check": (PUBLIC, {"token": "not-a-real-token"}),
     "customer.summary": (PUBLIC, {"token": "not-a-real-token"}),
     # A closed, paid request: the link alone gets "payment received"; its details need the

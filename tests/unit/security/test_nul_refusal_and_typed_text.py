@@ -8,6 +8,7 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from portal.security.input import _tidied_form, tidy_typed_text
+from tests.support.capture import answer_identity, create_direct, load, press_start
 
 JSON = {"Accept": "application/json"}
 
@@ -56,6 +57,23 @@ def test_a_browser_gets_a_page_naming_the_field(client):
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert "character we cannot accept" in page and "“next”" in page
+    assert "· Postern</title>" in page  # staff know the product by its name
+
+
+def test_a_customer_gets_the_page_without_the_forms_name_for_the_box(app, client, make_staff):
+    """Proves: on the customer's pages the refusal names no box (the form's name for it,
+    "answer", is not what the customer read) and wears the customer's frame, and the answer is
+    not counted."""
+    public_id, url = create_direct(app, make_staff("agent").id)
+    press_start(client, url)
+    response = answer_identity(client, url, "SW1A\x00 1AA")
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "A box in that form contained a hidden character" in page
+    assert "“answer”" not in page
+    # The customer's frame: the organisation's name, never the product's they do not know.
+    assert f" · {app.config['ORG_NAME']}</title>" in page and 'class="product"' not in page
+    assert load(app, public_id).identity_failures == 0
 
 
 def test_a_query_without_nul_is_answered_normally(client):
