@@ -88,8 +88,8 @@ def api_key_revoke(key_id: int):
     if key is None:
         abort(404)
 
-    def revoke() -> str:  # a refusal is an ApiKeyError, a ValueError
+    def revoke() -> str:
         service.revoke(key, revoked_by=g.staff_user, actor=signed_in_actor())
         return gettext("API key %(prefix)s revoked: it no longer works.", prefix=key.prefix)
 
-    return make_change(url_for("backoffice.api_keys"), revoke)
+    return make_change(url_for("backoffice.api_keys"), revoke, refusals=(service.ApiKeyError,))

@@ -2,8 +2,9 @@
 
 Staff accounts, webhook endpoints and API keys share it: check the action form (its CSRF
 token), ask for re-authentication where the change needs it, run the change, commit, and go
-back with what happened. A change refuses by raising ``ValueError`` with words for the
-clerk; the refusal rolls back everything the change did, so nothing half-done is kept.
+back with what happened. A change refuses by raising ``ValueError`` (or the service's own
+subclass of it) with words for the clerk; the refusal rolls back everything the change did, so
+nothing half-done is kept.
 """
 
 from __future__ import annotations
@@ -18,10 +19,18 @@ from portal.extensions import db
 from portal.i18n import gettext
 
 
-def make_change(back: str, change: Callable[[], str], *, reauth: bool = True):
+def make_change(
+    back: str,
+    change: Callable[[], str],
+    *,
+    reauth: bool = True,
+    refusals: tuple[type[Exception], ...] = (ValueError,),
+):
     """Run ``change`` (which returns the words of its success) for the POST being answered,
     then redirect to ``back``: 400 without a valid action form; the re-authentication page
-    first if ``reauth`` and it is due; the refusal's words if ``change`` raises ValueError."""
+    first if ``reauth`` and it is due; the refusal's words if ``change`` raises one of
+    ``refusals`` (a service's own refusal class, where it has one, so that any other error
+    stays a logged 500)."""
     if not ActionForm().validate_on_submit():
         abort(400)
     if reauth and (stop := needs_reauth(back)) is not None:
@@ -29,7 +38,7 @@ def make_change(back: str, change: Callable[[], str], *, reauth: bool = True):
     try:
         message = change()
         db.session.commit()
-    except ValueError as problem:
+    except refusals as problem:
         db.session.rollback()
         flash(gettext(str(problem)), "error")
     else:

@@ -165,9 +165,9 @@ def _refused_before_the_view(error):
 @bp.errorhandler(BadCharacters)
 def _hidden_character(error: BadCharacters):
     """A hidden (NUL) character pasted into a box: the app's page, in the request's language,
-    as above; it names no box, as the field's name in the form is not what the customer read."""
+    as above."""
     _remember_language_of_link_in_path()
-    return bad_characters_refusal(error, name_the_box=False)
+    return bad_characters_refusal(error)
 
 
 def _remember_language_of_link_in_path() -> None:

@@ -2,7 +2,8 @@
 
 - NUL characters in form fields or the query string are refused: PostgreSQL cannot store NUL
   in text, so without this one such character reaching a query would be a 500; with it, every
-  form and route answers a plain 400 naming the field.
+  form and route answers a plain 400 (``BadCharacters``) naming the field, except to a
+  customer, whose page names no field.
 - Control characters (tab, BEL, ESC and every other C0/C1 control) and bidirectional overrides,
   embeddings, isolates and marks are taken out of the text staff and agents post
   (``tidy_typed_text``), so they are never stored, shown or exported: a right-to-left override
@@ -80,18 +81,17 @@ class BadCharacters(BadRequest):
         self.field = field
 
 
-def bad_characters_refusal(error: BadCharacters, *, name_the_box: bool = True):
+def bad_characters_refusal(error: BadCharacters):
     """The 400 naming the field: the integration API's error shape, JSON for a script, else
-    the page (in the language chosen for this request). ``name_the_box=False`` for a page
-    whose readers never see field names (the customer's): the page then names none."""
+    the page (in the language chosen for this request; on a customer's page it names no box,
+    as the form's name for a box is not what the customer read)."""
     own = own_error_renderer()
     if own is not None:  # the integration API: its one error shape
         return own(400, f"{error.field}: contains a NUL character. Remove it and send again.")
     if wants_json():
         message = f"{error.field}: contains a NUL character"
         return jsonify(error="bad_characters", field=error.field, message=message), 400
-    field = error.field if name_the_box else None
-    return render_template("errors/bad_characters.html", field=field), 400
+    return render_template("errors/bad_characters.html", field=error.field), 400
 
 
 def init_input_checks(app: Flask) -> None:

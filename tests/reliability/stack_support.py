@@ -21,6 +21,7 @@ from sqlalchemy import select
 from tests.prodlike.stack import Stack, start_stack
 from tests.reliability.support import NO_RATE_LIMITS
 from tests.support.capture import public_id_of
+from tests.support.loopback import wait_until
 from tests.support.staff import DEFAULT_PASSWORD
 from tests.support.web import csrf_from
 
@@ -227,6 +228,20 @@ AUDITED = (
     "(SELECT target_id, action, actor_label, details FROM audit_events"
     " UNION ALL SELECT target_id, action, actor_label, details FROM audit_pending) AS audited"
 )
+
+
+def wait_until_sealed(stack: Stack, public_ids: set[str], seconds: float = 30) -> None:
+    """Wait until the sealer has linked every audit row about ``public_ids`` into the chain
+    (counting rows in both tables proves they were written; this proves the sealer runs)."""
+
+    def pending() -> int:
+        with database(stack) as connection:
+            return connection.execute(
+                "SELECT count(*) FROM audit_pending WHERE target_id = ANY(%s)",
+                (list(public_ids),),
+            ).fetchone()[0]
+
+    wait_until(lambda: pending() == 0, seconds, "the sealer to link the rows into the chain")
 
 
 def audit_counts(stack: Stack, public_ids: set[str]) -> Counter:

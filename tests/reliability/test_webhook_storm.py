@@ -38,6 +38,7 @@ from tests.reliability.stack_support import (
     add_agent,
     audit_verify,
     database,
+    wait_until_sealed,
 )
 from tests.reliability.support import record_fault, run_clients
 from tests.support.loopback import wait_until
@@ -257,6 +258,7 @@ def test_a_shuffled_duplicated_storm_through_nginx_ends_where_the_ordered_stream
         if status in STRIPE_TO_OURS and shuffled["payments"][number][2] != STRIPE_TO_OURS[status]
     ]
     assert unlike_stripe == [], unlike_stripe
+    wait_until_sealed(stack, {public_id for public_id, _ in ordered_pairs + storm_pairs})
     audit_verify(stack)
     record_fault(
         f"webhook storm through nginx: {len(storm_events)} events shuffled, {duplicates} sent "

@@ -48,6 +48,7 @@ from tests.reliability.stack_support import (
     links_of_messages,
     plain_url,
     signed_in_agent,
+    wait_until_sealed,
 )
 from tests.reliability.support import (
     assert_requests_whole,
@@ -286,6 +287,7 @@ def test_sigkill_of_the_webhook_worker_mid_batch_applies_every_event_once(stack)
     assert attempts == Counter({"succeeded": PAYMENTS}), attempts
     assert {action for _, action in audited} >= {"payment.succeeded", "capture.succeeded"}
     assert doubled == 0, [key for key, count in audited.items() if count > 1]
+    wait_until_sealed(stack, set(public_ids))
     audit_verify(stack)
     record_fault(
         "SIGKILL of the webhook worker mid-batch (asking Stripe), events queued",
@@ -397,6 +399,7 @@ def test_sigkill_of_the_outbox_worker_as_a_message_is_accepted_delivers_every_li
             ).fetchall()
         )
     assert len(sent_rows) == MESSAGES and set(sent_rows.values()) == {1}, sent_rows
+    wait_until_sealed(stack, set(links))
     audit_verify(stack)
     record_fault(
         "SIGKILL of the outbox worker as the mail server accepts a message, links queued",

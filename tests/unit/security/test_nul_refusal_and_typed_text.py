@@ -8,7 +8,7 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from portal.security.input import _tidied_form, tidy_typed_text
-from tests.support.capture import answer_identity, create_direct, load, press_start
+from tests.support.capture import answer_identity, create_direct, load, path_of, press_start
 
 JSON = {"Accept": "application/json"}
 
@@ -74,6 +74,17 @@ def test_a_customer_gets_the_page_without_the_forms_name_for_the_box(app, client
     # The customer's frame: the organisation's name, never the product's they do not know.
     assert f" · {app.config['ORG_NAME']}</title>" in page and 'class="product"' not in page
     assert load(app, public_id).identity_failures == 0
+
+
+def test_a_customer_address_that_matches_no_page_names_no_box_either(app, client, make_staff):
+    """Proves: a NUL sent to a customer's address with a method it does not take (no view, so
+    no blueprint) still gets the customer's page, naming no box."""
+    _public_id, url = create_direct(app, make_staff("agent").id)
+    response = client.post(path_of(url) + "/summary", data={"x": "\x00"})
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "A box in that form contained a hidden character" in page and "“x”" not in page
+    assert 'class="product"' not in page
 
 
 def test_a_query_without_nul_is_answered_normally(client):
