@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.support.capture import audit_actions
+from tests.support.card_numbers import shows_number
 from tests.support.payments import (
     WEBHOOK_SECRET,
     answer_challenge,
@@ -276,7 +277,7 @@ def test_an_event_for_someone_elses_payment_is_ignored_without_personal_data(
     ]
     assert len(notes) == 1
     logged = json.dumps(vars(notes[0]), default=str)
-    assert "Jane" not in logged and "4321" not in logged and "secret" not in logged
+    assert "Jane" not in logged and not shows_number(logged, "4321") and "secret" not in logged
 
 
 def test_an_event_is_queued_and_answered_without_waiting_for_stripe(

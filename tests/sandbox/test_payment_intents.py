@@ -6,6 +6,8 @@ import pytest
 import requests
 import stripe
 
+from tests.support.card_numbers import shows_number
+
 from .helpers import create_intent, make_client
 
 
@@ -149,7 +151,7 @@ def test_successful_test_cards(stripe_client, browser, number, brand, last4):
     )
     assert payment_method.card.brand == brand and payment_method.card.last4 == last4
     assert payment_method.card.checks.cvc_check == "unchecked"
-    assert "987" not in str(payment_method.to_dict())  # the CVC is never echoed
+    assert not shows_number(str(payment_method.to_dict()), "987")  # the CVC is never echoed
     assert number not in str(payment_method.to_dict())
     intent = create_intent(stripe_client, payment_method=payment_method.id, confirm=True)
     assert intent.status == "succeeded"

@@ -5,6 +5,7 @@ push card numbers through every input of the product (tests/security/test_pan_ev
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from hypothesis import strategies as st
@@ -59,6 +60,18 @@ SEPARATORS = [
 INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad"]
 #: Zero in scripts and forms that NFKC reads as the digits 0-9 (add the digit to it).
 DIGIT_ZEROS = [ord("0"), 0xFF10, 0x0660, 0x06F0, 0x0966, 0x1D7CE, 0x1D7D8, 0x2080, 0x1D7F6]
+
+
+def shows_number(text: str, digits: str) -> bool:
+    """Whether text shows digits as a number of their own. The same digits inside a longer run
+    of letters and digits (a thread id, a timestamp, a random id or token) are chance, not a
+    leak: searched for bare, four digits turn up in one run in a few hundred."""
+    return re.search(rf"(?<![0-9A-Za-z]){digits}(?![0-9A-Za-z])", text) is not None
+
+
+def shows_card_digits(text: str, last4: str = "4242") -> bool:
+    """Whether text shows a card's last four digits, or the whole test card 4242424242424242."""
+    return shows_number(text, last4) or "4242424242424242" in text
 
 
 def _no_digit_in(ch: str) -> bool:
