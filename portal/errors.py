@@ -11,7 +11,16 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, current_app, g, jsonify, render_template, request
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    make_response,
+    render_template,
+    request,
+)
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
@@ -222,8 +231,8 @@ def init_error_handlers(app: Flask) -> None:
     def _http_error(error: HTTPException):
         if isinstance(error, SecurityError):
             return _untrusted_host()
-        response = render_error(error.code or 500)
-        if own_error_renderer() is not None and error.code == 405:
+        response = make_response(render_error(error.code or 500))
+        if error.code == 405:  # the methods the address does take (RFC 9110 asks for them)
             response.headers["Allow"] = ", ".join(getattr(error, "valid_methods", None) or [])
         return response
 

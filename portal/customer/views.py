@@ -26,7 +26,7 @@ from portal.capture import customer, data_step, identity, kinds, links
 from portal.capture.customer import LinkAccess
 from portal.capture.states import NOT_YET_VERIFIED, TERMINAL
 from portal.customer.forms import IdentityForm, StartForm
-from portal.customer.language import remember_request_language
+from portal.customer.language import CUSTOMER_PREFIX, remember_request_language
 from portal.delivery.receipts import receipt_emailed
 from portal.disputes.queries import latest_disputes
 from portal.errors import CSRF_MESSAGE, render_error, wants_json
@@ -170,6 +170,15 @@ def _hidden_character(error: BadCharacters):
     return bad_characters_refusal(error)
 
 
+@bp.before_app_request
+def _language_of_an_address_that_matches_no_page() -> None:
+    """A link's address that matches no page (404) or not with this method (405) reaches no
+    handler of this blueprint (Flask matched no view, so no blueprint): the app's page answers,
+    in the customer's frame by its path, and here in the request's language too."""
+    if request.routing_exception is not None and request.path.startswith(CUSTOMER_PREFIX):
+        _remember_language_of_link_in_path()
+
+
 def _remember_language_of_link_in_path() -> None:
     """For a page drawn before (or instead of) its view: the language of the request this
     path's link names. ``resolve_link`` answers the same question for the views, with all the
@@ -181,7 +190,7 @@ def _remember_language_of_link_in_path() -> None:
     if wants_json():
         return
     try:
-        claim = links.read_token((request.view_args or {}).get("token") or "")
+        claim = links.read_token((request.view_args or {}).get("token") or _token_in_path())
     except links.LinkProblem as problem:
         claim = problem.claim if problem.kind == "expired" else None
     if claim is None:
@@ -193,6 +202,11 @@ def _remember_language_of_link_in_path() -> None:
     except SQLAlchemyError:
         return
     remember_request_language(language)
+
+
+def _token_in_path() -> str:
+    """The link's token from the path itself, for a request no view matched: /c/<token>/..."""
+    return request.path.removeprefix(CUSTOMER_PREFIX).split("/", 1)[0]
 
 
 def _cookie_name(public_id: str) -> str:

@@ -171,6 +171,23 @@ def test_a_hidden_character_on_a_welsh_request_is_refused_in_welsh(app, client, 
     assert load(app, public_id).identity_failures == 0
 
 
+def test_an_address_of_a_welsh_link_that_matches_no_page_answers_in_welsh(app, client, agent):
+    """Proves: a link's address with no page behind it (404), or not for this method (405),
+    matches no view, so no blueprint handler; its page is still in the request's language, in
+    the customer's frame; a forged token's is English."""
+    _public_id, url = create_direct(app, agent.id, language="cy")
+    missing = client.get(path_of(url) + "/nowhere")
+    refused = client.post(path_of(url) + "/summary")
+    assert (missing.status_code, refused.status_code) == (404, 405)
+    assert set(refused.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+    for answer, words in ((missing, "Heb ddod o hyd i&#39;r dudalen"), (refused, "Ni chaniateir")):
+        page = answer.get_data(as_text=True)
+        assert _html_lang(page) == "cy" and words in page
+        assert _switch(page)[2] == "en"  # the customer's frame, with its switch back to English
+    forged = client.get("/c/not-a-real-token/nowhere").get_data(as_text=True)
+    assert _html_lang(forged) == "en-GB" and "Page not found" in forged
+
+
 def test_the_agent_chooses_welsh_on_the_console_and_the_text_goes_out_in_welsh(
     app, client, logged_in
 ):
