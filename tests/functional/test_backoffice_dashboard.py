@@ -7,12 +7,22 @@ import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from tests.support.backoffice_read import Req, seed
 from tests.support.web import login
 
 LONDON = ZoneInfo("Europe/London")
 # Wednesday 11 March 2026, noon (GMT): the week began on Monday the 9th.
 NOW = datetime(2026, 3, 11, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def page_clock_at_noon(monkeypatch):
+    """The page's "now" is NOW: rows seeded seconds before it are today's and this week's
+    whenever the test runs (at the real clock, a run just after London's midnight, or Monday's,
+    would find them in yesterday or last week)."""
+    monkeypatch.setattr("portal.backoffice.dashboard.utcnow", lambda: NOW)
 
 
 def at(day: int, hour: int) -> datetime:
@@ -85,9 +95,11 @@ def test_supervisors_get_their_teams_figures_only(app, make_staff):
     assert [name for name, _ in board.by_team] == ["South"]
 
 
-def test_the_page_draws_accessible_svg_charts_without_script_or_style(app, make_staff):
+def test_the_page_draws_accessible_svg_charts_without_script_or_style(
+    app, make_staff, page_clock_at_noon
+):
     nora = make_staff("agent", username="nora", team="North")
-    now = datetime.now(UTC)
+    now = NOW
     seed(
         app,
         [
@@ -123,7 +135,9 @@ def test_the_page_draws_accessible_svg_charts_without_script_or_style(app, make_
     assert "style=" not in html and "<script" not in html
 
 
-def test_a_refunded_payment_is_not_counted_as_paid_and_the_net_is_shown(app, make_staff):
+def test_a_refunded_payment_is_not_counted_as_paid_and_the_net_is_shown(
+    app, make_staff, page_clock_at_noon
+):
     """Four paid today: one refunded in full (refunded, not paid), one partly refunded (paid,
     net less the refund), one with an open dispute for all of it (disputed, nothing kept) and
     one untouched; a refund that failed gives nothing back."""
@@ -131,7 +145,7 @@ def test_a_refunded_payment_is_not_counted_as_paid_and_the_net_is_shown(app, mak
 
     nora = make_staff("agent", username="nora", team="North")
     clerk = make_staff("backoffice", username="clerk")
-    now = datetime.now(UTC)
+    now = NOW
     paid = {"status": "succeeded", "paid_after": timedelta(seconds=3)}
     seed(
         app,

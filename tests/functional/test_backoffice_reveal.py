@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import update
 
 from tests.support.backoffice_write import ADDRESS, audit_rows, data_request, reauth, tamper_with
+from tests.support.logs import logged_text
 from tests.support.web import csrf_from, post_form
 
 
@@ -161,7 +162,7 @@ def test_a_revealed_value_is_never_logged(app, officer, public_id, caplog):
         for logger in watched:
             logger.removeHandler(caplog.handler)
 
-    logged = caplog.text + "\n".join(repr(vars(record)) for record in caplog.records)
+    logged = caplog.text + logged_text(caplog.records)
     assert ADDRESS["postcode"] not in logged and "ZE29QX" not in logged
 
 

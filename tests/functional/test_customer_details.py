@@ -11,6 +11,7 @@ import pytest
 
 from tests.support.capture import audit_actions, create_direct, expire, path_of, press_start
 from tests.support.customer_details import ADDRESS, BOTH_SPEC, DATA_SPEC, Customer, submission_of
+from tests.support.logs import logged_text
 from tests.support.payments import confirm_in_browser, load_payment, sandbox_settings, stripe_api
 from tests.support.web import csrf_from, login
 
@@ -156,7 +157,7 @@ def test_no_typed_value_reaches_the_logs(app, agent, caplog):
     customer = Customer(app, agent.id, **DATA_SPEC)
     customer.send({**ADDRESS, "postcode": "ZE2 9QXX"})
     customer.send(ADDRESS)
-    logged = caplog.text + "\n".join(repr(vars(record)) for record in caplog.records)
+    logged = caplog.text + logged_text(caplog.records)
     assert "personal data stored" in logged
     for value in ("Quillfeather", "Wexcombe", "ZE2 9QX", "ze2 9qx"):
         assert value.lower() not in logged.lower(), value

@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from tests.support.capture import audit_actions
 from tests.support.card_numbers import shows_card_digits
+from tests.support.logs import logged_text
 from tests.support.payments import (
     customer_at_payment,
     events_for,
@@ -414,7 +415,7 @@ def test_a_good_card_before_postern_hears_of_eight_declines_is_paid_and_flagged(
         8,
         limit,
     )
-    logged = repr(warning.__dict__)
+    logged = logged_text([warning])
     assert not shows_card_digits(logged)
     assert "SW1A" not in logged and customer.public_id not in logged
     record_evidence(

@@ -9,7 +9,6 @@ attacker might).
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 
@@ -18,6 +17,7 @@ from sqlalchemy import func, select
 
 from tests.support.capture import audit_actions
 from tests.support.card_numbers import shows_number
+from tests.support.logs import logged_text
 from tests.support.payments import (
     WEBHOOK_SECRET,
     answer_challenge,
@@ -276,7 +276,7 @@ def test_an_event_for_someone_elses_payment_is_ignored_without_personal_data(
         r for r in caplog.records if r.getMessage() == "webhook for a payment that is not ours"
     ]
     assert len(notes) == 1
-    logged = json.dumps(vars(notes[0]), default=str)
+    logged = logged_text(notes)
     assert "Jane" not in logged and not shows_number(logged, "4321") and "secret" not in logged
 
 

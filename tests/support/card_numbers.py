@@ -64,9 +64,10 @@ DIGIT_ZEROS = [ord("0"), 0xFF10, 0x0660, 0x06F0, 0x0966, 0x1D7CE, 0x1D7D8, 0x208
 
 def shows_number(text: str, digits: str) -> bool:
     """Whether text shows digits as a number of their own. The same digits inside a longer run
-    of letters and digits (a thread id, a timestamp, a random id or token) are chance, not a
-    leak: searched for bare, four digits turn up in one run in a few hundred."""
-    return re.search(rf"(?<![0-9A-Za-z]){digits}(?![0-9A-Za-z])", text) is not None
+    of letters and digits (a thread id, a random id or token, hex) or after a decimal point (a
+    timestamp's microseconds) are chance, not a leak: searched for bare, four digits turn up in
+    one run in a few hundred."""
+    return re.search(rf"(?<![0-9A-Za-z.]){re.escape(digits)}(?![0-9A-Za-z])", text) is not None
 
 
 def shows_card_digits(text: str, last4: str = "4242") -> bool:

@@ -193,7 +193,11 @@ def test_transient_failures_back_off_then_give_up_after_the_last_attempt(app_fac
         outcomes = [(a.outcome, a.error_code) for a in _attempts(message_id)]
         assert outcomes == [("failed", "smtp_unreachable")] * 3
         rows = (
-            db.session.execute(select(AuditEvent).where(AuditEvent.action == "delivery.failed"))
+            db.session.execute(
+                select(AuditEvent)
+                .where(AuditEvent.action == "delivery.failed")
+                .order_by(AuditEvent.seq)
+            )
             .scalars()
             .all()
         )

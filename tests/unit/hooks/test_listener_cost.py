@@ -63,7 +63,7 @@ def test_a_team_with_an_api_key_gets_events_without_any_endpoint(app, make_staff
     assert _endpoint_queries(app, lambda: create_direct(app, agent.id)) == 1
     south_id, _ = create_direct(app, outsider.id, reference="ACC-SOUTH")
     with app.app_context():
-        events = db.session.execute(select(HookEvent)).scalars().all()
+        events = db.session.execute(select(HookEvent).order_by(HookEvent.id)).scalars().all()
         assert [e.type for e in events] == ["request.created", "request.sent"]
         assert south_id not in {e.data["request"]["id"] for e in events}
         assert db.session.execute(select(HookDelivery)).first() is None
