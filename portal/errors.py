@@ -222,6 +222,19 @@ def _database_gone(error: DBAPIError) -> bool:
     return isinstance(error, OperationalError) or is_read_only(error)
 
 
+def forget_failed_transaction() -> None:
+    """After a read the database refused, caught so that a page can still be drawn: roll the
+    session back, so the request's next read starts a transaction of its own (PostgreSQL
+    refuses every statement in a transaction after one failed); if even that fails, the
+    connection is gone, so drop the session (the next read checks out a new one)."""
+    from portal.extensions import db
+
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        db.session.registry.clear()
+
+
 def init_error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf_error(error):
@@ -232,8 +245,9 @@ def init_error_handlers(app: Flask) -> None:
         if isinstance(error, SecurityError):
             return _untrusted_host()
         response = make_response(render_error(error.code or 500))
-        if error.code == 405:  # the methods the address does take (RFC 9110 asks for them)
-            response.headers["Allow"] = ", ".join(getattr(error, "valid_methods", None) or [])
+        if error.code == 405 and getattr(error, "valid_methods", None):
+            # The methods the address does take (RFC 9110 asks for them).
+            response.headers["Allow"] = ", ".join(error.valid_methods)
         return response
 
     @app.errorhandler(InternalServerError)

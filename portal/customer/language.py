@@ -53,16 +53,19 @@ def remember_request_language(code: str | None) -> None:
         g.customer_request_language = code
 
 
+def chosen_language() -> str | None:
+    """The language the customer chose with the switch this visit, if any."""
+    chosen = request.cookies.get(COOKIE)
+    return chosen if chosen in LANGUAGES else None
+
+
 def select_locale() -> str:
     """Flask-Babel's selector: the language of the page being rendered."""
     from flask import has_request_context
 
     if not has_request_context() or not is_customer_page():
         return DEFAULT_LANGUAGE
-    chosen = request.cookies.get(COOKIE)
-    if chosen in LANGUAGES:
-        return chosen
-    return g.get("customer_request_language") or DEFAULT_LANGUAGE
+    return chosen_language() or g.get("customer_request_language") or DEFAULT_LANGUAGE
 
 
 def switch_language():

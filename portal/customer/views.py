@@ -21,15 +21,16 @@ from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from portal.capture import customer, data_step, identity, kinds, links
 from portal.capture.customer import LinkAccess
 from portal.capture.states import NOT_YET_VERIFIED, TERMINAL
 from portal.customer.forms import IdentityForm, StartForm
-from portal.customer.language import CUSTOMER_PREFIX, remember_request_language
+from portal.customer.language import CUSTOMER_PREFIX, chosen_language, remember_request_language
 from portal.delivery.receipts import receipt_emailed
 from portal.disputes.queries import latest_disputes
-from portal.errors import CSRF_MESSAGE, render_error, wants_json
+from portal.errors import CSRF_MESSAGE, forget_failed_transaction, render_error, wants_json
 from portal.extensions import db, limiter
 from portal.i18n import N_, gettext, ngettext
 from portal.models.capture import CaptureRequest
@@ -174,8 +175,10 @@ def _hidden_character(error: BadCharacters):
 def _language_of_an_address_that_matches_no_page() -> None:
     """A link's address that matches no page (404) or not with this method (405) reaches no
     handler of this blueprint (Flask matched no view, so no blueprint): the app's page answers,
-    in the customer's frame by its path, and here in the request's language too."""
-    if request.routing_exception is not None and request.path.startswith(CUSTOMER_PREFIX):
+    in the customer's frame by its path, and here in the request's language too. (Flask runs
+    this hook before it raises routing's error; an untrusted Host or a redirect is left be.)"""
+    no_page = isinstance(request.routing_exception, (NotFound, MethodNotAllowed))
+    if no_page and request.path.startswith(CUSTOMER_PREFIX):
         _remember_language_of_link_in_path()
 
 
@@ -184,10 +187,9 @@ def _remember_language_of_link_in_path() -> None:
     path's link names. ``resolve_link`` answers the same question for the views, with all the
     link's checks; this is its light cousin for refusals: one indexed read, only for a link one
     of our keys signed (an expired one too: its claim is ours), and none for JSON, which has no
-    language. Anything amiss (no token, a forged one, the database away) leaves English: the
-    refusal must still be drawn. (``portal.errors`` never reads the database; the session is
-    left to teardown, as there.)"""
-    if wants_json():
+    language, nor when the customer chose one with the switch. Anything amiss (no token, a
+    forged one, the database away) leaves English: the refusal must still be drawn."""
+    if wants_json() or chosen_language():
         return
     try:
         claim = links.read_token((request.view_args or {}).get("token") or _token_in_path())
@@ -200,6 +202,10 @@ def _remember_language_of_link_in_path() -> None:
             select(CaptureRequest.language).where(CaptureRequest.public_id == claim.public_id)
         ).scalar()
     except SQLAlchemyError:
+        # A connection lost mid-read leaves the session needing a rollback: without one, the
+        # next read in this request (the staff session of an agent opening a link) would
+        # raise and turn this page into a 500.
+        forget_failed_transaction()
         return
     remember_request_language(language)
 

@@ -105,9 +105,7 @@ def test_audit_never_holds_the_answer(app, client, agent):
     with app.app_context():
         rows = db.session.execute(select(AuditEvent)).scalars().all()
         text = " ".join(repr(r.details) for r in rows).upper()
-    # The whole answers, in either spelling: a piece as short as "ZZ9" could be a public id's.
-    for answer in ("ZZ9 9ZZ", "ZZ99ZZ", "SW1A 1AA", "SW1A1AA"):
-        assert answer not in text
+    assert "ZZ9" not in text and "SW1A" not in text  # (a public id, ABC-DEF-GHI, could hold ZZ9)
 
 
 def test_agent_sees_the_lock(app, agent):

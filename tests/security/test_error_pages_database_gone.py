@@ -249,3 +249,36 @@ def test_a_template_that_fails_still_gives_our_words_and_status(app, monkeypatch
     assert response.status_code == 404 and response.mimetype == "text/html"
     assert "<h1>Page not found</h1>" in page and "Error 404" in page
     assert "template broke" not in page
+
+
+def test_a_failed_read_of_a_links_language_leaves_the_requests_next_reads_working(app, logged_in):
+    """Proves: when the read of a link's language for its "page not found" fails, the session
+    is rolled back, so the agent's own session (read next, from the staff cookie) still loads
+    and the page is our 404 in English. On PostgreSQL a failed statement refuses every later
+    one in its transaction: without the rollback this was a 500."""
+    from tests.support.capture import create_direct, path_of
+
+    client, agent = logged_in("agent")
+    _public_id, url = create_direct(app, agent.id, language="cy")
+    with app.app_context():
+        engine = db.engine
+    failed = []
+
+    def fail_the_language_read(connection, cursor, statement, *_):
+        if statement.lstrip().startswith("SELECT capture_requests.language") and not failed:
+            failed.append(statement)
+            # A statement the server itself refuses, inside the request's transaction.
+            cursor.execute("SELECT CAST('not a number' AS INTEGER) / 0")
+            raise engine.dialect.loaded_dbapi.OperationalError("refused by the test")
+
+    event.listen(engine, "before_cursor_execute", fail_the_language_read)
+    try:
+        response = client.get(path_of(url) + "/nowhere")
+        after = client.get("/agent/")
+    finally:
+        event.remove(engine, "before_cursor_execute", fail_the_language_read)
+
+    assert failed, "the language was read, and failed"
+    page = response.get_data(as_text=True)
+    assert response.status_code == 404 and "Page not found" in page
+    assert after.status_code == 200  # the agent is still signed in

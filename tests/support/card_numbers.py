@@ -71,8 +71,10 @@ def shows_number(text: str, digits: str) -> bool:
 
 
 def shows_card_digits(text: str, last4: str = "4242") -> bool:
-    """Whether text shows a card's last four digits, or the whole test card 4242424242424242."""
-    return shows_number(text, last4) or "4242424242424242" in text
+    """Whether text shows a card's last four digits, alone or after a mask (XXXX4242), or the
+    whole test card 4242424242424242."""
+    masked = re.search(rf"[Xx*\u2022]{{4,}}[ -]?{last4}", text)
+    return shows_number(text, last4) or masked is not None or "4242424242424242" in text
 
 
 def _no_digit_in(ch: str) -> bool:

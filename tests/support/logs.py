@@ -12,7 +12,16 @@ import logging
 
 #: Stamped by the logging runtime, never by Postern's code.
 RUNTIME_STAMPS = frozenset(
-    {"created", "msecs", "relativeCreated", "thread", "process", "lineno", "taskName"}
+    {
+        "created",
+        "msecs",
+        "relativeCreated",
+        "thread",
+        "threadName",  # "Thread-4242 (process_request_thread)"
+        "process",
+        "processName",
+        "lineno",
+    }
 )
 
 
