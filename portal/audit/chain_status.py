@@ -35,7 +35,7 @@ from sqlalchemy import func, select
 
 from portal.audit import anchors
 from portal.audit.chain import VerifyResult, compute_hash, verify_chain
-from portal.audit.checkpoints import latest_checkpoint, seal_of
+from portal.audit.checkpoints import is_genuine, latest_checkpoint
 from portal.audit.service import chain_key
 from portal.extensions import db
 from portal.models.audit import GENESIS_HASH, AuditEvent
@@ -123,15 +123,7 @@ def _checkpoint_explains(first) -> bool:
     checkpoint = latest_checkpoint()
     if checkpoint is None or checkpoint.first_seq != first.seq:
         return False
-    expected = seal_of(
-        checkpoint.first_seq,
-        checkpoint.first_row_hash,
-        checkpoint.rows_deleted,
-        checkpoint.created_at,
-    )
-    return hmac.compare_digest(checkpoint.first_row_hash, first.row_hash) and hmac.compare_digest(
-        checkpoint.seal, expected
-    )
+    return hmac.compare_digest(checkpoint.first_row_hash, first.row_hash) and is_genuine(checkpoint)
 
 
 def _new_walk(now: datetime) -> _Walk:

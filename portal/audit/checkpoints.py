@@ -19,12 +19,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from datetime import datetime
 
 from sqlalchemy import delete, func, select, text
 
 from portal.audit.chain import VerifyResult, verify_chain
-from portal.audit.maintenance import enter_maintenance, is_postgresql, maintenance_session
+from portal.audit.maintenance import (
+    MaintenanceRefused,
+    enter_maintenance,
+    is_postgresql,
+    maintenance_session,
+)
 from portal.audit.service import chain_key
 from portal.extensions import db
 from portal.models.audit import AuditAnchor, AuditEvent
@@ -36,9 +42,41 @@ _LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 TRIM_LOCK_KEY = 7_406_301_102
 
 
-def seal_of(first_seq: int, first_row_hash: str, rows_deleted: int, created_at: datetime) -> str:
-    message = f"{first_seq}|{first_row_hash}|{rows_deleted}|{created_at.isoformat()}".encode()
-    return hmac.new(chain_key(), message, hashlib.sha256).hexdigest()
+def seal_of(
+    first_seq: int,
+    first_row_hash: str,
+    rows_deleted: int,
+    created_at: datetime,
+    lanes_trimmed: dict[str, int] | None = None,
+) -> str:
+    message = f"{first_seq}|{first_row_hash}|{rows_deleted}|{created_at.isoformat()}"
+    if lanes_trimmed is not None:  # checkpoints from before lanes were recorded seal without
+        message += "|" + json.dumps(lanes_trimmed, sort_keys=True, separators=(",", ":"))
+    return hmac.new(chain_key(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def is_genuine(checkpoint: AuditCheckpoint) -> bool:
+    """Whether Postern wrote ``checkpoint`` as it stands (its seal matches)."""
+    expected = seal_of(
+        checkpoint.first_seq,
+        checkpoint.first_row_hash,
+        checkpoint.rows_deleted,
+        checkpoint.created_at,
+        checkpoint.lanes_trimmed,
+    )
+    return hmac.compare_digest(checkpoint.seal, expected)
+
+
+def lanes_trimmed(session=None) -> dict[int, int] | None:
+    """How far retention has trimmed each lane ({lane: highest number deleted}): empty if it
+    never trimmed the chain, None if its newest checkpoint predates the record (a lane may then
+    start anywhere)."""
+    checkpoint = latest_checkpoint(session)
+    if checkpoint is None:
+        return {}
+    if checkpoint.lanes_trimmed is None:
+        return None
+    return {int(lane): number for lane, number in checkpoint.lanes_trimmed.items()}
 
 
 def latest_checkpoint(session=None) -> AuditCheckpoint | None:
@@ -97,6 +135,7 @@ def _trim(session, cutoff: datetime, batch_size: int) -> int:
     if last is None:
         session.rollback()
         return 0
+    lanes = _lanes_after(session, last)
     deleted = session.execute(
         delete(AuditEvent)
         .where(AuditEvent.seq <= last)
@@ -123,11 +162,39 @@ def _trim(session, cutoff: datetime, batch_size: int) -> int:
             first_row_hash=first.row_hash,
             rows_deleted=deleted,
             created_at=now,
-            seal=seal_of(first.seq, first.row_hash, deleted, now),
+            lanes_trimmed=lanes,
+            seal=seal_of(first.seq, first.row_hash, deleted, now, lanes),
         )
     )
     session.commit()
     return deleted
+
+
+def _lanes_after(session, last: int) -> dict[str, int] | None:
+    """Each lane's highest number deleted once rows up to ``last`` are: this batch's and every
+    earlier run's (the newest checkpoint carries them all; older ones are deleted). A lane's rows
+    enter the chain in their lane's order, so what is deleted of a lane is always its lowest.
+
+    Taken from the newest checkpoint only if Postern wrote it: a forged one would otherwise be
+    replaced by a genuine checkpoint carrying its numbers."""
+    checkpoint = latest_checkpoint(session)
+    if checkpoint is not None and not is_genuine(checkpoint):
+        raise MaintenanceRefused(
+            "the newest audit retention checkpoint was not written by Postern (its seal does "
+            "not match): no audit row is deleted until `flask audit verify` is looked into"
+        )
+    lanes = lanes_trimmed(session)
+    if lanes is None:
+        return None  # the chain was trimmed before lanes were recorded: still unknown
+    # A batch deletes a lane's numbers above any an earlier run deleted: they replace those.
+    lanes.update(
+        session.execute(
+            select(AuditEvent.lane, func.max(AuditEvent.lane_seq))
+            .where(AuditEvent.seq <= last, AuditEvent.lane.is_not(None))
+            .group_by(AuditEvent.lane)
+        ).all()
+    )
+    return {str(lane): number for lane, number in sorted(lanes.items())}
 
 
 def verify_audit_chain() -> VerifyResult:
@@ -136,13 +203,7 @@ def verify_audit_chain() -> VerifyResult:
     checkpoint = latest_checkpoint()
     start = 1
     if checkpoint is not None:
-        expected = seal_of(
-            checkpoint.first_seq,
-            checkpoint.first_row_hash,
-            checkpoint.rows_deleted,
-            checkpoint.created_at,
-        )
-        if not hmac.compare_digest(checkpoint.seal, expected):
+        if not is_genuine(checkpoint):
             return VerifyResult(
                 False,
                 0,

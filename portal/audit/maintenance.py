@@ -32,7 +32,8 @@ _MAINTENANCE_ON = text("SET LOCAL postern.audit_maintenance = 'on'")
 
 
 class MaintenanceRefused(RuntimeError):
-    """The database login in use may not delete audit rows (not a member of the role)."""
+    """Audit rows may not be deleted: the database login in use may not (not a member of the
+    role), or the newest retention checkpoint is not genuine."""
 
 
 @contextmanager

@@ -19,7 +19,7 @@ from sqlalchemy import func, insert, literal, select, text, union_all
 from sqlalchemy.orm import Session
 
 from portal.audit.chain import pending_hash
-from portal.audit.checkpoints import latest_checkpoint
+from portal.audit.checkpoints import lanes_trimmed
 from portal.audit.service import chain_key
 from portal.models.audit import AuditEvent, AuditLane, AuditPending
 
@@ -120,7 +120,7 @@ def check(session: Session) -> PendingCheck:
                 f"pending row lane {row.lane} #{row.lane_seq} does not match its HMAC "
                 "(edited, or inserted by hand)"
             )
-    trimmed = latest_checkpoint(session) is not None
+    trimmed = lanes_trimmed(session)
     for lane in _lanes(session):
         problems.extend(_lane_problems(lane, trimmed))
     return PendingCheck(not problems, len(rows), tuple(problems))
@@ -161,13 +161,16 @@ def _lanes(session: Session) -> list:
     return session.execute(union_all(with_rows, without_rows)).all()
 
 
-def _lane_problems(lane, trimmed: bool) -> list[str]:
+def _lane_problems(lane, trimmed: dict[int, int] | None) -> list[str]:
+    """What is wrong with one lane's rows, sealed and pending. ``trimmed``: how far retention
+    deleted each lane (``lanes_trimmed``); None if unknown, when a lane may start anywhere."""
     name = f"lane {lane.lane}"
     if lane.allocated is None:
         return [f"{name}: its count is missing (deleted)"]
+    below = None if trimmed is None else trimmed.get(lane.lane, 0)
     if lane.rows == 0:
-        if lane.allocated and not trimmed:
-            return [f"{name}: rows 1..{lane.allocated} are missing (deleted)"]
+        if below is not None and lane.allocated > below:
+            return [f"{name}: rows {below + 1}..{lane.allocated} are missing (deleted)"]
         return []
     problems = []
     if lane.distinct_rows != lane.rows:
@@ -178,6 +181,10 @@ def _lane_problems(lane, trimmed: bool) -> list[str]:
         problems.append(f"{name}: its count was set back below its rows (from {lane.high})")
     if lane.high - lane.low + 1 != lane.distinct_rows:
         problems.append(f"{name}: rows between {lane.low} and {lane.high} are missing (deleted)")
-    if lane.low != 1 and not trimmed:
-        problems.append(f"{name}: rows 1..{lane.low - 1} are missing (deleted)")
+    if below is not None and lane.low > below + 1:
+        problems.append(f"{name}: rows {below + 1}..{lane.low - 1} are missing (deleted)")
+    if below is not None and lane.low <= below:
+        problems.append(
+            f"{name}: row #{lane.low} is one retention deleted (copied back or inserted)"
+        )
     return problems

@@ -32,7 +32,7 @@ from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from portal.audit.chain import compute_hash
-from portal.audit.checkpoints import latest_checkpoint
+from portal.audit.checkpoints import lanes_trimmed
 from portal.audit.pending import CHAIN, CONTENT, PENDING, hash_ok
 from portal.audit.service import chain_key
 from portal.extensions import db
@@ -132,11 +132,15 @@ def _last_sealed(session: Session, lanes: set[int]) -> dict[int, int | None]:
 
 def _gap(session: Session, row, last: int | None) -> str | None:
     if last is None:
-        # A lane's first row is 1, unless retention has trimmed the chain's start (and the
-        # lane's sealed rows with it).
-        if row.lane_seq == 1 or latest_checkpoint(session) is not None:
+        # A lane's first row is 1, or the one after the last that retention deleted with the
+        # chain's start (anywhere, if the chain was trimmed before that was recorded).
+        trimmed = lanes_trimmed(session)
+        below = None if trimmed is None else trimmed.get(row.lane, 0)
+        if below is None or row.lane_seq == below + 1:
             return None
-        return f"rows 1..{row.lane_seq - 1} of its lane are missing (deleted)"
+        if row.lane_seq <= below:
+            return "it is a row retention deleted (copied back or inserted)"
+        return f"rows {below + 1}..{row.lane_seq - 1} of its lane are missing (deleted)"
     if row.lane_seq != last + 1:
         return f"it does not follow row #{last} of its lane (rows deleted, copied or inserted)"
     return None

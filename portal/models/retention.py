@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer, String
+from sqlalchemy import JSON, BigInteger, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
@@ -27,6 +27,10 @@ class AuditCheckpoint(db.Model):
     #: How many rows this run deleted before ``first_seq``.
     rows_deleted: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: For each lane (``portal.audit.pending``), the highest lane number retention has deleted
+    #: so far, over every run ({"3": 1042}): a lane's kept rows must start just above it. None
+    #: on a checkpoint written before lanes were recorded (its lanes are then not held to it).
+    lanes_trimmed: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     #: HMAC (audit chain key) over the fields above: a hand-made checkpoint does not verify.
     seal: Mapped[str] = mapped_column(String(64))
 

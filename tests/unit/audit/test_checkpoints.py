@@ -41,14 +41,19 @@ def maintenance():
 
 def test_trimming_in_batches_leaves_a_chain_that_verifies(chain):
     with chain.app_context():
+        [lane] = db.session.scalars(select(AuditEvent.lane).distinct())
+        assert checkpoints.lanes_trimmed() == {}
         assert checkpoints.count_due(cutoff()) == 20
         assert checkpoints.trim_batch(cutoff(), 8) == 8
+        assert checkpoints.lanes_trimmed() == {lane: 8}
         assert checkpoints.trim_batch(cutoff(), 8) == 8
         assert checkpoints.trim_batch(cutoff(), 8) == 4
         assert checkpoints.trim_batch(cutoff(), 8) == 0
         assert db.session.scalar(select(func.min(AuditEvent.seq))) == 21
         [checkpoint] = db.session.execute(select(AuditCheckpoint)).scalars()
         assert (checkpoint.first_seq, checkpoint.rows_deleted) == (21, 4)
+        # Every run's lanes, not only the last batch's: the older checkpoints are gone.
+        assert checkpoints.lanes_trimmed() == {lane: 20}
         result = checkpoints.verify_audit_chain()
         assert result.ok and result.rows_checked == 10, result.describe()
 
@@ -104,3 +109,74 @@ def test_an_edited_row_is_still_detected(chain):
         db.session.commit()
         result = checkpoints.verify_audit_chain()
         assert not result.ok and result.first_bad_seq == 28
+
+
+def test_a_checkpoint_whose_lanes_were_changed_does_not_verify_and_stops_retention(chain):
+    """Proves: how far each lane was trimmed is sealed with the checkpoint (raising it would
+    hide rows deleted at a lane's start); retention refuses to go on from a checkpoint it did
+    not write, rather than replace it with a genuine one carrying the forged numbers."""
+    from portal.audit.maintenance import MaintenanceRefused
+
+    with chain.app_context():
+        checkpoints.trim_batch(cutoff(), 8)
+        [lane] = checkpoints.lanes_trimmed()
+        maintenance()
+        db.session.execute(update(AuditCheckpoint).values(lanes_trimmed={str(lane): 25}))
+        db.session.commit()
+        result = checkpoints.verify_audit_chain()
+        assert not result.ok and "not written by Postern" in result.problem
+        with pytest.raises(MaintenanceRefused, match="not written by Postern"):
+            checkpoints.trim_batch(cutoff(), 8)
+        assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == ROWS - 8
+
+
+def test_a_checkpoint_from_before_lanes_were_recorded_still_verifies_and_stays_so(chain):
+    """Proves: a chain trimmed before the lanes were recorded (its checkpoint has none, sealed
+    without) verifies as before, and later runs keep "unknown" rather than guess."""
+    from portal.models.types import utcnow as now
+
+    with chain.app_context():
+        checkpoints.trim_batch(cutoff(), 8)
+        checkpoint = db.session.execute(select(AuditCheckpoint)).scalar_one()
+        maintenance()
+        at = now()
+        db.session.execute(
+            update(AuditCheckpoint).values(
+                lanes_trimmed=None,
+                created_at=at,
+                seal=checkpoints.seal_of(
+                    checkpoint.first_seq, checkpoint.first_row_hash, checkpoint.rows_deleted, at
+                ),
+            )
+        )
+        db.session.commit()
+        assert checkpoints.verify_audit_chain().ok
+        assert checkpoints.lanes_trimmed() is None
+        assert checkpoints.trim_batch(cutoff(), 8) == 8
+        assert checkpoints.lanes_trimmed() is None
+        assert checkpoints.verify_audit_chain().ok
+
+
+def test_the_sealer_expects_a_lanes_next_row_just_above_what_retention_deleted(chain):
+    """Proves: a pending row whose lane has no sealed row left (retention deleted them all) is
+    sealed without complaint only if it is the lane's next number after them."""
+    from types import SimpleNamespace
+
+    from portal.audit.sealer import _gap
+
+    with chain.app_context():
+        checkpoints.trim_batch(cutoff(), 100)
+        [(lane, below)] = checkpoints.lanes_trimmed().items()
+        other = lane + 1
+
+        def gap(lane: int, number: int) -> str | None:
+            return _gap(db.session, SimpleNamespace(lane=lane, lane_seq=number), None)
+
+        assert gap(lane, below + 1) is None
+        assert (
+            gap(lane, below + 3)
+            == f"rows {below + 1}..{below + 2} of its lane are missing (deleted)"
+        )
+        assert gap(lane, below) == "it is a row retention deleted (copied back or inserted)"
+        assert gap(other, 1) is None
+        assert gap(other, 3) == "rows 1..2 of its lane are missing (deleted)"

@@ -5,6 +5,7 @@ their own HMAC and their lane's numbering until the sealer links them into the c
 from __future__ import annotations
 
 import threading
+from collections import namedtuple
 
 import pytest
 from sqlalchemy import delete, func, select, text, update
@@ -390,3 +391,84 @@ def test_a_savepoint_that_fails_at_its_release_loses_no_audit_row(app_factory, m
         actions = db.session.execute(select(AuditEvent.action)).scalars().all()
         assert actions == ["test.action"]
         assert verify_audit_chain().ok and pending.check(db.session()).ok
+
+
+#: A lane as ``pending.check`` counts it, sealed and pending rows together.
+Lane = namedtuple("Lane", "lane allocated low high rows distinct_rows")
+
+
+@pytest.mark.parametrize(
+    ("lane", "trimmed", "problems"),
+    [
+        (Lane(2, 7, 4, 7, 4, 4), {2: 3}, []),  # retention deleted 1..3: the rest start at 4
+        (Lane(2, 7, 6, 7, 2, 2), {2: 3}, ["lane 2: rows 4..5 are missing (deleted)"]),
+        (
+            Lane(2, 7, 2, 7, 6, 6),
+            {2: 3},
+            ["lane 2: row #2 is one retention deleted (copied back or inserted)"],
+        ),
+        (Lane(2, 7, 6, 7, 2, 2), None, []),  # trimmed before lanes were recorded: unknown
+        (Lane(2, 7, 6, 7, 2, 2), {}, ["lane 2: rows 1..5 are missing (deleted)"]),  # never
+        (Lane(2, 7, 6, 7, 2, 2), {5: 9}, ["lane 2: rows 1..5 are missing (deleted)"]),
+        (Lane(2, 3, None, None, 0, 0), {2: 3}, []),  # every row trimmed
+        (Lane(2, 5, None, None, 0, 0), {2: 3}, ["lane 2: rows 4..5 are missing (deleted)"]),
+        (Lane(2, 5, None, None, 0, 0), {}, ["lane 2: rows 1..5 are missing (deleted)"]),
+    ],
+)
+def test_a_lanes_kept_rows_start_just_above_what_retention_deleted(lane, trimmed, problems):
+    assert pending._lane_problems(lane, trimmed) == problems
+
+
+@pytest.mark.postgres
+@needs_postgres("sixteen lanes: a lane retention emptied, then written to again")
+def test_pending_rows_deleted_at_the_start_of_a_lane_retention_emptied_are_named(worker_app):
+    """Proves: once retention has deleted a lane's sealed rows, the lane's next rows must start
+    just above them; deleting the first pending row after them is reported, before and after
+    the rest is sealed (the chain itself, from its checkpoint, still verifies)."""
+    from datetime import timedelta
+
+    from portal.audit.checkpoints import lanes_trimmed, trim_batch
+    from portal.models.types import utcnow
+
+    with worker_app.app_context():
+        # The sixteen lanes, as migration 0026 creates them (emptied tables have none, and a
+        # lone lane would take every transaction).
+        db.session.execute(
+            text(
+                "INSERT INTO audit_lanes (lane, allocated)"
+                " SELECT n, 0 FROM generate_series(0, :top) AS n"
+                " ON CONFLICT (lane) DO NOTHING"
+            ),
+            {"top": pending.LANE_COUNT - 1},
+        )
+        db.session.commit()
+        _record(3)
+        sealer.run_once()
+        emptied = db.session.scalar(select(AuditEvent.lane).where(AuditEvent.seq == 1))
+        for _ in range(200):  # the newest row in another lane, so all of this one can go
+            _record(1)
+            sealer.run_once()
+            newest = db.session.scalar(select(AuditEvent).order_by(AuditEvent.seq.desc()))
+            if newest.lane != emptied:
+                break
+        assert newest.lane != emptied
+        trim_batch(utcnow() + timedelta(days=1), newest.seq - 1)
+        below = lanes_trimmed()[emptied]
+        assert below >= 3
+        for _ in range(200):  # a transaction that lands in the emptied lane
+            _record(1)
+            row = db.session.scalar(select(AuditPending).where(AuditPending.lane == emptied))
+            if row is not None:
+                break
+        assert row is not None and row.lane_seq == below + 1
+        _as_maintainer()
+        db.session.execute(delete(AuditPending).where(AuditPending.id == row.id))
+        db.session.commit()
+    missing = f"lane {emptied}: rows {below + 1}..{below + 1} are missing (deleted)"
+    code, output = _verify(worker_app)
+    assert code == 1 and missing in output, output
+    with worker_app.app_context():
+        sealer.run_once()
+        assert verify_audit_chain().ok
+    code, output = _verify(worker_app)
+    assert code == 1 and missing in output, output
