@@ -35,7 +35,7 @@ from sqlalchemy import func, select
 
 from portal.audit import anchors
 from portal.audit.chain import VerifyResult, compute_hash, verify_chain
-from portal.audit.checkpoints import is_genuine, latest_checkpoint
+from portal.audit.checkpoints import explains_start
 from portal.audit.service import chain_key
 from portal.extensions import db
 from portal.models.audit import GENESIS_HASH, AuditEvent
@@ -117,22 +117,13 @@ def _first_row():
     return db.session.execute(select(*AUDIT.c).order_by(AUDIT.c.seq).limit(1)).first()
 
 
-def _checkpoint_explains(first) -> bool:
-    """True if retention's newest checkpoint names ``first`` as the first row it kept and
-    its seal (an HMAC under the chain key) is genuine."""
-    checkpoint = latest_checkpoint()
-    if checkpoint is None or checkpoint.first_seq != first.seq:
-        return False
-    return hmac.compare_digest(checkpoint.first_row_hash, first.row_hash) and is_genuine(checkpoint)
-
-
 def _new_walk(now: datetime) -> _Walk:
     """A walk positioned before the chain's first row. Raises _Broken if the chain starts
     after seq 1 without a genuine retention checkpoint naming its first row."""
     first = _first_row()
     if first is None or first.seq == 1:
         return _Walk(now, 1, False, 0, None)
-    if not _checkpoint_explains(first):
+    if not explains_start(first):
         raise _Broken(
             first.seq,
             f"rows 1..{first.seq - 1} are missing and no genuine retention checkpoint explains it",
@@ -147,7 +138,7 @@ def _after_retention(walk: _Walk | None) -> _Walk | None:
     if walk is None:
         return None
     first = _first_row()
-    if first is None or first.seq <= walk.first_seq or not _checkpoint_explains(first):
+    if first is None or first.seq <= walk.first_seq or not explains_start(first):
         return walk
     if first.seq > walk.last_seq:
         return None

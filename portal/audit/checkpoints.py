@@ -69,14 +69,31 @@ def is_genuine(checkpoint: AuditCheckpoint) -> bool:
 
 def lanes_trimmed(session=None) -> dict[int, int] | None:
     """How far retention has trimmed each lane ({lane: highest number deleted}): empty if it
-    never trimmed the chain, None if its newest checkpoint predates the record (a lane may then
-    start anywhere)."""
-    checkpoint = latest_checkpoint(session)
+    never trimmed the chain; None if unknown (a lane may then start anywhere): its newest
+    checkpoint predates the record, or is not genuine (which verifying the chain reports)."""
+    return lanes_of(latest_checkpoint(session))
+
+
+def lanes_of(checkpoint: AuditCheckpoint | None) -> dict[int, int] | None:
     if checkpoint is None:
         return {}
-    if checkpoint.lanes_trimmed is None:
+    if checkpoint.lanes_trimmed is None or not is_genuine(checkpoint):
         return None
     return {int(lane): number for lane, number in checkpoint.lanes_trimmed.items()}
+
+
+def explains_start(first, session=None) -> bool:
+    """Whether a chain whose first row is ``first`` (its ``seq`` and ``row_hash``) starts where
+    Postern left it: at seq 1, or at the row retention's newest genuine checkpoint names."""
+    if first.seq == 1:
+        return True
+    checkpoint = latest_checkpoint(session)
+    return (
+        checkpoint is not None
+        and checkpoint.first_seq == first.seq
+        and hmac.compare_digest(checkpoint.first_row_hash, first.row_hash)
+        and is_genuine(checkpoint)
+    )
 
 
 def latest_checkpoint(session=None) -> AuditCheckpoint | None:
@@ -175,13 +192,18 @@ def _lanes_after(session, last: int) -> dict[str, int] | None:
     earlier run's (the newest checkpoint carries them all; older ones are deleted). A lane's rows
     enter the chain in their lane's order, so what is deleted of a lane is always its lowest.
 
-    Taken from the newest checkpoint only if Postern wrote it: a forged one would otherwise be
-    replaced by a genuine checkpoint carrying its numbers."""
-    checkpoint = latest_checkpoint(session)
-    if checkpoint is not None and not is_genuine(checkpoint):
+    Only from a chain that starts where Postern left it: rows deleted by hand, or a checkpoint
+    deleted, replaced or forged, would otherwise be covered by the genuine checkpoint this
+    batch writes. Rolls back and raises ``MaintenanceRefused`` if it does not."""
+    first = session.execute(
+        select(AuditEvent.seq, AuditEvent.row_hash).order_by(AuditEvent.seq).limit(1)
+    ).one()
+    if not explains_start(first, session):
+        session.rollback()
         raise MaintenanceRefused(
-            "the newest audit retention checkpoint was not written by Postern (its seal does "
-            "not match): no audit row is deleted until `flask audit verify` is looked into"
+            "the audit chain does not start where retention left it (rows deleted by hand, or "
+            "its checkpoint deleted, replaced or forged): no audit row is deleted until "
+            "`flask audit verify` is looked into"
         )
     lanes = lanes_trimmed(session)
     if lanes is None:

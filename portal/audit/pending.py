@@ -19,7 +19,7 @@ from sqlalchemy import func, insert, literal, select, text, union_all
 from sqlalchemy.orm import Session
 
 from portal.audit.chain import pending_hash
-from portal.audit.checkpoints import lanes_trimmed
+from portal.audit.checkpoints import lanes_of, latest_checkpoint
 from portal.audit.service import chain_key
 from portal.models.audit import AuditEvent, AuditLane, AuditPending
 
@@ -29,6 +29,8 @@ CHAIN = AuditEvent.__table__
 #: How many lanes writers spread over when none is free (a lane is held for two round trips
 #: at commit, so a handful of concurrent committers rarely find all of them busy).
 LANE_COUNT = 16
+#: Reads of the lanes and the checkpoint before a check gives up waiting for retention to pause.
+_MAX_READS = 5
 CONTENT = (
     "occurred_at",
     "actor_id",
@@ -120,10 +122,28 @@ def check(session: Session) -> PendingCheck:
                 f"pending row lane {row.lane} #{row.lane_seq} does not match its HMAC "
                 "(edited, or inserted by hand)"
             )
-    trimmed = lanes_trimmed(session)
-    for lane in _lanes(session):
+    trimmed, lanes = _lanes_and_retention(session)
+    for lane in lanes:
         problems.extend(_lane_problems(lane, trimmed))
     return PendingCheck(not problems, len(rows), tuple(problems))
+
+
+def _lanes_and_retention(session: Session) -> tuple[dict[int, int] | None, list]:
+    """How far retention trimmed each lane, and each lane's rows, as of one moment. They are two
+    statements, each with its own snapshot: a retention batch committed between them would show
+    a lane trimmed further than the checkpoint read says, so they are read again until the
+    newest checkpoint is the same row after as before (a batch always writes a new one)."""
+    for _attempt in range(_MAX_READS):
+        checkpoint = latest_checkpoint(session)
+        lanes = _lanes(session)
+        after = latest_checkpoint(session)
+        if _row_id(after) == _row_id(checkpoint):
+            break
+    return lanes_of(checkpoint), lanes
+
+
+def _row_id(checkpoint) -> int | None:
+    return None if checkpoint is None else checkpoint.id
 
 
 def _lanes(session: Session) -> list:
@@ -171,6 +191,8 @@ def _lane_problems(lane, trimmed: dict[int, int] | None) -> list[str]:
     if lane.rows == 0:
         if below is not None and lane.allocated > below:
             return [f"{name}: rows {below + 1}..{lane.allocated} are missing (deleted)"]
+        if below is not None and lane.allocated < below:
+            return [f"{name}: its count was set back below what retention deleted ({below})"]
         return []
     problems = []
     if lane.distinct_rows != lane.rows:

@@ -320,15 +320,17 @@ def purge_staff_sessions(now: datetime, batch_size: int, dry_run: bool) -> dict[
 
 #: Whole records past their period go first, so the later classes do not anonymise rows that
 #: are about to be deleted anyway.
+#: The audit log last: a trim refused (the login may not, or the chain does not start where
+#: retention left it) stops the purge, and must not keep the other classes past their period.
 PURGERS: dict[str, Callable[[datetime, int, bool], dict[str, int]]] = {
     "payment_records": purge_payment_records,
     "personal_data": purge_personal_data,
     "link_and_delivery": purge_link_and_delivery,
-    "audit_log": purge_audit_log,
     "csp_reports": purge_csp_reports,
     "webhook_events": purge_webhook_events,
     "api_idempotency": purge_api_idempotency,
     "staff_sessions": purge_staff_sessions,
+    "audit_log": purge_audit_log,
 }
 
 

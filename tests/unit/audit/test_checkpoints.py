@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import delete, func, select, text, update
 
 from portal import audit
-from portal.audit import checkpoints
+from portal.audit import checkpoints, pending
 from portal.extensions import db
 from portal.models.audit import AuditEvent
 from portal.models.retention import AuditCheckpoint
@@ -125,9 +125,38 @@ def test_a_checkpoint_whose_lanes_were_changed_does_not_verify_and_stops_retenti
         db.session.commit()
         result = checkpoints.verify_audit_chain()
         assert not result.ok and "not written by Postern" in result.problem
-        with pytest.raises(MaintenanceRefused, match="not written by Postern"):
+        # Numbers that are not Postern's are not trusted (nor read: they may not even be a map).
+        assert checkpoints.lanes_trimmed() is None
+        maintenance()
+        db.session.execute(update(AuditCheckpoint).values(lanes_trimmed=["not", "a", "map"]))
+        db.session.commit()
+        assert checkpoints.lanes_trimmed() is None and pending.check(db.session).ok
+        with pytest.raises(MaintenanceRefused, match="does not start where retention left it"):
             checkpoints.trim_batch(cutoff(), 8)
         assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == ROWS - 8
+
+
+@pytest.mark.parametrize("tampering", ["checkpoint deleted", "rows deleted by hand"])
+def test_retention_stops_at_a_chain_that_does_not_start_where_it_left_it(chain, tampering):
+    """Proves: retention deletes nothing from a chain whose start no genuine checkpoint names
+    (its checkpoint deleted, or rows deleted by hand after it): its own new checkpoint would
+    otherwise name the new start and the tampering would verify. Nothing is left half done:
+    the session is rolled back and usable."""
+    from portal.audit.maintenance import MaintenanceRefused
+
+    with chain.app_context():
+        checkpoints.trim_batch(cutoff(), 8)
+        maintenance()
+        if tampering == "checkpoint deleted":
+            db.session.execute(delete(AuditCheckpoint))
+        else:
+            db.session.execute(delete(AuditEvent).where(AuditEvent.seq == 9))
+        db.session.commit()
+        kept = db.session.scalar(select(func.count()).select_from(AuditEvent))
+        with pytest.raises(MaintenanceRefused, match="does not start where retention left it"):
+            checkpoints.trim_batch(cutoff(), 8)
+        assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == kept
+        assert not checkpoints.verify_audit_chain().ok
 
 
 def test_a_checkpoint_from_before_lanes_were_recorded_still_verifies_and_stays_so(chain):

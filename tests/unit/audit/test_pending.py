@@ -413,6 +413,11 @@ Lane = namedtuple("Lane", "lane allocated low high rows distinct_rows")
         (Lane(2, 3, None, None, 0, 0), {2: 3}, []),  # every row trimmed
         (Lane(2, 5, None, None, 0, 0), {2: 3}, ["lane 2: rows 4..5 are missing (deleted)"]),
         (Lane(2, 5, None, None, 0, 0), {}, ["lane 2: rows 1..5 are missing (deleted)"]),
+        (
+            Lane(2, 2, None, None, 0, 0),
+            {2: 3},
+            ["lane 2: its count was set back below what retention deleted (3)"],
+        ),
     ],
 )
 def test_a_lanes_kept_rows_start_just_above_what_retention_deleted(lane, trimmed, problems):
@@ -472,3 +477,42 @@ def test_pending_rows_deleted_at_the_start_of_a_lane_retention_emptied_are_named
         assert verify_audit_chain().ok
     code, output = _verify(worker_app)
     assert code == 1 and missing in output, output
+
+
+@pytest.mark.postgres
+@needs_postgres("READ COMMITTED: each statement of the check sees its own snapshot")
+def test_a_retention_batch_committed_during_the_check_is_no_false_alarm(worker_app):
+    """Proves: the lanes are read again when retention commits a batch between reading its
+    checkpoint and reading the lanes (the lanes then start higher than that checkpoint says):
+    no alarm, and the check gives the lanes and the checkpoint of one moment."""
+    from datetime import timedelta
+
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    from portal.audit import checkpoints
+    from portal.models.types import utcnow
+
+    with worker_app.app_context():
+        _record(6)
+        sealer.run_once()
+        _record(1)
+        sealer.run_once()
+        checkpoints.trim_batch(utcnow() + timedelta(days=1), 2)
+        engine = db.engine
+        trimmed_meanwhile = []
+
+        def trim_while_the_lanes_are_read(connection, cursor, statement, *_):
+            if "counted" in statement and not trimmed_meanwhile:
+                trimmed_meanwhile.append(True)
+                with Session(engine) as other:  # another connection: retention's own
+                    checkpoints._trim(other, utcnow() + timedelta(days=1), 2)
+
+        event.listen(engine, "before_cursor_execute", trim_while_the_lanes_are_read)
+        try:
+            result = pending.check(db.session)
+        finally:
+            event.remove(engine, "before_cursor_execute", trim_while_the_lanes_are_read)
+        assert trimmed_meanwhile
+        assert result.ok, result.describe()
+        assert max(checkpoints.lanes_trimmed().values()) == 4
