@@ -56,6 +56,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from config.retention import RETENTION, retention_period
 from portal import audit
 from portal.audit import Actor, checkpoints
+from portal.audit.maintenance import MaintenanceRefused
 from portal.extensions import db
 from portal.models.api_key import IdempotentRequest
 from portal.models.capture import CaptureRequest
@@ -340,18 +341,29 @@ def run(
     """Purge every data class past its period (or count what would go, ``dry_run``).
 
     Returns the counts per class. Audits ``retention.purge`` with them (a dry run too, marked
-    so). COMMITS, batch by batch.
+    so). COMMITS, batch by batch. Raises ``MaintenanceRefused`` if the audit log may not be
+    trimmed, once the other classes are purged and the row says so.
     """
     now = now or utcnow()
     report = PurgeReport(dry_run=dry_run, batch_size=batch_size)
+    refused = None
     for data_class, purger in PURGERS.items():
-        report.counts[data_class] = purger(now, batch_size, dry_run)
+        try:
+            report.counts[data_class] = purger(now, batch_size, dry_run)
+        except MaintenanceRefused as problem:  # the audit log's trim, last: the rest is done
+            refused = problem
     db.session.rollback()
+    details = {"dry_run": dry_run, "batch_size": batch_size, "counts": report.counts}
+    if refused is not None:
+        details["refused"] = "audit_log"
     audit.record(
         "retention.purge",
         target_type="retention",
-        details={"dry_run": dry_run, "batch_size": batch_size, "counts": report.counts},
+        details=details,
+        outcome="success" if refused is None else "failure",
         actor=actor,
     )
     db.session.commit()
+    if refused is not None:
+        raise refused  # after the row: what was purged is in the trail either way
     return report

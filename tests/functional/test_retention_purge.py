@@ -304,3 +304,40 @@ def test_links_past_their_period_lose_identity_and_free_text(app):
         kept = db.session.execute(select(CaptureRequest)).scalar_one()
         assert (kept.identity_hash, kept.purpose, kept.interaction_id) == (None, None, None)
         assert kept.reference == "GEN-1" and kept.amount_minor == 1000  # the payment record stays
+
+
+def test_a_refused_audit_trim_comes_after_every_other_class_and_is_in_the_trail(app):
+    """Proves: when the audit log may not be trimmed (here its start was deleted by hand, so
+    no genuine checkpoint names it), the purge still empties every other class past its period
+    first, records ``retention.purge`` with what it did and what was refused, and exits 1."""
+    from sqlalchemy import delete, text
+
+    from tests.support.audit_rows import date_back_audit_rows
+
+    with app.app_context():
+        db.session.execute(
+            insert(CspReport),
+            [{"received_at": utcnow() - timedelta(days=120), "report_format": "csp-report"}],
+        )
+        for n in range(3):
+            audit.record("old.event", details={"n": n}, actor=audit.SYSTEM)
+        db.session.commit()
+        date_back_audit_rows(through_seq=2)
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(text("SET LOCAL postern.audit_maintenance = 'on'"))
+        db.session.execute(delete(AuditEvent).where(AuditEvent.seq == 1))
+        db.session.commit()
+
+    result = app.test_cli_runner().invoke(args=["retention", "purge"])
+
+    assert result.exit_code == 1
+    assert "does not start where retention left it" in result.output
+    with app.app_context():
+        assert count(CspReport) == 0
+        assert count(AuditEvent) == 3  # rows 2 and 3 kept, and the purge's own row
+        row = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "retention.purge")
+        ).one()
+        assert (row.outcome, row.details["refused"]) == ("failure", "audit_log")
+        assert row.details["counts"]["csp_reports"] == {"reports": 1}
+        assert "audit_log" not in row.details["counts"]
