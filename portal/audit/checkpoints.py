@@ -75,6 +75,7 @@ def lanes_trimmed(session=None) -> dict[int, int] | None:
 
 
 def lanes_of(checkpoint: AuditCheckpoint | None) -> dict[int, int] | None:
+    """``lanes_trimmed`` as ``checkpoint`` (the newest, read by the caller) records it."""
     if checkpoint is None:
         return {}
     if checkpoint.lanes_trimmed is None or not is_genuine(checkpoint):

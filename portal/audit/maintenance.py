@@ -33,7 +33,7 @@ _MAINTENANCE_ON = text("SET LOCAL postern.audit_maintenance = 'on'")
 
 class MaintenanceRefused(RuntimeError):
     """Audit rows may not be deleted: the database login in use may not (not a member of the
-    role), or the newest retention checkpoint is not genuine."""
+    role), or the chain does not start where retention left it (``checkpoints._lanes_after``)."""
 
 
 @contextmanager
